@@ -1,0 +1,3 @@
+from sophon.cli.main import run
+
+run()

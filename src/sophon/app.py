@@ -1,0 +1,67 @@
+"""The Gateway application: middleware, routers and the lifespan that owns the process parts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sophon import __version__
+from sophon.platform import migrate
+from sophon.platform.docs import OPENAPI_URL, install_docs
+from sophon.platform.errors import install_error_handlers
+from sophon.platform.gateway import Gateway
+from sophon.platform.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from sophon.public.router import router as public_router
+from sophon.settings import Settings
+
+log = logging.getLogger("sophon.app")
+
+DESCRIPTION = (
+    "Every Sophon feature through one REST API. Errors use the envelope "
+    '`{"error": {"code", "message", "details", "requestId"}}`; lists are cursor pages '
+    "`{items, nextCursor, hasMore}`."
+)
+
+
+ROUTERS = [public_router]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await asyncio.to_thread(migrate.upgrade, settings.db_url)
+        gateway = Gateway.build(settings)
+        app.state.gateway = gateway
+        await gateway.db.ping()
+        log.info("gateway ready", extra={"database": gateway.db.dialect})
+        try:
+            yield
+        finally:
+            await gateway.close()
+            log.info("gateway stopped")
+
+    app = FastAPI(
+        title="Sophon Gateway",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    install_docs(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        json_limit=settings.max_json_body_bytes,
+        upload_limit=settings.max_upload_bytes,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    return app

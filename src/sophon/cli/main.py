@@ -1,0 +1,80 @@
+"""The `sophon` command. Local server commands live here; client commands join as features land."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+
+from sophon.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    name="sophon",
+    help="Sophon: a self-hosted AI agent platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    print(f"sophon: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        fail(str(exc), 2)
+
+
+def _migrate(settings: Settings) -> None:
+    from sophon.platform import migrate
+
+    try:
+        migrate.upgrade(settings.db_url)
+    except Exception as exc:  # noqa: BLE001 — any failure here is reported as one line
+        fail(f"cannot migrate the database at {_redacted(settings.db_url)}: {exc}")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (env SOPHON_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env SOPHON_PORT).")] = None,
+) -> None:
+    """Start the Gateway."""
+    from sophon.app import create_app
+    from sophon.platform import server
+    from sophon.platform.logs import configure_logging, shutdown_logging
+
+    settings = _settings(host=host, port=port)
+    configure_logging(settings.data, settings.log_level, settings.log_json)
+    if settings.migrate_on_start:
+        _migrate(settings)
+    application = create_app(settings.model_copy(update={"migrate_on_start": False}))
+    try:
+        server.run(application, settings.host, settings.port)
+    finally:
+        shutdown_logging()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all pending schema migrations."""
+    settings = _settings()
+    _migrate(settings)
+    print(f"database at {_redacted(settings.db_url)} is up to date")
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,72 @@
+"""Every route declares who may call it, in one visible way: `@public` or `@requires(...)` on the
+endpoint. `GuardedRoute` refuses to register an endpoint without a declaration and turns the
+declaration into the dependency that enforces it (and into the OpenAPI operation)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, params
+from fastapi.routing import APIRoute
+
+from sophon.platform.schemas import ErrorEnvelope
+
+F = TypeVar("F", bound=Callable[..., Any])
+ACCESS_ATTR = "__sophon_access__"
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call a route. `label` shows in OpenAPI as `x-sophon-permission`."""
+
+    label: str
+    dependencies: tuple[params.Depends, ...] = ()
+    error_statuses: tuple[int, ...] = ()
+    security: list[dict[str, list[str]]] = field(default_factory=list)
+
+
+PUBLIC = Access("public")
+
+
+def declare(access: Access) -> Callable[[F], F]:
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, ACCESS_ATTR, access)
+        return endpoint
+
+    return mark
+
+
+public = declare(PUBLIC)
+
+
+class UndeclaredAccess(RuntimeError):
+    pass
+
+
+class GuardedRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        access: Access | None = getattr(endpoint, ACCESS_ATTR, None)
+        if access is None:
+            raise UndeclaredAccess(
+                f"{endpoint.__qualname__} ({path}) declares neither @public nor @requires(...)"
+            )
+        kwargs["dependencies"] = [*access.dependencies, *(kwargs.get("dependencies") or [])]
+        responses = dict(kwargs.get("responses") or {})
+        for status in (*access.error_statuses, 422, 429, 500):
+            responses.setdefault(status, {"model": ErrorEnvelope})
+        kwargs["responses"] = responses
+        extra = dict(kwargs.get("openapi_extra") or {})
+        extra["x-sophon-permission"] = access.label
+        if access.security:
+            extra["security"] = access.security
+        kwargs["openapi_extra"] = extra
+        super().__init__(path, endpoint, **kwargs)
+        self.access = access
+
+
+def api_router(prefix: str = "", *, tags: list[str] | None = None) -> APIRouter:
+    """A router for one endpoint group. The `/api` prefix is baked into each route's path (rather
+    than added at include time) so metrics and logs see the full route template."""
+    return APIRouter(prefix=f"/api{prefix}", tags=list(tags or []), route_class=GuardedRoute)

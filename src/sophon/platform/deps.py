@@ -1,0 +1,29 @@
+"""FastAPI dependencies shared by every router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.platform.gateway import Gateway
+from sophon.platform.pagination import PageParams, page_params
+
+
+def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+async def get_db(gateway: Annotated[Gateway, Depends(get_gateway)]) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction, committed when the handler returns (before the response is
+    sent) and rolled back when it raises."""
+    async with gateway.db.transaction() as session:
+        yield session
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+DbDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
+PageDep = Annotated[PageParams, Depends(page_params)]

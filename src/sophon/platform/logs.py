@@ -1,0 +1,102 @@
+"""Structured JSON-line logs to stderr and to `<data>/logs/`, rotated daily.
+
+Records are handed to a background thread (QueueHandler/QueueListener) so writing a log line never
+blocks the event loop; every line carries the request id and, once known, user and tenant."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import logging.handlers
+import queue
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sophon.platform.clock import iso
+from sophon.platform.context import request_id_var, tenant_id_var, user_id_var
+
+_listener: logging.handlers.QueueListener | None = None
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.requestId = request_id_var.get()
+        record.userId = user_id_var.get()
+        record.tenantId = tenant_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "timestamp": iso(datetime.fromtimestamp(record.created, UTC)),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RESERVED and value is not None:
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = "".join(traceback.format_exception(*record.exc_info))
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, default=str)
+
+
+class _Handoff(logging.handlers.QueueHandler):
+    """Freezes the record for the writer thread without folding the stack into the message."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        frozen = copy.copy(record)
+        frozen.msg = frozen.message = record.getMessage()
+        frozen.args = None
+        if record.exc_info:
+            frozen.exc_text = "".join(traceback.format_exception(*record.exc_info))
+            frozen.exc_info = None
+        return frozen
+
+
+def configure_logging(data_dir: Path, level: str = "INFO", json_lines: bool = True) -> None:
+    """Installs the handlers once per process; calling again replaces them."""
+    global _listener
+    shutdown_logging()
+    formatter: logging.Formatter = (
+        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s")
+    )
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    to_file = logging.handlers.TimedRotatingFileHandler(
+        log_dir / "gateway.log", when="midnight", utc=True, backupCount=14, encoding="utf-8"
+    )
+    to_file.setFormatter(JsonFormatter())
+    to_stderr = logging.StreamHandler(sys.stderr)
+    to_stderr.setFormatter(formatter)
+
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = _Handoff(records)
+    handler.addFilter(_ContextFilter())
+    _listener = logging.handlers.QueueListener(records, to_stderr, to_file)
+    _listener.start()
+
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True  # our access line carries more
+
+
+def shutdown_logging() -> None:
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        for handler in _listener.handlers:
+            handler.close()
+        _listener = None

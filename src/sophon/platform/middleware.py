@@ -1,0 +1,128 @@
+"""Pure-ASGI middleware for the cross-cutting request concerns: request id and last-resort error
+envelope, access log and metrics, and the body size limit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sophon.platform import metrics
+from sophon.platform.context import request_id_var
+from sophon.platform.errors import InternalError, PayloadTooLarge, error_response
+from sophon.platform.ids import new_id
+
+REQUEST_ID_HEADER = "x-sophon-request-id"
+_WELL_FORMED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+access_log = logging.getLogger("sophon.access")
+error_log = logging.getLogger("sophon.errors")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class RequestContextMiddleware:
+    """Outermost layer: assigns the request id (echoing a well-formed client id), stamps it on the
+    response, writes the access line and metrics, and turns any unhandled exception into a logged
+    500 `internal_error` envelope that never shows the stack."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        sent = _header(scope, REQUEST_ID_HEADER.encode())
+        request_id = sent if sent and _WELL_FORMED_ID.match(sent) else new_id("req")
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        id_header = (REQUEST_ID_HEADER.encode(), request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), id_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_log.exception("unhandled error on %s %s", scope.get("method"), scope["path"])
+            if response_started or scope["type"] != "http":
+                raise
+            status = 500
+            await error_response(InternalError())(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                elapsed = time.perf_counter() - started
+                route = _route_template(scope)
+                metrics.observe_request(scope["method"], route, status, elapsed)
+                access_log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={"status": status, "route": route, "durationMs": round(elapsed * 1e3, 2)},
+                )
+            request_id_var.reset(token)
+
+
+def _route_template(scope: Scope) -> str:
+    route: Any = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(path) if path else "unmatched"
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies above the limit with 413: at once when Content-Length says so, otherwise as
+    soon as the streamed body crosses it. Multipart uploads get the larger upload limit."""
+
+    def __init__(self, app: ASGIApp, json_limit: int, upload_limit: int) -> None:
+        self.app = app
+        self.json_limit = json_limit
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        content_type = _header(scope, b"content-type") or ""
+        is_upload = content_type.startswith("multipart/form-data")
+        limit = self.upload_limit if is_upload else self.json_limit
+        declared = _header(scope, b"content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            await error_response(_too_large(limit))(scope, receive, send)
+            return
+
+        received = 0
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # FastAPI re-raises HTTPException from body parsing; the handler maps it.
+                    raise HTTPException(413, detail=_too_large(limit).message)
+            return message
+
+        await self.app(scope, counted_receive, send)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The request body exceeds the limit of {limit} bytes.", {"limitBytes": limit}
+    )

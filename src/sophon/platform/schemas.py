@@ -1,0 +1,39 @@
+"""The one base for wire models: camelCase JSON, snake_case Python, UTC `...Z` timestamps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from sophon.platform.clock import iso
+
+Timestamp = Annotated[datetime, PlainSerializer(iso, return_type=str, when_used="json")]
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        from_attributes=True,
+        serialize_by_alias=True,
+    )
+
+
+class RequestModel(ApiModel):
+    """Request bodies refuse unknown fields so a typo is a 422, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(ApiModel):
+    code: str
+    message: str
+    details: dict[str, object]
+    request_id: str | None
+
+
+class ErrorEnvelope(ApiModel):
+    error: ErrorBody

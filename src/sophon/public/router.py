@@ -1,0 +1,26 @@
+"""Public endpoints: shallow health and version (the tool catalog joins with the tools issue)."""
+
+from __future__ import annotations
+
+from sophon import API_VERSION, __version__
+from sophon.platform.access import api_router, public
+from sophon.platform.deps import GatewayDep
+from sophon.public.schemas import Health, Version
+
+router = api_router(tags=["Public"])
+
+_HEALTH = Health()
+
+
+@router.get("/health", operation_id="getHealth")
+@public
+async def health() -> Health:
+    """Shallow health for load balancers."""
+    return _HEALTH
+
+
+@router.get("/version", operation_id="getVersion")
+@public
+async def version(gateway: GatewayDep) -> Version:
+    """The Gateway version and API version."""
+    return Version(version=__version__, commit=gateway.settings.commit, api_version=API_VERSION)

@@ -1,0 +1,126 @@
+"""Gateway settings: environment (`SOPHON_*`) over an optional TOML file in the data dir."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+CONFIG_FILE = Path("config") / "gateway.toml"
+KIB = 1024
+MIB = 1024 * KIB
+
+
+class Tier(StrEnum):
+    PERSONAL = "Personal"
+    PRO = "Pro"
+    ENTERPRISE = "Enterprise"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("SOPHON_DATA") or Path.home() / ".sophon")
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads `<data dir>/config/gateway.toml`; keys are the setting names in snake_case."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOPHON_", extra="ignore", frozen=True)
+
+    data: Path = Field(default_factory=default_data_dir, description="The data directory.")
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default SQLite at <data>/data/sophon.db."
+    )
+    redis_url: str | None = None
+    tier: Tier = Tier.PERSONAL
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_json_body_bytes: int = Field(1 * MIB, ge=1 * KIB)
+    max_upload_bytes: int = Field(50 * MIB, ge=1 * KIB)
+    migrate_on_start: bool = True
+    commit: str | None = Field(None, description="Build commit reported by /api/version.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlFileSource(settings_cls, _read_config_file())
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data / 'data' / 'sophon.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+
+class SettingsError(Exception):
+    """A setting is invalid; the message names the key and the problem in one line."""
+
+
+def _read_config_file() -> dict[str, Any]:
+    path = default_data_dir() / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"invalid config file {path}: {exc}") from exc
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Builds the settings or raises SettingsError with one readable line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "settings"
+        env = f"SOPHON_{key.upper()}"
+        raise SettingsError(f"invalid setting {env}: {first['msg']}") from None

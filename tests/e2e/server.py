@@ -1,0 +1,91 @@
+"""Runs a real `sophon serve` process on a free loopback port for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sophon_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPHON_")}
+    env.update(SOPHON_DATA=str(data_dir), **extra)
+    return env
+
+
+class GatewayProcess:
+    def __init__(self, data_dir: Path, database_url: str | None = None, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        extra = {"SOPHON_PORT": str(self.port), **env}
+        if database_url:
+            extra["SOPHON_DATABASE_URL"] = database_url
+        self.env = sophon_env(data_dir, **extra)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr_path = data_dir.parent / f"gateway-{self.port}.stderr"
+
+    def start(self, timeout: float = 20.0) -> float:
+        """Starts the process; returns seconds until `/api/health` answered."""
+        self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        with self.stderr_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "sophon", "serve"],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        deadline = started + timeout
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited early:\n{self.stderr()}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.TransportError:
+                time.sleep(0.02)
+        self.kill()
+        raise TimeoutError(f"gateway did not answer within {timeout}s:\n{self.stderr()}")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> GatewayProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.stop()
+            except subprocess.TimeoutExpired:
+                self.kill()

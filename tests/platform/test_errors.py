@@ -1,0 +1,87 @@
+"""Every error, whatever raised it, leaves in the one envelope with the reference's code."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.helpers import assert_error
+
+
+async def test_unknown_route_is_404_envelope(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/api/no-such-thing"), 404, "not_found")
+
+
+async def test_wrong_method_is_405_envelope(client: httpx.AsyncClient) -> None:
+    assert_error(await client.delete("/api/health"), 405, "method_not_allowed")
+
+
+async def test_malformed_json_is_400_invalid_request(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/_probe/echo", content=b'{"name": "x", ', headers={"content-type": "application/json"}
+    )
+    error = assert_error(response, 400, "invalid_request")
+    assert "JSON" in error["message"]
+
+
+async def test_schema_violation_is_422_naming_each_field(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/_probe/echo", json={"name": "", "count": -1, "extra": 1})
+    error = assert_error(response, 422, "validation_failed")
+    fields = {f["field"] for f in error["details"]["fields"]}
+    assert fields == {"body.name", "body.count", "body.extra"}
+
+
+async def test_missing_body_is_422(client: httpx.AsyncClient) -> None:
+    error = assert_error(await client.post("/api/_probe/echo"), 422, "validation_failed")
+    assert error["details"]["fields"][0]["field"] == "body"
+
+
+async def test_valid_body_passes_through(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/_probe/echo", json={"name": "x", "count": 2})
+    assert response.status_code == 200
+    assert response.json() == {"name": "x", "count": 2}
+
+
+async def test_body_over_limit_is_413_by_content_length(client: httpx.AsyncClient) -> None:
+    big = b'{"name": "' + b"x" * 4096 + b'", "count": 1}'
+    response = await client.post(
+        "/api/_probe/echo", content=big, headers={"content-type": "application/json"}
+    )
+    error = assert_error(response, 413, "payload_too_large")
+    assert error["details"]["limitBytes"] == 2048
+
+
+async def test_streamed_body_over_limit_is_413(client: httpx.AsyncClient) -> None:
+    async def chunks():  # no Content-Length: the limit is enforced while streaming
+        yield b'{"name": "'
+        for _ in range(10):
+            yield b"x" * 512
+        yield b'", "count": 1}'
+
+    response = await client.post(
+        "/api/_probe/echo", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_error(response, 413, "payload_too_large")
+
+
+async def test_unexpected_exception_is_500_without_internals(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("ERROR", logger="sophon.errors"):
+        response = await client.get("/api/_probe/boom")
+    error = assert_error(response, 500, "internal_error")
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text
+    assert error["details"] == {}
+    logged = [r for r in caplog.records if r.exc_info]
+    assert logged
+    assert "hunter2" in str(logged[0].exc_info[1])
+
+
+async def test_fastapi_default_shapes_never_leak(client: httpx.AsyncClient) -> None:
+    for response in (
+        await client.get("/api/nope"),
+        await client.post("/api/_probe/echo", json={}),
+        await client.get("/api/_probe/items?limit=abc"),
+    ):
+        assert "detail" not in response.json()
