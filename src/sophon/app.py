@@ -6,17 +6,24 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from sophon import __version__
+from sophon.audit import router as audit_router
+from sophon.identity import bootstrap, router_admin, router_auth
+from sophon.license import router as license_router
 from sophon.platform import migrate
 from sophon.platform.docs import OPENAPI_URL, install_docs
 from sophon.platform.errors import install_error_handlers
 from sophon.platform.gateway import Gateway
 from sophon.platform.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from sophon.platform.tenancy import TenantPrefixMiddleware
 from sophon.public.router import router as public_router
 from sophon.settings import Settings
+from sophon.tenants import router as tenants_router
 
 log = logging.getLogger("sophon.app")
 
@@ -27,7 +34,15 @@ DESCRIPTION = (
 )
 
 
-ROUTERS = [public_router]
+ROUTERS = [
+    public_router,
+    router_auth.router,
+    router_admin.users,
+    router_admin.roles,
+    audit_router.router,
+    license_router.router,
+    tenants_router.router,
+]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -37,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.to_thread(migrate.upgrade, settings.db_url)
         gateway = Gateway.build(settings)
         app.state.gateway = gateway
-        await gateway.db.ping()
+        await bootstrap.prepare(settings, gateway.db)
         log.info("gateway ready", extra={"database": gateway.db.dialect})
         try:
             yield
@@ -63,5 +78,23 @@ def create_app(settings: Settings) -> FastAPI:
         json_limit=settings.max_json_body_bytes,
         upload_limit=settings.max_upload_bytes,
     )
+    app.add_middleware(TenantPrefixMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A JWT from POST /api/auth/login, or an sk_ API token.",
+            }
+        }
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,8 +1,11 @@
 """Every table of every domain, gathered so Alembic and the tests see one metadata."""
 
+from sophon.audit import models as audit_models
+from sophon.identity import models as identity_models
 from sophon.platform import kv
 from sophon.platform.db import Base
+from sophon.tenants import models as tenant_models
 
 metadata = Base.metadata
 
-__all__ = ["kv", "metadata"]
+__all__ = ["audit_models", "identity_models", "kv", "metadata", "tenant_models"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -62,6 +63,30 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     commit: str | None = Field(None, description="Build commit reported by /api/version.")
 
+    # identity
+    auto_admin: bool = Field(False, description="Personal tier on loopback only: no login.")
+    jwt_secret: str | None = Field(None, min_length=32, description="Default: a generated key.")
+    access_token_minutes: int = Field(60, ge=1)
+    session_idle_minutes: int = Field(30, ge=1)
+    session_max_days: int = Field(7, ge=1)
+    login_max_failures_per_account: int = Field(5, ge=1)
+    login_max_failures_per_ip: int = Field(20, ge=1)
+    login_failure_window_minutes: int = Field(15, ge=1, description="Also the cool-down.")
+    login_slowdown_ms: int = Field(250, ge=0, description="Added per repeated failure, max 2 s.")
+    argon2_memory_kib: int = Field(65536, ge=8, description="argon2id memory cost.")
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_parallelism: int = Field(4, ge=1)
+    license_key: str | None = None
+    license_public_key: str | None = Field(None, description="Base64 of the raw Ed25519 key.")
+
+    # rate limits per minute, by category
+    rate_limits_enabled: bool = True
+    rate_limit_read: int = Field(120, ge=1)
+    rate_limit_write: int = Field(60, ge=1)
+    rate_limit_approval: int = Field(30, ge=1)
+    rate_limit_expensive: int = Field(10, ge=1)
+    rate_limit_chat: int = Field(60, ge=1)
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -78,6 +103,14 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @model_validator(mode="after")
+    def _auto_admin_is_local_and_personal(self) -> Settings:
+        if self.auto_admin and self.tier is not Tier.PERSONAL:
+            raise ValueError("auto_admin is allowed only with tier Personal")
+        if self.auto_admin and not _is_loopback(self.host):
+            raise ValueError(f"auto_admin refuses the non-loopback bind address {self.host}")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -101,6 +134,15 @@ class Settings(BaseSettings):
         return self.db_url.startswith("sqlite")
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class SettingsError(Exception):
     """A setting is invalid; the message names the key and the problem in one line."""
 
@@ -121,6 +163,9 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "settings"
-        env = f"SOPHON_{key.upper()}"
-        raise SettingsError(f"invalid setting {env}: {first['msg']}") from None
+        key = ".".join(str(p) for p in first["loc"])
+        if not key and "auto_admin" in first["msg"]:
+            key = "auto_admin"
+        env = f"SOPHON_{key.upper()}" if key else "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"invalid setting {env}: {message}") from None

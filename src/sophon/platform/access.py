@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, params
+from fastapi import APIRouter, Depends, params
 from fastapi.routing import APIRoute
 
 from sophon.platform.schemas import ErrorEnvelope
+from sophon.platform.throttle import limit_by_ip
 
 F = TypeVar("F", bound=Callable[..., Any])
 ACCESS_ATTR = "__sophon_access__"
@@ -19,15 +20,18 @@ ACCESS_ATTR = "__sophon_access__"
 
 @dataclass(frozen=True)
 class Access:
-    """Who may call a route. `label` shows in OpenAPI as `x-sophon-permission`."""
+    """Who may call a route. `label` shows in OpenAPI as `x-sophon-permission`; `rate` is the
+    rate-limit category (`"auto"`: by method; `None`: exempt)."""
 
     label: str
     dependencies: tuple[params.Depends, ...] = ()
     error_statuses: tuple[int, ...] = ()
     security: list[dict[str, list[str]]] = field(default_factory=list)
-
-
-PUBLIC = Access("public")
+    rate: str | None = "auto"
+    permissions: tuple[str, ...] = ()
+    allow_pending_password: bool = False
+    tier: str | None = None
+    feature: str | None = None
 
 
 def declare(access: Access) -> Callable[[F], F]:
@@ -38,7 +42,10 @@ def declare(access: Access) -> Callable[[F], F]:
     return mark
 
 
-public = declare(PUBLIC)
+public = declare(Access("public", dependencies=(Depends(limit_by_ip),)))
+"""Anyone may call it; limited per IP."""
+unlimited = declare(Access("public", rate=None))
+"""Anyone may call it, without rate limit: health, metrics, hubs, inbound webhooks."""
 
 
 class UndeclaredAccess(RuntimeError):

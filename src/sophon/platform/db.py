@@ -22,10 +22,12 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from sophon.platform.clock import utcnow
+from sophon.platform.errors import DomainError
+from sophon.platform.tenancy import set_session_tenant
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
@@ -77,6 +79,7 @@ def create_engine(url: str, *, pool: bool = True) -> AsyncEngine:
             url, connect_args={"timeout": 30}, **({} if pool else {"poolclass": NullPool})
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     options: dict[str, Any] = {"pool_pre_ping": True}
     if pool:
@@ -87,12 +90,22 @@ def create_engine(url: str, *, pool: bool = True) -> AsyncEngine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # let SQLAlchemy's "begin" event issue BEGIN itself, so writers can take the lock up front
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Write transactions start with BEGIN IMMEDIATE: SQLite allows one writer, and a deferred
+    transaction that reads first and writes later fails at once (no waiting) when another writer
+    committed in between. Read-only transactions stay deferred and run concurrently under WAL."""
+    mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 class Database:
@@ -102,16 +115,30 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(
+            self.engine.execution_options(readonly=True), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits when the block succeeds, rolls back when it raises."""
-        async with self.sessions() as session, session.begin():
-            yield session
+    async def transaction(
+        self, *, readonly: bool = False, tenant_id: str | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits when the block succeeds, rolls back when it raises, except
+        for a refusal that asks to keep its writes (e.g. the audit entry of a failed login)."""
+        maker = self.read_sessions if readonly else self.sessions
+        async with maker() as session:
+            set_session_tenant(session.sync_session, tenant_id)
+            try:
+                yield session
+            except DomainError as error:
+                if error.keep_writes:
+                    await session.commit()
+                raise
+            await session.commit()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -17,10 +17,14 @@ def get_gateway(request: Request) -> Gateway:
     return gateway
 
 
-async def get_db(gateway: Annotated[Gateway, Depends(get_gateway)]) -> AsyncIterator[AsyncSession]:
+async def get_db(
+    request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]
+) -> AsyncIterator[AsyncSession]:
     """The request's one transaction, committed when the handler returns (before the response is
-    sent) and rolled back when it raises."""
-    async with gateway.db.transaction() as session:
+    sent) and rolled back when it raises. Reads (GET) run in a read transaction; the auth guard
+    sets the session's tenant."""
+    readonly = request.method in ("GET", "HEAD")
+    async with gateway.db.transaction(readonly=readonly) as session:
         yield session
 
 

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from sophon.platform import metrics
-from sophon.platform.access import GuardedRoute, public
+from sophon.platform.access import GuardedRoute, public, unlimited
 
 OPENAPI_URL = "/swagger/v1/swagger.json"
 ASSETS = "/swagger/assets"
@@ -31,7 +31,7 @@ async def swagger_ui() -> HTMLResponse:
 
 
 @router.get("/metrics")
-@public
+@unlimited
 async def prometheus_metrics() -> Response:
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 

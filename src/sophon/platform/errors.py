@@ -29,10 +29,13 @@ class DomainError(Exception):
         message: str | None = None,
         details: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        keep_writes: bool = False,
     ) -> None:
         self.message = message or self.default_message
         self.details = dict(details or {})
         self.headers = dict(headers or {})
+        self.keep_writes = keep_writes  # commit what the transaction wrote (an audit trace) anyway
         super().__init__(self.message)
 
 

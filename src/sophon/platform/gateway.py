@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from sophon.identity.auth_service import AuthConfig, LoginGuard
+from sophon.identity.principals import SessionPolicy
+from sophon.license.service import LicenseService
 from sophon.platform.db import Database
 from sophon.platform.keys import load_or_create_key
 from sophon.platform.pagination import CursorCodec, Paginator
+from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy, build_rate_limiter
+from sophon.platform.security import JwtCodec, configure_password_hashing
 from sophon.settings import Settings
 
 
@@ -15,16 +21,52 @@ class Gateway:
     settings: Settings
     db: Database
     paginator: Paginator
+    limiter: RateLimiter
+    auth: AuthConfig
+    license: LicenseService
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
         settings.data.mkdir(parents=True, exist_ok=True)
-        cursor_key = load_or_create_key(settings.data, "cursor")
+        configure_password_hashing(
+            settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+        )
+        db = Database(settings.db_url)
+        limiter = build_rate_limiter(settings.redis_url)
+        jwt_key = (
+            settings.jwt_secret.encode()
+            if settings.jwt_secret
+            else load_or_create_key(settings.data, "jwt", 64)
+        )
+        window = settings.login_failure_window_minutes * 60.0
+        auth = AuthConfig(
+            database=db,
+            jwt=JwtCodec(jwt_key, timedelta(minutes=settings.access_token_minutes)),
+            sessions=SessionPolicy(
+                idle=timedelta(minutes=settings.session_idle_minutes),
+                absolute=timedelta(days=settings.session_max_days),
+            ),
+            login_guard=LoginGuard(
+                limiter=limiter,
+                # refuse sign-ins rather than stop throttling them when Redis is down
+                per_account=RateLimitPolicy(
+                    settings.login_max_failures_per_account, window, fail_closed=True
+                ),
+                per_ip=RateLimitPolicy(
+                    settings.login_max_failures_per_ip, window, fail_closed=True
+                ),
+                slowdown_seconds=settings.login_slowdown_ms / 1000,
+            ),
+        )
         return cls(
             settings=settings,
-            db=Database(settings.db_url),
-            paginator=Paginator(CursorCodec(cursor_key)),
+            db=db,
+            paginator=Paginator(CursorCodec(load_or_create_key(settings.data, "cursor"))),
+            limiter=limiter,
+            auth=auth,
+            license=LicenseService(settings),
         )
 
     async def close(self) -> None:
+        await self.limiter.aclose()
         await self.db.close()

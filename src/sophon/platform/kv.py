@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, String
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,3 +33,17 @@ async def put_setting(db: AsyncSession, key: str, value: Any) -> None:
         db.add(SystemSetting(key=key, value=value))
     else:
         row.value = value
+
+
+async def claim_setting_once(db: AsyncSession, key: str, value: Any) -> bool:
+    """Writes the key only if nobody has: False when it already exists (first writer wins, also
+    across concurrent transactions, through the primary key)."""
+    if await db.get(SystemSetting, key) is not None:
+        return False
+    try:
+        async with db.begin_nested():
+            db.add(SystemSetting(key=key, value=value))
+            await db.flush()
+    except IntegrityError:
+        return False
+    return True

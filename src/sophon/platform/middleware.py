@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sophon.platform import metrics
-from sophon.platform.context import request_id_var
+from sophon.platform.context import client_ip_var, request_id_var
 from sophon.platform.errors import InternalError, PayloadTooLarge, error_response
 from sophon.platform.ids import new_id
 
@@ -44,6 +44,8 @@ class RequestContextMiddleware:
         sent = _header(scope, REQUEST_ID_HEADER.encode())
         request_id = sent if sent and _WELL_FORMED_ID.match(sent) else new_id("req")
         token = request_id_var.set(request_id)
+        client = scope.get("client")
+        ip_token = client_ip_var.set(client[0] if client else None)
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -78,6 +80,7 @@ class RequestContextMiddleware:
                     extra={"status": status, "route": route, "durationMs": round(elapsed * 1e3, 2)},
                 )
             request_id_var.reset(token)
+            client_ip_var.reset(ip_token)
 
 
 def _route_template(scope: Scope) -> str:

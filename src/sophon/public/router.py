@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sophon import API_VERSION, __version__
-from sophon.platform.access import api_router, public
+from sophon.platform.access import api_router, public, unlimited
 from sophon.platform.deps import GatewayDep
 from sophon.public.schemas import Health, Version
 
@@ -13,7 +13,7 @@ _HEALTH = Health()
 
 
 @router.get("/health", operation_id="getHealth")
-@public
+@unlimited
 async def health() -> Health:
     """Shallow health for load balancers."""
     return _HEALTH

@@ -1,0 +1,184 @@
+"""The audit trail: every mutation and auth event appends an entry in the same transaction as the
+change. Entries are hash-chained per tenant so a modified, removed or reordered row is detected."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.audit.models import AuditChainHead, AuditEntry
+from sophon.platform.clock import iso, utcnow
+from sophon.platform.context import client_ip_var, request_id_var
+from sophon.platform.db import Database
+from sophon.platform.ids import new_id
+from sophon.platform.principal import Principal
+from sophon.platform.tenancy import session_tenant
+
+GENESIS = "0" * 64
+Actor = dict[str, Any]
+
+
+def anonymous_actor(email: str | None = None) -> Actor:
+    return {"userId": None, "email": email, "role": None, "tenantId": None}
+
+
+def _actor(who: Principal | Actor) -> Actor:
+    return who.actor() if isinstance(who, Principal) else dict(who)
+
+
+def canonical(entry: AuditEntry) -> bytes:
+    body = {
+        "id": entry.id,
+        "tenantId": entry.tenant_id,
+        "seq": entry.seq,
+        "timestamp": iso(entry.timestamp),
+        "actor": entry.actor,
+        "action": entry.action,
+        "resource": {"type": entry.resource_type, "id": entry.resource_id},
+        "outcome": entry.outcome,
+        "ip": entry.ip,
+        "requestId": entry.request_id,
+        "details": entry.details,
+        "prevHash": entry.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    return hashlib.sha256(canonical(entry)).hexdigest()
+
+
+async def ensure_chain(db: AsyncSession) -> None:
+    """Starts the session tenant's chain; called when a tenant is created."""
+    if await db.get(AuditChainHead, session_tenant(db.sync_session)) is None:
+        db.add(AuditChainHead(seq=0, hash=GENESIS))
+        await db.flush()
+
+
+async def record(
+    db: AsyncSession,
+    who: Principal | Actor,
+    action: str,
+    resource: tuple[str, str | None] | None = None,
+    *,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Appends an entry to the session tenant's chain, inside the caller's transaction."""
+    head = await db.scalar(select(AuditChainHead).with_for_update())
+    if head is None:
+        await ensure_chain(db)
+        head = await db.scalar(select(AuditChainHead).with_for_update())
+        assert head is not None
+    actor = _actor(who)
+    now = utcnow()
+    entry = AuditEntry(
+        id=new_id("audit"),
+        tenant_id=session_tenant(db.sync_session),
+        seq=head.seq + 1,
+        timestamp=now.replace(microsecond=now.microsecond // 1000 * 1000),  # wire precision
+        actor=actor,
+        actor_user_id=actor.get("userId"),
+        action=action,
+        resource_type=resource[0] if resource else None,
+        resource_id=resource[1] if resource else None,
+        outcome=outcome,
+        ip=client_ip_var.get(),
+        request_id=request_id_var.get(),
+        details=details or {},
+        prev_hash=head.hash,
+    )
+    entry.hash = entry_hash(entry)
+    head.seq, head.hash = entry.seq, entry.hash
+    db.add(entry)
+    await db.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def filtered(query: AuditFilter) -> Select[AuditEntry]:
+    stmt = select(AuditEntry)
+    if query.actor:
+        stmt = stmt.where(
+            (AuditEntry.actor_user_id == query.actor)
+            | (AuditEntry.actor["email"].as_string() == query.actor)
+        )
+    if query.action:
+        prefix = query.action.rstrip("*")
+        stmt = stmt.where(
+            (AuditEntry.action == prefix) | AuditEntry.action.startswith(prefix, autoescape=True)
+        )
+    if query.resource_type:
+        stmt = stmt.where(AuditEntry.resource_type == query.resource_type)
+    if query.resource_id:
+        stmt = stmt.where(AuditEntry.resource_id == query.resource_id)
+    if query.outcome:
+        stmt = stmt.where(AuditEntry.outcome == query.outcome)
+    if query.since:
+        stmt = stmt.where(AuditEntry.timestamp >= query.since)
+    if query.until:
+        stmt = stmt.where(AuditEntry.timestamp < query.until)
+    return stmt
+
+
+async def stream_entries(
+    database: Database, tenant_id: str, query: AuditFilter, batch: int = 500
+) -> AsyncIterator[AuditEntry]:
+    """Every matching entry, oldest first, in short read transactions (no long-held snapshot)."""
+    after = 0
+    while True:
+        async with database.transaction(readonly=True, tenant_id=tenant_id) as db:
+            stmt = filtered(query).where(AuditEntry.seq > after).order_by(AuditEntry.seq)
+            rows = list((await db.scalars(stmt.limit(batch))).all())
+        for row in rows:
+            yield row
+        if len(rows) < batch:
+            return
+        after = rows[-1].seq
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    broken_at: dict[str, Any] | None
+
+
+async def verify_chain(database: Database, tenant_id: str) -> ChainReport:
+    """Walks the tenant's chain from the start and reports the first broken link."""
+    checked, prev_hash, expected_seq = 0, GENESIS, 1
+    async for entry in stream_entries(database, tenant_id, AuditFilter()):
+        problem = None
+        if entry.seq != expected_seq:
+            problem = f"entry {expected_seq} is missing"
+        elif entry.prev_hash != prev_hash:
+            problem = "does not link to the entry before it"
+        elif entry.hash != entry_hash(entry):
+            problem = "its contents were changed"
+        if problem:
+            link = {"id": entry.id, "seq": entry.seq, "reason": problem}
+            return ChainReport(ok=False, checked=checked, broken_at=link)
+        checked, prev_hash, expected_seq = checked + 1, entry.hash, expected_seq + 1
+    async with database.transaction(readonly=True, tenant_id=tenant_id) as db:
+        head = await db.get(AuditChainHead, tenant_id)
+    if head is not None and (head.seq != checked or head.hash != prev_hash):
+        tail = {"id": None, "seq": checked + 1, "reason": "entries after it were removed"}
+        return ChainReport(ok=False, checked=checked, broken_at=tail)
+    return ChainReport(ok=True, checked=checked, broken_at=None)

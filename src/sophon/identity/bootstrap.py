@@ -1,0 +1,67 @@
+"""First start: the default tenant, the built-in roles, and either the one-time setup secret (no
+users yet) or, with AutoAdmin, the local admin."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from sophon.identity import roles_service, users_service
+from sophon.platform.db import Database
+from sophon.platform.tenancy import acting_in
+from sophon.settings import Settings
+from sophon.tenants import service as tenants
+
+log = logging.getLogger("sophon.setup")
+SETUP_TOKEN_FILE = "setup-token"
+LOCAL_ADMIN_EMAIL = "admin@localhost"
+
+
+def setup_token_path(settings: Settings) -> Path:
+    return settings.data / SETUP_TOKEN_FILE
+
+
+async def read_setup_token(settings: Settings) -> str | None:
+    path = setup_token_path(settings)
+
+    def read() -> str | None:
+        return path.read_text().strip() if path.exists() else None
+
+    return await asyncio.to_thread(read)
+
+
+async def prepare(settings: Settings, database: Database) -> None:
+    async with database.transaction() as db:
+        tenant = await tenants.ensure_default(db)
+        await roles_service.ensure_builtins(db)
+        has_users = await users_service.any_user(db)
+        if not has_users and settings.auto_admin:
+            with acting_in(db.sync_session, tenant.id):
+                await users_service.create_member(
+                    db,
+                    email=LOCAL_ADMIN_EMAIL,
+                    display_name="Local Admin",
+                    password=secrets.token_urlsafe(24),
+                    roles=["Admin"],
+                    must_change_password=False,
+                )
+            has_users = True
+    await asyncio.to_thread(_sync_setup_token, setup_token_path(settings), has_users)
+
+
+def _sync_setup_token(path: Path, has_users: bool) -> None:
+    if has_users:
+        path.unlink(missing_ok=True)  # setup is done; the secret is useless, keep nothing around
+        return
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    log.warning(
+        "no users yet: create the first admin with POST /api/auth/setup and the one-time "
+        "setup token in %s (or run `sophon admin create-user`)",
+        path,
+    )

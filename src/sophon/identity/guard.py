@@ -1,0 +1,170 @@
+"""The one auth dependency: who is calling, in which tenant, may they call this route.
+
+Routes declare `@requires(Permission...)` or `@authenticated`; the declaration becomes these
+dependencies through `GuardedRoute`, so a handler never checks permissions itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.audit import service as audit
+from sophon.identity import principals
+from sophon.identity.models import ApiToken, AuthSession, Role, RoleAssignment, User
+from sophon.platform.access import Access, declare
+from sophon.platform.clock import utcnow
+from sophon.platform.context import tenant_id_var, user_id_var
+from sophon.platform.deps import DbDep, GatewayDep
+from sophon.platform.errors import NotAuthorized, Unauthenticated
+from sophon.platform.permissions import Permission
+from sophon.platform.principal import AuthMethod, Principal
+from sophon.platform.tenancy import TENANT_HEADER, set_session_tenant
+from sophon.platform.throttle import enforce
+from sophon.settings import Tier
+from sophon.tenants import service as tenants
+
+F = TypeVar("F", bound=Callable[..., Any])
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+def _route_access(request: Request) -> Access:
+    access: Access = request.scope["route"].access
+    return access
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthenticated("Use 'Authorization: Bearer <token>'.")
+    return credential.strip()
+
+
+def requested_tenant(request: Request) -> str | None:
+    """The tenant slug the request names: the `/api/tenants/{slug}` prefix wins over the header."""
+    state = request.scope.get("state") or {}
+    return state.get("tenant_slug") or request.headers.get(TENANT_HEADER) or None
+
+
+async def current_principal(request: Request, db: DbDep, gateway: GatewayDep) -> Principal:
+    slug = requested_tenant(request)
+    credential = _bearer(request)
+    if credential is None:
+        if not gateway.settings.auto_admin:
+            raise Unauthenticated(headers={"WWW-Authenticate": "Bearer"})
+        principal = await _auto_admin(db, slug)
+    else:
+        if principals.is_api_token(credential):
+            found = await principals.from_api_token(db, credential, slug)
+        else:
+            found = await principals.from_jwt(
+                db, gateway.auth.jwt, gateway.auth.sessions, credential, slug
+            )
+        principal = found.principal
+        if found.touch_session is not None or found.touch_token is not None:
+            if request.method in ("GET", "HEAD"):  # keep reads read-only: touch on the side
+                async with gateway.db.transaction(tenant_id=principal.tenant_id) as side:
+                    await _touch(side, found)
+            else:
+                await _touch(db, found)
+    user_id_var.set(principal.user_id)
+    tenant_id_var.set(principal.tenant_id)
+    return principal
+
+
+async def _touch(db: AsyncSession, found: principals.Authenticated) -> None:
+    """Records activity (the idle timer, a token's last use) at most once a minute."""
+    now = utcnow()
+    if found.touch_session is not None:
+        session = await db.get(AuthSession, found.touch_session.id)
+        if session is not None:
+            session.last_seen_at = now
+    if found.touch_token is not None:
+        token = await db.get(ApiToken, found.touch_token.id)
+        if token is not None:
+            token.last_used_at = now
+            await audit.record(db, found.principal, "auth.token.use", ("token", token.id))
+
+
+async def _auto_admin(db: DbDep, slug: str | None) -> Principal:
+    tenant = await (tenants.by_slug(db, slug) if slug else tenants.default_tenant(db))
+    if tenant is None:
+        raise NotAuthorized(f"No tenant '{slug}'.", {"tenant": slug})
+    set_session_tenant(db.sync_session, tenant.id)
+    admin = await db.scalar(
+        select(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .join(Role, Role.id == RoleAssignment.role_id)
+        .where(Role.builtin.is_(True), Role.name == "Admin", User.status == "Active")
+        .order_by(User.created_at)
+    )
+    if admin is None:
+        raise Unauthenticated("AutoAdmin found no local admin; restart the Gateway.")
+    return await principals.principal_in_tenant(db, admin, tenant, AuthMethod.AUTO_ADMIN)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+async def authorize(
+    request: Request, response: Response, principal: PrincipalDep, gateway: GatewayDep, db: DbDep
+) -> None:
+    access = _route_access(request)
+    if principal.must_change_password and not access.allow_pending_password:
+        raise NotAuthorized(
+            "You must change your password before doing anything else.",
+            {"code": "password_change_required"},
+        )
+    await enforce(request, response, gateway, principal.rate_key)
+    for name in access.permissions:
+        if not principal.can(Permission(name)):
+            raise NotAuthorized(f"Missing required permission: {name}", {"permission": name})
+    if access.tier is not None:
+        tenant = await tenants.by_id(db, principal.tenant_id)
+        current = tenants.effective_tier(tenant, gateway.settings.tier)
+        if tenants.TIER_RANK[current] < tenants.TIER_RANK[Tier(access.tier)]:
+            raise NotAuthorized(
+                f"This needs the {access.tier} tier; this Gateway runs {current.value}.",
+                {"requiredTier": access.tier, "tier": current.value},
+            )
+    if access.feature is not None and not await gateway.license.has_feature(db, access.feature):
+        raise NotAuthorized(
+            f"This needs a licence with the '{access.feature}' feature.",
+            {"feature": access.feature, "requiredTier": Tier.ENTERPRISE.value},
+        )
+
+
+def requires(
+    *permissions: Permission,
+    tier: Tier | None = None,
+    feature: str | None = None,
+    rate: str | None = "auto",
+    allow_pending_password: bool = False,
+) -> Callable[[F], F]:
+    """Declares the permissions (all needed), tier and licence feature a route requires."""
+    label = ",".join(p.value for p in permissions) or "authenticated"
+    if feature:
+        tier = tier or Tier.ENTERPRISE
+    return declare(
+        Access(
+            label,
+            dependencies=(Depends(authorize),),
+            error_statuses=(401, 403),
+            security=BEARER,
+            rate=rate,
+            permissions=tuple(p.value for p in permissions),
+            allow_pending_password=allow_pending_password,
+            tier=tier.value if tier else None,
+            feature=feature,
+        )
+    )
+
+
+authenticated = requires()
+"""Any signed-in member of the tenant."""

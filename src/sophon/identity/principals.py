@@ -1,0 +1,147 @@
+"""Turning credentials into a Principal, checked against live state on every request: a revoked,
+expired or idle session, a revoked or expired token, or a suspended user is refused at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.identity.models import ApiToken, AuthSession, Membership, Role, RoleAssignment, User
+from sophon.identity.roles_service import union_permissions
+from sophon.platform.clock import utcnow
+from sophon.platform.errors import NotAuthorized, Unauthenticated
+from sophon.platform.permissions import parse_permissions
+from sophon.platform.principal import AuthMethod, Principal
+from sophon.platform.security import TOKEN_PREFIX, JwtCodec, token_hash
+from sophon.platform.tenancy import set_session_tenant
+from sophon.tenants import service as tenants
+from sophon.tenants.models import Tenant
+
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle: timedelta
+    absolute: timedelta
+
+
+@dataclass
+class Authenticated:
+    principal: Principal
+    touch_session: AuthSession | None = None
+    touch_token: ApiToken | None = None
+
+
+def session_alive(session: AuthSession, policy: SessionPolicy, now: datetime) -> bool:
+    return (
+        session.revoked_at is None
+        and session.expires_at > now
+        and session.last_seen_at + policy.idle > now
+    )
+
+
+async def _active_user(db: AsyncSession, user_id: str) -> User:
+    user = await db.get(User, user_id)
+    if user is None or user.status != "Active":
+        raise Unauthenticated("Your account is not active.")
+    return user
+
+
+async def _tenant_for(db: AsyncSession, user: User, slug: str | None, bound: str) -> Tenant:
+    """The requested tenant (path prefix or header), else the credential's own."""
+    if slug is None:
+        tenant = await tenants.by_id(db, bound)
+    else:
+        tenant = await tenants.by_slug(db, slug)
+    if tenant is None or tenant.status != "Active":
+        raise NotAuthorized(f"You are not a member of the tenant '{slug}'.", {"tenant": slug})
+    return tenant
+
+
+async def principal_in_tenant(
+    db: AsyncSession,
+    user: User,
+    tenant: Tenant,
+    method: AuthMethod,
+    *,
+    session_id: str | None = None,
+    token: ApiToken | None = None,
+) -> Principal:
+    set_session_tenant(db.sync_session, tenant.id)
+    member = await db.scalar(select(Membership).where(Membership.user_id == user.id))
+    if member is None:
+        raise NotAuthorized(
+            f"You are not a member of the tenant '{tenant.slug}'.", {"tenant": tenant.slug}
+        )
+    roles = list(
+        (
+            await db.scalars(
+                select(Role)
+                .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+                .where(RoleAssignment.user_id == user.id)
+                .order_by(Role.builtin.desc(), Role.name)
+            )
+        ).all()
+    )
+    granted = union_permissions(roles)
+    if token is not None and token.permissions is not None:
+        granted &= parse_permissions(token.permissions)[0]  # never more than the user has now
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        roles=tuple(r.name for r in roles),
+        permissions=granted,
+        method=method,
+        session_id=session_id,
+        token_id=token.id if token else None,
+        must_change_password=user.must_change_password,
+    )
+
+
+async def from_jwt(
+    db: AsyncSession, codec: JwtCodec, policy: SessionPolicy, jwt: str, slug: str | None
+) -> Authenticated:
+    claims = codec.read(jwt)
+    if claims is None:
+        raise Unauthenticated("The access token is invalid or has expired.")
+    session = await db.get(AuthSession, claims.session_id)
+    now = utcnow()
+    if (
+        session is None
+        or session.user_id != claims.user_id
+        or not session_alive(session, policy, now)
+    ):
+        raise Unauthenticated("Your session has ended; sign in again.")
+    user = await _active_user(db, claims.user_id)
+    tenant = await _tenant_for(db, user, slug, session.tenant_id)
+    principal = await principal_in_tenant(db, user, tenant, AuthMethod.JWT, session_id=session.id)
+    stale = session.last_seen_at + TOUCH_EVERY <= now
+    return Authenticated(principal, touch_session=session if stale else None)
+
+
+async def from_api_token(db: AsyncSession, secret: str, slug: str | None) -> Authenticated:
+    token = await db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(secret)))
+    now = utcnow()
+    if (
+        token is None
+        or token.revoked_at is not None
+        or (token.expires_at is not None and token.expires_at <= now)
+    ):
+        raise Unauthenticated("The API token is invalid, revoked or expired.")
+    user = await _active_user(db, token.user_id)
+    tenant = await _tenant_for(db, user, slug, token.tenant_id)
+    if tenant.id != token.tenant_id:
+        raise NotAuthorized("This API token belongs to another tenant.", {"tenant": tenant.slug})
+    principal = await principal_in_tenant(db, user, tenant, AuthMethod.TOKEN, token=token)
+    stale = token.last_used_at is None or token.last_used_at + TOUCH_EVERY <= now
+    return Authenticated(principal, touch_token=token if stale else None)
+
+
+def is_api_token(credential: str) -> bool:
+    return credential.startswith(TOKEN_PREFIX)

@@ -1,0 +1,276 @@
+"""Users and their membership of tenants: the admin lifecycle (Active, Suspended, Deleted)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.audit import service as audit
+from sophon.identity import roles_service
+from sophon.identity.models import AuthSession, Membership, Role, RoleAssignment, User
+from sophon.license.service import License
+from sophon.platform.clock import utcnow
+from sophon.platform.errors import Conflict, NotAuthorized, NotFound, ValidationFailed
+from sophon.platform.ids import new_id
+from sophon.platform.permissions import Permission
+from sophon.platform.principal import Principal
+from sophon.platform.security import hash_password
+from sophon.platform.tenancy import ALL_TENANTS, acting_in, session_tenant
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+STATES = ("Active", "Suspended")
+
+
+def check_password_policy(password: str, email: str) -> None:
+    problem = None
+    if len(password) < MIN_PASSWORD:
+        problem = f"must be at least {MIN_PASSWORD} characters"
+    elif len(password) > MAX_PASSWORD:
+        problem = f"must be at most {MAX_PASSWORD} characters"
+    elif password.strip().lower() == email.strip().lower():
+        problem = "must not be the email address"
+    elif len(set(password)) < 4:
+        problem = "is too simple"
+    if problem:
+        raise ValidationFailed(
+            f"The password {problem}.", {"fields": [{"field": "body.password", "message": problem}]}
+        )
+
+
+async def by_email(db: AsyncSession, email: str) -> User | None:
+    return await db.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+async def any_user(db: AsyncSession) -> bool:
+    return bool(await db.scalar(select(func.count()).select_from(User)))
+
+
+async def create_member(
+    db: AsyncSession,
+    *,
+    email: str,
+    display_name: str,
+    password: str,
+    roles: list[str],
+    must_change_password: bool,
+) -> User:
+    """Creates a user as a member of the session's tenant with the given roles."""
+    email = email.strip().lower()
+    check_password_policy(password, email)
+    if await by_email(db, email) is not None:
+        raise Conflict("A user with this email already exists.", {"email": email})
+    resolved = await roles_service.resolve(db, roles)
+    tenant_id = session_tenant(db.sync_session)
+    user = User(
+        id=new_id("usr"),
+        email=email,
+        display_name=display_name,
+        password_hash=await hash_password(password),
+        must_change_password=must_change_password,
+        default_tenant_id=tenant_id,
+    )
+    db.add(user)
+    await db.flush()
+    db.add(Membership(user_id=user.id))
+    await db.flush()
+    for role in resolved:
+        db.add(RoleAssignment(user_id=user.id, role_id=role.id))
+    await db.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    user: User
+    initial_password: str | None
+
+
+async def create(
+    db: AsyncSession,
+    actor: Principal,
+    *,
+    email: str,
+    display_name: str,
+    password: str | None,
+    roles: list[str],
+    must_change_password: bool,
+    license: License | None = None,
+) -> CreatedUser:
+    if license is not None and license.valid and license.max_users is not None:
+        users = int(await db.scalar(select(func.count()).select_from(User)) or 0)
+        if users >= license.max_users:
+            raise Conflict(
+                f"The licence allows {license.max_users} users, all taken.",
+                {"maxUsers": license.max_users},
+            )
+    if roles and not actor.can(Permission.ASSIGN_ROLES):
+        raise NotAuthorized(
+            "Missing required permission: AssignRoles", {"permission": "AssignRoles"}
+        )
+    generated = None if password else secrets.token_urlsafe(12)
+    user = await create_member(
+        db,
+        email=email,
+        display_name=display_name,
+        password=password or generated or "",
+        roles=roles,
+        must_change_password=must_change_password,
+    )
+    await audit.record(
+        db, actor, "user.create", ("user", user.id), details={"email": user.email, "roles": roles}
+    )
+    return CreatedUser(user, generated)
+
+
+def members() -> Select[User]:
+    """Users who are members of the session's tenant (filtered through the membership)."""
+    return select(User).join(Membership, Membership.user_id == User.id)
+
+
+async def get_member(db: AsyncSession, user_id: str) -> User:
+    """A user who is a member of the session's tenant; anyone else is 404."""
+    user = await db.scalar(members().where(User.id == user_id))
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def roles_of(db: AsyncSession, user_id: str) -> list[Role]:
+    stmt = (
+        select(Role)
+        .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+        .where(RoleAssignment.user_id == user_id)
+        .order_by(Role.builtin.desc(), Role.name)
+    )
+    return list((await db.scalars(stmt)).all())
+
+
+async def update_member(
+    db: AsyncSession,
+    actor: Principal,
+    user_id: str,
+    *,
+    display_name: str | None = None,
+    status: str | None = None,
+    roles: list[str] | None = None,
+    must_change_password: bool | None = None,
+) -> User:
+    user = await get_member(db, user_id)
+    changes: dict[str, object] = {}
+    if display_name is not None:
+        user.display_name = changes["displayName"] = display_name
+    if must_change_password is not None:
+        user.must_change_password = changes["mustChangePassword"] = must_change_password
+    if status is not None and status != user.status:
+        if user.id == actor.user_id:
+            raise Conflict("You can't change your own status.")
+        user.status = changes["status"] = status
+        if status == "Suspended":
+            await _end_sessions(db, user.id)
+    if roles is not None:
+        if not actor.can(Permission.ASSIGN_ROLES):
+            raise NotAuthorized(
+                "Missing required permission: AssignRoles", {"permission": "AssignRoles"}
+            )
+        resolved = await roles_service.resolve(db, roles)
+        await _refuse_last_admin(db, user.id, resolved)
+        await db.execute(delete(RoleAssignment).where(RoleAssignment.user_id == user.id))
+        for role in resolved:
+            db.add(RoleAssignment(user_id=user.id, role_id=role.id))
+        changes["roles"] = [r.name for r in resolved]
+    await db.flush()
+    action = {"Suspended": "user.suspend", "Active": "user.reactivate"}.get(
+        str(changes.get("status")), "user.update"
+    )
+    await audit.record(db, actor, action, ("user", user.id), details=changes)
+    return user
+
+
+async def _refuse_last_admin(db: AsyncSession, user_id: str, keep: list[Role]) -> None:
+    """A tenant must keep at least one Admin, or nobody could manage it any more."""
+    if any(r.builtin and r.name == "Admin" for r in keep):
+        return
+    admins = await db.scalars(
+        select(RoleAssignment.user_id)
+        .join(Role, Role.id == RoleAssignment.role_id)
+        .where(Role.builtin.is_(True), Role.name == "Admin")
+    )
+    holders = set(admins.all())
+    if holders == {user_id}:
+        raise Conflict("This is the tenant's last Admin; make someone else Admin first.")
+
+
+async def _end_sessions(db: AsyncSession, user_id: str) -> int:
+    """Ends every live sign-in session of a user (forced logout, suspension, removal)."""
+    result = await db.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def delete_member(db: AsyncSession, actor: Principal, user_id: str) -> None:
+    """Removes the user from this tenant; a user left in no tenant is deleted outright (their
+    resources stay, owned by nobody)."""
+    user = await get_member(db, user_id)
+    if user.id == actor.user_id:
+        raise Conflict("You can't delete yourself.")
+    await _refuse_last_admin(db, user.id, [])
+    await db.execute(delete(Membership).where(Membership.user_id == user.id))
+    remaining = await db.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.user_id == user.id)
+        .execution_options(**ALL_TENANTS)
+    )
+    if not remaining:
+        await db.delete(user)
+    else:
+        await _end_sessions(db, user.id)
+    await audit.record(db, actor, "user.delete", ("user", user_id), details={"email": user.email})
+
+
+async def force_logout(db: AsyncSession, actor: Principal, user_id: str) -> int:
+    user = await get_member(db, user_id)
+    ended = await _end_sessions(db, user.id)
+    await audit.record(db, actor, "user.logout", ("user", user.id), details={"sessions": ended})
+    return ended
+
+
+async def add_to_tenant(
+    db: AsyncSession, actor: Principal, tenant_id: str, user_ref: str, roles: list[str]
+) -> User:
+    """Makes an existing user (by id or email) a member of another tenant with these roles."""
+    user = await db.scalar(
+        select(User).where((User.id == user_ref) | (User.email == user_ref.strip().lower()))
+    )
+    if user is None:
+        raise NotFound("No such user.")
+    with acting_in(db.sync_session, tenant_id):
+        if await db.scalar(select(Membership).where(Membership.user_id == user.id)) is not None:
+            raise Conflict("The user is already a member of this tenant.")
+        resolved = await roles_service.resolve(db, roles)
+        db.add(Membership(user_id=user.id))
+        await db.flush()
+        for role in resolved:
+            db.add(RoleAssignment(user_id=user.id, role_id=role.id))
+        await db.flush()
+        await audit.record(
+            db,
+            actor,
+            "tenant.user.assign",
+            ("user", user.id),
+            details={"tenantId": tenant_id, "roles": [r.name for r in resolved]},
+        )
+    return user
+
+
+async def members_of(db: AsyncSession, tenant_id: str) -> list[tuple[User, list[str]]]:
+    with acting_in(db.sync_session, tenant_id):
+        rows = list((await db.scalars(members().order_by(User.email))).all())
+        return [(u, [r.name for r in await roles_of(db, u.id)]) for u in rows]

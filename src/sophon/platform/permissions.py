@@ -1,0 +1,82 @@
+"""The permission catalog (the reference's names plus our System group) and the built-in roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    # Users & identity
+    MANAGE_USERS = "ManageUsers"
+    MANAGE_ROLES = "ManageRoles"
+    MANAGE_TENANTS = "ManageTenants"
+    ASSIGN_ROLES = "AssignRoles"
+    VIEW_USERS = "ViewUsers"
+    # Resources
+    MANAGE_AGENTS = "ManageAgents"
+    MANAGE_WORKFLOWS = "ManageWorkflows"
+    MANAGE_SKILLS = "ManageSkills"
+    MANAGE_MEMORY = "ManageMemory"
+    MANAGE_DOCUMENTS = "ManageDocuments"
+    MANAGE_CONNECTIONS = "ManageConnections"
+    MANAGE_CHANNELS = "ManageChannels"
+    MANAGE_CRON_JOBS = "ManageCronJobs"
+    MANAGE_WEBHOOKS = "ManageWebhooks"
+    MANAGE_NODES = "ManageNodes"
+    MANAGE_MCP = "ManageMcp"
+    # Approvals & execution
+    APPROVE_ACTIONS = "ApproveActions"
+    CANCEL_TASKS = "CancelTasks"
+    VIEW_ACTIVE_TASKS = "ViewActiveTasks"
+    # Models & providers
+    MANAGE_MODELS = "ManageModels"
+    VIEW_BUDGETS = "ViewBudgets"
+    MANAGE_BUDGETS = "ManageBudgets"
+    # System (our design: the reference cuts off at this heading)
+    VIEW_AUDIT = "ViewAudit"
+    MANAGE_SETTINGS = "ManageSettings"
+    MANAGE_LICENSE = "ManageLicense"
+    MANAGE_COMPLIANCE = "ManageCompliance"
+    MANAGE_BACKUPS = "ManageBackups"
+    MANAGE_OPERATIONS = "ManageOperations"
+    VIEW_SYSTEM_HEALTH = "ViewSystemHealth"
+
+
+ALL_PERMISSIONS = frozenset(Permission)
+
+BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
+    "Admin": ALL_PERMISSIONS,
+    "Operator": frozenset(
+        {
+            Permission.APPROVE_ACTIONS,
+            Permission.CANCEL_TASKS,
+            Permission.VIEW_ACTIVE_TASKS,
+            Permission.MANAGE_NODES,
+            Permission.MANAGE_OPERATIONS,
+            Permission.VIEW_SYSTEM_HEALTH,
+            Permission.VIEW_BUDGETS,
+            Permission.VIEW_USERS,
+        }
+    ),
+    "Viewer": frozenset(
+        {
+            Permission.VIEW_USERS,
+            Permission.VIEW_ACTIVE_TASKS,
+            Permission.VIEW_BUDGETS,
+            Permission.VIEW_SYSTEM_HEALTH,
+        }
+    ),
+}
+
+BUILTIN_DESCRIPTIONS = {
+    "Admin": "Every permission: users, roles, tenants, audit, licence, compliance, settings.",
+    "Operator": "Operations: approve actions, cancel tasks, manage Nodes, view system health.",
+    "Viewer": "Read-only access.",
+}
+
+
+def parse_permissions(names: list[str]) -> tuple[frozenset[Permission], list[str]]:
+    """The known permissions among `names`, and the unknown names."""
+    known = {p.value: p for p in Permission}
+    unknown = [n for n in names if n not in known]
+    return frozenset(known[n] for n in names if n in known), unknown

@@ -1,0 +1,62 @@
+"""Request rate limits by category, per principal or per IP, applied by the route's access
+declaration (the one place): 429 `rate_limited` with `Retry-After` and `RateLimit-*` headers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from fastapi import Request, Response
+
+from sophon.platform.errors import RateLimited
+from sophon.platform.ratelimit import RateLimitPolicy
+
+if TYPE_CHECKING:
+    from sophon.platform.gateway import Gateway
+
+MINUTE = 60.0
+
+
+class RateCategory(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    APPROVAL = "approval"
+    EXPENSIVE = "expensive"
+    CHAT = "chat"
+
+
+def policy_for(gateway: Gateway, category: RateCategory) -> RateLimitPolicy:
+    per_minute = getattr(gateway.settings, f"rate_limit_{category.value}")
+    return RateLimitPolicy(limit=per_minute, window_seconds=MINUTE)
+
+
+def category_of(request: Request) -> RateCategory | None:
+    """The route's declared category; `None` means exempt. Undeclared: by method."""
+    access = getattr(request.scope.get("route"), "access", None)
+    declared = getattr(access, "rate", "auto")
+    if declared != "auto":
+        return None if declared is None else RateCategory(declared)
+    return RateCategory.READ if request.method in ("GET", "HEAD") else RateCategory.WRITE
+
+
+async def enforce(request: Request, response: Response, gateway: Gateway, who: str) -> None:
+    category = category_of(request)
+    if category is None or not gateway.settings.rate_limits_enabled:
+        return
+    decision = await gateway.limiter.hit(f"{who}:{category.value}", policy_for(gateway, category))
+    if not decision.allowed:
+        raise RateLimited(
+            f"Rate limit for {category.value} requests exceeded; retry later.",
+            {"category": category.value, "limit": decision.limit},
+            headers=decision.headers(),
+        )
+    response.headers.update(decision.headers())
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_by_ip(request: Request, response: Response) -> None:
+    """For public routes: unauthenticated callers are limited per IP."""
+    await enforce(request, response, request.app.state.gateway, f"ip:{client_ip(request)}")

@@ -1,0 +1,126 @@
+"""`/api/admin/tenants` (Enterprise, licence feature `multi_tenancy`). Tenants are managed from the
+default tenant only, so a tenant's own admins can't create, change or delete other tenants."""
+
+from __future__ import annotations
+
+from fastapi import Response, status
+
+from sophon.identity import users_service
+from sophon.identity.guard import PrincipalDep, requires
+from sophon.platform.access import api_router
+from sophon.platform.deps import DbDep, GatewayDep
+from sophon.platform.errors import NotAuthorized
+from sophon.platform.permissions import Permission as P
+from sophon.platform.principal import Principal
+from sophon.platform.tenancy import DEFAULT_TENANT_SLUG
+from sophon.tenants import service
+from sophon.tenants.schemas import MemberIn, MemberOut, TenantIn, TenantOut, TenantPatchIn
+
+router = api_router("/admin/tenants", tags=["Admin: tenants"])
+manage_tenants = requires(P.MANAGE_TENANTS, feature="multi_tenancy")
+
+
+def _from_home(principal: Principal) -> None:
+    if principal.tenant_slug != DEFAULT_TENANT_SLUG:
+        raise NotAuthorized(
+            "Tenants are managed from the default tenant.", {"tenant": principal.tenant_slug}
+        )
+
+
+@router.get("", operation_id="listTenants")
+@manage_tenants
+async def list_tenants(db: DbDep, principal: PrincipalDep) -> list[TenantOut]:
+    """Every tenant of this Gateway."""
+    _from_home(principal)
+    return [TenantOut.model_validate(t) for t in await service.list_all(db)]
+
+
+@router.post("", operation_id="createTenant", status_code=status.HTTP_201_CREATED)
+@manage_tenants
+async def create_tenant(
+    body: TenantIn, db: DbDep, principal: PrincipalDep, gateway: GatewayDep
+) -> TenantOut:
+    """Creates a tenant, optionally with an existing user as its first Admin."""
+    _from_home(principal)
+    tenant = await service.create(
+        db,
+        principal,
+        slug=body.slug,
+        name=body.name,
+        description=body.description,
+        tier_override=body.tier_override,
+        gateway_tier=gateway.settings.tier,
+    )
+    if body.initial_admin:
+        await users_service.add_to_tenant(db, principal, tenant.id, body.initial_admin, ["Admin"])
+    return TenantOut.model_validate(tenant)
+
+
+@router.get("/{tenant_id}", operation_id="getTenant")
+@manage_tenants
+async def get_tenant(tenant_id: str, db: DbDep, principal: PrincipalDep) -> TenantOut:
+    """One tenant."""
+    _from_home(principal)
+    return TenantOut.model_validate(await service.get(db, tenant_id))
+
+
+@router.patch("/{tenant_id}", operation_id="updateTenant")
+@manage_tenants
+async def update_tenant(
+    tenant_id: str, body: TenantPatchIn, db: DbDep, principal: PrincipalDep, gateway: GatewayDep
+) -> TenantOut:
+    """Renames, describes, suspends a tenant or lowers its tier."""
+    _from_home(principal)
+    tenant = await service.update(
+        db,
+        principal,
+        tenant_id,
+        gateway.settings.tier,
+        name=body.name,
+        description=body.description,
+        tier_override=body.tier_override,
+        clear_tier_override="tier_override" in body.model_fields_set and not body.tier_override,
+        status=body.status,
+    )
+    return TenantOut.model_validate(tenant)
+
+
+@router.delete("/{tenant_id}", operation_id="deleteTenant", status_code=status.HTTP_204_NO_CONTENT)
+@manage_tenants
+async def delete_tenant(tenant_id: str, db: DbDep, principal: PrincipalDep) -> Response:
+    """Deletes a tenant and everything it owns (not the default tenant)."""
+    _from_home(principal)
+    await service.delete(db, principal, tenant_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{tenant_id}/users", operation_id="listTenantUsers")
+@manage_tenants
+async def list_members(tenant_id: str, db: DbDep, principal: PrincipalDep) -> list[MemberOut]:
+    """The tenant's members and their roles there."""
+    _from_home(principal)
+    await service.get(db, tenant_id)
+    return [
+        MemberOut(id=u.id, email=u.email, display_name=u.display_name, status=u.status, roles=roles)
+        for u, roles in await users_service.members_of(db, tenant_id)
+    ]
+
+
+@router.post(
+    "/{tenant_id}/users", operation_id="assignTenantUser", status_code=status.HTTP_201_CREATED
+)
+@manage_tenants
+async def add_member(
+    tenant_id: str, body: MemberIn, db: DbDep, principal: PrincipalDep
+) -> MemberOut:
+    """Makes an existing user a member of the tenant with the given roles."""
+    _from_home(principal)
+    await service.get(db, tenant_id)
+    user = await users_service.add_to_tenant(db, principal, tenant_id, body.user, body.roles)
+    return MemberOut(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        status=user.status,
+        roles=body.roles,
+    )
