@@ -9,6 +9,8 @@ import queue
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +21,7 @@ from fastapi import FastAPI
 
 from sophon.app import create_app
 from sophon.platform import migrate
+from sophon.platform.clock import set_clock
 from sophon.settings import Settings
 from tests.identity_helpers import Caller, setup_admin
 
@@ -144,6 +147,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     pool.give_back(name)
 
 
+class FakeClock:
+    """The Gateway's clock, moved by the test instead of by waiting."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Iterator[FakeClock]:
+    fake = FakeClock()
+    set_clock(fake)
+    yield fake
+    set_clock(None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):
@@ -181,9 +205,16 @@ async def admin(client: httpx.AsyncClient, data_dir: Path) -> Caller:
     return await setup_admin(client, data_dir)
 
 
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def serve_in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Runs the app's lifespan and gives an HTTP client talking to it in-process."""
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_in_process(app) as http:
+        yield http

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, NoReturn
 
@@ -18,6 +19,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+admin_app = typer.Typer(help="Administration.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -74,6 +77,43 @@ def db_upgrade() -> None:
     settings = _settings()
     _migrate(settings)
     print(f"database at {_redacted(settings.db_url)} is up to date")
+
+
+@admin_app.command("create-user")
+def admin_create_user(
+    email: Annotated[str, typer.Option(help="Sign-in email.")],
+    display_name: Annotated[str | None, typer.Option(help="Shown name (default: from email).")] = None,
+    role: Annotated[
+        list[str] | None, typer.Option(help="Role name; repeat for several. First user: Admin.")
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Prompted for when omitted (env SOPHON_NEW_PASSWORD).")
+    ] = None,
+) -> None:
+    """Create a user on this Gateway's database (the first one becomes Admin)."""
+    import asyncio
+
+    from sophon.cli.admin_local import create_user
+    from sophon.platform.errors import DomainError
+
+    settings = _settings()
+    _migrate(settings)
+    secret = password or os.environ.get("SOPHON_NEW_PASSWORD")
+    if not secret:
+        secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user_id, roles = asyncio.run(
+            create_user(
+                settings,
+                email=email,
+                display_name=display_name or email.split("@")[0],
+                password=secret,
+                roles=role,
+            )
+        )
+    except DomainError as exc:
+        fail(exc.message)
+    print(f"created {email.strip().lower()} ({user_id}) with roles {', '.join(roles)}")
 
 
 def run() -> None:

@@ -49,10 +49,12 @@ async def prepare(settings: Settings, database: Database) -> None:
                     must_change_password=False,
                 )
             has_users = True
-    await asyncio.to_thread(_sync_setup_token, setup_token_path(settings), has_users)
+    await asyncio.to_thread(sync_setup_token, settings, has_users)
 
 
-def _sync_setup_token(path: Path, has_users: bool) -> None:
+def sync_setup_token(settings: Settings, has_users: bool) -> None:
+    """Writes the one-time setup secret while there are no users; removes it once there are."""
+    path = setup_token_path(settings)
     if has_users:
         path.unlink(missing_ok=True)  # setup is done; the secret is useless, keep nothing around
         return

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sophon.platform import metrics
-from sophon.platform.context import client_ip_var, request_id_var
+from sophon.platform.context import client_ip_var, request_id_var, tenant_id_var, user_id_var
 from sophon.platform.errors import InternalError, PayloadTooLarge, error_response
 from sophon.platform.ids import new_id
 
@@ -46,6 +46,8 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         client = scope.get("client")
         ip_token = client_ip_var.set(client[0] if client else None)
+        user_id_var.set(None)  # filled in by the auth guard once the caller is known
+        tenant_id_var.set(None)
         started = time.perf_counter()
         status = 500
         response_started = False

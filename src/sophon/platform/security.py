@@ -92,8 +92,12 @@ class JwtCodec:
                 token,
                 self._key,
                 algorithms=[JWT_ALGORITHM],
-                # expiry is checked below against the Gateway's clock, like every other deadline
-                options={"require": ["sub", "sid", "tid", "exp"], "verify_exp": False},
+                # times are checked below against the Gateway's clock, like every other deadline
+                options={
+                    "require": ["sub", "sid", "tid", "exp"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError:
             return None
