@@ -14,7 +14,9 @@ from tests.e2e.server import GatewayProcess, sophon_env
 pytestmark = pytest.mark.slow
 
 
-def _create(data: Path, *args: str, password: str = "a-fine-password") -> subprocess.CompletedProcess[str]:
+def _create(
+    data: Path, *args: str, password: str = "a-fine-password"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sophon", "admin", "create-user", *args],
         env=sophon_env(data, SOPHON_NEW_PASSWORD=password),

@@ -39,7 +39,10 @@ async def create_user(
                 )
                 actor = system_principal(tenant.id, tenant.slug)
                 await audit.record(
-                    db, actor, "user.create", ("user", user.id),
+                    db,
+                    actor,
+                    "user.create",
+                    ("user", user.id),
                     details={"email": user.email, "roles": chosen, "via": "cli"},
                 )
         await asyncio.to_thread(bootstrap.sync_setup_token, settings, True)

@@ -82,7 +82,9 @@ def db_upgrade() -> None:
 @admin_app.command("create-user")
 def admin_create_user(
     email: Annotated[str, typer.Option(help="Sign-in email.")],
-    display_name: Annotated[str | None, typer.Option(help="Shown name (default: from email).")] = None,
+    display_name: Annotated[
+        str | None, typer.Option(help="Shown name (default: from email).")
+    ] = None,
     role: Annotated[
         list[str] | None, typer.Option(help="Role name; repeat for several. First user: Admin.")
     ] = None,
