@@ -19,7 +19,7 @@ from sophon.platform import migrate
 from sophon.platform.docs import OPENAPI_URL, install_docs
 from sophon.platform.errors import install_error_handlers
 from sophon.platform.gateway import Gateway
-from sophon.platform.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from sophon.platform.middleware import BodyLimitMiddleware, HealthProbe, RequestContextMiddleware
 from sophon.platform.tenancy import TenantPrefixMiddleware
 from sophon.public.router import router as public_router
 from sophon.settings import Settings
@@ -79,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         upload_limit=settings.max_upload_bytes,
     )
     app.add_middleware(TenantPrefixMiddleware)
+    app.add_middleware(HealthProbe)
     app.add_middleware(RequestContextMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

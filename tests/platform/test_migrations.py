@@ -54,3 +54,8 @@ def test_upgrade_is_idempotent(empty_database: str) -> None:
     migrate.upgrade(empty_database)
     migrate.upgrade(empty_database)
     assert asyncio.run(_state(empty_database))[0] == migrate.head_revision()
+
+
+def test_file_names_name_the_head() -> None:
+    """Start-up trusts the newest `NNNN_` file as the head; Alembic must agree (one line)."""
+    assert migrate.newest_revision() == migrate.head_revision()

@@ -20,9 +20,9 @@ from sophon.platform.ratelimit import (
     MemoryRateLimiter,
     RateLimiter,
     RateLimitPolicy,
-    RedisRateLimiter,
     build_rate_limiter,
 )
+from sophon.platform.ratelimit_redis import RedisRateLimiter
 
 REDIS_URL = "redis://127.0.0.1:6379"
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query
@@ -34,7 +34,14 @@ def audit_filter(
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
 ) -> service.AuditFilter:
-    return service.AuditFilter(actor, action, resource_type, resource_id, outcome, since, until)
+    return service.AuditFilter(
+        actor, action, resource_type, resource_id, outcome, _as_utc(since), _as_utc(until)
+    )
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    """A time without a zone is read as UTC (the API's only zone)."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
 
 FilterDep = Annotated[service.AuditFilter, Depends(audit_filter)]

@@ -115,10 +115,10 @@ class AuditFilter:
 
 def filtered(query: AuditFilter) -> Select[AuditEntry]:
     stmt = select(AuditEntry)
-    if query.actor:
+    if query.actor:  # emails are stored lower-cased, as sign-in normalises them
         stmt = stmt.where(
             (AuditEntry.actor_user_id == query.actor)
-            | (AuditEntry.actor["email"].as_string() == query.actor)
+            | (AuditEntry.actor["email"].as_string() == query.actor.strip().lower())
         )
     if query.action:
         prefix = query.action.rstrip("*")

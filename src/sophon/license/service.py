@@ -10,7 +10,7 @@ import binascii
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -92,10 +92,20 @@ def read_key(key: str, public_key: str | None, source: str) -> License:
         return License(LicenseStatus.INVALID, source=source, problem=problem)
     try:
         expires_at = datetime.fromisoformat(str(payload["expiresAt"]).replace("Z", "+00:00"))
-        features = tuple(str(f) for f in payload.get("features", []))
+        if expires_at.tzinfo is None:  # a bare date or time is UTC; comparing it would raise
+            expires_at = expires_at.replace(tzinfo=UTC)
+        features = payload.get("features", [])
         max_users = payload.get("maxUsers")
-    except (KeyError, ValueError):
-        return License(LicenseStatus.INVALID, source=source, problem="the payload is incomplete")
+        max_users = int(max_users) if max_users is not None else None
+        texts = [payload.get(name) for name in ("tier", "issuedTo", "licenseId")]
+        if not isinstance(features, list) or not all(
+            isinstance(v, str) for v in [*features, *(t for t in texts if t is not None)]
+        ):
+            raise TypeError("a field of the wrong type")
+    except (KeyError, TypeError, ValueError):
+        return License(
+            LicenseStatus.INVALID, source=source, problem="the payload is incomplete or malformed"
+        )
     now = utcnow()
     if expires_at <= now:
         status = LicenseStatus.EXPIRED
@@ -106,9 +116,9 @@ def read_key(key: str, public_key: str | None, source: str) -> License:
     return License(
         status=status,
         source=source,
-        tier=str(payload.get("tier", "")),
-        max_users=int(max_users) if max_users is not None else None,
-        features=features,
+        tier=payload.get("tier"),
+        max_users=max_users,
+        features=tuple(features),
         expires_at=expires_at,
         issued_to=payload.get("issuedTo"),
         license_id=payload.get("licenseId"),

@@ -12,7 +12,7 @@ from sophon.platform.gateway import Gateway
 from sophon.platform.pagination import PageParams, page_params
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:  # async: a plain def would cost a thread hop
     gateway: Gateway = request.app.state.gateway
     return gateway
 

@@ -20,7 +20,12 @@ from sophon.platform.clock import iso
 from sophon.platform.context import request_id_var, tenant_id_var, user_id_var
 
 _listener: logging.handlers.QueueListener | None = None
-_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "_json_line",
+}
 
 
 class _ContextFilter(logging.Filter):
@@ -32,7 +37,12 @@ class _ContextFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line; a record is encoded once however many handlers write it."""
+
     def format(self, record: logging.LogRecord) -> str:
+        cached: str | None = getattr(record, "_json_line", None)
+        if cached is not None:
+            return cached
         line: dict[str, Any] = {
             "timestamp": iso(datetime.fromtimestamp(record.created, UTC)),
             "level": record.levelname,
@@ -46,7 +56,9 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = "".join(traceback.format_exception(*record.exc_info))
         elif record.exc_text:
             line["exception"] = record.exc_text
-        return json.dumps(line, default=str)
+        encoded = json.dumps(line, default=str)
+        record._json_line = encoded
+        return encoded
 
 
 class _Handoff(logging.handlers.QueueHandler):
@@ -66,15 +78,14 @@ def configure_logging(data_dir: Path, level: str = "INFO", json_lines: bool = Tr
     """Installs the handlers once per process; calling again replaces them."""
     global _listener
     shutdown_logging()
-    formatter: logging.Formatter = (
-        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s")
-    )
+    as_json = JsonFormatter()
+    formatter = as_json if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s")
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     to_file = logging.handlers.TimedRotatingFileHandler(
         log_dir / "gateway.log", when="midnight", utc=True, backupCount=14, encoding="utf-8"
     )
-    to_file.setFormatter(JsonFormatter())
+    to_file.setFormatter(as_json)
     to_stderr = logging.StreamHandler(sys.stderr)
     to_stderr.setFormatter(formatter)
 

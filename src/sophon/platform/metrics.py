@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -25,9 +27,20 @@ QUEUE_DEPTH = Gauge("sophon_task_queue_depth", "Tasks waiting in the queue.", re
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    # label lookups cost more than the update; route templates keep this cache small
+    key = (method, route, status)
+    children = _children.get(key)
+    if children is None:
+        children = _children[key] = (
+            REQUESTS.labels(method, route, str(status)),
+            LATENCY.labels(method, route),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def render() -> bytes:

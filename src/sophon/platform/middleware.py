@@ -17,6 +17,8 @@ from sophon.platform.errors import InternalError, PayloadTooLarge, error_respons
 from sophon.platform.ids import new_id
 
 REQUEST_ID_HEADER = "x-sophon-request-id"
+HEALTH_PATH = "/api/health"
+QUIET_ROUTES = frozenset({HEALTH_PATH, "/metrics"})  # probes and scrapes: access-logged at DEBUG
 _WELL_FORMED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 access_log = logging.getLogger("sophon.access")
 error_log = logging.getLogger("sophon.errors")
@@ -74,15 +76,42 @@ class RequestContextMiddleware:
                 elapsed = time.perf_counter() - started
                 route = _route_template(scope)
                 metrics.observe_request(scope["method"], route, status, elapsed)
-                access_log.info(
-                    "%s %s %s",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    extra={"status": status, "route": route, "durationMs": round(elapsed * 1e3, 2)},
-                )
+                level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
+                if access_log.isEnabledFor(level):
+                    access_log.log(
+                        level,
+                        "%s %s %s",
+                        scope["method"],
+                        scope["path"],
+                        status,
+                        extra={
+                            "status": status,
+                            "route": route,
+                            "durationMs": round(elapsed * 1e3, 2),
+                        },
+                    )
             request_id_var.reset(token)
             client_ip_var.reset(ip_token)
+
+
+class HealthProbe:
+    """Answers `GET /api/health` before routing: load balancers poll it, so it must stay cheap
+    under load. (The FastAPI route still documents it and answers other methods.)"""
+
+    BODY = b'{"status":"ok"}'
+    HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"15")]
+    ROUTE = type("HealthRoute", (), {"path_format": HEALTH_PATH})()
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == HEALTH_PATH and scope["method"] == "GET":
+            scope["route"] = self.ROUTE
+            await send({"type": "http.response.start", "status": 200, "headers": self.HEADERS})
+            await send({"type": "http.response.body", "body": self.BODY})
+            return
+        await self.app(scope, receive, send)
 
 
 def _route_template(scope: Scope) -> str:

@@ -1,36 +1,68 @@
-"""Schema migrations (Alembic), applied on start and by `sophon db upgrade`."""
+"""Schema migrations (Alembic), applied on start and by `sophon db upgrade`.
+
+Revisions are numbered `NNNN` in a single line, so the newest file names the head; a database
+already there skips loading Alembic at all, which keeps restarts fast."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from sophon.platform.db import create_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_REVISION_FILE = re.compile(r"^(\d{4})_.*\.py$")
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Blocking: run it in a thread (or before the event loop starts)."""
-    command.upgrade(alembic_config(url), revision)
+def newest_revision() -> str:
+    """The head, read from the file names (`0002_….py` → `0002`)."""
+    found = [
+        m.group(1)
+        for p in (MIGRATIONS / "versions").iterdir()
+        if (m := _REVISION_FILE.match(p.name))
+    ]
+    return max(found)
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
-        return await conn.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision()
-        )
+async def current_revision(url: str) -> str | None:
+    engine = create_engine(url, pool=False)
+    try:
+        async with engine.connect() as conn:
+            version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+            return str(version) if version is not None else None
+    except DBAPIError:  # no alembic_version table yet: an empty database
+        return None
+    finally:
+        await engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Blocking: run it in a thread (or before the event loop starts)."""
+    if revision == "head" and asyncio.run(current_revision(url)) == newest_revision():
+        return
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)

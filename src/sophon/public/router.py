@@ -9,14 +9,12 @@ from sophon.public.schemas import Health, Version
 
 router = api_router(tags=["Public"])
 
-_HEALTH = Health()
-
 
 @router.get("/health", operation_id="getHealth")
 @unlimited
 async def health() -> Health:
-    """Shallow health for load balancers."""
-    return _HEALTH
+    """Shallow health for load balancers (GET is answered by `HealthProbe` before routing)."""
+    return Health()
 
 
 @router.get("/version", operation_id="getVersion")

@@ -12,7 +12,7 @@ from sophon.platform.deps import DbDep, GatewayDep
 from sophon.platform.errors import NotAuthorized
 from sophon.platform.permissions import Permission as P
 from sophon.platform.principal import Principal
-from sophon.platform.tenancy import DEFAULT_TENANT_SLUG
+from sophon.platform.tenancy import DEFAULT_TENANT_SLUG, acting_in
 from sophon.tenants import service
 from sophon.tenants.schemas import MemberIn, MemberOut, TenantIn, TenantOut, TenantPatchIn
 
@@ -117,10 +117,12 @@ async def add_member(
     _from_home(principal)
     await service.get(db, tenant_id)
     user = await users_service.add_to_tenant(db, principal, tenant_id, body.user, body.roles)
+    with acting_in(db.sync_session, tenant_id):  # the role names as stored, not as given
+        roles = [r.name for r in await users_service.roles_of(db, user.id)]
     return MemberOut(
         id=user.id,
         email=user.email,
         display_name=user.display_name,
         status=user.status,
-        roles=body.roles,
+        roles=roles,
     )

@@ -127,6 +127,8 @@ async def update(
     if clear_tier_override:
         tenant.tier_override = changes["tierOverride"] = None
     elif tier_override is not None:
+        if tenant.slug == DEFAULT_TENANT_SLUG:  # tenants are managed from here, on Enterprise
+            raise Conflict("The default tenant runs the Gateway's tier; it can't be lowered.")
         if TIER_RANK[Tier(tier_override)] > TIER_RANK[gateway_tier]:
             raise ValidationFailed(
                 f"A tenant's tier may only lower the Gateway's ({gateway_tier.value}).",

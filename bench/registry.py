@@ -1,0 +1,21 @@
+"""Every benchmark `python -m bench` knows, in the order it runs them. A new benchmark is one module
+exposing `BENCHMARK = Benchmark(name, summary, run)` and one line here."""
+
+from __future__ import annotations
+
+from bench import cold_start, http_trivial, idle_rss
+from bench.harness import Benchmark
+
+BENCHMARKS: list[Benchmark] = [
+    http_trivial.BENCHMARK,
+    cold_start.BENCHMARK,
+    idle_rss.BENCHMARK,
+]
+
+
+def by_name(name: str) -> Benchmark:
+    for benchmark in BENCHMARKS:
+        if benchmark.name == name:
+            return benchmark
+    known = ", ".join(b.name for b in BENCHMARKS)
+    raise KeyError(f"unknown benchmark {name!r} (known: {known})")
