@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(5, ge=1)
     login_max_failures_per_ip: int = Field(20, ge=1)
     login_failure_window_minutes: int = Field(15, ge=1, description="Also the cool-down.")
+    auth_failures_per_minute: int = Field(
+        30, ge=1, description="Refused credentials per IP and minute before answering 429."
+    )
     login_slowdown_ms: int = Field(250, ge=0, description="Added per repeated failure, max 2 s.")
     argon2_memory_kib: int = Field(65536, ge=8, description="argon2id memory cost.")
     argon2_time_cost: int = Field(3, ge=1)

@@ -90,11 +90,6 @@ async def test_auth_events_are_audited(client: httpx.AsyncClient, admin: Caller)
     assert written_by(entries, changed, "auth.password.change")["actor"]["role"] == "Admin"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth_service.login audits a successful sign-in with actor.role None, although the "
-    "user's role is known (every other entry by the same user names it)",
-)
 async def test_a_successful_login_names_the_actors_role(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:

@@ -158,3 +158,14 @@ async def test_login_body_is_validated(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/auth/login", json={"email": "a@example.com"})
     error = assert_error(response, 422, "validation_failed")
     assert error["details"]["fields"][0]["field"] == "body.password"
+
+
+async def test_a_stream_of_bad_credentials_from_one_address_becomes_429(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    for _ in range(30):
+        bad = await client.get("/api/auth/me", headers={"Authorization": "Bearer sk_guess"})
+        assert_error(bad, 401, "unauthenticated")
+    refused = await client.get("/api/auth/me", headers={"Authorization": "Bearer sk_guess"})
+    assert_error(refused, 429, "rate_limited")
+    assert int(refused.headers["retry-after"]) >= 1

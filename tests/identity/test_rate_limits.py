@@ -144,11 +144,6 @@ async def test_audit_export_is_expensive(client: httpx.AsyncClient, admin: Calle
     assert limit_headers(listed)[0] == "120"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RateLimit-* headers are set on FastAPI's injected Response, which is dropped when a "
-    "handler returns a Response itself (204s, streamed exports)",
-)
 @pytest.mark.parametrize("limits", [{"rate_limit_write": 5, "rate_limit_expensive": 5}])
 async def test_responses_returned_whole_carry_the_headers_too(
     client: httpx.AsyncClient, admin: Caller
@@ -252,11 +247,6 @@ async def test_repeated_failures_are_slowed_down(client: httpx.AsyncClient, admi
     assert elapsed >= 0.15
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth_service._login_failed slows down by the account's failure count only, so "
-    "failures spread over many accounts from one IP are never slowed",
-)
 @pytest.mark.parametrize("limits", [{"login_slowdown_ms": 1000, "login_max_failures_per_ip": 10}])
 async def test_repeated_failures_from_one_ip_are_slowed_down(client: httpx.AsyncClient) -> None:
     for index in range(2):

@@ -209,11 +209,6 @@ async def test_an_api_token_is_bound_to_its_tenant(
     assert unnamed.json()["tenant"]["slug"] == "acme"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth_service.list_tokens/revoke_token filter by user only, not by the tenant the "
-    "token is bound to",
-)
 async def test_token_lists_and_revocation_stay_in_their_tenant(
     apis: list[TenantApi], client: httpx.AsyncClient, world: World
 ) -> None:
@@ -228,11 +223,6 @@ async def test_token_lists_and_revocation_stay_in_their_tenant(
     assert still.status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="users_service.update_member sets the global User.status and ends every session, "
-    "so one tenant's Admin suspends a shared member in all tenants",
-)
 async def test_suspending_a_shared_member_stays_in_the_tenant(
     apis: list[TenantApi], client: httpx.AsyncClient, world: World
 ) -> None:

@@ -6,8 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from sophon.settings import Tier
+from sophon.audit.models import AuditEntry
+from sophon.platform.db import Database
+from sophon.settings import Settings, Tier
 from tests.helpers import assert_error
 from tests.identity.tenant_helpers import TENANTS, assign, create_tenant, member_emails
 from tests.identity_helpers import Caller, add_user, login
@@ -274,3 +277,20 @@ async def test_tenant_routes_need_the_multi_tenancy_feature(
 async def test_tenant_routes_need_enterprise(client: httpx.AsyncClient, admin: Caller) -> None:
     error = assert_error(await client.get(TENANTS, headers=admin.headers), 403, "not_authorized")
     assert error["details"]["requiredTier"] == "Enterprise"
+
+
+async def test_a_deleted_tenants_audit_trail_is_kept(
+    client: httpx.AsyncClient, admin: Caller, settings: Settings
+) -> None:
+    acme = await create_tenant(client, admin, "acme", initialAdmin=admin.email)
+    deleted = await client.delete(f"{TENANTS}/{acme['id']}", headers=admin.headers)
+    assert deleted.status_code == 204
+    database = Database(settings.db_url)
+    try:
+        async with database.transaction(tenant_id=acme["id"], readonly=True) as db:
+            actions = (await db.scalars(select(AuditEntry.action))).all()
+    finally:
+        await database.close()
+    assert "tenant.user.assign" in actions  # written in acme when its admin was assigned
+    log = (await client.get("/api/admin/audit?action=tenant.", headers=admin.headers)).json()
+    assert "tenant.delete" in [e["action"] for e in log["items"]]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sophon.platform.db import Base, id_column
@@ -20,6 +20,8 @@ class AuditEntry(Base, TenantScoped):
         Index("ix_audit_entries_tenant_resource", "tenant_id", "resource_type", "resource_id"),
     )
 
+    # no foreign key: entries outlive a deleted tenant (nothing deletes audit entries)
+    tenant_id: Mapped[str] = mapped_column(String(40), index=True)
     id: Mapped[str] = id_column()
     seq: Mapped[int] = mapped_column(BigInteger)
     timestamp: Mapped[datetime]
@@ -41,8 +43,6 @@ class AuditChainHead(Base, TenantScoped):
 
     __tablename__ = "audit_chain_heads"
 
-    tenant_id: Mapped[str] = mapped_column(
-        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)  # outlives its tenant
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))

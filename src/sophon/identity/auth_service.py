@@ -37,7 +37,7 @@ from sophon.platform.security import (
     new_api_token,
     verify_password,
 )
-from sophon.platform.tenancy import acting_in
+from sophon.platform.tenancy import acting_in, set_session_tenant
 from sophon.tenants import service as tenants
 
 
@@ -75,6 +75,7 @@ async def _open_session(
     ip: str | None,
     agent: str | None,
 ) -> IssuedLogin:
+    set_session_tenant(db.sync_session, tenant_id)  # the rest of the request acts there
     now = utcnow()
     session = AuthSession(
         id=new_id("asn"),
@@ -126,9 +127,14 @@ async def login(
     await guard.limiter.reset(account_key)
     tenant_id = user.default_tenant_id or (await tenants.default_tenant(db)).id
     issued = await _open_session(db, config, user, tenant_id, ip, user_agent)
-    principal_actor = {"userId": user.id, "email": user.email, "role": None, "tenantId": tenant_id}
-    with acting_in(db.sync_session, tenant_id):
-        await audit.record(db, principal_actor, "auth.login", ("session", issued.session.id))
+    roles = await users_service.roles_of(db, user.id)
+    actor = {
+        "userId": user.id,
+        "email": user.email,
+        "role": roles[0].name if roles else None,
+        "tenantId": tenant_id,
+    }
+    await audit.record(db, actor, "auth.login", ("session", issued.session.id))
     return issued
 
 
@@ -158,13 +164,14 @@ async def _login_failed(
 ) -> None:
     guard = config.login_guard
     account = await guard.limiter.hit(account_key, guard.per_account)
-    await guard.limiter.hit(ip_key, guard.per_ip)
+    from_ip = await guard.limiter.hit(ip_key, guard.per_ip)
     reason = (
         "inactive account" if user is not None and user.status != "Active" else "bad credentials"
     )
     await _audit_refusal(db, user, email, "failure", reason)
-    failures = account.limit - account.remaining
-    if failures > 2 and guard.slowdown_seconds > 0:  # slow down repeated guessing
+    # slow down repeated guessing, whether aimed at one account or spread from one address
+    failures = max(account.limit - account.remaining, from_ip.limit - from_ip.remaining)
+    if failures > 2 and guard.slowdown_seconds > 0:
         await asyncio.sleep(min(guard.slowdown_seconds * (failures - 2), 2.0))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,11 +19,13 @@ from sophon.platform.access import Access, declare
 from sophon.platform.clock import utcnow
 from sophon.platform.context import tenant_id_var, user_id_var
 from sophon.platform.deps import DbDep, GatewayDep
-from sophon.platform.errors import NotAuthorized, Unauthenticated
+from sophon.platform.errors import NotAuthorized, RateLimited, Unauthenticated
+from sophon.platform.gateway import Gateway
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import AuthMethod, Principal
-from sophon.platform.tenancy import TENANT_HEADER, set_session_tenant
-from sophon.platform.throttle import enforce
+from sophon.platform.ratelimit import RateLimitPolicy
+from sophon.platform.tenancy import TENANT_HEADER, TENANT_SLUG_KEY, set_session_tenant
+from sophon.platform.throttle import client_ip, enforce
 from sophon.settings import Tier
 from sophon.tenants import service as tenants
 
@@ -48,8 +50,7 @@ def _bearer(request: Request) -> str | None:
 
 def requested_tenant(request: Request) -> str | None:
     """The tenant slug the request names: the `/api/tenants/{slug}` prefix wins over the header."""
-    state = request.scope.get("state") or {}
-    return state.get("tenant_slug") or request.headers.get(TENANT_HEADER) or None
+    return request.scope.get(TENANT_SLUG_KEY) or request.headers.get(TENANT_HEADER) or None
 
 
 async def current_principal(request: Request, db: DbDep, gateway: GatewayDep) -> Principal:
@@ -60,12 +61,7 @@ async def current_principal(request: Request, db: DbDep, gateway: GatewayDep) ->
             raise Unauthenticated(headers={"WWW-Authenticate": "Bearer"})
         principal = await _auto_admin(db, slug)
     else:
-        if principals.is_api_token(credential):
-            found = await principals.from_api_token(db, credential, slug)
-        else:
-            found = await principals.from_jwt(
-                db, gateway.auth.jwt, gateway.auth.sessions, credential, slug
-            )
+        found = await _resolve(request, db, gateway, credential, slug)
         principal = found.principal
         if found.touch_session is not None or found.touch_token is not None:
             if request.method in ("GET", "HEAD"):  # keep reads read-only: touch on the side
@@ -76,6 +72,27 @@ async def current_principal(request: Request, db: DbDep, gateway: GatewayDep) ->
     user_id_var.set(principal.user_id)
     tenant_id_var.set(principal.tenant_id)
     return principal
+
+
+async def _resolve(
+    request: Request, db: AsyncSession, gateway: Gateway, credential: str, slug: str | None
+) -> principals.Authenticated:
+    try:
+        if principals.is_api_token(credential):
+            return await principals.from_api_token(db, credential, slug)
+        return await principals.from_jwt(
+            db, gateway.auth.jwt, gateway.auth.sessions, credential, slug
+        )
+    except Unauthenticated:
+        # a stream of refused credentials from one address turns into 429s
+        policy = RateLimitPolicy(gateway.settings.auth_failures_per_minute, 60.0)
+        decision = await gateway.limiter.hit(f"authfail:ip:{client_ip(request)}", policy)
+        if not decision.allowed:
+            raise RateLimited(
+                "Too many refused credentials from your address; retry later.",
+                headers=decision.headers(),
+            ) from None
+        raise
 
 
 async def _touch(db: AsyncSession, found: principals.Authenticated) -> None:
@@ -113,7 +130,7 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
 async def authorize(
-    request: Request, response: Response, principal: PrincipalDep, gateway: GatewayDep, db: DbDep
+    request: Request, principal: PrincipalDep, gateway: GatewayDep, db: DbDep
 ) -> None:
     access = _route_access(request)
     if principal.must_change_password and not access.allow_pending_password:
@@ -121,7 +138,7 @@ async def authorize(
             "You must change your password before doing anything else.",
             {"code": "password_change_required"},
         )
-    await enforce(request, response, gateway, principal.rate_key)
+    await enforce(request, gateway, principal.rate_key)
     for name in access.permissions:
         if not principal.can(Permission(name)):
             raise NotAuthorized(f"Missing required permission: {name}", {"permission": name})

@@ -58,6 +58,7 @@ class Membership(Base, TenantScoped):
     tenant_id: Mapped[str] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
+    status: Mapped[str] = mapped_column(String(20), default="Active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -97,14 +98,13 @@ class AuthSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(500))
 
 
-class ApiToken(Base):
+class ApiToken(Base, TenantScoped):
     """An `sk_` token, stored only as its SHA-256; bound to the tenant it was made in."""
 
     __tablename__ = "api_tokens"
 
     id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

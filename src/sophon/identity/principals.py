@@ -16,7 +16,7 @@ from sophon.platform.errors import NotAuthorized, Unauthenticated
 from sophon.platform.permissions import parse_permissions
 from sophon.platform.principal import AuthMethod, Principal
 from sophon.platform.security import TOKEN_PREFIX, JwtCodec, token_hash
-from sophon.platform.tenancy import set_session_tenant
+from sophon.platform.tenancy import ALL_TENANTS, set_session_tenant
 from sophon.tenants import service as tenants
 from sophon.tenants.models import Tenant
 
@@ -77,6 +77,11 @@ async def principal_in_tenant(
         raise NotAuthorized(
             f"You are not a member of the tenant '{tenant.slug}'.", {"tenant": tenant.slug}
         )
+    if member.status != "Active":
+        raise NotAuthorized(
+            f"Your membership of the tenant '{tenant.slug}' is suspended.",
+            {"tenant": tenant.slug, "code": "membership_suspended"},
+        )
     roles = list(
         (
             await db.scalars(
@@ -126,7 +131,11 @@ async def from_jwt(
 
 
 async def from_api_token(db: AsyncSession, secret: str, slug: str | None) -> Authenticated:
-    token = await db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(secret)))
+    token = await db.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == token_hash(secret))
+        .execution_options(**ALL_TENANTS)  # the token itself names its tenant
+    )
     now = utcnow()
     if (
         token is None

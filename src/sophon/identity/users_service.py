@@ -165,12 +165,15 @@ async def update_member(
         user.display_name = changes["displayName"] = display_name
     if must_change_password is not None:
         user.must_change_password = changes["mustChangePassword"] = must_change_password
-    if status is not None and status != user.status:
+    member = await _membership(db, user.id)
+    if status is not None and status != member.status:
         if user.id == actor.user_id:
             raise Conflict("You can't change your own status.")
-        user.status = changes["status"] = status
-        if status == "Suspended":
-            await _end_sessions(db, user.id)
+        member.status = changes["status"] = status
+        if not await _member_elsewhere(db, user.id):  # the account lives only here: it follows
+            user.status = status
+            if status == "Suspended":
+                await _end_sessions(db, user.id)
     if roles is not None:
         if not actor.can(Permission.ASSIGN_ROLES):
             raise NotAuthorized(
@@ -204,14 +207,41 @@ async def _refuse_last_admin(db: AsyncSession, user_id: str, keep: list[Role]) -
         raise Conflict("This is the tenant's last Admin; make someone else Admin first.")
 
 
-async def _end_sessions(db: AsyncSession, user_id: str) -> int:
-    """Ends every live sign-in session of a user (forced logout, suspension, removal)."""
-    result = await db.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+async def _end_sessions(db: AsyncSession, user_id: str, tenant_id: str | None = None) -> int:
+    """Ends the user's live sign-in sessions (those opened in one tenant, if given)."""
+    stmt = update(AuthSession).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
     )
+    if tenant_id is not None:
+        stmt = stmt.where(AuthSession.tenant_id == tenant_id)
+    result = await db.execute(stmt.values(revoked_at=utcnow()))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _membership(db: AsyncSession, user_id: str) -> Membership:
+    member = await db.scalar(select(Membership).where(Membership.user_id == user_id))
+    if member is None:
+        raise NotFound("No such user.")
+    return member
+
+
+async def membership_status(db: AsyncSession, user_id: str) -> str:
+    return (await _membership(db, user_id)).status
+
+
+async def _member_elsewhere(db: AsyncSession, user_id: str) -> bool:
+    """Whether the user also belongs to other tenants, whose admins this one must not overrule:
+    then suspension, removal and forced logout act on this tenant's membership only."""
+    others = await db.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(
+            Membership.user_id == user_id,
+            Membership.tenant_id != session_tenant(db.sync_session),
+        )
+        .execution_options(**ALL_TENANTS)
+    )
+    return bool(others)
 
 
 async def delete_member(db: AsyncSession, actor: Principal, user_id: str) -> None:
@@ -221,23 +251,17 @@ async def delete_member(db: AsyncSession, actor: Principal, user_id: str) -> Non
     if user.id == actor.user_id:
         raise Conflict("You can't delete yourself.")
     await _refuse_last_admin(db, user.id, [])
+    elsewhere = await _member_elsewhere(db, user.id)
     await db.execute(delete(Membership).where(Membership.user_id == user.id))
-    remaining = await db.scalar(
-        select(func.count())
-        .select_from(Membership)
-        .where(Membership.user_id == user.id)
-        .execution_options(**ALL_TENANTS)
-    )
-    if not remaining:
-        await db.delete(user)
-    else:
-        await _end_sessions(db, user.id)
+    if not elsewhere:
+        await db.delete(user)  # (a removed membership alone already refuses this tenant's access)
     await audit.record(db, actor, "user.delete", ("user", user_id), details={"email": user.email})
 
 
 async def force_logout(db: AsyncSession, actor: Principal, user_id: str) -> int:
     user = await get_member(db, user_id)
-    ended = await _end_sessions(db, user.id)
+    here = session_tenant(db.sync_session) if await _member_elsewhere(db, user.id) else None
+    ended = await _end_sessions(db, user.id, here)
     await audit.record(db, actor, "user.logout", ("user", user.id), details={"sessions": ended})
     return ended
 

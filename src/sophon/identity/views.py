@@ -10,8 +10,14 @@ from sophon.identity.schemas import RoleOut, TokenOut, UserOut
 
 
 async def user_out(db: AsyncSession, user: User) -> UserOut:
+    """The user as the session's tenant sees them: their roles and membership status there."""
     roles = await users_service.roles_of(db, user.id)
-    return UserOut.model_validate(user).model_copy(update={"roles": [r.name for r in roles]})
+    status = await users_service.membership_status(db, user.id)
+    if user.status != "Active":
+        status = user.status  # suspended everywhere
+    return UserOut.model_validate(user).model_copy(
+        update={"roles": [r.name for r in roles], "status": status}
+    )
 
 
 def role_out(role: Role) -> RoleOut:

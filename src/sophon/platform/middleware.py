@@ -17,6 +17,7 @@ from sophon.platform.errors import InternalError, PayloadTooLarge, error_respons
 from sophon.platform.ids import new_id
 
 REQUEST_ID_HEADER = "x-sophon-request-id"
+RESPONSE_HEADERS_KEY = "sophon.response_headers"  # scope entry: headers for whatever response
 HEALTH_PATH = "/api/health"
 QUIET_ROUTES = frozenset({HEALTH_PATH, "/metrics"})  # probes and scrapes: access-logged at DEBUG
 _WELL_FORMED_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -54,13 +55,18 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         id_header = (REQUEST_ID_HEADER.encode(), request_id.encode())
+        extra_headers: dict[str, str] = {}  # inner layers add headers for any response here
+        scope[RESPONSE_HEADERS_KEY] = extra_headers
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                headers = [*message.get("headers", ()), id_header]
+                for name, value in extra_headers.items():
+                    headers.append((name.lower().encode(), value.encode()))
+                message["headers"] = headers
             await send(message)
 
         try:

@@ -25,6 +25,7 @@ TENANT_KEY = "tenant_id"
 ALL_TENANTS = {"all_tenants": True}  # execution option: this statement crosses tenants on purpose
 DEFAULT_TENANT_SLUG = "default"
 TENANT_HEADER = "x-sophon-tenant"
+TENANT_SLUG_KEY = "sophon.tenant_slug"  # scope entry set from the /api/tenants/{slug} prefix
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 
 
@@ -129,6 +130,5 @@ class TenantPrefixMiddleware:
                 scope = dict(scope)
                 scope["path"] = "/api" + rest
                 scope["raw_path"] = scope["path"].encode()
-                scope.setdefault("state", {})
-                scope["state"] = {**scope["state"], "tenant_slug": slug}
+                scope[TENANT_SLUG_KEY] = slug
         await self.app(scope, receive, send)

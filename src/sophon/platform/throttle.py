@@ -6,9 +6,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from fastapi import Request, Response
+from fastapi import Request
 
 from sophon.platform.errors import RateLimited
+from sophon.platform.middleware import RESPONSE_HEADERS_KEY
 from sophon.platform.ratelimit import RateLimitPolicy
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def category_of(request: Request) -> RateCategory | None:
     return RateCategory.READ if request.method in ("GET", "HEAD") else RateCategory.WRITE
 
 
-async def enforce(request: Request, response: Response, gateway: Gateway, who: str) -> None:
+async def enforce(request: Request, gateway: Gateway, who: str) -> None:
     category = category_of(request)
     if category is None or not gateway.settings.rate_limits_enabled:
         return
@@ -50,13 +51,14 @@ async def enforce(request: Request, response: Response, gateway: Gateway, who: s
             {"category": category.value, "limit": decision.limit},
             headers=decision.headers(),
         )
-    response.headers.update(decision.headers())
+    # stamped on whatever response leaves, also ones a handler builds itself (204, streams)
+    request.scope[RESPONSE_HEADERS_KEY].update(decision.headers())
 
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def limit_by_ip(request: Request, response: Response) -> None:
+async def limit_by_ip(request: Request) -> None:
     """For public routes: unauthenticated callers are limited per IP."""
-    await enforce(request, response, request.app.state.gateway, f"ip:{client_ip(request)}")
+    await enforce(request, request.app.state.gateway, f"ip:{client_ip(request)}")
