@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -44,6 +45,22 @@ async def _state(url: str) -> tuple[str | None, list[object]]:
 
 
 def test_migrations_from_empty_reach_head_and_match_models(empty_database: str) -> None:
+    command.upgrade(migrate.alembic_config(empty_database), "head")  # the whole chain
+    revision, diff = asyncio.run(_state(empty_database))
+    assert revision == migrate.head_revision()
+    assert diff == []
+
+
+def test_a_fresh_database_is_built_from_the_models_at_the_head(empty_database: str) -> None:
+    migrate.upgrade(empty_database)
+    revision, diff = asyncio.run(_state(empty_database))
+    assert revision == migrate.head_revision()
+    assert diff == []
+
+
+def test_an_older_database_is_migrated_forward(empty_database: str) -> None:
+    command.upgrade(migrate.alembic_config(empty_database), "0001")
+    assert asyncio.run(_state(empty_database))[0] == "0001"
     migrate.upgrade(empty_database)
     revision, diff = asyncio.run(_state(empty_database))
     assert revision == migrate.head_revision()

@@ -1,7 +1,9 @@
 """Schema migrations (Alembic), applied on start and by `sophon db upgrade`.
 
-Revisions are numbered `NNNN` in a single line, so the newest file names the head; a database
-already there skips loading Alembic at all, which keeps restarts fast."""
+Revisions are numbered `NNNN` in a single line, so the newest file names the head. A database
+already there skips loading Alembic at all, which keeps restarts fast; an empty one is built
+straight from the models and stamped at the head, as Alembic recommends for new databases (a test
+proves the migrations and the models build the same schema)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from sophon.platform.db import create_engine
@@ -59,10 +61,40 @@ async def current_revision(url: str) -> str | None:
         await engine.dispose()
 
 
+async def _create_fresh(url: str) -> bool:
+    """Builds an empty database from the models and stamps the head; False if not empty."""
+    from sophon.models import metadata
+
+    engine = create_engine(url, pool=False)
+    try:
+        async with engine.begin() as conn:
+            existing = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+            if existing:
+                return False
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(
+                text(
+                    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                )
+            )
+            await conn.execute(
+                text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                {"v": newest_revision()},
+            )
+            return True
+    finally:
+        await engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Blocking: run it in a thread (or before the event loop starts)."""
-    if revision == "head" and asyncio.run(current_revision(url)) == newest_revision():
-        return
+    if revision == "head":
+        current = asyncio.run(current_revision(url))
+        if current == newest_revision():
+            return
+        if current is None and asyncio.run(_create_fresh(url)):
+            return
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
