@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,10 +47,10 @@ ROUTERS = [
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.migrate_on_start:
-            await asyncio.to_thread(migrate.upgrade, settings.db_url)
         gateway = Gateway.build(settings)
         app.state.gateway = gateway
+        if settings.migrate_on_start:
+            await migrate.ensure_schema(gateway.db.engine)
         await bootstrap.prepare(settings, gateway.db)
         log.info("gateway ready", extra={"database": gateway.db.dialect})
         try:

@@ -62,9 +62,7 @@ def serve(
 
     settings = _settings(host=host, port=port)
     configure_logging(settings.data, settings.log_level, settings.log_json)
-    if settings.migrate_on_start:
-        _migrate(settings)
-    application = create_app(settings.model_copy(update={"migrate_on_start": False}))
+    application = create_app(settings)  # its start-up applies pending migrations
     try:
         server.run(application, settings.host, settings.port)
     finally:

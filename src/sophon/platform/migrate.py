@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sophon.platform.db import create_engine
 
@@ -49,52 +50,65 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-async def current_revision(url: str) -> str | None:
-    engine = create_engine(url, pool=False)
+async def _revision(engine: AsyncEngine) -> str | None:
     try:
         async with engine.connect() as conn:
             version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
             return str(version) if version is not None else None
     except DBAPIError:  # no alembic_version table yet: an empty database
         return None
-    finally:
-        await engine.dispose()
 
 
-async def _create_fresh(url: str) -> bool:
+async def _create_fresh(engine: AsyncEngine) -> bool:
     """Builds an empty database from the models and stamps the head; False if not empty."""
     from sophon.models import metadata
 
-    engine = create_engine(url, pool=False)
-    try:
-        async with engine.begin() as conn:
-            existing = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
-            if existing:
-                return False
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(
-                text(
-                    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-                )
+    async with engine.begin() as conn:
+        existing = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+        if existing:
+            return False
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(
+            text(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
             )
-            await conn.execute(
-                text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
-                {"v": newest_revision()},
-            )
-            return True
-    finally:
-        await engine.dispose()
+        )
+        await conn.execute(
+            text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+            {"v": newest_revision()},
+        )
+        return True
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Blocking: run it in a thread (or before the event loop starts)."""
-    if revision == "head":
-        current = asyncio.run(current_revision(url))
-        if current == newest_revision():
-            return
-        if current is None and asyncio.run(_create_fresh(url)):
-            return
+def _alembic_upgrade(url: str, revision: str) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+async def ensure_schema(engine: AsyncEngine) -> None:
+    """Brings the database to the head: nothing to do, built fresh, or migrated by Alembic."""
+    current = await _revision(engine)
+    if current == newest_revision():
+        return
+    if current is None and await _create_fresh(engine):
+        return
+    url = engine.url.render_as_string(hide_password=False)
+    await asyncio.to_thread(_alembic_upgrade, url, "head")  # Alembic runs its own event loop
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Blocking entry point for the CLI and tests (not for a running event loop)."""
+    if revision != "head":
+        _alembic_upgrade(url, revision)
+        return
+
+    async def run() -> None:
+        engine = create_engine(url, pool=False)
+        try:
+            await ensure_schema(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
