@@ -15,7 +15,6 @@ from sophon.identity import users_service
 from sophon.identity.models import ApiToken, AuthSession, User
 from sophon.identity.principals import SessionPolicy, session_alive
 from sophon.platform.clock import utcnow
-from sophon.platform.db import Database
 from sophon.platform.errors import (
     Conflict,
     InvalidRequest,
@@ -53,7 +52,6 @@ class LoginGuard:
 
 @dataclass(frozen=True)
 class AuthConfig:
-    database: Database
     jwt: JwtCodec
     sessions: SessionPolicy
     login_guard: LoginGuard

@@ -22,7 +22,6 @@ from sophon.platform.tenancy import ALL_TENANTS, acting_in, session_tenant
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
-STATES = ("Active", "Suspended")
 
 
 def check_password_policy(password: str, email: str) -> None:

@@ -40,7 +40,6 @@ class Gateway:
         )
         window = settings.login_failure_window_minutes * 60.0
         auth = AuthConfig(
-            database=db,
             jwt=JwtCodec(jwt_key, timedelta(minutes=settings.access_token_minutes)),
             sessions=SessionPolicy(
                 idle=timedelta(minutes=settings.session_idle_minutes),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -28,7 +28,6 @@ class Principal:
     session_id: str | None = None
     token_id: str | None = None
     must_change_password: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,9 +101,6 @@ async def create(
     await audit.record(db, actor, "tenant.create", ("tenant", tenant.id), details={"slug": slug})
     return tenant
 
-
-async def count(db: AsyncSession) -> int:
-    return int(await db.scalar(select(func.count()).select_from(Tenant)) or 0)
 
 
 async def update(
