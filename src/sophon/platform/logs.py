@@ -25,6 +25,7 @@ _RESERVED = set(vars(logging.makeLogRecord({}))) | {
     "asctime",
     "taskName",
     "_json_line",
+    "color_message",  # uvicorn's ANSI-coloured copy of the message
 }
 
 
