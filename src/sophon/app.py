@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from sophon import __version__
+from sophon.agents import router as agents_router
 from sophon.audit import router as audit_router
 from sophon.identity import bootstrap, router_admin, router_auth
 from sophon.license import router as license_router
@@ -20,9 +21,11 @@ from sophon.platform.errors import install_error_handlers
 from sophon.platform.gateway import Gateway
 from sophon.platform.middleware import BodyLimitMiddleware, HealthProbe, RequestContextMiddleware
 from sophon.platform.tenancy import TenantPrefixMiddleware
+from sophon.providers import router as providers_router
 from sophon.public.router import router as public_router
 from sophon.settings import Settings
 from sophon.tenants import router as tenants_router
+from sophon.tools import router as tools_router
 
 log = logging.getLogger("sophon.app")
 
@@ -41,6 +44,9 @@ ROUTERS = [
     audit_router.router,
     license_router.router,
     tenants_router.router,
+    agents_router.router,
+    providers_router.router,
+    tools_router.router,
 ]
 
 

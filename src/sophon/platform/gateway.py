@@ -13,6 +13,8 @@ from sophon.platform.keys import load_or_create_key
 from sophon.platform.pagination import CursorCodec, Paginator
 from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy, build_rate_limiter
 from sophon.platform.security import JwtCodec, configure_password_hashing
+from sophon.runtime.tools.builtins import builtin_tools
+from sophon.runtime.tools.registry import ToolRegistry
 from sophon.settings import Settings
 
 
@@ -24,6 +26,7 @@ class Gateway:
     limiter: RateLimiter
     auth: AuthConfig
     license: LicenseService
+    tools: ToolRegistry
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -64,6 +67,7 @@ class Gateway:
             limiter=limiter,
             auth=auth,
             license=LicenseService(settings),
+            tools=ToolRegistry(builtin_tools(settings)),
         )
 
     async def close(self) -> None:

@@ -102,7 +102,6 @@ async def create(
     return tenant
 
 
-
 async def update(
     db: AsyncSession,
     actor: Principal,

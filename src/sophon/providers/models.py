@@ -1,0 +1,3 @@
+"""Tables of the providers domain."""
+
+from __future__ import annotations
