@@ -9,12 +9,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from sophon.platform.vault import vault_key_from_setting
 
 CONFIG_FILE = Path("config") / "gateway.toml"
 KIB = 1024
@@ -90,6 +92,30 @@ class Settings(BaseSettings):
     rate_limit_expensive: int = Field(10, ge=1)
     rate_limit_chat: int = Field(60, ge=1)
 
+    # tools
+    allow_host_exec: bool = Field(
+        False, description="Offer os.execute: shell commands on the host, unsandboxed (Critical)."
+    )
+    outbound_allow: str | None = Field(
+        None,
+        description="Non-public destinations outbound HTTP may reach: hosts, addresses or "
+        "networks, optionally with :port, separated by commas or spaces.",
+    )
+    web_fetch_max_bytes: int = Field(2 * MIB, ge=1 * KIB, le=64 * MIB)
+    web_fetch_timeout_seconds: float = Field(20.0, gt=0, le=300)
+    host_exec_max_output_bytes: int = Field(1 * MIB, ge=1 * KIB, le=64 * MIB)
+
+    # model providers
+    vault_key: SecretStr | None = Field(
+        None,
+        description="Base64 of 32 bytes encrypting provider API keys at rest; "
+        "default: a generated key in <data>/security/vault.key.",
+    )
+    allow_local_model_servers: bool = Field(
+        True,
+        description="Let `openai`-type model providers reach loopback (Ollama, LM Studio).",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -97,6 +123,13 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @field_validator("vault_key")
+    @classmethod
+    def _vault_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            vault_key_from_setting(value.get_secret_value())
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,7 @@ import os
 import secrets
 from pathlib import Path
 
+from sophon.agents import service as agents_service
 from sophon.identity import roles_service, users_service
 from sophon.platform.db import Database
 from sophon.platform.tenancy import acting_in
@@ -37,6 +38,8 @@ async def prepare(settings: Settings, database: Database) -> None:
     async with database.transaction() as db:
         tenant = await tenants.ensure_default(db)
         await roles_service.ensure_builtins(db)
+        with acting_in(db.sync_session, tenant.id):
+            await agents_service.ensure_default_agent(db, settings.data)
         has_users = await users_service.any_user(db)
         if not has_users and settings.auto_admin:
             with acting_in(db.sync_session, tenant.id):

@@ -13,6 +13,8 @@ from sophon.platform.keys import load_or_create_key
 from sophon.platform.pagination import CursorCodec, Paginator
 from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy, build_rate_limiter
 from sophon.platform.security import JwtCodec, configure_password_hashing
+from sophon.platform.vault import Vault, vault_key_from_setting
+from sophon.providers.connect import ProviderRuntime
 from sophon.runtime.tools.builtins import builtin_tools
 from sophon.runtime.tools.registry import ToolRegistry
 from sophon.settings import Settings
@@ -27,6 +29,8 @@ class Gateway:
     auth: AuthConfig
     license: LicenseService
     tools: ToolRegistry
+    vault: Vault
+    model_runtime: ProviderRuntime
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -68,6 +72,12 @@ class Gateway:
             auth=auth,
             license=LicenseService(settings),
             tools=ToolRegistry(builtin_tools(settings)),
+            vault=Vault(
+                vault_key_from_setting(settings.vault_key.get_secret_value())
+                if settings.vault_key
+                else load_or_create_key(settings.data, "vault", 32)
+            ),
+            model_runtime=ProviderRuntime.from_settings(settings),
         )
 
     async def close(self) -> None:

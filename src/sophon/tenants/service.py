@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.agents import service as agents_service
 from sophon.audit import service as audit
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
@@ -98,6 +99,8 @@ async def create(
     db.add(tenant)
     await db.flush()
     await _start_chain(db, tenant.id)
+    with acting_in(db.sync_session, tenant.id):  # its SOUL.md is written on first access
+        await agents_service.ensure_default_agent(db, None)
     await audit.record(db, actor, "tenant.create", ("tenant", tenant.id), details={"slug": slug})
     return tenant
 

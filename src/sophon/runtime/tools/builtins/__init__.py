@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from sophon.runtime.tools.builtins.clock import clock_tools
+from sophon.runtime.tools.builtins.host import host_tools
+from sophon.runtime.tools.builtins.sandboxed import sandboxed_tools
+from sophon.runtime.tools.builtins.web import web_tools
 from sophon.runtime.tools.registry import Tool
 from sophon.settings import Settings
 
 
 def builtin_tools(settings: Settings) -> list[Tool]:
-    """Every built-in tool this Gateway offers under these settings."""
-    del settings
-    return []
+    """Every built-in tool this Gateway offers under these settings (`os.execute` only when
+    `allow_host_exec` is on)."""
+    tools = [*clock_tools(), *web_tools(), *sandboxed_tools()]
+    if settings.allow_host_exec:
+        tools += host_tools()
+    return tools

@@ -1,0 +1,234 @@
+"""Agents of a tenant: create, read, change, soft-delete, the default agent and the tool
+allowlist. HTTP-free; callers own the transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.agents import files
+from sophon.agents.models import Agent, AgentFileVersion
+from sophon.agents.schemas import AgentIn, AgentPatchIn
+from sophon.audit import service as audit
+from sophon.platform.clock import utcnow
+from sophon.platform.errors import Conflict, NotFound, ValidationFailed
+from sophon.platform.ids import new_id
+from sophon.platform.principal import Principal
+from sophon.runtime.tools.registry import ToolRegistry, UnknownTools
+
+DEFAULT_AGENT_NAME = "default"
+DEFAULT_DESCRIPTION = "The workspace's general assistant."
+
+
+def live() -> Select[Agent]:
+    """The session tenant's agents that are not deleted."""
+    return select(Agent).where(Agent.deleted_at.is_(None))
+
+
+def _key(name: str) -> str:
+    return name.strip().casefold()
+
+
+async def get(db: AsyncSession, agent_id: str, *, for_update: bool = False) -> Agent:
+    """A live agent of the session's tenant; deleted, missing or foreign ones are 404."""
+    stmt = live().where(Agent.id == agent_id)
+    agent = await db.scalar(stmt.with_for_update() if for_update else stmt)
+    if agent is None:
+        raise NotFound("No such agent.", {"agentId": agent_id})
+    return agent
+
+
+async def get_any(db: AsyncSession, agent_id: str) -> Agent | None:
+    """An agent of the session's tenant even if deleted (for tasks and sessions that refer to
+    it); None when it never existed here."""
+    return await db.get(Agent, agent_id)
+
+
+async def default_agent(db: AsyncSession) -> Agent | None:
+    return await db.scalar(live().where(Agent.is_default.is_(True)))
+
+
+async def _refuse_taken(db: AsyncSession, name: str, keep: str | None = None) -> None:
+    stmt = live().where(Agent.name_key == _key(name))
+    if keep is not None:
+        stmt = stmt.where(Agent.id != keep)
+    if await db.scalar(stmt) is not None:
+        raise Conflict(f"An agent named '{name.strip()}' already exists.", {"name": name.strip()})
+
+
+async def _insert(db: AsyncSession, agent: Agent) -> None:
+    try:
+        async with db.begin_nested():  # the unique index settles a race the pre-check missed
+            db.add(agent)
+            await db.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"An agent named '{agent.name}' already exists.", {"name": agent.name}
+        ) from None
+
+
+def _heartbeat_columns(body: AgentIn | AgentPatchIn) -> dict[str, Any]:
+    if body.heartbeat is None:
+        return {}
+    hours = body.heartbeat.active_hours
+    return {
+        "heartbeat_enabled": body.heartbeat.enabled,
+        "heartbeat_interval_minutes": body.heartbeat.interval_minutes,
+        "heartbeat_active_hours": hours.model_dump(mode="json") if hours else None,
+    }
+
+
+async def create(db: AsyncSession, actor: Principal, body: AgentIn) -> Agent:
+    """Creates an agent owned by the actor; its Markdown files start empty."""
+    name = body.name.strip()
+    await _refuse_taken(db, name)
+    agent = Agent(
+        id=new_id("agt"),
+        name=name,
+        name_key=_key(name),
+        description=body.description,
+        model=body.model,
+        temperature=body.temperature,
+        max_tokens=body.max_tokens,
+        planning_mode=body.planning_mode.value,
+        budget_daily_tokens=body.budget.daily_tokens,
+        tools=[],
+        owner_id=actor.user_id,
+        is_default=False,
+        **_heartbeat_columns(body),
+    )
+    await _insert(db, agent)
+    await audit.record(db, actor, "agent.create", ("agent", agent.id), details={"name": name})
+    return agent
+
+
+async def update(db: AsyncSession, actor: Principal, agent_id: str, body: AgentPatchIn) -> Agent:
+    agent = await get(db, agent_id)
+    changes = body.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    if body.name is not None and _key(body.name) != agent.name_key:
+        if agent.is_default:
+            raise Conflict("The default agent keeps its name; other features refer to it.")
+        await _refuse_taken(db, body.name, keep=agent.id)
+        agent.name, agent.name_key = body.name.strip(), _key(body.name)
+    elif body.name is not None:
+        agent.name = body.name.strip()
+    for field in ("description", "model", "temperature", "max_tokens"):
+        value = getattr(body, field)
+        if value is not None:
+            setattr(agent, field, value)
+    if body.planning_mode is not None:
+        agent.planning_mode = body.planning_mode.value
+    for column, value in _heartbeat_columns(body).items():
+        setattr(agent, column, value)
+    if body.budget is not None:
+        agent.budget_daily_tokens = body.budget.daily_tokens
+    agent.updated_at = utcnow()
+    try:
+        async with db.begin_nested():
+            await db.flush()
+    except IntegrityError:
+        raise Conflict(f"An agent named '{agent.name}' already exists.") from None
+    await audit.record(db, actor, "agent.update", ("agent", agent.id), details=changes)
+    return agent
+
+
+async def delete(db: AsyncSession, actor: Principal, agent_id: str) -> None:
+    """Soft-deletes the agent: it disappears from the API and frees its name, while whatever
+    refers to it by id (tasks, sessions) can still read it through `get_any`. Its files and
+    their versions stay on disk and in the database."""
+    agent = await get(db, agent_id, for_update=True)
+    if agent.is_default:
+        raise Conflict("The default agent can't be deleted.")
+    agent.deleted_at = agent.updated_at = utcnow()
+    await db.flush()
+    await audit.record(db, actor, "agent.delete", ("agent", agent.id), details={"name": agent.name})
+
+
+async def set_tools(
+    db: AsyncSession, actor: Principal, registry: ToolRegistry, agent_id: str, tools: list[str]
+) -> tuple[Agent, list[str]]:
+    """Replaces the allowlist (exact names and `family.*` globs); every entry must match
+    something in the catalog. Returns the agent and the tools it grants."""
+    agent = await get(db, agent_id)
+    patterns = list(dict.fromkeys(t.strip() for t in tools))
+    try:
+        effective = registry.expand(patterns)
+    except UnknownTools as unknown:
+        raise ValidationFailed(
+            f"No tool matches: {', '.join(unknown.patterns)}.", {"unknown": unknown.patterns}
+        ) from None
+    before = list(agent.tools)
+    agent.tools = patterns
+    agent.updated_at = utcnow()
+    await db.flush()
+    await audit.record(
+        db,
+        actor,
+        "agent.tools.update",
+        ("agent", agent.id),
+        details={"before": before, "after": patterns},
+    )
+    return agent, effective
+
+
+def effective_tools(registry: ToolRegistry, agent: Agent) -> list[str]:
+    """The tools the allowlist grants now; entries whose tools have since left the catalog
+    (an uninstalled skill, a disconnected MCP server) simply grant nothing."""
+    granted: set[str] = set()
+    for pattern in agent.tools:
+        try:
+            granted.update(registry.expand([pattern]))
+        except UnknownTools:
+            continue
+    return sorted(granted)
+
+
+async def ensure_default_agent(db: AsyncSession, data: Path | None) -> Agent:
+    """Makes the session tenant's `default` agent with a starter SOUL.md if it has none; idempotent
+    (called at every start-up and when a tenant is created). Without `data` the file is written
+    on the first access through the API (see `persona`)."""
+    existing = await default_agent(db)
+    if existing is not None:
+        return existing
+    agent = Agent(
+        id=new_id("agt"),
+        name=DEFAULT_AGENT_NAME,
+        name_key=DEFAULT_AGENT_NAME,
+        description=DEFAULT_DESCRIPTION,
+        tools=[],
+        is_default=True,
+    )
+    taken = await db.scalar(live().where(Agent.name_key == DEFAULT_AGENT_NAME))
+    if taken is not None:  # an agent already took the name: it becomes the default
+        taken.is_default = True
+        await db.flush()
+        return taken
+    try:
+        async with db.begin_nested():
+            db.add(agent)
+            await db.flush()
+    except IntegrityError:  # another replica made it at the same moment
+        made = await default_agent(db)
+        if made is None:
+            raise
+        return made
+    content = files.DEFAULT_SOUL
+    db.add(
+        AgentFileVersion(
+            id=new_id("afv"),
+            agent_id=agent.id,
+            kind=files.FileKind.SOUL.value,
+            version=1,
+            content=content,
+            sha256=files.sha256_of(content),
+            actor_kind="system",
+        )
+    )
+    await db.flush()
+    if data is not None:
+        await files.write_file(data, agent.id, files.FileKind.SOUL, content)
+    return agent

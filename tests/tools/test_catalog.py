@@ -1,0 +1,91 @@
+"""GET /api/tools: the public catalog of tools, their schemas, risk and availability."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sophon.app import create_app
+from sophon.runtime.sandbox import sandbox_status
+from sophon.settings import Settings
+from tests.conftest import serve_in_process
+
+BUILTIN_RISKS = {
+    "code.execute": "High",
+    "datetime.now": "None",
+    "os.execute_sandboxed": "High",
+    "web.fetch": "Low",
+}
+
+
+def by_name(response: httpx.Response) -> dict[str, dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()
+    assert [item["name"] for item in items] == sorted(item["name"] for item in items)
+    return {item["name"]: item for item in items}
+
+
+async def test_the_catalog_is_public_and_lists_the_builtins(client: httpx.AsyncClient) -> None:
+    tools = by_name(await client.get("/api/tools"))
+    assert {name: tool["riskLevel"] for name, tool in tools.items()} == BUILTIN_RISKS
+    fetch = tools["web.fetch"]
+    assert set(fetch) == {
+        "name",
+        "description",
+        "parameters",
+        "riskLevel",
+        "source",
+        "editableAtApproval",
+        "available",
+        "unavailableReason",
+    }
+    assert fetch["source"] == "builtin"
+    assert fetch["parameters"]["type"] == "object"
+    assert fetch["parameters"]["required"] == ["url"]
+    assert set(fetch["parameters"]["properties"]) == {"url", "maxBytes"}
+    assert fetch["parameters"]["additionalProperties"] is False
+    assert (fetch["available"], fetch["unavailableReason"]) == (True, None)
+    assert set(tools["code.execute"]["parameters"]["properties"]) == {
+        "code",
+        "stdin",
+        "timeoutSeconds",
+    }
+    assert tools["os.execute_sandboxed"]["parameters"]["required"] == ["command"]
+    assert tools["code.execute"]["editableAtApproval"] is True
+    sandboxed = sandbox_status().available
+    assert tools["code.execute"]["available"] is sandboxed
+
+
+@pytest.fixture
+async def host_exec_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings.model_copy(update={"allow_host_exec": True}))
+    async with serve_in_process(app) as http:
+        yield http
+
+
+async def test_enabling_host_exec_adds_os_execute_as_critical(
+    host_exec_client: httpx.AsyncClient,
+) -> None:
+    tools = by_name(await host_exec_client.get("/api/tools"))
+    assert {name: tool["riskLevel"] for name, tool in tools.items()} == {
+        **BUILTIN_RISKS,
+        "os.execute": "Critical",
+    }
+    assert tools["os.execute"]["parameters"]["required"] == ["command"]
+
+
+async def test_without_bwrap_the_sandboxed_tools_are_listed_as_unavailable(
+    client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    tools = by_name(await client.get("/api/tools"))
+    for name in ("code.execute", "os.execute_sandboxed"):
+        assert tools[name]["available"] is False
+        assert "bwrap" in tools[name]["unavailableReason"]
+    assert tools["datetime.now"]["available"] is True
