@@ -209,3 +209,16 @@ async def test_the_default_agent_cannot_be_deleted_or_renamed(
     rename = await client.patch(url, headers=admin.headers, json={"name": "other"})
     assert_error(rename, 409, "conflict")
     assert (await default_agent(client, admin))["name"] == "default"
+
+
+async def test_a_deleted_users_agents_stay_with_no_owner(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    builder = await add_user(client, admin, "builder@example.com", ["Admin"])
+    made = await create_agent(client, builder, "Scout")
+    assert made["ownerId"] == builder.id
+    removed = await client.delete(f"/api/admin/users/{builder.id}", headers=admin.headers)
+    assert removed.status_code == 204
+    kept = (await client.get(f"{AGENTS}/{made['id']}", headers=admin.headers)).json()
+    assert kept["name"] == "Scout"
+    assert kept["ownerId"] is None
