@@ -3,7 +3,7 @@
 from sophon.agents import models as agent_models
 from sophon.audit import models as audit_models
 from sophon.identity import models as identity_models
-from sophon.platform import kv
+from sophon.platform import kv, queue_models
 from sophon.platform.db import Base
 from sophon.providers import models as provider_models
 from sophon.tenants import models as tenant_models
@@ -17,5 +17,6 @@ __all__ = [
     "kv",
     "metadata",
     "provider_models",
+    "queue_models",
     "tenant_models",
 ]

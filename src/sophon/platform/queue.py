@@ -1,0 +1,332 @@
+"""The durable job queue: enqueue inside the caller's transaction, claim with leases (PostgreSQL
+`FOR UPDATE SKIP LOCKED`; SQLite's IMMEDIATE write transactions serialize claimers), retries with
+backoff, cancellation, and recovery of jobs whose worker died."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from sophon.platform.clock import utcnow
+from sophon.platform.db import Database
+from sophon.platform.errors import Conflict, NotFound
+from sophon.platform.ids import new_id
+from sophon.platform.queue_models import Job, JobStatus
+from sophon.platform.tenancy import ALL_TENANTS
+
+RETRY_BASE_SECONDS = 2.0
+RETRY_MAX_SECONDS = 3600.0
+WORKER_LOST = "worker lost"
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """What a worker holds while it runs a job (a detached copy of the row)."""
+
+    id: str
+    tenant_id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    serial_key: str | None
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Truthy while the lease is held; `cancel_requested` asks the worker to stop the job."""
+
+    held: bool
+    cancel_requested: bool = False
+
+    def __bool__(self) -> bool:
+        return self.held
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff after the `attempts`-th failed attempt."""
+    seconds = RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, RETRY_MAX_SECONDS))
+
+
+def enqueue(
+    db: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    serial_key: str | None = None,
+    run_after: datetime | None = None,
+    priority: int = 0,
+    max_attempts: int = 3,
+) -> Job:
+    """Adds a job to the caller's (tenant) transaction: workers see it only once that commits."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    now = utcnow()
+    job = Job(
+        id=new_id("job"),
+        kind=kind,
+        payload=payload,
+        status=JobStatus.QUEUED.value,
+        priority=priority,
+        run_after=run_after or now,
+        attempts=0,
+        max_attempts=max_attempts,
+        serial_key=serial_key,
+        cancel_requested=False,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(job)
+    return job
+
+
+def _claimable(kinds: Sequence[str], now: datetime, limit: int) -> Select[Job]:
+    other = aliased(Job)
+    same_key_busy = (
+        select(other.id)
+        .where(
+            other.serial_key == Job.serial_key,
+            or_(
+                other.status == JobStatus.RUNNING.value,
+                and_(other.status == JobStatus.QUEUED.value, other.id < Job.id),
+            ),
+        )
+        .exists()
+    )
+    return (
+        select(Job)
+        .where(
+            Job.status == JobStatus.QUEUED.value,
+            Job.kind.in_(list(kinds)),
+            Job.run_after <= now,
+            or_(Job.serial_key.is_(None), ~same_key_busy),
+        )
+        .order_by(Job.priority.desc(), Job.run_after, Job.id)
+        .limit(limit)
+        .with_for_update(of=Job, skip_locked=True)
+        .execution_options(**ALL_TENANTS)
+    )
+
+
+async def claim(
+    database: Database,
+    worker_id: str,
+    kinds: Sequence[str],
+    lease_seconds: float,
+    limit: int = 1,
+) -> list[ClaimedJob]:
+    """Moves up to `limit` due Queued jobs of `kinds` to Running under a lease for `worker_id`."""
+    if not kinds or limit < 1:
+        return []
+    async with database.transaction() as db:
+        now = utcnow()
+        expires = now + timedelta(seconds=lease_seconds)
+        jobs = (await db.scalars(_claimable(kinds, now, limit))).all()
+        claimed = []
+        for job in jobs:
+            job.status = JobStatus.RUNNING.value
+            job.lease_owner = worker_id
+            job.lease_expires_at = expires
+            job.attempts += 1
+            job.updated_at = now
+            claimed.append(
+                ClaimedJob(
+                    id=job.id,
+                    tenant_id=job.tenant_id,
+                    kind=job.kind,
+                    payload=dict(job.payload or {}),
+                    attempts=job.attempts,
+                    max_attempts=job.max_attempts,
+                    serial_key=job.serial_key,
+                    lease_expires_at=expires,
+                )
+            )
+        return claimed
+
+
+async def _held(db: AsyncSession, job_id: str, worker_id: str) -> Job | None:
+    """The job if `worker_id` still holds its lease (locked on PostgreSQL), else None."""
+    statement = (
+        select(Job)
+        .where(
+            Job.id == job_id,
+            Job.status == JobStatus.RUNNING.value,
+            Job.lease_owner == worker_id,
+        )
+        .with_for_update()
+        .execution_options(**ALL_TENANTS)
+    )
+    job = await db.scalar(statement)
+    if job is None or job.lease_expires_at is None or job.lease_expires_at <= utcnow():
+        return None
+    return job
+
+
+def _finish(job: Job, status: JobStatus, now: datetime) -> None:
+    job.status = status.value
+    job.lease_owner = None
+    job.lease_expires_at = None
+    job.finished_at = now
+    job.updated_at = now
+
+
+async def heartbeat(
+    database: Database, job_id: str, worker_id: str, lease_seconds: float
+) -> Heartbeat:
+    """Extends the lease; falsy if the lease was lost (expired, reclaimed or finished)."""
+    async with database.transaction() as db:
+        job = await _held(db, job_id, worker_id)
+        if job is None:
+            return Heartbeat(held=False)
+        now = utcnow()
+        job.lease_expires_at = now + timedelta(seconds=lease_seconds)
+        job.updated_at = now
+        return Heartbeat(held=True, cancel_requested=job.cancel_requested)
+
+
+async def complete(
+    database: Database, job_id: str, worker_id: str, result: dict[str, Any] | None = None
+) -> bool:
+    """Records success; False if the lease was lost (another attempt owns the job now)."""
+    async with database.transaction() as db:
+        job = await _held(db, job_id, worker_id)
+        if job is None:
+            return False
+        job.result = result
+        _finish(job, JobStatus.COMPLETED, utcnow())
+        return True
+
+
+async def fail(database: Database, job_id: str, worker_id: str, error: str, *, retry: bool) -> bool:
+    """Records a failed attempt: back to Queued after a backoff while attempts remain and `retry`
+    is set, else Failed. False if the lease was lost."""
+    async with database.transaction() as db:
+        job = await _held(db, job_id, worker_id)
+        if job is None:
+            return False
+        now = utcnow()
+        job.last_error = error
+        if retry and job.attempts < job.max_attempts:
+            _requeue(job, now, now + retry_delay(job.attempts))
+        else:
+            _finish(job, JobStatus.FAILED, now)
+        return True
+
+
+def _requeue(job: Job, now: datetime, run_after: datetime) -> None:
+    job.status = JobStatus.QUEUED.value
+    job.lease_owner = None
+    job.lease_expires_at = None
+    job.run_after = run_after
+    job.updated_at = now
+
+
+async def acknowledge_cancel(database: Database, job_id: str, worker_id: str) -> bool:
+    """The worker stopped a job whose cancellation was requested: it becomes Cancelled."""
+    async with database.transaction() as db:
+        job = await _held(db, job_id, worker_id)
+        if job is None:
+            return False
+        _finish(job, JobStatus.CANCELLED, utcnow())
+        return True
+
+
+async def release(database: Database, job_id: str, worker_id: str) -> bool:
+    """Hands a job back untouched (worker shutting down): Queued again, the attempt not counted."""
+    async with database.transaction() as db:
+        job = await _held(db, job_id, worker_id)
+        if job is None:
+            return False
+        now = utcnow()
+        job.attempts = max(job.attempts - 1, 0)
+        _requeue(job, now, now)
+        return True
+
+
+async def cancel(db: AsyncSession, job_id: str) -> Job:
+    """Cancels a job of the session's tenant: a Queued one at once, a Running one by flagging it
+    for its worker (seen on the next heartbeat). Cancelling twice is harmless."""
+    job = await db.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    if job is None:
+        raise NotFound("No such job.")
+    now = utcnow()
+    if job.status == JobStatus.QUEUED.value:
+        _finish(job, JobStatus.CANCELLED, now)
+    elif job.status == JobStatus.RUNNING.value:
+        job.cancel_requested = True
+        job.updated_at = now
+    elif job.status != JobStatus.CANCELLED.value:
+        raise Conflict(f"The job is already {job.status}.", {"status": job.status})
+    return job
+
+
+async def reclaim_expired(database: Database, now: datetime | None = None) -> int:
+    """Crash recovery: Running jobs whose lease ran out go back to Queued, or to Failed ("worker
+    lost") once they used all their attempts, or to Cancelled if that was requested."""
+    moment = now or utcnow()
+    async with database.transaction() as db:
+        statement = (
+            select(Job)
+            .where(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at <= moment)
+            .with_for_update(skip_locked=True)
+            .execution_options(**ALL_TENANTS)
+        )
+        jobs = (await db.scalars(statement)).all()
+        for job in jobs:
+            if job.cancel_requested:
+                _finish(job, JobStatus.CANCELLED, moment)
+            elif job.attempts >= job.max_attempts:
+                job.last_error = WORKER_LOST
+                _finish(job, JobStatus.FAILED, moment)
+            else:
+                job.last_error = WORKER_LOST
+                _requeue(job, moment, moment)
+        return len(jobs)
+
+
+async def depth(database: Database) -> int:
+    """Queued jobs across tenants (the metrics gauge)."""
+    async with database.transaction(readonly=True) as db:
+        statement = (
+            select(func.count())
+            .select_from(Job)
+            .where(Job.status == JobStatus.QUEUED.value)
+            .execution_options(**ALL_TENANTS)
+        )
+        return int(await db.scalar(statement) or 0)
+
+
+async def get_job(database: Database, job_id: str) -> Job | None:
+    """One job by id across tenants (operators, tests); a detached snapshot."""
+    async with database.transaction(readonly=True) as db:
+        statement = select(Job).where(Job.id == job_id).execution_options(**ALL_TENANTS)
+        return await db.scalar(statement)
+
+
+__all__ = [
+    "WORKER_LOST",
+    "ClaimedJob",
+    "Heartbeat",
+    "Job",
+    "JobStatus",
+    "acknowledge_cancel",
+    "cancel",
+    "claim",
+    "complete",
+    "depth",
+    "enqueue",
+    "fail",
+    "get_job",
+    "heartbeat",
+    "reclaim_expired",
+    "release",
+    "retry_delay",
+]

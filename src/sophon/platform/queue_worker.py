@@ -1,0 +1,155 @@
+"""The queue's worker: claims jobs of the kinds it has handlers for, runs them concurrently,
+keeps their leases alive, records outcomes and stops handlers whose job was cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Literal
+
+from sophon.platform import queue
+from sophon.platform.db import Database
+from sophon.platform.ids import new_id
+from sophon.platform.queue import ClaimedJob
+
+Handler = Callable[[ClaimedJob], Coroutine[Any, Any, dict[str, Any] | None]]
+StopReason = Literal["cancel", "lost", "shutdown"]
+
+log = logging.getLogger(__name__)
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when retrying cannot help: the job fails at once."""
+
+
+class Worker:
+    """One worker loop; run several (in one or many processes) against the same database."""
+
+    def __init__(
+        self,
+        database: Database,
+        handlers: Mapping[str, Handler],
+        worker_id: str | None = None,
+        *,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 1.0,
+        concurrency: int = 4,
+    ) -> None:
+        self.database = database
+        self.handlers = dict(handlers)
+        self.worker_id = worker_id or new_id("wrk")
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.concurrency = concurrency
+        self._wake = asyncio.Event()
+        self._beat_requested = False
+        self._handler_tasks: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
+        self._job_tasks: set[asyncio.Task[None]] = set()
+        self._stop_reasons: dict[str, StopReason] = {}
+
+    def notify(self) -> None:
+        """Work may be waiting (a job was enqueued or cancelled): look now instead of at the
+        next poll, and check the running jobs' leases and cancel flags too."""
+        self._beat_requested = True
+        self._wake.set()
+
+    @property
+    def running(self) -> int:
+        return len(self._handler_tasks)
+
+    async def run_until_stopped(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        beat_every = self.lease_seconds / 3
+        next_beat = loop.time() + beat_every
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                await queue.reclaim_expired(self.database)
+                if self._beat_requested or loop.time() >= next_beat:
+                    self._beat_requested = False
+                    next_beat = loop.time() + beat_every
+                    await self._heartbeat_all()
+                await self._fill()
+                timeout = max(0.0, min(self.poll_interval, next_beat - loop.time()))
+                await self._sleep(stop, timeout)
+        finally:
+            await self._shutdown()
+
+    async def _fill(self) -> None:
+        free = self.concurrency - len(self._handler_tasks)
+        if free <= 0 or not self.handlers:
+            return
+        claimed = await queue.claim(
+            self.database, self.worker_id, list(self.handlers), self.lease_seconds, limit=free
+        )
+        for job in claimed:
+            self._handler_tasks[job.id] = asyncio.create_task(self.handlers[job.kind](job))
+            task = asyncio.create_task(self._settle(job))
+            self._job_tasks.add(task)
+            task.add_done_callback(self._job_done)
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._job_tasks.discard(task)
+        self._wake.set()
+
+    async def _settle(self, job: ClaimedJob) -> None:
+        """Waits for the handler and records how it ended."""
+        handler = self._handler_tasks[job.id]
+        try:
+            await asyncio.wait({handler})
+            await self._record(job, handler)
+        finally:
+            self._handler_tasks.pop(job.id, None)
+            self._stop_reasons.pop(job.id, None)
+
+    async def _record(self, job: ClaimedJob, handler: asyncio.Task[dict[str, Any] | None]) -> None:
+        db, wid = self.database, self.worker_id
+        if handler.cancelled():
+            reason = self._stop_reasons.get(job.id, "shutdown")
+            if reason == "cancel":
+                await queue.acknowledge_cancel(db, job.id, wid)
+            elif reason == "shutdown":
+                await queue.release(db, job.id, wid)
+            return
+        error = handler.exception()
+        if error is None:
+            await queue.complete(db, job.id, wid, handler.result())
+        elif isinstance(error, PermanentJobError):
+            await queue.fail(db, job.id, wid, str(error) or type(error).__name__, retry=False)
+        else:
+            log.warning("job %s (%s) failed: %r", job.id, job.kind, error)
+            await queue.fail(db, job.id, wid, repr(error), retry=True)
+
+    async def _heartbeat_all(self) -> None:
+        for job_id, handler in list(self._handler_tasks.items()):
+            if handler.done():
+                continue
+            beat = await queue.heartbeat(self.database, job_id, self.worker_id, self.lease_seconds)
+            if not beat:
+                self._stop(job_id, handler, "lost")
+            elif beat.cancel_requested:
+                self._stop(job_id, handler, "cancel")
+
+    def _stop(
+        self, job_id: str, handler: asyncio.Task[dict[str, Any] | None], reason: StopReason
+    ) -> None:
+        self._stop_reasons.setdefault(job_id, reason)
+        handler.cancel()
+
+    async def _sleep(self, stop: asyncio.Event, wait_seconds: float) -> None:
+        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+        await asyncio.wait(waiters, timeout=wait_seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+
+    async def _shutdown(self) -> None:
+        """Stops the handlers still running and hands their jobs back to the queue."""
+        for job_id, handler in list(self._handler_tasks.items()):
+            self._stop(job_id, handler, "shutdown")
+        if self._job_tasks:
+            await asyncio.gather(*self._job_tasks, return_exceptions=True)
+
+
+__all__ = ["Handler", "PermanentJobError", "Worker"]
