@@ -26,7 +26,7 @@ from sophon.platform.errors import (
 )
 from sophon.platform.ids import new_id
 from sophon.platform.kv import claim_setting_once
-from sophon.platform.permissions import parse_permissions
+from sophon.platform.permissions import require_known
 from sophon.platform.principal import AuthMethod, Principal
 from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy
 from sophon.platform.security import (
@@ -242,11 +242,7 @@ async def create_token(
         raise InvalidRequest("expiresAt must be in the future.", {"field": "expiresAt"})
     granted: list[str] | None = None
     if permissions is not None:
-        wanted, unknown = parse_permissions(permissions)
-        if unknown:
-            raise ValidationFailed(
-                f"Unknown permissions: {', '.join(unknown)}.", {"permissions": unknown}
-            )
+        wanted = require_known(permissions)
         beyond = sorted(wanted - principal.permissions)
         if beyond:
             raise NotAuthorized(

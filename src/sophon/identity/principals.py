@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.identity.models import ApiToken, AuthSession, Membership, Role, RoleAssignment, User
+from sophon.identity import users_service
+from sophon.identity.models import ApiToken, AuthSession, Membership, User
 from sophon.identity.roles_service import union_permissions
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import NotAuthorized, Unauthenticated
@@ -82,16 +83,7 @@ async def principal_in_tenant(
             f"Your membership of the tenant '{tenant.slug}' is suspended.",
             {"tenant": tenant.slug, "code": "membership_suspended"},
         )
-    roles = list(
-        (
-            await db.scalars(
-                select(Role)
-                .join(RoleAssignment, RoleAssignment.role_id == Role.id)
-                .where(RoleAssignment.user_id == user.id)
-                .order_by(Role.builtin.desc(), Role.name)
-            )
-        ).all()
-    )
+    roles = await users_service.roles_of(db, user.id)
     granted = union_permissions(roles)
     if token is not None and token.permissions is not None:
         granted &= parse_permissions(token.permissions)[0]  # never more than the user has now

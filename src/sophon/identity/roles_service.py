@@ -16,6 +16,7 @@ from sophon.platform.permissions import (
     BUILTIN_ROLES,
     Permission,
     parse_permissions,
+    require_known,
 )
 from sophon.platform.principal import Principal
 
@@ -75,12 +76,7 @@ async def resolve(db: AsyncSession, names_or_ids: list[str]) -> list[Role]:
 
 
 def _checked_permissions(names: list[str]) -> list[str]:
-    _, unknown = parse_permissions(names)
-    if unknown:
-        raise ValidationFailed(
-            f"Unknown permissions: {', '.join(unknown)}.", {"permissions": unknown}
-        )
-    return sorted(set(names))
+    return sorted(p.value for p in require_known(names))
 
 
 async def create(

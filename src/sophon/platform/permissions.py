@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from sophon.platform.errors import ValidationFailed
+
 
 class Permission(StrEnum):
     # Users & identity
@@ -73,6 +75,16 @@ BUILTIN_DESCRIPTIONS = {
     "Operator": "Operations: approve actions, cancel tasks, manage Nodes, view system health.",
     "Viewer": "Read-only access.",
 }
+
+
+def require_known(names: list[str]) -> frozenset[Permission]:
+    """The permissions named; any unknown name is a 422 naming every one of them."""
+    known, unknown = parse_permissions(names)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown permissions: {', '.join(unknown)}.", {"permissions": unknown}
+        )
+    return known
 
 
 def parse_permissions(names: list[str]) -> tuple[frozenset[Permission], list[str]]:
