@@ -17,7 +17,7 @@ from sophon.identity.schemas import (
     UserOut,
     UserPatchIn,
 )
-from sophon.identity.views import role_out, user_out
+from sophon.identity.views import role_out, user_out, users_out
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page
@@ -36,7 +36,7 @@ async def list_users(
     rows, cursor, more = await gateway.paginator.page(
         db, users_service.members(), [User.id], page, scope=f"users:{principal.tenant_id}"
     )
-    items = [await user_out(db, row) for row in rows]
+    items = await users_out(db, rows)
     return Page[UserOut](items=items, next_cursor=cursor, has_more=more)
 
 

@@ -139,13 +139,28 @@ async def get_member(db: AsyncSession, user_id: str) -> User:
 
 
 async def roles_of(db: AsyncSession, user_id: str) -> list[Role]:
+    return (await roles_by_member(db, [user_id]))[user_id]
+
+
+async def roles_by_member(db: AsyncSession, user_ids: list[str]) -> dict[str, list[Role]]:
+    """Each member's roles in the session's tenant (built-ins first), in one query."""
     stmt = (
-        select(Role)
-        .join(RoleAssignment, RoleAssignment.role_id == Role.id)
-        .where(RoleAssignment.user_id == user_id)
+        select(RoleAssignment.user_id, Role)
+        .join(Role, RoleAssignment.role_id == Role.id)
+        .where(RoleAssignment.user_id.in_(user_ids))
         .order_by(Role.builtin.desc(), Role.name)
     )
-    return list((await db.scalars(stmt)).all())
+    found: dict[str, list[Role]] = {user_id: [] for user_id in user_ids}
+    for user_id, role in await db.execute(stmt):
+        found[user_id].append(role)
+    return found
+
+
+async def statuses_by_member(db: AsyncSession, user_ids: list[str]) -> dict[str, str]:
+    """Each member's membership status in the session's tenant, in one query."""
+    stmt = select(Membership.user_id, Membership.status).where(Membership.user_id.in_(user_ids))
+    rows = await db.execute(stmt)
+    return {user_id: status for user_id, status in rows}  # noqa: C416 — Rows, not pairs
 
 
 async def update_member(
@@ -222,10 +237,6 @@ async def _membership(db: AsyncSession, user_id: str) -> Membership:
     if member is None:
         raise NotFound("No such user.")
     return member
-
-
-async def membership_status(db: AsyncSession, user_id: str) -> str:
-    return (await _membership(db, user_id)).status
 
 
 async def _member_elsewhere(db: AsyncSession, user_id: str) -> bool:

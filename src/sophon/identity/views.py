@@ -10,14 +10,27 @@ from sophon.identity.schemas import RoleOut, TokenOut, UserOut
 
 
 async def user_out(db: AsyncSession, user: User) -> UserOut:
-    """The user as the session's tenant sees them: their roles and membership status there."""
-    roles = await users_service.roles_of(db, user.id)
-    status = await users_service.membership_status(db, user.id)
-    if user.status != "Active":
-        status = user.status  # suspended everywhere
-    return UserOut.model_validate(user).model_copy(
-        update={"roles": [r.name for r in roles], "status": status}
-    )
+    return (await users_out(db, [user]))[0]
+
+
+async def users_out(db: AsyncSession, users: list[User]) -> list[UserOut]:
+    """Users as the session's tenant sees them: their roles and membership status there (two
+    queries for the whole list)."""
+    ids = [u.id for u in users]
+    roles = await users_service.roles_by_member(db, ids)
+    statuses = await users_service.statuses_by_member(db, ids)
+    return [
+        UserOut.model_validate(user).model_copy(
+            update={
+                "roles": [r.name for r in roles[user.id]],
+                # a suspended account is suspended everywhere; otherwise this tenant's say
+                "status": user.status
+                if user.status != "Active"
+                else statuses.get(user.id, user.status),
+            }
+        )
+        for user in users
+    ]
 
 
 def role_out(role: Role) -> RoleOut:
