@@ -55,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway = Gateway.build(settings)
         app.state.gateway = gateway
+        await gateway.start()
         if settings.migrate_on_start:
             await migrate.ensure_schema(gateway.db.engine)
         await bootstrap.prepare(settings, gateway.db)

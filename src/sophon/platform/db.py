@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import DomainError
+from sophon.platform.events import EventBus, attach_bus
 from sophon.platform.tenancy import set_session_tenant
 
 NAMING = {
@@ -111,8 +112,9 @@ def _sqlite_begin(conn: Any) -> None:
 class Database:
     """Owns the engine and hands out sessions; one per Gateway process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, bus: EventBus | None = None) -> None:
         self.url = url
+        self.bus = bus
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(
@@ -132,6 +134,8 @@ class Database:
         maker = self.read_sessions if readonly else self.sessions
         async with maker() as session:
             set_session_tenant(session.sync_session, tenant_id)
+            if self.bus is not None:
+                attach_bus(session, self.bus)
             try:
                 yield session
             except DomainError as error:

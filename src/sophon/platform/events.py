@@ -39,8 +39,10 @@ class EventName(StrEnum):
     RECEIVE_MESSAGE = "ReceiveMessage"
     TASK_COMPLETED = "TaskCompleted"
     TASK_FAILED = "TaskFailed"
+    TASK_CANCELLED = "TaskCancelled"
     APPROVAL_REQUESTED = "ApprovalRequested"
     APPROVAL_RESOLVED = "ApprovalResolved"
+    NOTIFICATION = "Notification"
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +267,15 @@ class MemoryEventBus:
         self._closed = True
         for subscription in tuple(self._subscriptions):
             subscription.close()
+
+
+def build_event_bus(redis_url: str | None) -> EventBus:
+    """The in-process bus, or the Redis backplane when a Redis URL is configured."""
+    if redis_url:
+        from sophon.platform.events_redis import RedisEventBus  # redis loads only if used
+
+        return RedisEventBus(redis_url)
+    return MemoryEventBus()
 
 
 # --- release after commit -------------------------------------------------------------------

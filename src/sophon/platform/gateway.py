@@ -9,6 +9,7 @@ from sophon.identity.auth_service import AuthConfig, LoginGuard
 from sophon.identity.principals import SessionPolicy
 from sophon.license.service import LicenseService
 from sophon.platform.db import Database
+from sophon.platform.events import EventBus, build_event_bus, wait_for_released_events
 from sophon.platform.keys import load_or_create_key
 from sophon.platform.pagination import CursorCodec, Paginator
 from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy, build_rate_limiter
@@ -24,6 +25,7 @@ from sophon.settings import Settings
 class Gateway:
     settings: Settings
     db: Database
+    bus: EventBus
     paginator: Paginator
     limiter: RateLimiter
     auth: AuthConfig
@@ -38,7 +40,8 @@ class Gateway:
         configure_password_hashing(
             settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
         )
-        db = Database(settings.db_url)
+        bus = build_event_bus(settings.redis_url)
+        db = Database(settings.db_url, bus)
         limiter = build_rate_limiter(settings.redis_url)
         jwt_key = (
             settings.jwt_secret.encode()
@@ -67,6 +70,7 @@ class Gateway:
         return cls(
             settings=settings,
             db=db,
+            bus=bus,
             paginator=Paginator(CursorCodec(load_or_create_key(settings.data, "cursor"))),
             limiter=limiter,
             auth=auth,
@@ -80,6 +84,11 @@ class Gateway:
             model_runtime=ProviderRuntime.from_settings(settings),
         )
 
+    async def start(self) -> None:
+        await self.bus.start()
+
     async def close(self) -> None:
+        await wait_for_released_events()
+        await self.bus.aclose()
         await self.limiter.aclose()
         await self.db.close()
