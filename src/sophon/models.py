@@ -1,22 +1,29 @@
 """Every table of every domain, gathered so Alembic and the tests see one metadata."""
 
 from sophon.agents import models as agent_models
+from sophon.approvals import models as approval_models
 from sophon.audit import models as audit_models
+from sophon.chat import models as chat_models
 from sophon.identity import models as identity_models
-from sophon.platform import kv, queue_models
+from sophon.platform import idempotency_models, kv, queue_models
 from sophon.platform.db import Base
 from sophon.providers import models as provider_models
+from sophon.tasks import models as task_models
 from sophon.tenants import models as tenant_models
 
 metadata = Base.metadata
 
 __all__ = [
     "agent_models",
+    "approval_models",
     "audit_models",
+    "chat_models",
+    "idempotency_models",
     "identity_models",
     "kv",
     "metadata",
     "provider_models",
     "queue_models",
+    "task_models",
     "tenant_models",
 ]

@@ -42,6 +42,8 @@ class Agent(Base, TenantScoped, Timestamped):
     heartbeat_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     heartbeat_interval_minutes: Mapped[int] = mapped_column(Integer, default=30)
     heartbeat_active_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    heartbeat_next_at: Mapped[datetime | None]
+    heartbeat_last_at: Mapped[datetime | None]
     budget_daily_tokens: Mapped[int | None] = mapped_column(Integer)
     tools: Mapped[list[str]] = mapped_column(JSON, default=list)
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

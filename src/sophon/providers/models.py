@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from sophon.platform.clock import utcnow
 from sophon.platform.db import Base, Timestamped, id_column
 from sophon.platform.tenancy import TenantScoped
 
@@ -32,3 +33,22 @@ class ModelProvider(Base, TenantScoped, Timestamped):
     last_tested_at: Mapped[datetime | None]
     last_latency_ms: Mapped[float | None] = mapped_column(Float)
     last_error: Mapped[str | None] = mapped_column(String(1000))
+
+
+class ModelUsage(Base, TenantScoped):
+    """Tokens of one model call, for budgets and insights."""
+
+    __tablename__ = "model_usage"
+    __table_args__ = (Index("ix_model_usage_agent_day", "tenant_id", "agent_id", "at"),)
+
+    id: Mapped[str] = id_column()
+    agent_id: Mapped[str | None] = mapped_column(String(40))
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    session_id: Mapped[str | None] = mapped_column(String(40))
+    task_id: Mapped[str | None] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(200))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

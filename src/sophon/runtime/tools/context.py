@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
+from sophon.platform.db import Database
 from sophon.platform.errors import ValidationFailed
 from sophon.platform.http import outbound_client, split_allow_setting
 from sophon.runtime.tools.registry import RiskLevel, Tool, ToolSource
@@ -53,6 +54,8 @@ class ToolContext:
     session_id: str | None = None
     deadline: float | None = None
     http_client: OutboundClientFactory | None = None
+    database: Database | None = None
+    """For tools that read or write Gateway data: open `database.transaction(tenant_id=...)`."""
 
     @property
     def outbound(self) -> OutboundClientFactory:
