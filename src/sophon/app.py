@@ -12,9 +12,12 @@ from fastapi.openapi.utils import get_openapi
 
 from sophon import __version__
 from sophon.agents import router as agents_router
+from sophon.approvals import router as approvals_router
 from sophon.audit import router as audit_router
+from sophon.chat import router as chat_router
 from sophon.identity import bootstrap, router_admin, router_auth
 from sophon.license import router as license_router
+from sophon.ops import router as ops_router
 from sophon.platform import migrate
 from sophon.platform.docs import OPENAPI_URL, install_docs
 from sophon.platform.errors import install_error_handlers
@@ -24,6 +27,7 @@ from sophon.platform.tenancy import TenantPrefixMiddleware
 from sophon.providers import router as providers_router
 from sophon.public.router import router as public_router
 from sophon.settings import Settings
+from sophon.tasks import router as tasks_router
 from sophon.tenants import router as tenants_router
 from sophon.tools import router as tools_router
 
@@ -47,6 +51,11 @@ ROUTERS = [
     agents_router.router,
     providers_router.router,
     tools_router.router,
+    chat_router.chat_router,
+    chat_router.sessions_router,
+    tasks_router.router,
+    approvals_router.router,
+    ops_router.router,
 ]
 
 
@@ -59,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate_on_start:
             await migrate.ensure_schema(gateway.db.engine)
         await bootstrap.prepare(settings, gateway.db)
+        await gateway.start_runtime()
         log.info("gateway ready", extra={"database": gateway.db.dialect})
         try:
             yield

@@ -116,6 +116,37 @@ class Settings(BaseSettings):
         description="Let `openai`-type model providers reach loopback (Ollama, LM Studio).",
     )
 
+    # agent runtime: workers, turns, approvals, heartbeat
+    run_workers: bool = Field(True, description="Run agent turns in this process.")
+    worker_concurrency: int = Field(8, ge=1, le=256, description="Turns run at once per process.")
+    task_lease_seconds: float = Field(
+        30.0, gt=0, description="A crashed process's turns are taken over after this."
+    )
+    queue_poll_seconds: float = Field(1.0, gt=0, description="How often idle workers look.")
+    scheduler_poll_seconds: float = Field(15.0, gt=0, description="Heartbeat and sweep interval.")
+    max_agent_steps: int = Field(10, ge=1, le=100, description="Model calls per turn at most.")
+    max_tools_per_call: int = Field(10, ge=1, le=128, description="Tools offered per model call.")
+    tool_timeout_seconds: float = Field(120.0, gt=0, le=3600)
+    default_context_window: int = Field(
+        32_768, ge=256, description="Tokens, for models the catalog does not describe."
+    )
+    approval_timeout_seconds: float = Field(300.0, gt=0, description="Timeout counts as reject.")
+    approval_timeouts: dict[str, float] = Field(
+        default_factory=dict, description='Per tool, e.g. {"code.execute": 600} (JSON).'
+    )
+    heartbeat_enabled: bool = Field(True, description="Master switch for agent heartbeats.")
+    heartbeat_risk_ceiling: str = Field(
+        "Medium", description="Heartbeat runs auto-reject tool calls above this risk level."
+    )
+
+    @field_validator("heartbeat_risk_ceiling")
+    @classmethod
+    def _known_risk(cls, value: str) -> str:
+        levels = ["None", "Low", "Medium", "High", "Critical"]
+        if value not in levels:
+            raise ValueError(f"must be one of {', '.join(levels)}")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

@@ -19,6 +19,7 @@ from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.runtime.tools.registry import ToolRegistry, UnknownTools
+from sophon.tasks import service as tasks
 
 DEFAULT_AGENT_NAME = "default"
 DEFAULT_DESCRIPTION = "The workspace's general assistant."
@@ -145,6 +146,7 @@ async def delete(db: AsyncSession, actor: Principal, agent_id: str) -> None:
         raise Conflict("The default agent can't be deleted.")
     agent.deleted_at = agent.updated_at = utcnow()
     await db.flush()
+    await tasks.cancel_for_agent(db, agent.id)
     await audit.record(db, actor, "agent.delete", ("agent", agent.id), details={"name": agent.name})
 
 
@@ -232,3 +234,11 @@ async def ensure_default_agent(db: AsyncSession, data: Path | None) -> Agent:
     if data is not None:
         await files.write_file(data, agent.id, files.FileKind.SOUL, content)
     return agent
+
+
+async def deleted_ids(db: AsyncSession, agent_ids: set[str]) -> set[str]:
+    """Which of these agents are deleted (for lists that mark them)."""
+    if not agent_ids:
+        return set()
+    stmt = select(Agent.id).where(Agent.id.in_(agent_ids), Agent.deleted_at.is_not(None))
+    return set((await db.scalars(stmt)).all())

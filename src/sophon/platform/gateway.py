@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sophon.identity.auth_service import AuthConfig, LoginGuard
 from sophon.identity.principals import SessionPolicy
@@ -20,6 +21,9 @@ from sophon.runtime.tools.builtins import builtin_tools
 from sophon.runtime.tools.registry import ToolRegistry
 from sophon.settings import Settings
 
+if TYPE_CHECKING:
+    from sophon.runtime.engine import AgentRuntime
+
 
 @dataclass
 class Gateway:
@@ -33,6 +37,7 @@ class Gateway:
     tools: ToolRegistry
     vault: Vault
     model_runtime: ProviderRuntime
+    runtime: AgentRuntime | None = None  # the agent runtime, when this process runs turns
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -87,7 +92,18 @@ class Gateway:
     async def start(self) -> None:
         await self.bus.start()
 
+    async def start_runtime(self) -> None:
+        """Starts running agent turns, heartbeats and sweeps (after the schema is ready)."""
+        if not self.settings.run_workers:
+            return
+        from sophon.runtime.engine import AgentRuntime  # the agent loop loads only where it runs
+
+        self.runtime = AgentRuntime(self)
+        await self.runtime.start()
+
     async def close(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.stop()
         await wait_for_released_events()
         await self.bus.aclose()
         await self.limiter.aclose()

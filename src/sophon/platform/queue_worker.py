@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Literal
 
 from sophon.platform import queue
@@ -14,6 +14,8 @@ from sophon.platform.ids import new_id
 from sophon.platform.queue import ClaimedJob
 
 Handler = Callable[[ClaimedJob], Coroutine[Any, Any, dict[str, Any] | None]]
+Gate = Callable[[int], Awaitable[bool]]
+"""Asked before claiming, with the number of jobs this worker runs: False holds new claims."""
 StopReason = Literal["cancel", "lost", "shutdown"]
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class Worker:
         lease_seconds: float = 30.0,
         poll_interval: float = 1.0,
         concurrency: int = 4,
+        gate: Gate | None = None,
     ) -> None:
         self.database = database
         self.handlers = dict(handlers)
@@ -42,6 +45,7 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
         self.concurrency = concurrency
+        self.gate = gate
         self._wake = asyncio.Event()
         self._beat_requested = False
         self._handler_tasks: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
@@ -79,6 +83,8 @@ class Worker:
     async def _fill(self) -> None:
         free = self.concurrency - len(self._handler_tasks)
         if free <= 0 or not self.handlers:
+            return
+        if self.gate is not None and not await self.gate(len(self._handler_tasks)):
             return
         claimed = await queue.claim(
             self.database, self.worker_id, list(self.handlers), self.lease_seconds, limit=free
@@ -152,4 +158,4 @@ class Worker:
             await asyncio.gather(*self._job_tasks, return_exceptions=True)
 
 
-__all__ = ["Handler", "PermanentJobError", "Worker"]
+__all__ = ["Gate", "Handler", "PermanentJobError", "Worker"]

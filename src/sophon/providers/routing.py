@@ -160,14 +160,23 @@ async def complete(
     invalid (other 4xx) stops the walk. When nothing answered: 502 `upstream_unavailable` whose
     `details.providers` lists each attempt's name, id, error, status and retryable flag.
     Routing never changes a provider's stored status; `POST .../test` does."""
+    candidates = await plan(db, gateway.vault, model_ref)
+    return (await complete_with(gateway, candidates, request))[1]
+
+
+async def complete_with(
+    gateway: Gateway, candidates: list[Candidate], request: ChatRequest
+) -> tuple[Candidate, ChatResponse]:
+    """`complete` over candidates planned earlier (no database needed); also says who answered."""
     failures: list[dict[str, Any]] = []
-    for candidate in await plan(db, gateway.vault, model_ref):
+    for candidate in candidates:
         if candidate.problem:
             failures.append(_failure(candidate, candidate.problem))
             continue
         try:
             async with _adapter(gateway.model_runtime, candidate) as provider:
-                return await provider.complete(replace(request, model=candidate.model))
+                answer = await provider.complete(replace(request, model=candidate.model))
+                return candidate, answer
         except (ProviderError, OutboundRefused) as exc:
             failures.append(_failure(candidate, exc))
             if not _fails_over(exc):
@@ -180,8 +189,21 @@ async def stream(
 ) -> AsyncGenerator[StreamEvent, None]:
     """The streaming twin of `complete`. Failover happens only before the first event; a
     provider failing mid-stream raises 502 naming it (what was sent cannot be unsent)."""
+    candidates = await plan(db, gateway.vault, model_ref)
+    async with aclosing(stream_with(gateway, candidates, request)) as events:
+        async for event in events:
+            yield event
+
+
+async def stream_with(
+    gateway: Gateway,
+    candidates: list[Candidate],
+    request: ChatRequest,
+    used: list[Candidate] | None = None,
+) -> AsyncGenerator[StreamEvent, None]:
+    """`stream` over candidates planned earlier; appends the one that answers to `used`."""
     failures: list[dict[str, Any]] = []
-    for candidate in await plan(db, gateway.vault, model_ref):
+    for candidate in candidates:
         if candidate.problem:
             failures.append(_failure(candidate, candidate.problem))
             continue
@@ -194,6 +216,8 @@ async def stream(
                     first = await anext(events)
                 except StopAsyncIteration:
                     return
+                if used is not None:
+                    used.append(candidate)
                 yield first
                 try:
                     async for event in events:

@@ -1,0 +1,92 @@
+"""`/api/approvals`: risky actions waiting for a decision, and the decisions made."""
+
+from __future__ import annotations
+
+from sophon.approvals import service as approvals
+from sophon.approvals.models import Approval
+from sophon.approvals.schemas import ApprovalOut, EditIn, RejectIn
+from sophon.approvals.views import approval_out
+from sophon.identity.guard import PrincipalDep, authenticated, requires
+from sophon.platform.access import api_router
+from sophon.platform.deps import DbDep, GatewayDep, PageDep
+from sophon.platform.pagination import Page
+from sophon.platform.schemas import error_responses
+
+router = api_router("/approvals", tags=["Approvals"])
+decide = requires(rate="approval")
+DECISION = error_responses(403, 404, 409)
+
+
+@router.get("", operation_id="listPendingApprovals")
+@authenticated
+async def list_pending(
+    db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
+) -> Page[ApprovalOut]:
+    """Pending approvals: the caller's own, or the tenant's with `ApproveActions`."""
+    rows, cursor, more = await gateway.paginator.page(
+        db, approvals.pending(principal), [Approval.id], page,
+        scope=f"approvals:{principal.user_id}",
+    )  # fmt: skip
+    return Page[ApprovalOut](
+        items=[approval_out(a) for a in rows], next_cursor=cursor, has_more=more
+    )
+
+
+@router.get("/history", operation_id="listApprovalHistory")
+@authenticated
+async def list_history(
+    db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
+) -> Page[ApprovalOut]:
+    """Decided and expired approvals, newest first."""
+    rows, cursor, more = await gateway.paginator.page(
+        db, approvals.decided(principal), [Approval.id], page,
+        scope=f"approvals-history:{principal.user_id}",
+    )  # fmt: skip
+    return Page[ApprovalOut](
+        items=[approval_out(a) for a in rows], next_cursor=cursor, has_more=more
+    )
+
+
+@router.get("/{approval_id}", operation_id="getApproval", responses=error_responses(404))
+@authenticated
+async def get_approval(approval_id: str, db: DbDep, principal: PrincipalDep) -> ApprovalOut:
+    """Tool, risk, arguments, preview, requester, session and when it expires."""
+    return approval_out(await approvals.get(db, principal, approval_id))
+
+
+@router.post("/{approval_id}/approve", operation_id="approveAction", responses=DECISION)
+@decide
+async def approve(
+    approval_id: str, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
+) -> ApprovalOut:
+    """Approves with the original arguments. Needs `ApproveActions` (or, in the Personal tier,
+    being the requester). Deciding twice → 409."""
+    return approval_out(await approvals.approve(gateway, db, principal, approval_id))
+
+
+@router.post(
+    "/{approval_id}/edit",
+    operation_id="editAndApproveAction",
+    responses=error_responses(403, 404, 409),
+)
+@decide
+async def edit(
+    approval_id: str, body: EditIn, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
+) -> ApprovalOut:
+    """Approves with changed arguments, validated against the tool's schema (422); only for
+    tools whose arguments may be edited (else 409)."""
+    return approval_out(await approvals.edit(gateway, db, principal, approval_id, body.arguments))
+
+
+@router.post("/{approval_id}/reject", operation_id="rejectAction", responses=DECISION)
+@decide
+async def reject(
+    approval_id: str,
+    db: DbDep,
+    gateway: GatewayDep,
+    principal: PrincipalDep,
+    body: RejectIn | None = None,
+) -> ApprovalOut:
+    """Rejects; the agent sees an error result with the reason."""
+    reason = body.reason if body is not None else None
+    return approval_out(await approvals.reject(gateway, db, principal, approval_id, reason))

@@ -1,0 +1,289 @@
+"""Approvals: a tool call (or a plan, or a gated action) waiting for a person. Created by the
+agent runtime or a domain, decided through REST or the approvals hub, audited either way."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.approvals import actions
+from sophon.approvals.models import Approval, ApprovalStatus
+from sophon.approvals.views import approval_out
+from sophon.audit import service as audit
+from sophon.platform.clock import utcnow
+from sophon.platform.errors import Conflict, NotAuthorized, NotFound, ValidationFailed
+from sophon.platform.events import Audience, Event, EventName, after_commit
+from sophon.platform.ids import new_id
+from sophon.platform.permissions import Permission
+from sophon.platform.principal import Principal
+from sophon.runtime.tools.context import InvalidToolArguments, validate_arguments
+from sophon.settings import Tier
+
+if TYPE_CHECKING:
+    from sophon.platform.gateway import Gateway
+
+PREVIEW_CHARS = 4000
+KIND_TOOL = "tool"
+KIND_PLAN = "plan"
+KIND_ACTION = "action"
+
+
+def preview_of(tool_name: str, arguments: dict[str, Any]) -> str:
+    """What the approver reads: code and commands verbatim, other arguments as JSON."""
+    for key in ("code", "command"):
+        if isinstance(arguments.get(key), str):
+            return str(arguments[key])[:PREVIEW_CHARS]
+    return f"{tool_name} {json.dumps(arguments, indent=2, ensure_ascii=False)}"[:PREVIEW_CHARS]
+
+
+def wire(approval: Approval) -> dict[str, Any]:
+    """The approval as events carry it (the same fields as the REST view)."""
+    return approval_out(approval).model_dump(mode="json", by_alias=True)
+
+
+def _event(approval: Approval, name: EventName) -> Event:
+    return Event(
+        name.value,
+        wire(approval),
+        tenant_id=approval.tenant_id,
+        audience=Audience(
+            user_ids=frozenset({approval.user_id}) if approval.user_id else frozenset()
+        ),
+    )
+
+
+def create(
+    db: AsyncSession,
+    *,
+    kind: str,
+    tool_name: str,
+    risk_level: str,
+    arguments: dict[str, Any],
+    timeout_seconds: float,
+    user_id: str | None,
+    preview: str | None = None,
+    editable: bool = False,
+    task_id: str | None = None,
+    session_id: str | None = None,
+    agent_id: str | None = None,
+    tool_call_id: str | None = None,
+) -> Approval:
+    now = utcnow()
+    approval = Approval(
+        id=new_id("apr"),
+        kind=kind,
+        status=ApprovalStatus.PENDING.value,
+        tool_name=tool_name,
+        risk_level=risk_level,
+        arguments=arguments,
+        editable=editable,
+        preview=preview if preview is not None else preview_of(tool_name, arguments),
+        user_id=user_id,
+        task_id=task_id,
+        session_id=session_id,
+        agent_id=agent_id,
+        tool_call_id=tool_call_id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=timeout_seconds),
+    )
+    db.add(approval)
+    after_commit(db, _event(approval, EventName.APPROVAL_REQUESTED))
+    return approval
+
+
+async def request_action(
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    action: str,
+    tool_name: str,
+    risk_level: str,
+    arguments: dict[str, Any],
+    preview: str,
+    timeout_seconds: float = 86_400.0,
+) -> Approval:
+    """A pending approval for a gated action (its handler runs when it is approved)."""
+    if actions.handler_for(action) is None:
+        raise ValueError(f"no handler registered for the action {action!r}")
+    approval = create(
+        db,
+        kind=KIND_ACTION,
+        tool_name=tool_name,
+        risk_level=risk_level,
+        arguments={**arguments, "action": action},
+        timeout_seconds=timeout_seconds,
+        user_id=principal.user_id,
+        preview=preview,
+    )
+    await audit.record(
+        db, principal, "approval.requested", ("approval", approval.id), details=_summary(approval)
+    )
+    return approval
+
+
+def visible(principal: Principal) -> Select[Approval]:
+    """The caller's own approvals, or all of the tenant's with `ApproveActions`."""
+    stmt = select(Approval)
+    if not principal.can(Permission.APPROVE_ACTIONS):
+        stmt = stmt.where(Approval.user_id == principal.user_id)
+    return stmt
+
+
+def pending(principal: Principal) -> Select[Approval]:
+    return visible(principal).where(Approval.status == ApprovalStatus.PENDING.value)
+
+
+def decided(principal: Principal) -> Select[Approval]:
+    return visible(principal).where(Approval.status != ApprovalStatus.PENDING.value)
+
+
+async def get(db: AsyncSession, principal: Principal, approval_id: str) -> Approval:
+    approval = await db.scalar(visible(principal).where(Approval.id == approval_id))
+    if approval is None:
+        raise NotFound("No such approval.", {"approvalId": approval_id})
+    return approval
+
+
+def _may_decide(gateway: Gateway, principal: Principal, approval: Approval) -> bool:
+    if principal.can(Permission.APPROVE_ACTIONS):
+        return True
+    personal = gateway.settings.tier is Tier.PERSONAL
+    return personal and principal.user_id is not None and principal.user_id == approval.user_id
+
+
+async def _pending_for_decision(
+    gateway: Gateway, db: AsyncSession, principal: Principal, approval_id: str
+) -> Approval:
+    approval = await get(db, principal, approval_id)
+    if not _may_decide(gateway, principal, approval):
+        raise NotAuthorized(
+            "Deciding approvals needs the ApproveActions permission.",
+            {"permission": Permission.APPROVE_ACTIONS.value},
+        )
+    await db.refresh(approval, with_for_update=True)
+    if approval.status == ApprovalStatus.PENDING.value and approval.expires_at <= utcnow():
+        _expire(db, approval)
+        await audit.record(
+            db, principal, "approval.expired", ("approval", approval.id), details=_summary(approval)
+        )
+        raise Conflict("The approval expired before it was decided.", {"status": "Expired"})
+    if approval.status != ApprovalStatus.PENDING.value:
+        raise Conflict(f"The approval is already {approval.status}.", {"status": approval.status})
+    return approval
+
+
+def _summary(approval: Approval) -> dict[str, Any]:
+    return {
+        "kind": approval.kind,
+        "tool": approval.tool_name,
+        "risk": approval.risk_level,
+        "taskId": approval.task_id,
+    }
+
+
+async def _decide(
+    db: AsyncSession,
+    principal: Principal,
+    approval: Approval,
+    status: ApprovalStatus,
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> Approval:
+    approval.status = status.value
+    approval.decided_by = principal.user_id
+    approval.decided_at = utcnow()
+    if status is ApprovalStatus.APPROVED and approval.kind == KIND_ACTION:
+        handler = actions.handler_for(str(approval.arguments.get("action")))
+        if handler is not None:
+            await handler(db, approval)
+    await audit.record(
+        db,
+        principal,
+        action,
+        ("approval", approval.id),
+        details={**_summary(approval), **(details or {})},
+    )
+    after_commit(db, _event(approval, EventName.APPROVAL_RESOLVED))
+    return approval
+
+
+async def approve(
+    gateway: Gateway, db: AsyncSession, principal: Principal, approval_id: str
+) -> Approval:
+    approval = await _pending_for_decision(gateway, db, principal, approval_id)
+    approval.approved_arguments = dict(approval.arguments)
+    return await _decide(db, principal, approval, ApprovalStatus.APPROVED, "approval.approved")
+
+
+async def edit(
+    gateway: Gateway,
+    db: AsyncSession,
+    principal: Principal,
+    approval_id: str,
+    arguments: dict[str, Any],
+) -> Approval:
+    """Approves with changed arguments, validated against the tool's schema (editable tools)."""
+    approval = await _pending_for_decision(gateway, db, principal, approval_id)
+    tool = gateway.tools.get(approval.tool_name)
+    if approval.kind != KIND_TOOL or tool is None or not tool.editable_at_approval:
+        raise Conflict(
+            f"The arguments of {approval.tool_name} cannot be edited; approve or reject it.",
+            {"tool": approval.tool_name},
+        )
+    try:
+        checked = validate_arguments(tool, arguments)
+    except InvalidToolArguments as exc:
+        raise ValidationFailed(exc.message, exc.details) from None
+    approval.approved_arguments = checked
+    return await _decide(
+        db, principal, approval, ApprovalStatus.APPROVED, "approval.edited", {"edited": True}
+    )
+
+
+async def reject(
+    gateway: Gateway,
+    db: AsyncSession,
+    principal: Principal,
+    approval_id: str,
+    reason: str | None = None,
+) -> Approval:
+    approval = await _pending_for_decision(gateway, db, principal, approval_id)
+    approval.reason = reason
+    return await _decide(db, principal, approval, ApprovalStatus.REJECTED, "approval.rejected")
+
+
+def _expire(db: AsyncSession, approval: Approval) -> None:
+    approval.status = ApprovalStatus.EXPIRED.value
+    approval.decided_at = utcnow()
+    approval.reason = "The approval timed out."
+    after_commit(db, _event(approval, EventName.APPROVAL_RESOLVED))
+
+
+async def expire_if_due(db: AsyncSession, approval_id: str) -> Approval | None:
+    """Expires a pending approval whose time is up (timeout counts as reject); the approval as
+    it is now, or None when it no longer exists."""
+    approval = await db.scalar(select(Approval).where(Approval.id == approval_id).with_for_update())
+    if approval is None:
+        return None
+    if approval.status == ApprovalStatus.PENDING.value and approval.expires_at <= utcnow():
+        _expire(db, approval)
+        await audit.record(
+            db,
+            audit.anonymous_actor(),
+            "approval.expired",
+            ("approval", approval.id),
+            details=_summary(approval),
+        )
+    return approval
+
+
+async def withdraw(db: AsyncSession, approval_id: str, reason: str) -> None:
+    """The requester no longer waits (task cancelled): a pending approval expires at once."""
+    approval = await db.scalar(select(Approval).where(Approval.id == approval_id).with_for_update())
+    if approval is not None and approval.status == ApprovalStatus.PENDING.value:
+        _expire(db, approval)
+        approval.reason = reason

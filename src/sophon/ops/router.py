@@ -1,0 +1,97 @@
+"""`/api/ops`: processing control (pause, resume, drain) and deep health and resource reports."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from sophon.identity.guard import PrincipalDep, requires
+from sophon.ops import service as ops
+from sophon.platform import queue
+from sophon.platform.access import api_router
+from sophon.platform.deps import DbDep, GatewayDep
+from sophon.platform.permissions import Permission as P
+from sophon.platform.schemas import ApiModel
+from sophon.providers.service import list_providers
+
+router = api_router("/ops", tags=["Operations"])
+operate = requires(P.MANAGE_OPERATIONS)
+observe = requires(P.VIEW_SYSTEM_HEALTH)
+
+
+class ProcessingOut(ApiModel):
+    processing: ops.Processing
+
+
+@router.post("/pause", operation_id="pauseProcessing")
+@operate
+async def pause(db: DbDep, principal: PrincipalDep) -> ProcessingOut:
+    """Stops dequeuing agent tasks: running ones finish, new ones are queued but not run."""
+    return ProcessingOut(processing=await ops.change(db, principal, ops.Processing.PAUSED))
+
+
+@router.post("/resume", operation_id="resumeProcessing")
+@operate
+async def resume(db: DbDep, principal: PrincipalDep) -> ProcessingOut:
+    """Starts dequeuing again."""
+    return ProcessingOut(processing=await ops.change(db, principal, ops.Processing.RUNNING))
+
+
+@router.post("/drain", operation_id="drainProcessing")
+@operate
+async def drain(db: DbDep, principal: PrincipalDep) -> ProcessingOut:
+    """Finishes running tasks, then pauses; meanwhile new task-creating requests get 503
+    `service_unavailable` with `Retry-After`."""
+    return ProcessingOut(processing=await ops.change(db, principal, ops.Processing.DRAINING))
+
+
+@router.get("/health", operation_id="opsHealth")
+@observe
+async def health(db: DbDep, gateway: GatewayDep) -> dict[str, Any]:
+    """Database, queue, workers, scheduler and the tenant's model providers."""
+    started = time.perf_counter()
+    await gateway.db.ping()
+    database = {
+        "status": "ok",
+        "dialect": gateway.db.dialect,
+        "latencyMs": round((time.perf_counter() - started) * 1000, 2),
+    }
+    runtime = gateway.runtime
+    loop_time = asyncio.get_running_loop().time()
+    workers: dict[str, Any] = {"status": "off", "running": 0, "concurrency": 0}
+    scheduler: dict[str, Any] = {"status": "off", "lastTickSecondsAgo": None}
+    if runtime is not None:
+        workers = {
+            "status": "ok",
+            "id": runtime.worker.worker_id,
+            "running": runtime.worker.running,
+            "concurrency": runtime.worker.concurrency,
+        }
+        last = runtime.last_tick_at
+        scheduler = {
+            "status": "ok" if last is not None else "starting",
+            "lastTickSecondsAgo": None if last is None else round(loop_time - last, 1),
+            "heartbeats": gateway.settings.heartbeat_enabled,
+        }
+    providers = [
+        {"name": p.name, "type": p.type, "status": p.status, "lastError": p.last_error}
+        for p in await list_providers(db)
+    ]
+    degraded = any(p["status"] == "Error" for p in providers) or runtime is None
+    return {
+        "status": "degraded" if degraded else "healthy",
+        "processing": (await ops.state(db)).value,
+        "database": database,
+        "queue": {"depth": await queue.depth(gateway.db)},
+        "workers": workers,
+        "scheduler": scheduler,
+        "providers": providers,
+    }
+
+
+@router.get("/system", operation_id="opsSystem")
+@observe
+async def system(gateway: GatewayDep) -> dict[str, Any]:
+    """Process CPU time, memory, open files and the data directory's disk."""
+    return await ops.system_report(gateway.settings.data)

@@ -1,0 +1,92 @@
+"""Processing control shared by every replica (running, paused, draining), and the health and
+resource reports of `/api/ops`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import shutil
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.audit import service as audit
+from sophon.platform import kv
+from sophon.platform.errors import ServiceUnavailable
+from sophon.platform.principal import Principal
+
+STATE_KEY = "ops.processing"
+DRAIN_RETRY_AFTER_SECONDS = 30
+
+
+class Processing(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    DRAINING = "draining"
+
+
+async def state(db: AsyncSession) -> Processing:
+    value = await kv.get_setting(db, STATE_KEY)
+    return Processing(value) if value in Processing.__members__.values() else Processing.RUNNING
+
+
+async def change(db: AsyncSession, principal: Principal, to: Processing) -> Processing:
+    before = await state(db)
+    await kv.put_setting(db, STATE_KEY, to.value)
+    await audit.record(
+        db, principal, f"ops.{to.value}", ("ops", None), details={"from": before.value}
+    )
+    return to
+
+
+async def settle_drain(db: AsyncSession) -> None:
+    """Draining ends in paused once nothing runs (called by a worker that is idle)."""
+    if await state(db) is Processing.DRAINING:
+        await kv.put_setting(db, STATE_KEY, Processing.PAUSED.value)
+
+
+async def refuse_new_work(db: AsyncSession) -> None:
+    """New task-creating requests get 503 while the Gateway drains."""
+    if await state(db) is Processing.DRAINING:
+        raise ServiceUnavailable(
+            "The Gateway is draining: it finishes running work and accepts no new tasks.",
+            {"processing": Processing.DRAINING.value},
+            headers={"Retry-After": str(DRAIN_RETRY_AFTER_SECONDS)},
+        )
+
+
+_started = time.monotonic()
+
+
+def _system_report(data: Path) -> dict[str, Any]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    page = os.sysconf("SC_PAGE_SIZE")
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        rss_pages = int(statm.read().split()[1])
+    disk = shutil.disk_usage(data)
+    return {
+        "pid": os.getpid(),
+        "uptimeSeconds": round(time.monotonic() - _started, 1),
+        "cpu": {
+            "userSeconds": round(usage.ru_utime, 3),
+            "systemSeconds": round(usage.ru_stime, 3),
+            "cores": os.cpu_count(),
+            "loadAverage": list(os.getloadavg()),
+        },
+        "memory": {"rssBytes": rss_pages * page, "maxRssBytes": usage.ru_maxrss * 1024},
+        "openFiles": len(os.listdir("/proc/self/fd")),
+        "disk": {
+            "path": str(data),
+            "totalBytes": disk.total,
+            "usedBytes": disk.used,
+            "freeBytes": disk.free,
+        },
+    }
+
+
+async def system_report(data: Path) -> dict[str, Any]:
+    return await asyncio.to_thread(_system_report, data)

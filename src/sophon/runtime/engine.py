@@ -1,0 +1,102 @@
+"""The agent runtime of one Gateway process: the queue worker that runs turns, the scheduler
+(heartbeats, approval expiry, task reconciliation) and the bus listener that wakes the worker
+when a task is queued and forwards cancel requests to the turn that runs here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from sophon.ops import service as ops
+from sophon.platform.events import EventName, Subscription
+from sophon.platform.queue_worker import Handler, Worker
+from sophon.runtime import heartbeat
+from sophon.runtime.turn import TurnRunner
+from sophon.tasks import events as task_events
+from sophon.tasks import service as tasks
+
+if TYPE_CHECKING:
+    from sophon.platform.gateway import Gateway
+
+log = logging.getLogger("sophon.runtime")
+
+
+class AgentRuntime:
+    def __init__(self, gateway: Gateway, extra_handlers: Mapping[str, Handler] | None = None):
+        settings = gateway.settings
+        self.gateway = gateway
+        self.runner = TurnRunner(gateway)
+        self.worker = Worker(
+            gateway.db,
+            {tasks.TURN_JOB: self.runner.handle, **(extra_handlers or {})},
+            lease_seconds=settings.task_lease_seconds,
+            poll_interval=settings.queue_poll_seconds,
+            concurrency=settings.worker_concurrency,
+            gate=self._may_claim,
+        )
+        self.last_tick_at: float | None = None
+        self._stop = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        listener = self.gateway.bus.subscribe(
+            lambda e: e.name in (EventName.TASK_QUEUED.value, task_events.CANCEL_REQUESTED)
+        )
+        self._background = [
+            asyncio.create_task(self._listen(listener), name="runtime-listener"),
+            asyncio.create_task(self._schedule(), name="runtime-scheduler"),
+        ]
+        self._worker = asyncio.create_task(
+            self.worker.run_until_stopped(self._stop), name="runtime-worker"
+        )
+
+    async def stop(self) -> None:
+        """Stops claiming; running turns are handed back to the queue (resumed elsewhere)."""
+        self._stop.set()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._worker is not None:
+            await self._worker
+
+    async def _may_claim(self, running_here: int) -> bool:
+        async with self.gateway.db.transaction(readonly=True) as db:
+            state = await ops.state(db)
+        if state is ops.Processing.RUNNING:
+            return True
+        idle = running_here == 0 and await tasks.running_count(self.gateway.db) == 0
+        if state is ops.Processing.DRAINING and idle:
+            async with self.gateway.db.transaction() as db:
+                await ops.settle_drain(db)
+        return False
+
+    async def _listen(self, subscription: Subscription) -> None:
+        async with subscription:
+            async for event in subscription:
+                if event.name == EventName.TASK_QUEUED.value:
+                    self.worker.notify()
+                else:
+                    self.runner.request_stop(str(event.payload.get("taskId")))
+
+    async def _schedule(self) -> None:
+        interval = self.gateway.settings.scheduler_poll_seconds
+        while not self._stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("scheduler tick failed")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._stop.wait()
+
+    async def tick(self) -> None:
+        """One round of scheduled work (also called by tests and `sophon` operators)."""
+        database = self.gateway.db
+        if self.gateway.settings.heartbeat_enabled:
+            await heartbeat.tick(database)
+        await tasks.reconcile(database)
+        self.last_tick_at = asyncio.get_running_loop().time()

@@ -1,0 +1,39 @@
+"""Where other domains plug into a turn without the runtime knowing them: context sections
+(memory, daily logs), work after a completed turn (memory extraction) and before compaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from sophon.platform.gateway import Gateway
+
+
+@dataclass(frozen=True)
+class TurnInfo:
+    tenant_id: str
+    task_id: str
+    session_id: str
+    agent_id: str
+    user_id: str | None
+    query: str  # the message the turn answers
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """Messages handed to hooks: (role, content, message id)."""
+
+    messages: Sequence[tuple[str, str, str]]
+
+
+ContextHook = Callable[[AsyncSession, TurnInfo], Awaitable[tuple[str, str] | None]]
+"""Returns (section title, text) for the system prompt, or None."""
+ExchangeHook = Callable[["Gateway", TurnInfo, Exchange], Awaitable[None]]
+
+context_hooks: list[ContextHook] = []
+after_turn_hooks: list[ExchangeHook] = []
+before_compaction_hooks: list[ExchangeHook] = []

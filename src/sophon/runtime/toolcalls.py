@@ -1,0 +1,300 @@
+"""The tool calls of one model answer: the approval gate (High and above per call, Medium only
+through a plan, heartbeat runs capped), parallel execution, and their persisted outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.agents import service as agents
+from sophon.approvals import service as approvals
+from sophon.approvals.gate import wait_for_decision
+from sophon.approvals.models import Approval, ApprovalStatus
+from sophon.chat import service as chat
+from sophon.chat.models import ChatSession, Message
+from sophon.platform.events import EventName
+from sophon.runtime.errors import TurnCancelled
+from sophon.runtime.planning import plan_risk
+from sophon.runtime.providers import ChatResponse, ToolCall
+from sophon.runtime.tools.context import ToolContext, ToolResult, run_tool
+from sophon.runtime.tools.registry import RiskLevel, Tool, ToolRegistry
+
+if TYPE_CHECKING:
+    from sophon.runtime.turn import Turn, TurnRunner
+
+RESULT_CHARS = 65_536
+PREVIEW_CHARS = 2_000
+INTERRUPTED = (
+    "Interrupted: the Gateway restarted while this call was running; it may or may not have "
+    "taken effect."
+)
+
+
+@dataclass
+class Outcome:
+    """What happens to one call: run with `arguments`, or answer the model with `error`."""
+
+    call: ToolCall
+    tool: Tool | None
+    status: str = "pending"
+    arguments: dict[str, Any] | None = None
+    error: str | None = None
+    approval_id: str | None = None
+    result: ToolResult | None = None
+
+    def refuse(self, status: str, message: str) -> None:
+        self.status, self.error, self.arguments = status, message, None
+
+
+def entry(registry: ToolRegistry, call: ToolCall) -> dict[str, Any]:
+    tool = registry.get(call.name)
+    return {
+        "id": call.id,
+        "name": call.name,
+        "arguments": call.arguments,
+        "result": None,
+        "status": "pending",
+        "riskLevel": tool.risk.value if tool is not None else "Unknown",
+        "approvalId": None,
+    }
+
+
+def interrupt_unanswered(
+    db: AsyncSession,
+    session: ChatSession,
+    task_id: str,
+    message: Message,
+    answered: set[str | None],
+) -> None:
+    """Calls a crash left without a result get an error result (never re-run blindly)."""
+    entries = []
+    for item in message.tool_calls:
+        if item["id"] not in answered:
+            item = {**item, "status": "interrupted", "result": INTERRUPTED}
+            _tool_message(
+                db, session, task_id, str(item["id"]), str(item["name"]), INTERRUPTED, True
+            )
+        entries.append(item)
+    message.tool_calls = entries
+
+
+def _tool_message(
+    db: AsyncSession,
+    session: ChatSession,
+    task_id: str,
+    call_id: str,
+    name: str,
+    content: str,
+    is_error: bool,
+) -> Message:
+    return chat.append_message(
+        db,
+        session,
+        "tool",
+        content[:RESULT_CHARS],
+        task_id=task_id,
+        tool_call_id=call_id,
+        meta={"toolName": name, "isError": is_error},
+    )
+
+
+def _timeout(runner: TurnRunner, tool_name: str) -> float:
+    settings = runner.settings
+    return settings.approval_timeouts.get(tool_name, settings.approval_timeout_seconds)
+
+
+async def approve_plan(runner: TurnRunner, turn: Turn, plan: dict[str, Any]) -> bool:
+    """One approval for a plan with a step at Medium or above; True when approved."""
+    steps = "\n".join(f"{n}. {s['description']}" for n, s in enumerate(plan["steps"], 1))
+    async with runner.tx(turn) as db:
+        approval = approvals.create(
+            db,
+            kind=approvals.KIND_PLAN,
+            tool_name="plan",
+            risk_level=plan_risk(plan).value,
+            arguments={"goal": plan["goal"], "steps": plan["steps"]},
+            timeout_seconds=_timeout(runner, "plan"),
+            user_id=turn.task.user_id,
+            preview=f"Goal: {plan['goal']}\n{steps}",
+            task_id=turn.task.id,
+            session_id=turn.session.id,
+            agent_id=turn.agent.id,
+        )
+    await runner.status(turn, "waiting_approval", "plan")
+    decided = await _wait(runner, turn, approval.id)
+    if decided is None:
+        raise TurnCancelled
+    return decided.status == ApprovalStatus.APPROVED.value
+
+
+async def _wait(runner: TurnRunner, turn: Turn, approval_id: str) -> Approval | None:
+    gateway = runner.gateway
+    return await wait_for_decision(
+        gateway.db, gateway.bus, turn.task.tenant_id, approval_id, turn.stop
+    )
+
+
+def _gate(runner: TurnRunner, turn: Turn, outcome: Outcome, allowed: set[str]) -> bool:
+    """Decides what needs no person; True when the call must wait for an approval."""
+    call, tool = outcome.call, outcome.tool
+    if tool is None or call.name not in allowed:
+        outcome.refuse("failed", f"The tool {call.name} is not available to this agent.")
+        return False
+    if call.arguments_error:
+        outcome.refuse("failed", f"Invalid arguments for {call.name}: {call.arguments_error}.")
+        return False
+    ceiling = RiskLevel(runner.settings.heartbeat_risk_ceiling)
+    if turn.heartbeat and tool.risk.rank > ceiling.rank:
+        outcome.refuse(
+            "rejected",
+            f"Heartbeat runs may not use {call.name} ({tool.risk.value} risk; "
+            f"the ceiling is {ceiling.value}).",
+        )
+        return False
+    if tool.risk.at_least(RiskLevel.HIGH):
+        return True
+    if tool.risk is RiskLevel.MEDIUM and turn.plan_approved is False:
+        outcome.refuse("rejected", "The plan that included this call was rejected.")
+        return False
+    outcome.arguments = call.arguments
+    return False
+
+
+async def run_calls(
+    runner: TurnRunner, turn: Turn, message_id: str, response: ChatResponse
+) -> None:
+    registry = runner.gateway.tools
+    allowed = set(agents.effective_tools(registry, turn.agent))
+    outcomes = [Outcome(call, registry.get(call.name)) for call in response.tool_calls]
+    gated = [o for o in outcomes if _gate(runner, turn, o, allowed)]
+    if gated:
+        await _request_approvals(runner, turn, message_id, gated)
+        await runner.status(turn, "waiting_approval", ", ".join(o.call.name for o in gated))
+        decisions = await asyncio.gather(*(_wait(runner, turn, o.approval_id or "") for o in gated))
+        for outcome, decided in zip(gated, decisions, strict=True):
+            _apply_decision(outcome, decided)
+    runnable = [o for o in outcomes if o.arguments is not None]
+    if runnable and not turn.stop.is_set():
+        await runner.status(turn, "calling_tool", ", ".join(o.call.name for o in runnable))
+        await asyncio.gather(*(_execute(runner, turn, o) for o in runnable))
+    for outcome in runnable:
+        if outcome.result is None:
+            outcome.refuse("skipped", "Skipped: the task was cancelled before this call ran.")
+    await _persist(runner, turn, message_id, outcomes)
+
+
+def _apply_decision(outcome: Outcome, decided: Approval | None) -> None:
+    if decided is None:
+        outcome.refuse("skipped", "Skipped: the task was cancelled while awaiting approval.")
+    elif decided.status == ApprovalStatus.APPROVED.value:
+        outcome.status = "approved"
+        outcome.arguments = decided.approved_arguments or outcome.call.arguments
+    elif decided.status == ApprovalStatus.REJECTED.value:
+        reason = f": {decided.reason}" if decided.reason else "."
+        outcome.refuse("rejected", f"The user rejected this call{reason}")
+    else:
+        outcome.refuse("rejected", "The approval timed out, so the call was not made.")
+
+
+async def _request_approvals(
+    runner: TurnRunner, turn: Turn, message_id: str, gated: list[Outcome]
+) -> None:
+    async with runner.tx(turn) as db:
+        for outcome in gated:
+            assert outcome.tool is not None
+            approval = approvals.create(
+                db,
+                kind=approvals.KIND_TOOL,
+                tool_name=outcome.call.name,
+                risk_level=outcome.tool.risk.value,
+                arguments=outcome.call.arguments,
+                timeout_seconds=_timeout(runner, outcome.call.name),
+                user_id=turn.task.user_id,
+                editable=outcome.tool.editable_at_approval,
+                task_id=turn.task.id,
+                session_id=turn.session.id,
+                agent_id=turn.agent.id,
+                tool_call_id=outcome.call.id,
+            )
+            outcome.approval_id = approval.id
+            outcome.status = "awaiting_approval"
+        await _update_entries(db, message_id, gated)
+
+
+async def _execute(runner: TurnRunner, turn: Turn, outcome: Outcome) -> None:
+    assert outcome.tool is not None
+    assert outcome.arguments is not None
+    name = outcome.call.name
+    digest = hashlib.sha256(json.dumps(outcome.arguments, sort_keys=True).encode()).hexdigest()
+    await runner.publish(
+        turn, EventName.TOOL_CALL_STARTED, toolName=name, argsHash=digest[:16],
+        toolCallId=outcome.call.id,
+    )  # fmt: skip
+    context = ToolContext(
+        settings=runner.settings,
+        principal_id=turn.task.user_id,
+        tenant_id=turn.task.tenant_id,
+        agent_id=turn.agent.id,
+        session_id=turn.session.id,
+        deadline=time.monotonic() + runner.settings.tool_timeout_seconds,
+        database=runner.gateway.db,
+    )
+    started = time.monotonic()
+    result = await run_tool(outcome.tool, context, outcome.arguments)
+    outcome.result = result
+    outcome.status = "failed" if result.is_error else "completed"
+    await runner.publish(
+        turn,
+        EventName.TOOL_CALL_COMPLETED,
+        toolName=name,
+        durationMs=int((time.monotonic() - started) * 1000),
+        ok=not result.is_error,
+        toolCallId=outcome.call.id,
+    )
+
+
+async def _update_entries(db: AsyncSession, message_id: str, outcomes: list[Outcome]) -> None:
+    message = await db.get(Message, message_id, with_for_update=True)
+    if message is None:
+        return
+    by_id = {o.call.id: o for o in outcomes}
+    entries = []
+    for item in message.tool_calls:
+        outcome = by_id.get(str(item["id"]))
+        if outcome is not None:
+            text = outcome.result.content if outcome.result is not None else outcome.error
+            item = {
+                **item,
+                "status": outcome.status,
+                "approvalId": outcome.approval_id,
+                "arguments": outcome.arguments
+                if outcome.arguments is not None
+                else item["arguments"],
+                "result": text[:PREVIEW_CHARS] if text is not None else None,
+            }
+        entries.append(item)
+    message.tool_calls = entries
+
+
+async def _persist(
+    runner: TurnRunner, turn: Turn, message_id: str, outcomes: list[Outcome]
+) -> None:
+    async with runner.tx(turn) as db:
+        session = await db.get(ChatSession, turn.session.id, with_for_update=True)
+        if session is None:
+            raise TurnCancelled
+        await _update_entries(db, message_id, outcomes)
+        for outcome in outcomes:
+            if outcome.result is not None:
+                content, is_error = outcome.result.content, outcome.result.is_error
+            else:
+                content, is_error = outcome.error or "", True
+            _tool_message(
+                db, session, turn.task.id, outcome.call.id, outcome.call.name, content, is_error
+            )

@@ -1,0 +1,636 @@
+"""One agent turn, run by a queue worker: budget → context → (plan) → model → tool calls
+(approval gate, parallel execution) → repeat until the model answers or the step limit. Every
+step is persisted as it happens, so a turn interrupted by a crash resumes from its last step."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.agents import persona
+from sophon.agents import service as agents
+from sophon.agents.files import FileKind
+from sophon.agents.models import Agent
+from sophon.approvals.gate import first_of
+from sophon.chat import service as chat
+from sophon.chat.models import ChatSession, Message
+from sophon.platform.clock import iso, utcnow
+from sophon.platform.errors import DomainError
+from sophon.platform.events import Audience, Event, EventName, after_commit
+from sophon.platform.ids import new_id
+from sophon.platform.queue import ClaimedJob
+from sophon.providers import routing
+from sophon.providers.models import ModelUsage
+from sophon.runtime import history, hooks, planning, toolcalls
+from sophon.runtime.errors import TurnCancelled, TurnFailed, TurnSkipped
+from sophon.runtime.prompts import HEARTBEAT_OK, system_prompt
+from sophon.runtime.providers import (
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    Completed,
+    TextDelta,
+    ToolSpec,
+)
+from sophon.runtime.providers.base import estimate_tokens
+from sophon.runtime.tools.registry import RiskLevel, Tool
+from sophon.tasks import service as tasks
+from sophon.tasks.events import task_event
+from sophon.tasks.models import FINISHED, Task, TaskStatus
+
+if TYPE_CHECKING:
+    from sophon.platform.gateway import Gateway
+
+log = logging.getLogger("sophon.runtime")
+
+RESUMABLE_ATTEMPTS = 2  # the first run and one resume after a crash
+SUMMARY_INSTRUCTION = (
+    "Summarise the conversation below for your own future reference: facts, decisions, open "
+    "questions and what the user wants. Be brief and concrete."
+)
+
+
+@dataclass
+class Turn:
+    task: Task
+    session: ChatSession
+    agent: Agent
+    stop: asyncio.Event
+    tools: list[Tool] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
+    plan_approved: bool | None = None
+
+    @property
+    def heartbeat(self) -> bool:
+        return self.task.kind == "heartbeat"
+
+    def info(self, query: str) -> hooks.TurnInfo:
+        return hooks.TurnInfo(
+            tenant_id=self.task.tenant_id,
+            task_id=self.task.id,
+            session_id=self.session.id,
+            agent_id=self.agent.id,
+            user_id=self.task.user_id,
+            query=query,
+        )
+
+
+class TurnRunner:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.settings = gateway.settings
+        self._stops: dict[str, asyncio.Event] = {}
+
+    def request_stop(self, task_id: str) -> None:
+        """A cancel request for a task this process may be running."""
+        stop = self._stops.get(task_id)
+        if stop is not None:
+            stop.set()
+
+    async def handle(self, job: ClaimedJob) -> dict[str, Any] | None:
+        task_id = str(job.payload["taskId"])
+        stop = self._stops.setdefault(task_id, asyncio.Event())
+        try:
+            turn = await self._begin(job, task_id, stop)
+            if turn is None:
+                return None
+            status, error, code = TaskStatus.COMPLETED, None, None
+            try:
+                await self._run(turn)
+                return {"status": TaskStatus.COMPLETED.value}
+            except TurnCancelled:
+                status = TaskStatus.CANCELLED
+            except TurnSkipped as skipped:
+                status, error, code = TaskStatus.CANCELLED, str(skipped), "skipped"
+            except TurnFailed as failed:
+                status, error, code = TaskStatus.FAILED, failed.message, failed.code
+            except DomainError as failed:
+                status, error, code = TaskStatus.FAILED, failed.message, failed.code
+            except Exception:
+                log.exception("turn of task %s failed", task_id)
+                status, error, code = (
+                    TaskStatus.FAILED,
+                    "The turn failed unexpectedly; the Gateway log has the details.",
+                    "internal_error",
+                )
+            await self._end(turn, status, error=error, error_code=code)
+            return {"status": status.value}
+        finally:
+            self._stops.pop(task_id, None)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def tx(self, turn_or_tenant: Turn | str, *, readonly: bool = False) -> Any:
+        tenant = (
+            turn_or_tenant if isinstance(turn_or_tenant, str) else turn_or_tenant.task.tenant_id
+        )
+        return self.gateway.db.transaction(readonly=readonly, tenant_id=tenant)
+
+    async def _begin(self, job: ClaimedJob, task_id: str, stop: asyncio.Event) -> Turn | None:
+        async with self.tx(job.tenant_id) as db:
+            task = await db.get(Task, task_id, with_for_update=True)
+            if task is None or task.status in FINISHED:
+                return None
+            if task.cancel_requested:
+                tasks.finish(db, task, TaskStatus.CANCELLED)
+                return None
+            if job.attempts > RESUMABLE_ATTEMPTS:
+                tasks.finish(
+                    db, task, TaskStatus.FAILED, error="gateway restarted",
+                    error_code="gateway_restarted",
+                )  # fmt: skip
+                return None
+            session = await db.get(ChatSession, task.session_id) if task.session_id else None
+            agent = await agents.get_any(db, task.agent_id) if task.agent_id else None
+            if session is None or agent is None or agent.deleted_at is not None:
+                gone = "session" if session is None else "agent"
+                tasks.finish(db, task, TaskStatus.CANCELLED, error=f"The {gone} was deleted.")
+                return None
+            resumed = task.status == TaskStatus.RUNNING.value
+            task.status = TaskStatus.RUNNING.value
+            task.started_at = task.started_at or utcnow()
+            _log(task, "resumed after a Gateway restart" if resumed else "started")
+            after_commit(
+                db, task_event(task, EventName.TASK_STARTED, startedAt=_iso(task.started_at))
+            )
+        return Turn(task=task, session=session, agent=agent, stop=stop)
+
+    async def _end(
+        self,
+        turn: Turn,
+        status: TaskStatus,
+        *,
+        error: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        async with self.tx(turn) as db:
+            task = await db.get(Task, turn.task.id, with_for_update=True)
+            if task is None or task.status in FINISHED:
+                return
+            _log(task, error or status.value.lower())
+            tasks.finish(db, task, status, error=error, error_code=error_code)
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    async def _run(self, turn: Turn) -> None:
+        await self._check_budget(turn)
+        query = await self._query(turn)
+        if await self._already_answered(turn):
+            return
+        turn.tools = self._offered_tools(turn, query)
+        await self._maybe_plan(turn, query)
+        steps = self.settings.max_agent_steps
+        for step in range(steps + 1):
+            self._check_stop(turn)
+            last = step == steps
+            context = await self._context(turn, query)
+            await self.status(turn, "thinking", "")
+            candidate, response = await self._call_model(turn, context, offer_tools=not last)
+            if not response.tool_calls or last:
+                await self._answer(turn, candidate, response, query)
+                return
+            message_id = await self._store_calls(turn, candidate, response)
+            await toolcalls.run_calls(self, turn, message_id, response)
+            self._check_stop(turn)
+
+    def _check_stop(self, turn: Turn) -> None:
+        if turn.stop.is_set():
+            raise TurnCancelled
+
+    async def _check_budget(self, turn: Turn) -> None:
+        budget = turn.agent.budget_daily_tokens
+        if not budget:
+            return
+        midnight = datetime.combine(utcnow().date(), datetime.min.time(), tzinfo=UTC)
+        async with self.tx(turn, readonly=True) as db:
+            used = await db.scalar(
+                select(func.sum(ModelUsage.input_tokens + ModelUsage.output_tokens)).where(
+                    ModelUsage.agent_id == turn.agent.id, ModelUsage.at >= midnight
+                )
+            )
+        if (used or 0) >= budget:
+            raise TurnFailed(
+                "budget_exceeded",
+                f"The agent's daily token budget ({budget} tokens) is used up; "
+                "it resets at midnight UTC.",
+            )
+
+    async def _query(self, turn: Turn) -> str:
+        async with self.tx(turn, readonly=True) as db:
+            message = await db.get(Message, turn.task.message_id) if turn.task.message_id else None
+        return message.content if message is not None else ""
+
+    async def _already_answered(self, turn: Turn) -> bool:
+        """On resume: a final answer stored before the crash completes the task; tool calls left
+        without a result are answered with an error the model sees."""
+        async with self.tx(turn) as db:
+            mine = (
+                await db.scalars(
+                    select(Message)
+                    .where(Message.session_id == turn.session.id, Message.task_id == turn.task.id)
+                    .order_by(Message.id)
+                )
+            ).all()
+            assistants = [m for m in mine if m.role == "assistant"]
+            if assistants and not assistants[-1].tool_calls:
+                task = await db.get(Task, turn.task.id, with_for_update=True)
+                if task is not None:
+                    tasks.finish(db, task, TaskStatus.COMPLETED)
+                return True
+            if assistants:
+                answered = {m.tool_call_id for m in mine if m.role == "tool"}
+                session = await db.get(ChatSession, turn.session.id, with_for_update=True)
+                last = assistants[-1]
+                if session is not None:
+                    toolcalls.interrupt_unanswered(db, session, turn.task.id, last, answered)
+        return False
+
+    def _offered_tools(self, turn: Turn, query: str) -> list[Tool]:
+        names = agents.effective_tools(self.gateway.tools, turn.agent)
+        available = [t for n in names if (t := self.gateway.tools.get(n)) is not None]
+        words = set(query.lower().replace(".", " ").split())
+
+        def relevance(tool: Tool) -> tuple[int, str]:
+            mentioned = 10 if tool.name in query else 0
+            overlap = len(words & set(f"{tool.name} {tool.description}".lower().split()))
+            return (-(mentioned + overlap), tool.name)
+
+        return sorted(available, key=relevance)[: self.settings.max_tools_per_call]
+
+    # --- planning ------------------------------------------------------------------------------
+
+    async def _maybe_plan(self, turn: Turn, query: str) -> None:
+        if turn.heartbeat or not turn.tools:
+            return
+        if turn.task.plan is not None:  # resumed: the plan was made (and decided) before
+            turn.plan = turn.task.plan
+            turn.plan_approved = turn.plan.get("approved")
+            return
+        if not await self._wants_plan(turn, query):
+            return
+        hints = ", ".join(t.name for t in turn.tools)
+        request = ChatRequest(
+            model="",
+            messages=[ChatMessage.user(f"{planning.PLAN_INSTRUCTION}{hints}\n\nRequest: {query}")],
+            temperature=0.0,
+        )
+        await self.status(turn, "thinking", "planning")
+        candidate, response = await self._complete(turn, request)
+        await self._usage_only(turn, candidate, response)
+        plan = planning.parse_plan(response.content, self.gateway.tools)
+        if plan is None:
+            return
+        plan["id"] = new_id("plan")
+        turn.plan = plan
+        if planning.plan_risk(plan).at_least(RiskLevel.MEDIUM):
+            turn.plan_approved = await toolcalls.approve_plan(self, turn, plan)
+            plan["approved"] = turn.plan_approved
+        await self._save_plan(turn, plan)
+        if turn.plan_approved is False:
+            turn.plan = None
+
+    async def _wants_plan(self, turn: Turn, query: str) -> bool:
+        mode = turn.agent.planning_mode
+        if mode == "Never":
+            return False
+        if mode == "Always":
+            return True
+        if mode == "LlmDecides":
+            request = ChatRequest(
+                model="",
+                messages=[ChatMessage.user(planning.DECIDE_INSTRUCTION + query)],
+                temperature=0.0,
+                max_tokens=3,
+            )
+            try:
+                candidate, response = await self._complete(turn, request)
+                await self._usage_only(turn, candidate, response)
+                decided = planning.parse_decision(response.content)
+                if decided is not None:
+                    return decided
+            except DomainError:
+                pass
+        return planning.heuristic_wants_plan(query)
+
+    async def _save_plan(self, turn: Turn, plan: dict[str, Any]) -> None:
+        async with self.tx(turn) as db:
+            task = await db.get(Task, turn.task.id, with_for_update=True)
+            if task is not None:
+                task.plan = plan
+                _log(task, f"plan made: {len(plan['steps'])} steps")
+
+    # --- context -------------------------------------------------------------------------------
+
+    async def _context(self, turn: Turn, query: str) -> list[ChatMessage]:
+        async with self.tx(turn, readonly=True) as db:
+            files = await self._persona(db, turn)
+            extras = await _context_extras(db, turn.info(query))
+            stored = (await db.scalars(chat.history(turn.session.id).order_by(Message.id))).all()
+        system = system_prompt(
+            turn.agent.name,
+            utcnow(),
+            files,
+            extras=extras,
+            plan=turn.plan if turn.plan_approved is not False else None,
+            heartbeat=turn.heartbeat,
+        )
+        summary, recent = history.since_compaction(stored)
+        tool_tokens = sum(
+            estimate_tokens(f"{t.name} {t.description} {t.parameters}") for t in turn.tools
+        )
+        budget = (
+            self.settings.default_context_window
+            - turn.agent.max_tokens
+            - estimate_tokens(system)
+            - tool_tokens
+        )
+        split = history.compaction_split(recent, max(budget, 0))
+        if split:
+            summary = await self._compact(turn, summary, recent[:split], query)
+            recent = recent[split:]
+        return [
+            ChatMessage.system(system),
+            *history.to_model(recent, turn.session.channel_id, summary),
+        ]
+
+    async def _persona(self, db: AsyncSession, turn: Turn) -> dict[FileKind, str]:
+        kinds = [FileKind.SOUL, FileKind.TOOLS_GUIDE, FileKind.AGENTS_GUIDE]
+        if turn.heartbeat:
+            kinds.append(FileKind.HEARTBEAT)
+        elif await self._first_turn(db, turn):
+            kinds.append(FileKind.BOOT)
+        data, database = self.settings.data, self.gateway.db
+        files = {
+            k: (await persona.read(db, database, data, turn.agent.id, k)).content for k in kinds
+        }
+        if turn.heartbeat and not files[FileKind.HEARTBEAT].strip():
+            raise TurnSkipped("HEARTBEAT.md is empty: nothing to check.")
+        return files
+
+    async def _first_turn(self, db: AsyncSession, turn: Turn) -> bool:
+        earlier = await db.scalar(
+            select(Message.id)
+            .where(
+                Message.session_id == turn.session.id,
+                Message.role == "assistant",
+                Message.task_id != turn.task.id,
+            )
+            .limit(1)
+        )
+        return earlier is None
+
+    async def _compact(
+        self, turn: Turn, summary: Message | None, older: list[Message], query: str
+    ) -> Message:
+        exchange = hooks.Exchange([(m.role, m.content, m.id) for m in older])
+        for hook in hooks.before_compaction_hooks:
+            try:
+                await hook(self.gateway, turn.info(query), exchange)
+            except Exception:
+                log.exception("a before-compaction hook failed")
+        earlier = f"{summary.content}\n" if summary is not None else ""
+        text = earlier + await self._summarise(turn, older)
+        async with self.tx(turn) as db:
+            session = await db.get(ChatSession, turn.session.id, with_for_update=True)
+            if session is None:
+                raise TurnCancelled
+            return chat.append_message(
+                db,
+                session,
+                "system",
+                text,
+                task_id=turn.task.id,
+                meta={"compaction": True, "through": older[-1].id, "messages": len(older)},
+            )
+
+    async def _summarise(self, turn: Turn, older: list[Message]) -> str:
+        digest = history.digest(older)
+        async with self.tx(turn, readonly=True) as db:
+            candidates = await routing.plan(db, self.gateway.vault, turn.agent.model or None)
+        if all(c.type == "echo" for c in candidates):
+            return digest
+        request = ChatRequest(
+            model="",
+            messages=[ChatMessage.system(SUMMARY_INSTRUCTION), ChatMessage.user(digest)],
+            temperature=0.0,
+            max_tokens=1024,
+        )
+        try:
+            candidate, response = await routing.complete_with(self.gateway, candidates, request)
+        except DomainError:
+            return digest
+        await self._usage_only(turn, candidate, response)
+        return response.content.strip() or digest
+
+    # --- model calls ---------------------------------------------------------------------------
+
+    async def _complete(
+        self, turn: Turn, request: ChatRequest
+    ) -> tuple[routing.Candidate, ChatResponse]:
+        async with self.tx(turn, readonly=True) as db:
+            candidates = await routing.plan(db, self.gateway.vault, turn.agent.model or None)
+        return await routing.complete_with(self.gateway, candidates, request)
+
+    async def _call_model(
+        self, turn: Turn, context: list[ChatMessage], *, offer_tools: bool
+    ) -> tuple[routing.Candidate, ChatResponse]:
+        request = ChatRequest(
+            model="",
+            messages=context,
+            tools=[ToolSpec(t.name, t.description, t.parameters) for t in turn.tools]
+            if offer_tools
+            else [],
+            temperature=turn.agent.temperature,
+            max_tokens=turn.agent.max_tokens,
+        )
+        call = asyncio.ensure_future(self._model_answer(turn, request))
+        await first_of(asyncio.shield(call), turn.stop.wait(), limit=None)
+        if not call.done():
+            call.cancel()
+            await asyncio.gather(call, return_exceptions=True)
+            raise TurnCancelled
+        return call.result()
+
+    async def _model_answer(
+        self, turn: Turn, request: ChatRequest
+    ) -> tuple[routing.Candidate, ChatResponse]:
+        if not turn.task.streaming:
+            return await self._complete(turn, request)
+        async with self.tx(turn, readonly=True) as db:
+            candidates = await routing.plan(db, self.gateway.vault, turn.agent.model or None)
+        used: list[routing.Candidate] = []
+        events = routing.stream_with(self.gateway, candidates, request, used)
+        async with aclosing(events):
+            async for event in events:
+                if isinstance(event, TextDelta) and event.text:
+                    await self.publish(
+                        turn, EventName.STREAM_CHUNK, delta=event.text, isFinal=False
+                    )
+                elif isinstance(event, Completed):
+                    return used[0], event.response
+        raise TurnFailed("upstream_unavailable", "The model's stream ended without an answer.")
+
+    # --- persistence ---------------------------------------------------------------------------
+
+    def _add_usage(
+        self,
+        db: AsyncSession,
+        turn: Turn,
+        task: Task,
+        session: ChatSession | None,
+        candidate: routing.Candidate,
+        response: ChatResponse,
+    ) -> None:
+        usage = response.usage
+        db.add(
+            ModelUsage(
+                id=new_id("use"),
+                agent_id=turn.agent.id,
+                user_id=task.user_id,
+                session_id=turn.session.id,
+                task_id=task.id,
+                provider=candidate.name,
+                model=response.model,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                estimated=usage.estimated,
+                at=utcnow(),
+            )
+        )
+        task.input_tokens += usage.input_tokens
+        task.output_tokens += usage.output_tokens
+        if session is not None:
+            session.tokens_used += usage.total_tokens
+
+    async def _usage_only(
+        self, turn: Turn, candidate: routing.Candidate, response: ChatResponse
+    ) -> None:
+        async with self.tx(turn) as db:
+            task, session = await self._locked(db, turn)
+            self._add_usage(db, turn, task, session, candidate, response)
+
+    async def _locked(self, db: AsyncSession, turn: Turn) -> tuple[Task, ChatSession]:
+        task = await db.get(Task, turn.task.id, with_for_update=True)
+        session = await db.get(ChatSession, turn.session.id, with_for_update=True)
+        if task is None or session is None:
+            raise TurnCancelled  # the session was deleted meanwhile
+        return task, session
+
+    async def _store_calls(
+        self, turn: Turn, candidate: routing.Candidate, response: ChatResponse
+    ) -> str:
+        async with self.tx(turn) as db:
+            task, session = await self._locked(db, turn)
+            self._add_usage(db, turn, task, session, candidate, response)
+            entries = [toolcalls.entry(self.gateway.tools, call) for call in response.tool_calls]
+            message = chat.append_message(
+                db,
+                session,
+                "assistant",
+                response.content,
+                task_id=task.id,
+                tool_calls=entries,
+                tokens=response.usage.output_tokens,
+            )
+            return message.id
+
+    async def _answer(
+        self, turn: Turn, candidate: routing.Candidate, response: ChatResponse, query: str
+    ) -> None:
+        content = response.content
+        if turn.task.streaming:
+            await self.publish(turn, EventName.STREAM_CHUNK, delta="", isFinal=True)
+        async with self.tx(turn) as db:
+            task, session = await self._locked(db, turn)
+            self._add_usage(db, turn, task, session, candidate, response)
+            message = chat.append_message(
+                db, session, "assistant", content, task_id=task.id,
+                tokens=response.usage.output_tokens,
+            )  # fmt: skip
+            after_commit(
+                db,
+                task_event(
+                    task,
+                    EventName.RECEIVE_MESSAGE,
+                    messageId=message.id,
+                    role="assistant",
+                    content=content,
+                    toolCalls=[],
+                ),
+            )
+            if turn.heartbeat:
+                self._heartbeat_outcome(db, turn, task, session, content)
+            tasks.finish(db, task, TaskStatus.COMPLETED)
+        exchange = hooks.Exchange(
+            [("user", query, task.message_id or ""), ("assistant", content, message.id)]
+        )
+        for hook in hooks.after_turn_hooks:
+            try:
+                await hook(self.gateway, turn.info(query), exchange)
+            except Exception:
+                log.exception("an after-turn hook failed")
+
+    def _heartbeat_outcome(
+        self, db: AsyncSession, turn: Turn, task: Task, session: ChatSession, content: str
+    ) -> None:
+        if content.strip() == HEARTBEAT_OK:
+            session.archived = True
+            _log(task, "heartbeat: nothing to report")
+            return
+        _log(task, "heartbeat: notified the owner")
+        if task.user_id is None:
+            return
+        after_commit(
+            db,
+            Event(
+                EventName.NOTIFICATION.value,
+                {
+                    "id": new_id("ntf"),
+                    "kind": "heartbeat",
+                    "title": f"{turn.agent.name}: heartbeat",
+                    "body": content[:2000],
+                    "agentId": turn.agent.id,
+                    "sessionId": session.id,
+                    "taskId": task.id,
+                    "at": _iso(utcnow()),
+                },
+                tenant_id=task.tenant_id,
+                audience=Audience(user_ids=frozenset({task.user_id})),
+            ),
+        )
+
+    # --- events --------------------------------------------------------------------------------
+
+    async def publish(self, turn: Turn, name: EventName, **payload: Any) -> None:
+        await self.gateway.bus.publish(task_event(turn.task, name, **payload))
+
+    async def status(self, turn: Turn, status: str, detail: str) -> None:
+        await self.publish(turn, EventName.AGENT_STATUS, status=status, detail=detail)
+
+
+async def _context_extras(db: AsyncSession, info: hooks.TurnInfo) -> dict[str, str]:
+    extras: dict[str, str] = {}
+    for hook in hooks.context_hooks:
+        try:
+            section = await hook(db, info)
+        except Exception:
+            log.exception("a context hook failed")
+            continue
+        if section is not None:
+            extras[section[0]] = section[1]
+    return extras
+
+
+def _log(task: Task, message: str) -> None:
+    task.log = [*task.log, {"at": _iso(utcnow()), "message": message}]
+
+
+def _iso(moment: datetime) -> str:
+    return iso(moment)

@@ -1,0 +1,264 @@
+"""The task ledger: create tasks (each backed by a queue job), read them with per-user
+visibility, cancel them cooperatively, and wait for one to finish. HTTP-free."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.chat.models import Message
+from sophon.platform import queue
+from sophon.platform.clock import utcnow
+from sophon.platform.db import Database
+from sophon.platform.errors import Conflict, NotAuthorized, NotFound
+from sophon.platform.events import EventBus, EventName, after_commit
+from sophon.platform.ids import new_id
+from sophon.platform.permissions import Permission
+from sophon.platform.principal import Principal
+from sophon.platform.queue_models import Job
+from sophon.platform.tenancy import ALL_TENANTS, acting_in
+from sophon.tasks import events
+from sophon.tasks.models import ACTIVE, FINISHED, Task, TaskStatus
+
+TURN_JOB = "agent.turn"
+DESCRIPTION_CHARS = 100
+TERMINAL_EVENTS = frozenset(
+    {EventName.TASK_COMPLETED.value, EventName.TASK_FAILED.value, EventName.TASK_CANCELLED.value}
+)
+# a turn interrupted by a crash is resumed once; a second crash ends it "gateway restarted"
+TURN_ATTEMPTS = 2
+
+
+def create(
+    db: AsyncSession,
+    *,
+    kind: str,
+    user_id: str | None,
+    agent_id: str,
+    session_id: str,
+    message_id: str | None,
+    description: str,
+    streaming: bool = True,
+    parent_task_id: str | None = None,
+) -> Task:
+    """A Queued task and its job; turns of one session run one at a time, in order."""
+    task = Task(
+        id=new_id("task"),
+        kind=kind,
+        status=TaskStatus.QUEUED.value,
+        session_id=session_id,
+        agent_id=agent_id,
+        user_id=user_id,
+        message_id=message_id,
+        parent_task_id=parent_task_id,
+        description=description[:DESCRIPTION_CHARS],
+        streaming=streaming,
+        log=[],
+    )
+    job = queue.enqueue(
+        db,
+        TURN_JOB,
+        {"taskId": task.id},
+        serial_key=f"session:{session_id}",
+        max_attempts=TURN_ATTEMPTS,
+    )
+    task.job_id = job.id
+    db.add(task)
+    after_commit(db, events.task_event(task, EventName.TASK_QUEUED))
+    return task
+
+
+def visible(principal: Principal) -> Select[Task]:
+    """Tasks the principal may see: their own, or all of the tenant's with `ViewActiveTasks`."""
+    stmt = select(Task)
+    if not principal.can(Permission.VIEW_ACTIVE_TASKS):
+        stmt = stmt.where(Task.user_id == principal.user_id)
+    return stmt
+
+
+async def get(db: AsyncSession, principal: Principal, task_id: str) -> Task:
+    task = await db.scalar(visible(principal).where(Task.id == task_id))
+    if task is None:
+        raise NotFound("No such task.", {"taskId": task_id})
+    return task
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    status: str | None = None
+    agent_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+
+
+def active(principal: Principal) -> Select[Task]:
+    return visible(principal).where(Task.status.in_(ACTIVE))
+
+
+def history(principal: Principal, where: HistoryFilter) -> Select[Task]:
+    stmt = visible(principal).where(Task.status.in_(FINISHED))
+    if where.status:
+        stmt = stmt.where(Task.status == where.status)
+    if where.agent_id:
+        stmt = stmt.where(Task.agent_id == where.agent_id)
+    if where.since:
+        stmt = stmt.where(Task.created_at >= where.since)
+    if where.until:
+        stmt = stmt.where(Task.created_at < where.until)
+    if where.text:
+        stmt = stmt.where(Task.description.ilike(f"%{_escape_like(where.text)}%", escape="\\"))
+    return stmt
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def children_of(db: AsyncSession, task_id: str) -> list[str]:
+    return list((await db.scalars(select(Task.id).where(Task.parent_task_id == task_id))).all())
+
+
+async def tool_messages(db: AsyncSession, task_id: str) -> list[Message]:
+    """The assistant messages of a task that carry tool calls, in order."""
+    stmt = (
+        select(Message)
+        .where(Message.task_id == task_id, Message.role == "assistant")
+        .order_by(Message.id)
+    )
+    return [m for m in (await db.scalars(stmt)).all() if m.tool_calls]
+
+
+def finish(db: AsyncSession, task: Task, status: TaskStatus, **fields: object) -> None:
+    """Moves a task to a terminal state and queues its terminal event."""
+    now = utcnow()
+    task.status = status.value
+    task.finished_at = now
+    for name, value in fields.items():
+        setattr(task, name, value)
+    payload: dict[str, object]
+    if status is TaskStatus.COMPLETED:
+        name, payload = (
+            EventName.TASK_COMPLETED,
+            {
+                "durationMs": duration_ms(task),
+                "tokensUsed": task.input_tokens + task.output_tokens,
+            },
+        )
+    elif status is TaskStatus.FAILED:
+        name, payload = EventName.TASK_FAILED, {"error": task.error, "code": task.error_code}
+    else:
+        name, payload = EventName.TASK_CANCELLED, {}
+    after_commit(db, events.task_event(task, name, **payload))
+
+
+def duration_ms(task: Task) -> int | None:
+    if task.started_at is None:
+        return None
+    end = task.finished_at or utcnow()
+    return int((end - task.started_at).total_seconds() * 1000)
+
+
+async def cancel(db: AsyncSession, principal: Principal, task_id: str) -> Task:
+    """Queued: cancelled at once. Running: flagged; the runner stops at its next cancellation
+    point (a running tool call finishes, queued ones are skipped). Finished: 409."""
+    task = await get(db, principal, task_id)
+    if task.user_id != principal.user_id and not principal.can(Permission.CANCEL_TASKS):
+        raise NotAuthorized(
+            "Cancelling another user's task needs the CancelTasks permission.",
+            {"permission": Permission.CANCEL_TASKS.value},
+        )
+    await db.refresh(task, with_for_update=True)
+    if task.status in FINISHED:
+        raise Conflict(f"The task is already {task.status}.", {"status": task.status})
+    if task.status == TaskStatus.QUEUED.value:
+        if task.job_id:
+            with contextlib.suppress(NotFound, Conflict):
+                await queue.cancel(db, task.job_id)
+        finish(db, task, TaskStatus.CANCELLED)
+    else:
+        task.cancel_requested = True
+        after_commit(db, events.cancel_requested(task))
+    return task
+
+
+async def wait_finished(
+    db: AsyncSession, bus: EventBus, principal: Principal, task_id: str, seconds: float
+) -> Task:
+    """The task once it is finished, or as it is after `seconds`. The read transaction is ended
+    while waiting so no connection is held."""
+    async with bus.subscribe(
+        lambda e: e.name in TERMINAL_EVENTS and e.payload.get("taskId") == task_id, max_queue=4
+    ) as finished:
+        task = await get(db, principal, task_id)
+        deadline = asyncio.get_running_loop().time() + seconds
+        while task.status not in FINISHED:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            await db.commit()
+            # a replica without a shared bus finishes tasks too: look again at least every second
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(left, 1.0)):
+                    await finished.next()
+            db.expire_all()
+            task = await get(db, principal, task_id)
+        return task
+
+
+async def reconcile(database: Database) -> int:
+    """Tasks whose job ended without them (a turn that crashed on its last attempt) end Failed
+    with reason "gateway restarted"."""
+    async with database.transaction() as db:
+        stmt = (
+            select(Task, Job.status)
+            .join(Job, Job.id == Task.job_id)
+            .where(Task.status.in_(ACTIVE), Job.status.in_(FINISHED))
+            .execution_options(**ALL_TENANTS)
+        )
+        rows = (await db.execute(stmt)).all()
+        for task, _job_status in rows:
+            with acting_in(db.sync_session, task.tenant_id):
+                finish(
+                    db,
+                    task,
+                    TaskStatus.FAILED,
+                    error="gateway restarted",
+                    error_code="gateway_restarted",
+                )
+        return len(rows)
+
+
+async def running_count(database: Database) -> int:
+    async with database.transaction(readonly=True) as db:
+        stmt = (
+            select(func.count())
+            .select_from(Task)
+            .where(Task.status == TaskStatus.RUNNING.value)
+            .execution_options(**ALL_TENANTS)
+        )
+        return int(await db.scalar(stmt) or 0)
+
+
+async def cancel_for_agent(db: AsyncSession, agent_id: str) -> int:
+    """Cancels every queued or running task of an agent being deleted (the session's tenant)."""
+    rows = (
+        await db.scalars(
+            select(Task).where(Task.agent_id == agent_id, Task.status.in_(ACTIVE)).with_for_update()
+        )
+    ).all()
+    for task in rows:
+        if task.status == TaskStatus.QUEUED.value:
+            if task.job_id:
+                with contextlib.suppress(NotFound, Conflict):
+                    await queue.cancel(db, task.job_id)
+            finish(db, task, TaskStatus.CANCELLED, error="The agent was deleted.")
+        else:
+            task.cancel_requested = True
+            after_commit(db, events.cancel_requested(task))
+    return len(rows)
