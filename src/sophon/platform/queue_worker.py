@@ -69,11 +69,11 @@ class Worker:
         try:
             while not stop.is_set():
                 self._wake.clear()
-                await queue.reclaim_expired(self.database)
                 if self._beat_requested or loop.time() >= next_beat:
                     self._beat_requested = False
                     next_beat = loop.time() + beat_every
                     await self._heartbeat_all()
+                await queue.reclaim_expired(self.database)
                 await self._fill()
                 timeout = max(0.0, min(self.poll_interval, next_beat - loop.time()))
                 await self._sleep(stop, timeout)
@@ -90,6 +90,11 @@ class Worker:
             self.database, self.worker_id, list(self.handlers), self.lease_seconds, limit=free
         )
         for job in claimed:
+            if (
+                job.id in self._handler_tasks
+            ):  # our earlier run of it lost the lease, still stopping
+                await queue.release(self.database, job.id, self.worker_id)
+                continue
             self._handler_tasks[job.id] = asyncio.create_task(self.handlers[job.kind](job))
             task = asyncio.create_task(self._settle(job))
             self._job_tasks.add(task)
