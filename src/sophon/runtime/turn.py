@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import persona
@@ -332,7 +332,7 @@ class TurnRunner:
         async with self.tx(turn, readonly=True) as db:
             files = await self._persona(db, turn)
             extras = await _context_extras(db, turn.info(query))
-            stored = (await db.scalars(chat.history(turn.session.id).order_by(Message.id))).all()
+            stored = (await db.scalars(self._visible_history(turn))).all()
         system = system_prompt(
             turn.agent.name,
             utcnow(),
@@ -359,6 +359,16 @@ class TurnRunner:
             ChatMessage.system(system),
             *history.to_model(recent, turn.session.channel_id, summary),
         ]
+
+    def _visible_history(self, turn: Turn) -> Select[Message]:
+        """The session up to the message this turn answers, plus this turn's own messages
+        (messages sent meanwhile wait for their own turns)."""
+        stmt = chat.history(turn.session.id)
+        if turn.task.message_id:
+            stmt = stmt.where(
+                or_(Message.id <= turn.task.message_id, Message.task_id == turn.task.id)
+            )
+        return stmt.order_by(Message.id)
 
     async def _persona(self, db: AsyncSession, turn: Turn) -> dict[FileKind, str]:
         kinds = [FileKind.SOUL, FileKind.TOOLS_GUIDE, FileKind.AGENTS_GUIDE]
