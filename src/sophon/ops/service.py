@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sophon.audit import service as audit
 from sophon.platform import kv
 from sophon.platform.errors import ServiceUnavailable
+from sophon.platform.events import Audience, Event, after_commit
 from sophon.platform.principal import Principal
 
 STATE_KEY = "ops.processing"
+PROCESSING_CHANGED = "ProcessingChanged"  # internal event: every replica's view of the state
 DRAIN_RETRY_AFTER_SECONDS = 30
 
 
@@ -34,9 +36,14 @@ async def state(db: AsyncSession) -> Processing:
     return Processing(value) if value in Processing.__members__.values() else Processing.RUNNING
 
 
+def _announce(db: AsyncSession, to: Processing) -> None:
+    after_commit(db, Event(PROCESSING_CHANGED, {"processing": to.value}, None, Audience()))
+
+
 async def change(db: AsyncSession, principal: Principal, to: Processing) -> Processing:
     before = await state(db)
     await kv.put_setting(db, STATE_KEY, to.value)
+    _announce(db, to)
     await audit.record(
         db, principal, f"ops.{to.value}", ("ops", None), details={"from": before.value}
     )
@@ -47,6 +54,7 @@ async def settle_drain(db: AsyncSession) -> None:
     """Draining ends in paused once nothing runs (called by a worker that is idle)."""
     if await state(db) is Processing.DRAINING:
         await kv.put_setting(db, STATE_KEY, Processing.PAUSED.value)
+        _announce(db, Processing.PAUSED)
 
 
 async def refuse_new_work(db: AsyncSession) -> None:
