@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -12,6 +12,8 @@ from sophon.platform.gateway import Gateway
 from sophon.settings import Settings
 from tests.chat.chat_helpers import EventLog
 from tests.identity_helpers import Caller
+from tests.providers.provider_helpers import add_provider
+from tests.runtime.providers.fakes import FakeServer, SleepRecorder
 
 
 @pytest.fixture
@@ -37,6 +39,34 @@ def gateway(app: FastAPI, client: httpx.AsyncClient) -> Gateway:
 async def events(gateway: Gateway) -> AsyncIterator[EventLog]:
     async with EventLog(gateway.bus) as log:
         yield log
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeServer]:
+    server = FakeServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def model(
+    client: httpx.AsyncClient, admin: Caller, gateway: Gateway, fake_server: FakeServer
+) -> FakeServer:
+    """A loopback OpenAI-compatible provider as the tenant's model (retries never wait)."""
+    fake_server.reset()
+    gateway.model_runtime.sleep = SleepRecorder()
+    await add_provider(
+        client,
+        admin,
+        name="loopback",
+        type="openai",
+        baseUrl=f"{fake_server.url}/v1",
+        apiKey="sk-test-key",
+        models=[{"id": "gpt-test"}],
+        defaultModel="gpt-test",
+    )
+    return fake_server
 
 
 @pytest.fixture

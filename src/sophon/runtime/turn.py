@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -255,11 +256,11 @@ class TurnRunner:
     def _offered_tools(self, turn: Turn, query: str) -> list[Tool]:
         names = agents.effective_tools(self.gateway.tools, turn.agent)
         available = [t for n in names if (t := self.gateway.tools.get(n)) is not None]
-        words = set(query.lower().replace(".", " ").split())
+        words = _words(query)
 
         def relevance(tool: Tool) -> tuple[int, str]:
             mentioned = 10 if tool.name in query else 0
-            overlap = len(words & set(f"{tool.name} {tool.description}".lower().split()))
+            overlap = len(words & _words(f"{tool.name} {tool.description}"))
             return (-(mentioned + overlap), tool.name)
 
         return sorted(available, key=relevance)[: self.settings.max_tools_per_call]
@@ -636,6 +637,10 @@ async def _context_extras(db: AsyncSession, info: hooks.TurnInfo) -> dict[str, s
         if section is not None:
             extras[section[0]] = section[1]
     return extras
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
 
 
 def _log(task: Task, message: str) -> None:
