@@ -17,6 +17,7 @@ from sophon.audit import router as audit_router
 from sophon.chat import router as chat_router
 from sophon.identity import bootstrap, router_admin, router_auth
 from sophon.license import router as license_router
+from sophon.memory import router as memory_router
 from sophon.ops import router as ops_router
 from sophon.platform import migrate
 from sophon.platform.docs import OPENAPI_URL, install_docs
@@ -26,6 +27,7 @@ from sophon.platform.middleware import BodyLimitMiddleware, HealthProbe, Request
 from sophon.platform.tenancy import TenantPrefixMiddleware
 from sophon.providers import router as providers_router
 from sophon.public.router import router as public_router
+from sophon.realtime.router import install_hubs
 from sophon.settings import Settings
 from sophon.tasks import router as tasks_router
 from sophon.tenants import router as tenants_router
@@ -55,6 +57,7 @@ ROUTERS = [
     chat_router.sessions_router,
     tasks_router.router,
     approvals_router.router,
+    memory_router.router,
     ops_router.router,
 ]
 
@@ -88,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_hubs(app)
     install_docs(app)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -5,6 +5,7 @@ from sophon.approvals import models as approval_models
 from sophon.audit import models as audit_models
 from sophon.chat import models as chat_models
 from sophon.identity import models as identity_models
+from sophon.memory import models as memory_models
 from sophon.platform import idempotency_models, kv, queue_models
 from sophon.platform.db import Base
 from sophon.providers import models as provider_models
@@ -21,6 +22,7 @@ __all__ = [
     "idempotency_models",
     "identity_models",
     "kv",
+    "memory_models",
     "metadata",
     "provider_models",
     "queue_models",

@@ -139,6 +139,17 @@ class Settings(BaseSettings):
         "Medium", description="Heartbeat runs auto-reject tool calls above this risk level."
     )
 
+    # real-time hubs
+    hub_keepalive_seconds: float = Field(
+        15.0, gt=0, description="A hub connection that sent nothing this long is sent a ping."
+    )
+    hub_client_timeout_seconds: float = Field(
+        30.0, gt=0, description="A hub client silent this long (not even a ping) is closed."
+    )
+    hub_long_poll_seconds: float = Field(
+        90.0, gt=0, le=95, description="How long a Long Polling request waits for messages."
+    )
+
     @field_validator("heartbeat_risk_ceiling")
     @classmethod
     def _known_risk(cls, value: str) -> str:

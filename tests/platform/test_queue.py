@@ -307,7 +307,7 @@ async def test_worker_cancels_a_running_handler(database: Database, tenant: str)
         await asyncio.wait_for(started.wait(), 5)
         async with database.transaction(tenant_id=tenant) as db:
             await queue.cancel(db, job_id)
-        worker.notify()
+        worker.notify(check_leases=True)
         await asyncio.wait_for(stopped.wait(), 5)
     finally:
         await stop_worker(stop, task)

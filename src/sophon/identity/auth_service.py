@@ -14,6 +14,7 @@ from sophon.audit import service as audit
 from sophon.identity import users_service
 from sophon.identity.models import ApiToken, AuthSession, User
 from sophon.identity.principals import SessionPolicy, session_alive
+from sophon.identity.revocation import credentials_revoked
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import (
     Conflict,
@@ -190,6 +191,7 @@ async def _revoke(db: AsyncSession, session: AuthSession) -> None:
     if session.revoked_at is None:
         session.revoked_at = utcnow()
         await db.flush()
+        credentials_revoked(db, session.user_id, "session")
 
 
 async def logout(db: AsyncSession, principal: Principal) -> None:
@@ -284,6 +286,7 @@ async def revoke_token(db: AsyncSession, principal: Principal, token_id: str) ->
         raise NotFound("No such API token.")
     token.revoked_at = utcnow()
     await audit.record(db, principal, "auth.token.revoke", ("token", token.id))
+    credentials_revoked(db, token.user_id, "token")
 
 
 async def change_password(
@@ -312,6 +315,7 @@ async def change_password(
         .values(revoked_at=utcnow())
     )
     await audit.record(db, principal, "auth.password.change", ("user", user.id))
+    credentials_revoked(db, user.id, "password")
 
 
 async def setup_first_admin(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sophon.audit import service as audit
 from sophon.identity import roles_service
 from sophon.identity.models import AuthSession, Membership, Role, RoleAssignment, User
+from sophon.identity.revocation import credentials_revoked
 from sophon.license.service import License
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotAuthorized, NotFound, ValidationFailed
@@ -200,6 +201,8 @@ async def update_member(
             db.add(RoleAssignment(user_id=user.id, role_id=role.id))
         changes["roles"] = [r.name for r in resolved]
     await db.flush()
+    if "status" in changes or "roles" in changes:
+        credentials_revoked(db, user.id, "membership")
     action = {"Suspended": "user.suspend", "Active": "user.reactivate"}.get(
         str(changes.get("status")), "user.update"
     )
@@ -229,6 +232,7 @@ async def _end_sessions(db: AsyncSession, user_id: str, tenant_id: str | None = 
     if tenant_id is not None:
         stmt = stmt.where(AuthSession.tenant_id == tenant_id)
     result = await db.execute(stmt.values(revoked_at=utcnow()))
+    credentials_revoked(db, user_id, "sessions")
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -266,6 +270,7 @@ async def delete_member(db: AsyncSession, actor: Principal, user_id: str) -> Non
     if not elsewhere:
         await db.delete(user)  # (a removed membership alone already refuses this tenant's access)
     await audit.record(db, actor, "user.delete", ("user", user_id), details={"email": user.email})
+    credentials_revoked(db, user_id, "removed")
 
 
 async def force_logout(db: AsyncSession, actor: Principal, user_id: str) -> int:

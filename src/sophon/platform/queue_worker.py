@@ -52,10 +52,11 @@ class Worker:
         self._job_tasks: set[asyncio.Task[None]] = set()
         self._stop_reasons: dict[str, StopReason] = {}
 
-    def notify(self) -> None:
-        """Work may be waiting (a job was enqueued or cancelled): look now instead of at the
-        next poll, and check the running jobs' leases and cancel flags too."""
-        self._beat_requested = True
+    def notify(self, *, check_leases: bool = False) -> None:
+        """Work may be waiting (a job was enqueued): look now instead of at the next poll;
+        `check_leases` also checks the running jobs' leases and cancel flags at once."""
+        if check_leases:
+            self._beat_requested = True
         self._wake.set()
 
     @property
@@ -73,7 +74,7 @@ class Worker:
                     self._beat_requested = False
                     next_beat = loop.time() + beat_every
                     await self._heartbeat_all()
-                await queue.reclaim_expired(self.database)
+                    await queue.reclaim_expired(self.database)
                 await self._fill()
                 timeout = max(0.0, min(self.poll_interval, next_beat - loop.time()))
                 await self._sleep(stop, timeout)

@@ -64,6 +64,8 @@ class Turn:
     session: ChatSession
     agent: Agent
     stop: asyncio.Event
+    query: str = ""  # the message this turn answers
+    resumed: bool = False  # a previous run of this turn was interrupted
     tools: list[Tool] = field(default_factory=list)
     plan: dict[str, Any] | None = None
     plan_approved: bool | None = None
@@ -161,7 +163,9 @@ class TurnRunner:
             after_commit(
                 db, task_event(task, EventName.TASK_STARTED, startedAt=_iso(task.started_at))
             )
-        return Turn(task=task, session=session, agent=agent, stop=stop)
+            message = await db.get(Message, task.message_id) if task.message_id else None
+        query = message.content if message is not None else ""
+        return Turn(task, session, agent, stop, query=query, resumed=resumed)
 
     async def _end(
         self,
@@ -182,8 +186,8 @@ class TurnRunner:
 
     async def _run(self, turn: Turn) -> None:
         await self._check_budget(turn)
-        query = await self._query(turn)
-        if await self._already_answered(turn):
+        query = turn.query
+        if turn.resumed and await self._already_answered(turn):
             return
         turn.tools = self._offered_tools(turn, query)
         await self._maybe_plan(turn, query)
@@ -222,11 +226,6 @@ class TurnRunner:
                 f"The agent's daily token budget ({budget} tokens) is used up; "
                 "it resets at midnight UTC.",
             )
-
-    async def _query(self, turn: Turn) -> str:
-        async with self.tx(turn, readonly=True) as db:
-            message = await db.get(Message, turn.task.message_id) if turn.task.message_id else None
-        return message.content if message is not None else ""
 
     async def _already_answered(self, turn: Turn) -> bool:
         """On resume: a final answer stored before the crash completes the task; tool calls left

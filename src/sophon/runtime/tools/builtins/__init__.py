@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sophon.runtime.tools.builtins.clock import clock_tools
 from sophon.runtime.tools.builtins.host import host_tools
+from sophon.runtime.tools.builtins.memory import memory_tools
 from sophon.runtime.tools.builtins.sandboxed import sandboxed_tools
 from sophon.runtime.tools.builtins.web import web_tools
 from sophon.runtime.tools.registry import Tool
@@ -13,7 +14,7 @@ from sophon.settings import Settings
 def builtin_tools(settings: Settings) -> list[Tool]:
     """Every built-in tool this Gateway offers under these settings (`os.execute` only when
     `allow_host_exec` is on)."""
-    tools = [*clock_tools(), *web_tools(), *sandboxed_tools()]
+    tools = [*clock_tools(), *web_tools(), *sandboxed_tools(), *memory_tools()]
     if settings.allow_host_exec:
         tools += host_tools()
     return tools

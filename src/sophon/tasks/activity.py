@@ -1,0 +1,102 @@
+"""Read-only views of what agents did in a time window (tasks, their sessions and the tools
+their turns called), for the memory domain's daily logs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.chat.models import Message
+from sophon.tasks.models import Task
+
+ALL_USERS = "*"
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class TaskActivity:
+    id: str
+    kind: str
+    status: str
+    description: str
+    session_id: str | None
+    user_id: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    tokens: int
+    tools: list[ToolUse] = field(default_factory=list)
+
+
+async def pairs_between(
+    db: AsyncSession, start: datetime, end: datetime
+) -> list[tuple[str, str | None]]:
+    """The (agent, user) pairs with at least one task created in [start, end)."""
+    rows = await db.execute(
+        select(Task.agent_id, Task.user_id)
+        .where(Task.created_at >= start, Task.created_at < end, Task.agent_id.is_not(None))
+        .distinct()
+    )
+    return [(str(a), u) for a, u in rows.all()]
+
+
+async def tasks_between(
+    db: AsyncSession,
+    agent_id: str,
+    start: datetime,
+    end: datetime,
+    user_id: str | None = ALL_USERS,
+) -> list[TaskActivity]:
+    """The agent's tasks created in [start, end), oldest first, with the tools their turns
+    called. `user_id`: one user's, None for tasks of no user (heartbeats), or `ALL_USERS`."""
+    stmt = select(Task).where(
+        Task.agent_id == agent_id, Task.created_at >= start, Task.created_at < end
+    )
+    if user_id is None:
+        stmt = stmt.where(Task.user_id.is_(None))
+    elif user_id != ALL_USERS:
+        stmt = stmt.where(Task.user_id == user_id)
+    tasks = list((await db.scalars(stmt.order_by(Task.created_at, Task.id))).all())
+    tools = await _tools_of(db, [t.id for t in tasks])
+    return [
+        TaskActivity(
+            id=t.id,
+            kind=t.kind,
+            status=t.status,
+            description=t.description,
+            session_id=t.session_id,
+            user_id=t.user_id,
+            created_at=t.created_at,
+            finished_at=t.finished_at,
+            error=t.error,
+            tokens=t.input_tokens + t.output_tokens,
+            tools=tools.get(t.id, []),
+        )
+        for t in tasks
+    ]
+
+
+async def _tools_of(db: AsyncSession, task_ids: list[str]) -> dict[str, list[ToolUse]]:
+    if not task_ids:
+        return {}
+    rows = await db.execute(
+        select(Message.task_id, Message.tool_calls).where(
+            Message.task_id.in_(task_ids), Message.role == "assistant"
+        )
+    )
+    used: dict[str, list[ToolUse]] = defaultdict(list)
+    for task_id, calls in rows.all():
+        for call in calls or []:
+            used[str(task_id)].append(
+                ToolUse(str(call.get("name", "?")), str(call.get("status", "?")))
+            )
+    return used
