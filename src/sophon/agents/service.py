@@ -3,6 +3,7 @@ allowlist. HTTP-free; callers own the transaction."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,13 @@ def _heartbeat_columns(body: AgentIn | AgentPatchIn) -> dict[str, Any]:
     if body.heartbeat is None:
         return {}
     hours = body.heartbeat.active_hours
+    interval = body.heartbeat.interval_minutes
     return {
         "heartbeat_enabled": body.heartbeat.enabled,
-        "heartbeat_interval_minutes": body.heartbeat.interval_minutes,
+        "heartbeat_interval_minutes": interval,
         "heartbeat_active_hours": hours.model_dump(mode="json") if hours else None,
+        # the first run comes one interval after heartbeats are (re)configured
+        "heartbeat_next_at": utcnow() + timedelta(minutes=interval),
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
 
@@ -35,10 +36,12 @@ def _due(now: datetime) -> Any:
 
 
 def in_active_hours(active_hours: dict[str, Any] | None, now: datetime) -> bool:
-    """`{"start": "08:00", "end": "22:00"}` in UTC; a window may wrap midnight."""
+    """`{"start": "08:00", "end": "22:00", "timezone": "Europe/Paris"}`; a window whose end
+    comes before its start wraps past midnight."""
     if not active_hours or "start" not in active_hours or "end" not in active_hours:
         return True
-    current = now.strftime("%H:%M")
+    local = now.astimezone(ZoneInfo(str(active_hours.get("timezone") or "UTC")))
+    current = local.strftime("%H:%M")
     start, end = str(active_hours["start"]), str(active_hours["end"])
     return start <= current < end if start <= end else (current >= start or current < end)
 
