@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from sophon.platform.gateway import Gateway
 from sophon.settings import Settings
+from tests.agents.agent_helpers import default_agent
 from tests.chat.chat_helpers import EventLog
 from tests.identity_helpers import Caller
 from tests.providers.provider_helpers import add_provider
@@ -72,8 +73,6 @@ async def model(
 @pytest.fixture
 async def agent_id(client: httpx.AsyncClient, admin: Caller) -> str:
     """The default agent, allowed every built-in tool family used here."""
-    from tests.agents.agent_helpers import default_agent
-
     agent = await default_agent(client, admin)
     response = await client.put(
         f"/api/agents/{agent['id']}/tools",

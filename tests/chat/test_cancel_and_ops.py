@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.agents.agent_helpers import create_agent
 from tests.chat.chat_helpers import EventLog, messages, pending_approval, send, wait_task
 from tests.chat.test_tool_calls import PRINT_CODE
 from tests.helpers import assert_error
@@ -86,8 +87,6 @@ async def test_deleting_a_session_cancels_its_running_task(
 async def test_deleting_an_agent_cancels_its_tasks_and_keeps_its_sessions_readable(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    from tests.agents.agent_helpers import create_agent
-
     agent = await create_agent(client, admin, "helper")
     done = await send(client, admin, "hello", agentId=agent["id"])
     await wait_task(client, admin, done["taskId"])
