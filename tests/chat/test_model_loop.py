@@ -92,6 +92,9 @@ async def test_a_streamed_turn_with_a_tool_call(
 
     names = [e.name for e in events.of_task(accepted["taskId"])]
     assert names[:3] == ["TaskQueued", "TaskStarted", "AgentStatus"]
+    tenants = {e.tenant_id for e in events.of_task(accepted["taskId"])}
+    assert len(tenants) == 1
+    assert None not in tenants  # hubs deliver only events that name their tenant
     assert names[-2:] == ["ReceiveMessage", "TaskCompleted"]
     chunks = [e.payload for e in events.of_task(accepted["taskId"]) if e.name == "StreamChunk"]
     assert "".join(c["delta"] for c in chunks) == "Let me check.It is now."

@@ -73,6 +73,9 @@ async def test_a_high_risk_call_waits_for_approval_and_runs_once_approved(
     assert task["status"] == "Completed"
     resolved = await events.wait_for(lambda e: e.name == "ApprovalResolved")
     assert resolved.payload["status"] == "Approved"
+    requested = await events.wait_for(lambda e: e.name == "ApprovalRequested")
+    assert requested.tenant_id is not None
+    assert requested.tenant_id == resolved.tenant_id
 
     twice = await client.post(f"/api/approvals/{approval['id']}/reject", headers=admin.headers)
     assert_error(twice, 409, "conflict")

@@ -20,6 +20,7 @@ from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
+from sophon.platform.tenancy import session_tenant
 from sophon.runtime.tools.context import InvalidToolArguments, validate_arguments
 from sophon.settings import Tier
 
@@ -75,6 +76,7 @@ def create(
     now = utcnow()
     approval = Approval(
         id=new_id("apr"),
+        tenant_id=session_tenant(db.sync_session),  # now, not at flush: the event needs it
         kind=kind,
         status=ApprovalStatus.PENDING.value,
         tool_name=tool_name,

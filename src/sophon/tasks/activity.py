@@ -100,3 +100,20 @@ async def _tools_of(db: AsyncSession, task_ids: list[str]) -> dict[str, list[Too
                 ToolUse(str(call.get("name", "?")), str(call.get("status", "?")))
             )
     return used
+
+
+async def exchange_of_task(db: AsyncSession, task_id: str) -> list[tuple[str, str, str]]:
+    """The user message a task answered and the assistant's replies, in order, as
+    (role, content, message id); tool traffic left out."""
+    task = await db.get(Task, task_id)
+    if task is None:
+        return []
+    stmt = select(Message.role, Message.content, Message.id).where(
+        Message.role.in_(("user", "assistant")), Message.content != ""
+    )
+    if task.message_id:
+        stmt = stmt.where((Message.task_id == task_id) | (Message.id == task.message_id))
+    else:
+        stmt = stmt.where(Message.task_id == task_id)
+    rows = await db.execute(stmt.order_by(Message.id))
+    return [(str(r), str(c), str(i)) for r, c, i in rows.all()]

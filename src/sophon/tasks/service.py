@@ -21,7 +21,7 @@ from sophon.platform.ids import new_id
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
 from sophon.platform.queue_models import Job
-from sophon.platform.tenancy import ALL_TENANTS, acting_in
+from sophon.platform.tenancy import ALL_TENANTS, acting_in, session_tenant
 from sophon.tasks import events
 from sophon.tasks.models import ACTIVE, FINISHED, Task, TaskStatus
 
@@ -49,6 +49,7 @@ def create(
     """A Queued task and its job; turns of one session run one at a time, in order."""
     task = Task(
         id=new_id("task"),
+        tenant_id=session_tenant(db.sync_session),  # now, not at flush: the event needs it
         kind=kind,
         status=TaskStatus.QUEUED.value,
         session_id=session_id,
