@@ -37,7 +37,7 @@ class GatewayProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr_path = data_dir.parent / f"gateway-{self.port}.stderr"
 
-    def start(self, timeout: float = 20.0) -> float:
+    def start(self, timeout: float = 60.0) -> float:
         """Starts the process; returns seconds until `/api/health` answered."""
         self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()

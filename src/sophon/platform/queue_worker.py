@@ -134,10 +134,12 @@ class Worker:
             await queue.fail(db, job.id, wid, repr(error), retry=True)
 
     async def _heartbeat_all(self) -> None:
-        for job_id, handler in list(self._handler_tasks.items()):
-            if handler.done():
-                continue
-            beat = await queue.heartbeat(self.database, job_id, self.worker_id, self.lease_seconds)
+        live = {job_id: h for job_id, h in self._handler_tasks.items() if not h.done()}
+        beats = await queue.heartbeat_many(
+            self.database, list(live), self.worker_id, self.lease_seconds
+        )
+        for job_id, handler in live.items():
+            beat = beats[job_id]
             if not beat:
                 self._stop(job_id, handler, "lost")
             elif beat.cancel_requested:

@@ -1,13 +1,25 @@
 """Planning: whether a request gets an execution plan (the modes Auto, LlmDecides, Always,
-Never), asking the model for one, and the plan's risk (the riskiest tool a step names)."""
+Never), asking the model for one, the plan's risk (the riskiest tool a step names) and its one
+approval when a step is Medium or riskier."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sophon.approvals import service as approvals
+from sophon.approvals.models import ApprovalStatus
+from sophon.platform.errors import DomainError
+from sophon.platform.ids import new_id
+from sophon.runtime.errors import TurnCancelled
+from sophon.runtime.providers import ChatMessage, ChatRequest
 from sophon.runtime.tools.registry import RiskLevel, ToolRegistry
+from sophon.tasks import service as tasks
+from sophon.tasks.models import Task
+
+if TYPE_CHECKING:
+    from sophon.runtime.turn import Turn, TurnRunner
 
 CONJUNCTIONS = ("and then", "after that", "first", "then")
 MULTI_STEP = ("steps", "plan", "sequence")
@@ -91,3 +103,90 @@ def parse_plan(text: str, registry: ToolRegistry) -> dict[str, Any] | None:
 
 def plan_risk(plan: dict[str, Any]) -> RiskLevel:
     return max((RiskLevel(s["estimatedRisk"]) for s in plan["steps"]), key=lambda r: r.rank)
+
+
+async def maybe_plan(runner: TurnRunner, turn: Turn, query: str) -> None:
+    if turn.heartbeat or not turn.tools:
+        return
+    if turn.task.plan is not None:  # resumed: the plan was made (and decided) before
+        turn.plan = turn.task.plan
+        turn.plan_approved = turn.plan.get("approved")
+        return
+    if not await _wants_plan(runner, turn, query):
+        return
+    hints = ", ".join(t.name for t in turn.tools)
+    request = ChatRequest(
+        model="",
+        messages=[ChatMessage.user(f"{PLAN_INSTRUCTION}{hints}\n\nRequest: {query}")],
+        temperature=0.0,
+    )
+    await runner.status(turn, "thinking", "planning")
+    candidate, response = await runner.complete(turn, request)
+    await runner.record_usage(turn, candidate, response)
+    plan = parse_plan(response.content, runner.gateway.tools)
+    if plan is None:
+        return
+    plan["id"] = new_id("plan")
+    turn.plan = plan
+    if plan_risk(plan).at_least(RiskLevel.MEDIUM):
+        turn.plan_approved = await approve_plan(runner, turn, plan)
+        plan["approved"] = turn.plan_approved
+    await _save_plan(runner, turn, plan)
+    if turn.plan_approved is False:
+        turn.plan = None
+
+
+async def _wants_plan(runner: TurnRunner, turn: Turn, query: str) -> bool:
+    mode = turn.agent.planning_mode
+    if mode == "Never":
+        return False
+    if mode == "Always":
+        return True
+    if mode == "LlmDecides":
+        request = ChatRequest(
+            model="",
+            messages=[ChatMessage.user(DECIDE_INSTRUCTION + query)],
+            temperature=0.0,
+            max_tokens=3,
+        )
+        try:
+            candidate, response = await runner.complete(turn, request)
+            await runner.record_usage(turn, candidate, response)
+            decided = parse_decision(response.content)
+            if decided is not None:
+                return decided
+        except DomainError:
+            pass
+    return heuristic_wants_plan(query)
+
+
+async def _save_plan(runner: TurnRunner, turn: Turn, plan: dict[str, Any]) -> None:
+    async with runner.tx(turn) as db:
+        task = await db.get(Task, turn.task.id, with_for_update=True)
+        if task is not None:
+            task.plan = plan
+            tasks.note(task, f"plan made: {len(plan['steps'])} steps")
+
+
+async def approve_plan(runner: TurnRunner, turn: Turn, plan: dict[str, Any]) -> bool:
+    """One approval for a plan with a step at Medium or above; True when approved."""
+    steps = "\n".join(f"{n}. {s['description']}" for n, s in enumerate(plan["steps"], 1))
+    async with runner.tx(turn) as db:
+        approval = approvals.create(
+            db,
+            kind=approvals.KIND_PLAN,
+            tool_name="plan",
+            risk_level=plan_risk(plan).value,
+            arguments={"goal": plan["goal"], "steps": plan["steps"]},
+            timeout_seconds=runner.approval_timeout("plan"),
+            user_id=turn.task.user_id,
+            preview=f"Goal: {plan['goal']}\n{steps}",
+            task_id=turn.task.id,
+            session_id=turn.session.id,
+            agent_id=turn.agent.id,
+        )
+    await runner.status(turn, "waiting_approval", "plan")
+    decided = await runner.wait_for_approval(turn, approval.id)
+    if decided is None:
+        raise TurnCancelled
+    return decided.status == ApprovalStatus.APPROVED.value

@@ -14,13 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
 from sophon.approvals import service as approvals
-from sophon.approvals.gate import wait_for_decision
 from sophon.approvals.models import Approval, ApprovalStatus
 from sophon.chat import service as chat
 from sophon.chat.models import ChatSession, Message
 from sophon.platform.events import EventName
 from sophon.runtime.errors import TurnCancelled
-from sophon.runtime.planning import plan_risk
 from sophon.runtime.providers import ChatResponse, ToolCall
 from sophon.runtime.tools.context import ToolContext, ToolResult, run_tool
 from sophon.runtime.tools.registry import RiskLevel, Tool, ToolRegistry
@@ -104,42 +102,6 @@ def _tool_message(
     )
 
 
-def _timeout(runner: TurnRunner, tool_name: str) -> float:
-    settings = runner.settings
-    return settings.approval_timeouts.get(tool_name, settings.approval_timeout_seconds)
-
-
-async def approve_plan(runner: TurnRunner, turn: Turn, plan: dict[str, Any]) -> bool:
-    """One approval for a plan with a step at Medium or above; True when approved."""
-    steps = "\n".join(f"{n}. {s['description']}" for n, s in enumerate(plan["steps"], 1))
-    async with runner.tx(turn) as db:
-        approval = approvals.create(
-            db,
-            kind=approvals.KIND_PLAN,
-            tool_name="plan",
-            risk_level=plan_risk(plan).value,
-            arguments={"goal": plan["goal"], "steps": plan["steps"]},
-            timeout_seconds=_timeout(runner, "plan"),
-            user_id=turn.task.user_id,
-            preview=f"Goal: {plan['goal']}\n{steps}",
-            task_id=turn.task.id,
-            session_id=turn.session.id,
-            agent_id=turn.agent.id,
-        )
-    await runner.status(turn, "waiting_approval", "plan")
-    decided = await _wait(runner, turn, approval.id)
-    if decided is None:
-        raise TurnCancelled
-    return decided.status == ApprovalStatus.APPROVED.value
-
-
-async def _wait(runner: TurnRunner, turn: Turn, approval_id: str) -> Approval | None:
-    gateway = runner.gateway
-    return await wait_for_decision(
-        gateway.db, gateway.bus, turn.task.tenant_id, approval_id, turn.stop
-    )
-
-
 def _gate(runner: TurnRunner, turn: Turn, outcome: Outcome, allowed: set[str]) -> bool:
     """Decides what needs no person; True when the call must wait for an approval."""
     call, tool = outcome.call, outcome.tool
@@ -176,7 +138,9 @@ async def run_calls(
     if gated:
         await _request_approvals(runner, turn, message_id, gated)
         await runner.status(turn, "waiting_approval", ", ".join(o.call.name for o in gated))
-        decisions = await asyncio.gather(*(_wait(runner, turn, o.approval_id or "") for o in gated))
+        decisions = await asyncio.gather(
+            *(runner.wait_for_approval(turn, o.approval_id or "") for o in gated)
+        )
         for outcome, decided in zip(gated, decisions, strict=True):
             _apply_decision(outcome, decided)
     runnable = [o for o in outcomes if o.arguments is not None]
@@ -214,7 +178,7 @@ async def _request_approvals(
                 tool_name=outcome.call.name,
                 risk_level=outcome.tool.risk.value,
                 arguments=outcome.call.arguments,
-                timeout_seconds=_timeout(runner, outcome.call.name),
+                timeout_seconds=runner.approval_timeout(outcome.call.name),
                 user_id=turn.task.user_id,
                 editable=outcome.tool.editable_at_approval,
                 task_id=turn.task.id,

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.agents import persona
 from sophon.agents import service as agents
-from sophon.agents.files import FileKind
 from sophon.agents.models import Agent
-from sophon.approvals.gate import first_of
+from sophon.approvals.gate import first_of, wait_for_decision
+from sophon.approvals.models import Approval
 from sophon.chat import service as chat
 from sophon.chat.models import ChatSession, Message
 from sophon.platform.clock import iso, utcnow
@@ -29,9 +28,10 @@ from sophon.platform.ids import new_id
 from sophon.platform.queue import ClaimedJob
 from sophon.providers import routing
 from sophon.providers.models import ModelUsage
-from sophon.runtime import history, hooks, planning, toolcalls
+from sophon.runtime import context as context_builder
+from sophon.runtime import hooks, planning, toolcalls
 from sophon.runtime.errors import TurnCancelled, TurnFailed, TurnSkipped
-from sophon.runtime.prompts import HEARTBEAT_OK, system_prompt
+from sophon.runtime.prompts import HEARTBEAT_OK
 from sophon.runtime.providers import (
     ChatMessage,
     ChatRequest,
@@ -40,8 +40,7 @@ from sophon.runtime.providers import (
     TextDelta,
     ToolSpec,
 )
-from sophon.runtime.providers.base import estimate_tokens
-from sophon.runtime.tools.registry import RiskLevel, Tool
+from sophon.runtime.tools.registry import Tool
 from sophon.tasks import service as tasks
 from sophon.tasks.events import task_event
 from sophon.tasks.models import FINISHED, Task, TaskStatus
@@ -52,10 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("sophon.runtime")
 
 RESUMABLE_ATTEMPTS = 2  # the first run and one resume after a crash
-SUMMARY_INSTRUCTION = (
-    "Summarise the conversation below for your own future reference: facts, decisions, open "
-    "questions and what the user wants. Be brief and concrete."
-)
 
 
 @dataclass
@@ -159,9 +154,9 @@ class TurnRunner:
             resumed = task.status == TaskStatus.RUNNING.value
             task.status = TaskStatus.RUNNING.value
             task.started_at = task.started_at or utcnow()
-            _log(task, "resumed after a Gateway restart" if resumed else "started")
+            tasks.note(task, "resumed after a Gateway restart" if resumed else "started")
             after_commit(
-                db, task_event(task, EventName.TASK_STARTED, startedAt=_iso(task.started_at))
+                db, task_event(task, EventName.TASK_STARTED, startedAt=iso(task.started_at))
             )
             message = await db.get(Message, task.message_id) if task.message_id else None
         query = message.content if message is not None else ""
@@ -179,7 +174,7 @@ class TurnRunner:
             task = await db.get(Task, turn.task.id, with_for_update=True)
             if task is None or task.status in FINISHED:
                 return
-            _log(task, error or status.value.lower())
+            tasks.note(task, error or status.value.lower())
             tasks.finish(db, task, status, error=error, error_code=error_code)
 
     # --- the loop ------------------------------------------------------------------------------
@@ -190,12 +185,12 @@ class TurnRunner:
         if turn.resumed and await self._already_answered(turn):
             return
         turn.tools = self._offered_tools(turn, query)
-        await self._maybe_plan(turn, query)
+        await planning.maybe_plan(self, turn, query)
         steps = self.settings.max_agent_steps
         for step in range(steps + 1):
             self._check_stop(turn)
             last = step == steps
-            context = await self._context(turn, query)
+            context = await context_builder.build(self, turn, query)
             await self.status(turn, "thinking", "")
             candidate, response = await self._call_model(turn, context, offer_tools=not last)
             if not response.tool_calls or last:
@@ -266,182 +261,9 @@ class TurnRunner:
 
     # --- planning ------------------------------------------------------------------------------
 
-    async def _maybe_plan(self, turn: Turn, query: str) -> None:
-        if turn.heartbeat or not turn.tools:
-            return
-        if turn.task.plan is not None:  # resumed: the plan was made (and decided) before
-            turn.plan = turn.task.plan
-            turn.plan_approved = turn.plan.get("approved")
-            return
-        if not await self._wants_plan(turn, query):
-            return
-        hints = ", ".join(t.name for t in turn.tools)
-        request = ChatRequest(
-            model="",
-            messages=[ChatMessage.user(f"{planning.PLAN_INSTRUCTION}{hints}\n\nRequest: {query}")],
-            temperature=0.0,
-        )
-        await self.status(turn, "thinking", "planning")
-        candidate, response = await self._complete(turn, request)
-        await self._usage_only(turn, candidate, response)
-        plan = planning.parse_plan(response.content, self.gateway.tools)
-        if plan is None:
-            return
-        plan["id"] = new_id("plan")
-        turn.plan = plan
-        if planning.plan_risk(plan).at_least(RiskLevel.MEDIUM):
-            turn.plan_approved = await toolcalls.approve_plan(self, turn, plan)
-            plan["approved"] = turn.plan_approved
-        await self._save_plan(turn, plan)
-        if turn.plan_approved is False:
-            turn.plan = None
-
-    async def _wants_plan(self, turn: Turn, query: str) -> bool:
-        mode = turn.agent.planning_mode
-        if mode == "Never":
-            return False
-        if mode == "Always":
-            return True
-        if mode == "LlmDecides":
-            request = ChatRequest(
-                model="",
-                messages=[ChatMessage.user(planning.DECIDE_INSTRUCTION + query)],
-                temperature=0.0,
-                max_tokens=3,
-            )
-            try:
-                candidate, response = await self._complete(turn, request)
-                await self._usage_only(turn, candidate, response)
-                decided = planning.parse_decision(response.content)
-                if decided is not None:
-                    return decided
-            except DomainError:
-                pass
-        return planning.heuristic_wants_plan(query)
-
-    async def _save_plan(self, turn: Turn, plan: dict[str, Any]) -> None:
-        async with self.tx(turn) as db:
-            task = await db.get(Task, turn.task.id, with_for_update=True)
-            if task is not None:
-                task.plan = plan
-                _log(task, f"plan made: {len(plan['steps'])} steps")
-
-    # --- context -------------------------------------------------------------------------------
-
-    async def _context(self, turn: Turn, query: str) -> list[ChatMessage]:
-        async with self.tx(turn, readonly=True) as db:
-            files = await self._persona(db, turn)
-            extras = await _context_extras(db, turn.info(query))
-            stored = (await db.scalars(self._visible_history(turn))).all()
-        system = system_prompt(
-            turn.agent.name,
-            utcnow(),
-            files,
-            extras=extras,
-            plan=turn.plan if turn.plan_approved is not False else None,
-            heartbeat=turn.heartbeat,
-        )
-        summary, recent = history.since_compaction(stored)
-        tool_tokens = sum(
-            estimate_tokens(f"{t.name} {t.description} {t.parameters}") for t in turn.tools
-        )
-        budget = (
-            self.settings.default_context_window
-            - turn.agent.max_tokens
-            - estimate_tokens(system)
-            - tool_tokens
-        )
-        split = history.compaction_split(recent, max(budget, 0))
-        if split:
-            summary = await self._compact(turn, summary, recent[:split], query)
-            recent = recent[split:]
-        return [
-            ChatMessage.system(system),
-            *history.to_model(recent, turn.session.channel_id, summary),
-        ]
-
-    def _visible_history(self, turn: Turn) -> Select[Message]:
-        """The session up to the message this turn answers, plus this turn's own messages
-        (messages sent meanwhile wait for their own turns)."""
-        stmt = chat.history(turn.session.id)
-        if turn.task.message_id:
-            stmt = stmt.where(
-                or_(Message.id <= turn.task.message_id, Message.task_id == turn.task.id)
-            )
-        return stmt.order_by(Message.id)
-
-    async def _persona(self, db: AsyncSession, turn: Turn) -> dict[FileKind, str]:
-        kinds = [FileKind.SOUL, FileKind.TOOLS_GUIDE, FileKind.AGENTS_GUIDE]
-        if turn.heartbeat:
-            kinds.append(FileKind.HEARTBEAT)
-        elif await self._first_turn(db, turn):
-            kinds.append(FileKind.BOOT)
-        data, database = self.settings.data, self.gateway.db
-        files = {
-            k: (await persona.read(db, database, data, turn.agent.id, k)).content for k in kinds
-        }
-        if turn.heartbeat and not files[FileKind.HEARTBEAT].strip():
-            raise TurnSkipped("HEARTBEAT.md is empty: nothing to check.")
-        return files
-
-    async def _first_turn(self, db: AsyncSession, turn: Turn) -> bool:
-        earlier = await db.scalar(
-            select(Message.id)
-            .where(
-                Message.session_id == turn.session.id,
-                Message.role == "assistant",
-                Message.task_id != turn.task.id,
-            )
-            .limit(1)
-        )
-        return earlier is None
-
-    async def _compact(
-        self, turn: Turn, summary: Message | None, older: list[Message], query: str
-    ) -> Message:
-        exchange = hooks.Exchange([(m.role, m.content, m.id) for m in older])
-        for hook in hooks.before_compaction_hooks:
-            try:
-                await hook(self.gateway, turn.info(query), exchange)
-            except Exception:
-                log.exception("a before-compaction hook failed")
-        earlier = f"{summary.content}\n" if summary is not None else ""
-        text = earlier + await self._summarise(turn, older)
-        async with self.tx(turn) as db:
-            session = await db.get(ChatSession, turn.session.id, with_for_update=True)
-            if session is None:
-                raise TurnCancelled
-            return chat.append_message(
-                db,
-                session,
-                "system",
-                text,
-                task_id=turn.task.id,
-                meta={"compaction": True, "through": older[-1].id, "messages": len(older)},
-            )
-
-    async def _summarise(self, turn: Turn, older: list[Message]) -> str:
-        digest = history.digest(older)
-        async with self.tx(turn, readonly=True) as db:
-            candidates = await routing.plan(db, self.gateway.vault, turn.agent.model or None)
-        if all(c.type == "echo" for c in candidates):
-            return digest
-        request = ChatRequest(
-            model="",
-            messages=[ChatMessage.system(SUMMARY_INSTRUCTION), ChatMessage.user(digest)],
-            temperature=0.0,
-            max_tokens=1024,
-        )
-        try:
-            candidate, response = await routing.complete_with(self.gateway, candidates, request)
-        except DomainError:
-            return digest
-        await self._usage_only(turn, candidate, response)
-        return response.content.strip() or digest
-
     # --- model calls ---------------------------------------------------------------------------
 
-    async def _complete(
+    async def complete(
         self, turn: Turn, request: ChatRequest
     ) -> tuple[routing.Candidate, ChatResponse]:
         async with self.tx(turn, readonly=True) as db:
@@ -472,7 +294,7 @@ class TurnRunner:
         self, turn: Turn, request: ChatRequest
     ) -> tuple[routing.Candidate, ChatResponse]:
         if not turn.task.streaming:
-            return await self._complete(turn, request)
+            return await self.complete(turn, request)
         async with self.tx(turn, readonly=True) as db:
             candidates = await routing.plan(db, self.gateway.vault, turn.agent.model or None)
         used: list[routing.Candidate] = []
@@ -519,7 +341,7 @@ class TurnRunner:
         if session is not None:
             session.tokens_used += usage.total_tokens
 
-    async def _usage_only(
+    async def record_usage(
         self, turn: Turn, candidate: routing.Candidate, response: ChatResponse
     ) -> None:
         async with self.tx(turn) as db:
@@ -578,6 +400,8 @@ class TurnRunner:
             if turn.heartbeat:
                 self._heartbeat_outcome(db, turn, task, session, content)
             tasks.finish(db, task, TaskStatus.COMPLETED)
+        if turn.heartbeat:
+            return  # a checklist run is no conversation to learn from
         exchange = hooks.Exchange(
             [("user", query, task.message_id or ""), ("assistant", content, message.id)]
         )
@@ -592,9 +416,9 @@ class TurnRunner:
     ) -> None:
         if content.strip() == HEARTBEAT_OK:
             session.archived = True
-            _log(task, "heartbeat: nothing to report")
+            tasks.note(task, "heartbeat: nothing to report")
             return
-        _log(task, "heartbeat: notified the owner")
+        tasks.note(task, "heartbeat: notified the owner")
         if task.user_id is None:
             return
         after_commit(
@@ -609,7 +433,7 @@ class TurnRunner:
                     "agentId": turn.agent.id,
                     "sessionId": session.id,
                     "taskId": task.id,
-                    "at": _iso(utcnow()),
+                    "at": iso(utcnow()),
                 },
                 tenant_id=task.tenant_id,
                 audience=Audience(user_ids=frozenset({task.user_id})),
@@ -618,6 +442,15 @@ class TurnRunner:
 
     # --- events --------------------------------------------------------------------------------
 
+    def approval_timeout(self, tool_name: str) -> float:
+        overrides = self.settings.approval_timeouts
+        return overrides.get(tool_name, self.settings.approval_timeout_seconds)
+
+    async def wait_for_approval(self, turn: Turn, approval_id: str) -> Approval | None:
+        return await wait_for_decision(
+            self.gateway.db, self.gateway.bus, turn.task.tenant_id, approval_id, turn.stop
+        )
+
     async def publish(self, turn: Turn, name: EventName, **payload: Any) -> None:
         await self.gateway.bus.publish(task_event(turn.task, name, **payload))
 
@@ -625,26 +458,5 @@ class TurnRunner:
         await self.publish(turn, EventName.AGENT_STATUS, status=status, detail=detail)
 
 
-async def _context_extras(db: AsyncSession, info: hooks.TurnInfo) -> dict[str, str]:
-    extras: dict[str, str] = {}
-    for hook in hooks.context_hooks:
-        try:
-            section = await hook(db, info)
-        except Exception:
-            log.exception("a context hook failed")
-            continue
-        if section is not None:
-            extras[section[0]] = section[1]
-    return extras
-
-
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
-
-
-def _log(task: Task, message: str) -> None:
-    task.log = [*task.log, {"at": _iso(utcnow()), "message": message}]
-
-
-def _iso(moment: datetime) -> str:
-    return iso(moment)

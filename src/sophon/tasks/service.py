@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.chat.models import Message
 from sophon.platform import queue
-from sophon.platform.clock import utcnow
+from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
 from sophon.platform.errors import Conflict, NotAuthorized, NotFound
 from sophon.platform.events import EventBus, EventName, after_commit
@@ -133,6 +133,11 @@ async def tool_messages(db: AsyncSession, task_id: str) -> list[Message]:
         .order_by(Message.id)
     )
     return [m for m in (await db.scalars(stmt)).all() if m.tool_calls]
+
+
+def note(task: Task, message: str) -> None:
+    """Appends a line to the task's log."""
+    task.log = [*task.log, {"at": iso(utcnow()), "message": message}]
 
 
 def finish(db: AsyncSession, task: Task, status: TaskStatus, **fields: object) -> None:

@@ -1,0 +1,160 @@
+"""What the model reads on each step of a turn: the system prompt (persona files, sections
+from hooks, the plan), the history after the latest compaction, and compaction itself when the
+history outgrows the context window (a model summary, or a digest without a model)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.agents import persona
+from sophon.agents.files import FileKind
+from sophon.chat import service as chat
+from sophon.chat.models import ChatSession, Message
+from sophon.platform.clock import utcnow
+from sophon.platform.errors import DomainError
+from sophon.providers import routing
+from sophon.runtime import history, hooks
+from sophon.runtime.errors import TurnCancelled, TurnSkipped
+from sophon.runtime.prompts import system_prompt
+from sophon.runtime.providers import ChatMessage, ChatRequest
+from sophon.runtime.providers.base import estimate_tokens
+
+if TYPE_CHECKING:
+    from sophon.runtime.turn import Turn, TurnRunner
+
+log = logging.getLogger("sophon.runtime")
+
+SUMMARY_INSTRUCTION = (
+    "Summarise the conversation below for your own future reference: facts, decisions, open "
+    "questions and what the user wants. Be brief and concrete."
+)
+
+
+async def build(runner: TurnRunner, turn: Turn, query: str) -> list[ChatMessage]:
+    async with runner.tx(turn, readonly=True) as db:
+        files = await _persona(runner, db, turn)
+        extras = await _context_extras(db, turn.info(query))
+        stored = (await db.scalars(_visible_history(turn))).all()
+    system = system_prompt(
+        turn.agent.name,
+        utcnow(),
+        files,
+        extras=extras,
+        plan=turn.plan if turn.plan_approved is not False else None,
+        heartbeat=turn.heartbeat,
+    )
+    summary, recent = history.since_compaction(stored)
+    tool_tokens = sum(
+        estimate_tokens(f"{t.name} {t.description} {t.parameters}") for t in turn.tools
+    )
+    budget = (
+        runner.settings.default_context_window
+        - turn.agent.max_tokens
+        - estimate_tokens(system)
+        - tool_tokens
+    )
+    split = history.compaction_split(recent, max(budget, 0))
+    if split:
+        summary = await _compact(runner, turn, summary, recent[:split], query)
+        recent = recent[split:]
+    return [
+        ChatMessage.system(system),
+        *history.to_model(recent, turn.session.channel_id, summary),
+    ]
+
+
+def _visible_history(turn: Turn) -> Select[Message]:
+    """The session up to the message this turn answers, plus this turn's own messages
+    (messages sent meanwhile wait for their own turns)."""
+    stmt = chat.history(turn.session.id)
+    if turn.task.message_id:
+        stmt = stmt.where(or_(Message.id <= turn.task.message_id, Message.task_id == turn.task.id))
+    return stmt.order_by(Message.id)
+
+
+async def _persona(runner: TurnRunner, db: AsyncSession, turn: Turn) -> dict[FileKind, str]:
+    kinds = [FileKind.SOUL, FileKind.TOOLS_GUIDE, FileKind.AGENTS_GUIDE]
+    if turn.heartbeat:
+        kinds.append(FileKind.HEARTBEAT)
+    elif await _first_turn(db, turn):
+        kinds.append(FileKind.BOOT)
+    data, database = runner.settings.data, runner.gateway.db
+    files = {k: (await persona.read(db, database, data, turn.agent.id, k)).content for k in kinds}
+    if turn.heartbeat and not files[FileKind.HEARTBEAT].strip():
+        raise TurnSkipped("HEARTBEAT.md is empty: nothing to check.")
+    return files
+
+
+async def _first_turn(db: AsyncSession, turn: Turn) -> bool:
+    earlier = await db.scalar(
+        select(Message.id)
+        .where(
+            Message.session_id == turn.session.id,
+            Message.role == "assistant",
+            Message.task_id != turn.task.id,
+        )
+        .limit(1)
+    )
+    return earlier is None
+
+
+async def _compact(
+    runner: TurnRunner, turn: Turn, summary: Message | None, older: list[Message], query: str
+) -> Message:
+    exchange = hooks.Exchange([(m.role, m.content, m.id) for m in older])
+    for hook in hooks.before_compaction_hooks:
+        try:
+            await hook(runner.gateway, turn.info(query), exchange)
+        except Exception:
+            log.exception("a before-compaction hook failed")
+    earlier = f"{summary.content}\n" if summary is not None else ""
+    text = earlier + await _summarise(runner, turn, older)
+    async with runner.tx(turn) as db:
+        session = await db.get(ChatSession, turn.session.id, with_for_update=True)
+        if session is None:
+            raise TurnCancelled
+        return chat.append_message(
+            db,
+            session,
+            "system",
+            text,
+            task_id=turn.task.id,
+            meta={"compaction": True, "through": older[-1].id, "messages": len(older)},
+        )
+
+
+async def _summarise(runner: TurnRunner, turn: Turn, older: list[Message]) -> str:
+    digest = history.digest(older)
+    async with runner.tx(turn, readonly=True) as db:
+        candidates = await routing.plan(db, runner.gateway.vault, turn.agent.model or None)
+    if all(c.type == "echo" for c in candidates):
+        return digest
+    request = ChatRequest(
+        model="",
+        messages=[ChatMessage.system(SUMMARY_INSTRUCTION), ChatMessage.user(digest)],
+        temperature=0.0,
+        max_tokens=1024,
+    )
+    try:
+        candidate, response = await routing.complete_with(runner.gateway, candidates, request)
+    except DomainError:
+        return digest
+    await runner.record_usage(turn, candidate, response)
+    return response.content.strip() or digest
+
+
+async def _context_extras(db: AsyncSession, info: hooks.TurnInfo) -> dict[str, str]:
+    extras: dict[str, str] = {}
+    for hook in hooks.context_hooks:
+        try:
+            section = await hook(db, info)
+        except Exception:
+            log.exception("a context hook failed")
+            continue
+        if section is not None:
+            extras[section[0]] = section[1]
+    return extras
