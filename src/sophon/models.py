@@ -5,6 +5,7 @@ from sophon.approvals import models as approval_models
 from sophon.audit import models as audit_models
 from sophon.chat import models as chat_models
 from sophon.identity import models as identity_models
+from sophon.memory import fts
 from sophon.memory import models as memory_models
 from sophon.platform import idempotency_models, kv, queue_models
 from sophon.platform.db import Base
@@ -14,11 +15,22 @@ from sophon.tenants import models as tenant_models
 
 metadata = Base.metadata
 
+RAW_DDL_PREFIXES = (fts.PREFIX,)
+"""Objects made by raw DDL (full-text tables and indexes) that the models do not describe."""
+
+
+def described_by_models(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's `include_name`: schema comparison leaves raw-DDL objects alone."""
+    return not (name or "").startswith(RAW_DDL_PREFIXES)
+
+
 __all__ = [
+    "RAW_DDL_PREFIXES",
     "agent_models",
     "approval_models",
     "audit_models",
     "chat_models",
+    "described_by_models",
     "idempotency_models",
     "identity_models",
     "kv",

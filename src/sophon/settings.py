@@ -115,6 +115,13 @@ class Settings(BaseSettings):
         True,
         description="Let `openai`-type model providers reach loopback (Ollama, LM Studio).",
     )
+    memory_embedding_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible `/embeddings` API (e.g. "
+        "http://127.0.0.1:11434/v1 for Ollama) for semantic memory search; unset: lexical only.",
+    )
+    memory_embedding_model: str = Field("nomic-embed-text", description="The embedding model.")
+    memory_embedding_key: SecretStr | None = Field(None, description="Its API key, if any.")
 
     # agent runtime: workers, turns, approvals, heartbeat
     run_workers: bool = Field(True, description="Run agent turns in this process.")

@@ -57,6 +57,13 @@ async def model(
     """A loopback OpenAI-compatible provider as the tenant's model (retries never wait)."""
     fake_server.reset()
     gateway.model_runtime.sleep = SleepRecorder()
+    # these tests script every model reply; memory extraction would ask the model too
+    for agent in (await client.get("/api/agents", headers=admin.headers)).json()["items"]:
+        await client.put(
+            f"/api/memory/agents/{agent['id']}/settings",
+            headers=admin.headers,
+            json={"extractionEnabled": False},
+        )
     await add_provider(
         client,
         admin,

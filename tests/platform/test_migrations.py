@@ -10,7 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from sophon.models import metadata
+from sophon.models import described_by_models, metadata
 from sophon.platform import migrate
 from sophon.platform.db import create_engine
 from tests.conftest import _pg_url, pg_admin
@@ -36,7 +36,10 @@ async def _state(url: str) -> tuple[str | None, list[object]]:
         async with engine.connect() as conn:
 
             def inspect(sync_conn):  # type: ignore[no-untyped-def]
-                context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                context = MigrationContext.configure(
+                    sync_conn,
+                    opts={"compare_type": True, "include_name": described_by_models},
+                )
                 return context.get_current_revision(), compare_metadata(context, metadata)
 
             return await conn.run_sync(inspect)

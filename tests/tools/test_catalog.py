@@ -17,6 +17,12 @@ from tests.conftest import serve_in_process
 BUILTIN_RISKS = {
     "code.execute": "High",
     "datetime.now": "None",
+    "memory.forget": "High",
+    "memory.forget_all": "Critical",
+    "memory.read": "None",
+    "memory.search": "None",
+    "memory.traverse": "None",
+    "memory.write": "Medium",
     "os.execute_sandboxed": "High",
     "web.fetch": "Low",
 }

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from sophon.memory import agent_loop as memory_loop
+from sophon.memory import jobs as memory_jobs
 from sophon.ops import service as ops
 from sophon.platform.events import EventName, Subscription
-from sophon.platform.queue_worker import Handler, Worker
+from sophon.platform.queue_worker import Worker
 from sophon.runtime import heartbeat
 from sophon.runtime.turn import TurnRunner
 from sophon.tasks import events as task_events
@@ -25,13 +26,14 @@ log = logging.getLogger("sophon.runtime")
 
 
 class AgentRuntime:
-    def __init__(self, gateway: Gateway, extra_handlers: Mapping[str, Handler] | None = None):
+    def __init__(self, gateway: Gateway) -> None:
         settings = gateway.settings
+        memory_loop.install(gateway)
         self.gateway = gateway
         self.runner = TurnRunner(gateway)
         self.worker = Worker(
             gateway.db,
-            {tasks.TURN_JOB: self.runner.handle, **(extra_handlers or {})},
+            {tasks.TURN_JOB: self.runner.handle, **memory_jobs.job_handlers(gateway)},
             lease_seconds=settings.task_lease_seconds,
             poll_interval=settings.queue_poll_seconds,
             concurrency=settings.worker_concurrency,
@@ -43,6 +45,7 @@ class AgentRuntime:
         self._worker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await memory_loop.schedule_every_tenant(self.gateway.db)
         listener = self.gateway.bus.subscribe(
             lambda e: e.name in (EventName.TASK_QUEUED.value, task_events.CANCEL_REQUESTED)
         )

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents_service
 from sophon.audit import service as audit
+from sophon.memory import jobs as memory_jobs
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
@@ -101,6 +102,7 @@ async def create(
     await _start_chain(db, tenant.id)
     with acting_in(db.sync_session, tenant.id):  # its SOUL.md is written on first access
         await agents_service.ensure_default_agent(db, None)
+        await memory_jobs.schedule_daily_logs(db)
     await audit.record(db, actor, "tenant.create", ("tenant", tenant.id), details={"slug": slug})
     return tenant
 

@@ -14,7 +14,7 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.identity import users_service
-from sophon.memory import entries, forgetting, traverse
+from sophon.memory import entries, forgetting, traverse, vectors
 from sophon.memory import search as searching
 from sophon.memory.access import Actor
 from sophon.memory.entries import EntryFilter
@@ -88,7 +88,12 @@ async def memory_search(context: ToolContext, args: SearchArguments) -> ToolResu
     try:
         async with _session(context) as (db, actor):
             hits, mode = await searching.search(
-                db, actor, args.query, EntryFilter(scope=args.scope), args.limit
+                db,
+                actor,
+                args.query,
+                EntryFilter(scope=args.scope),
+                args.limit,
+                vectors.vector_search(context.settings),
             )
             await entries.touch(db, [h.entry.id for h in hits])
     except (Unavailable, DomainError) as error:
@@ -167,7 +172,7 @@ async def memory_write(context: ToolContext, args: WriteArguments) -> ToolResult
         return ToolResult.error(f"Invalid memory: {error}")
     try:
         async with _session(context) as (db, actor):
-            entry = await entries.create(db, actor, body)
+            entry = await entries.create(db, actor, body, embed=vectors.enabled(context.settings))
     except (Unavailable, DomainError) as error:
         return _failed(error)
     return ToolResult(content=f"Saved as {entry.id}.", data={"id": entry.id})

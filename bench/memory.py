@@ -1,0 +1,282 @@
+"""Memory benchmarks, in process against a fresh database: batch ingestion rate through the
+memory service (versions, audit, entity graph and full-text index included) against raw inserts
+into the same table, and lexical search p50/p95 at 10k and 100k entries through the service
+(visibility filter, ranking, snippets, loading the rows) against the raw full-text query on the
+same index. SQLite always; PostgreSQL too when `SOPHON_TEST_PG` (or the default local server)
+answers.
+
+    .venv/bin/python -m bench.memory [--sizes 10000,100000] [--queries 200] [--no-pg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from bench.harness import Benchmark, Row, RunContext, Target
+from sophon.identity.bootstrap import prepare
+from sophon.memory import entries, fts
+from sophon.memory import search as searching
+from sophon.memory.access import Actor
+from sophon.memory.entries import EntryFilter
+from sophon.memory.schemas import EntryIn
+from sophon.platform import migrate
+from sophon.platform.db import Database
+from sophon.settings import Settings
+
+BATCH = 500
+INGEST_TARGET = Target("max_value", 1 / 2000 * 1000)  # ms per entry: >= 2,000 entries/s
+SEARCH_TARGET = Target("max_value", 10.0)  # p95 ms at 100k on SQLite
+WORDS = [f"w{n:04d}" for n in range(5000)]
+NAMES = ["Alice Smith", "Bob Jones", "Acme Corp", "Globex Inc", "Lisbon", "Project Apollo"]
+PG_DSN = os.environ.get("SOPHON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _sentence(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=rng.randint(8, 30), weights=None)
+    if rng.random() < 0.3:
+        words.insert(rng.randint(0, len(words)), rng.choice(NAMES))
+    return " ".join(words) + "."
+
+
+def _query(rng: random.Random) -> str:
+    return " ".join(rng.choices(WORDS, k=rng.randint(1, 3)))
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _tenant(database: Database) -> str:
+    async with database.transaction(readonly=True) as db:
+        return str(await db.scalar(text("SELECT id FROM tenants WHERE slug = 'default'")))
+
+
+async def _ingest(database: Database, actor: Actor, rng: random.Random, count: int) -> float:
+    """Seconds to ingest `count` entries through the service, in batches."""
+    started = time.perf_counter()
+    for start in range(0, count, BATCH):
+        bodies = [EntryIn(content=_sentence(rng)) for _ in range(min(BATCH, count - start))]
+        async with database.transaction(tenant_id=actor.tenant_id) as db:
+            await entries.create_many(db, actor, bodies)
+    return time.perf_counter() - started
+
+
+async def _raw_ingest(database: Database, tenant: str, rng: random.Random, count: int) -> float:
+    """Seconds for plain multi-row inserts into the same table (index triggers included)."""
+    from sophon.memory.models import MemoryEntry, table_of
+    from sophon.platform.clock import utcnow
+    from sophon.platform.ids import new_id
+
+    table = table_of(MemoryEntry)
+    started = time.perf_counter()
+    for start in range(0, count, BATCH):
+        now = utcnow()
+        rows = [
+            {
+                "id": new_id("mem"), "tenant_id": tenant, "content": _sentence(rng),
+                "category": "fact", "scope": "user", "tags": [], "importance": 0.5,
+                "source_type": "import", "valid_from": now, "version": 1, "created_at": now,
+                "updated_at": now,
+            }
+            for _ in range(min(BATCH, count - start))
+        ]  # fmt: skip
+        async with database.transaction(tenant_id=tenant) as db:
+            await db.execute(table.insert(), rows)
+    return time.perf_counter() - started
+
+
+async def _timed(queries: list[str], call: Callable[[str], Awaitable[Any]]) -> list[float]:
+    samples = []
+    for query in queries:
+        started = time.perf_counter()
+        await call(query)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def _search_samples(
+    database: Database, actor: Actor, queries: list[str]
+) -> tuple[list[float], list[float]]:
+    dialect = database.dialect
+
+    async def service(query: str) -> None:
+        async with database.transaction(readonly=True, tenant_id=actor.tenant_id) as db:
+            await searching.search(db, actor, query, EntryFilter(), 10)
+
+    async def raw(query: str) -> None:
+        words = fts.terms(query)
+        async with database.transaction(readonly=True, tenant_id=actor.tenant_id) as db:
+            if dialect == "sqlite":
+                sql = (
+                    "SELECT rowid FROM memory_fts WHERE memory_fts MATCH :q "
+                    "ORDER BY bm25(memory_fts) LIMIT 10"
+                )
+                await db.execute(text(sql), {"q": fts.fts5_match(words)})
+            else:
+                sql = (
+                    "SELECT num FROM memory_entries WHERE to_tsvector('english', content) @@ "
+                    "to_tsquery('english', :q) ORDER BY ts_rank_cd(to_tsvector('english', "
+                    "content), to_tsquery('english', :q)) DESC LIMIT 10"
+                )
+                await db.execute(text(sql), {"q": fts.tsquery(words)})
+
+    warm, measured = queries[:10], queries[10:]
+    await _timed(warm, service)  # warm caches and prepared statements
+    await _timed(warm, raw)
+    return await _timed(measured, service), await _timed(measured, raw)
+
+
+async def _database(kind: str, root: Path) -> tuple[Database, Settings]:
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{root / 'bench.db'}"
+    else:
+        import asyncpg
+
+        name = f"sophon_bench_{os.getpid()}"
+        conn = await asyncpg.connect(PG_DSN, timeout=5)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        url = (
+            PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+        )
+    await asyncio.to_thread(migrate.upgrade, url)
+    settings = Settings(data=root / "data", database_url=url, auto_admin=False)
+    database = Database(url)
+    await prepare(settings, database)
+    return database, settings
+
+
+async def _drop_pg() -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN, timeout=5)
+    await conn.execute(f'DROP DATABASE IF EXISTS "sophon_bench_{os.getpid()}" WITH (FORCE)')
+    await conn.close()
+
+
+async def measure(
+    kind: str, sizes: list[int], queries: int, say: Callable[[str], None]
+) -> list[Row]:
+    rng = random.Random(7)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="sophon-bench-memory-") as tmp:
+        database, _settings = await _database(kind, Path(tmp))
+        try:
+            tenant = await _tenant(database)
+            actor = Actor(tenant_id=tenant, user_id=None, email=None, manage=True)
+            have = 0
+            ingest_rate = raw_rate = 0.0
+            for size in sizes:
+                add = size - have
+                say(f"{kind}: ingesting {add // 2} entries (service) …")
+                service_s = await _ingest(database, actor, rng, add // 2)
+                say(f"{kind}: ingesting {add - add // 2} entries (raw inserts) …")
+                raw_s = await _raw_ingest(database, tenant, rng, add - add // 2)
+                if not ingest_rate:
+                    ingest_rate, raw_rate = (add // 2) / service_s, (add - add // 2) / raw_s
+                have = size
+                say(f"{kind}: {queries} searches at {size} entries …")
+                qs = [_query(rng) for _ in range(queries)]
+                service, raw = await _search_samples(database, actor, qs)
+                for label, q in (("p50", 0.5), ("p95", 0.95)):
+                    rows.append(
+                        Row(
+                            benchmark=f"memory-{kind}",
+                            metric=f"lexical search {label} at {size // 1000}k",
+                            unit="ms",
+                            project=_pct(service, q),
+                            baseline=_pct(raw, q),
+                            target=SEARCH_TARGET
+                            if kind == "sqlite" and label == "p95" and size >= 100_000
+                            else Target("max_value", float("inf")),
+                            details=(f"median of {len(service)} queries: "
+                                     f"{statistics.median(service):.2f} ms",),
+                        )
+                    )  # fmt: skip
+            rows.insert(
+                0,
+                Row(
+                    benchmark=f"memory-{kind}",
+                    metric=f"ingestion, batches of {BATCH}",
+                    unit="ms/entry",
+                    project=1000 / ingest_rate,
+                    baseline=1000 / raw_rate,
+                    target=INGEST_TARGET,
+                    details=(f"{ingest_rate:,.0f} entries/s vs raw {raw_rate:,.0f} rows/s",),
+                ),
+            )
+        finally:
+            await database.close()
+            if kind == "postgresql":
+                await _drop_pg()
+    return rows
+
+
+def _pg_reachable() -> bool:
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_DSN, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+def run_all(sizes: list[int], queries: int, pg: bool, say: Callable[[str], None]) -> list[Row]:
+    rows = asyncio.run(measure("sqlite", sizes, queries, say))
+    if pg and _pg_reachable():
+        rows += asyncio.run(measure("postgresql", sizes, queries, say))
+    return rows
+
+
+def run(ctx: RunContext) -> list[Row]:
+    return run_all([10_000, 100_000], 200, True, ctx.say)
+
+
+BENCHMARK = Benchmark(
+    name="memory",
+    summary="memory ingestion rate and lexical search p50/p95 at 10k/100k entries",
+    run=run,
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--no-pg", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    rows = run_all(
+        sizes, max(args.queries, 20), not args.no_pg, lambda m: print(m, file=sys.stderr)
+    )
+    print(f"{'benchmark':18} {'metric':36} {'project':>10} {'baseline':>10} {'ratio':>7}  target")
+    for row in rows:
+        verdict = "met" if row.met else "MISSED"
+        limit = "" if row.target.limit == float("inf") else row.target.describe(row.unit)
+        print(
+            f"{row.benchmark:18} {row.metric:36} {row.project:10.3f} {row.baseline:10.3f} "
+            f"{row.ratio:7.2f}  {limit} {verdict if limit else ''}  {'; '.join(row.details)}"
+        )
+
+
+if __name__ == "__main__":
+    main()

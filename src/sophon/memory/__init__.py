@@ -1,0 +1,1 @@
+"""Long-term memory: entries, search, the entity graph, daily logs and forgetting."""

@@ -1,0 +1,82 @@
+"""Memory in the agent loop: the memories and recent daily logs a turn's prompt shows, extraction
+after each completed turn and before compaction, and the daily-log schedule of every tenant."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.memory import context, daily_logs, extraction, jobs, vectors
+from sophon.platform.db import Database
+from sophon.runtime import hooks
+from sophon.tenants.models import Tenant
+
+if TYPE_CHECKING:
+    from sophon.platform.gateway import Gateway
+
+MEMORY_TOKENS = 1500
+LOG_DAYS = 2
+
+
+def install(gateway: Gateway) -> None:
+    """Registers memory's turn hooks (once per process)."""
+    nearest = vectors.vector_search(gateway.settings)
+
+    async def memories(db: AsyncSession, turn: hooks.TurnInfo) -> tuple[str, str] | None:
+        text = await context.for_turn(
+            db,
+            user_id=turn.user_id,
+            agent_id=turn.agent_id,
+            query=turn.query,
+            token_budget=MEMORY_TOKENS,
+            nearest=nearest,
+        )
+        return ("What you remember", text) if text else None
+
+    async def logs(db: AsyncSession, turn: hooks.TurnInfo) -> tuple[str, str] | None:
+        text = await daily_logs.recent(db, turn.agent_id, LOG_DAYS, user_id=turn.user_id)
+        return ("Your recent daily logs", text) if text else None
+
+    hooks.context_hooks[:] = [h for h in hooks.context_hooks if h.__module__ != __name__]
+    hooks.context_hooks += [memories, logs]
+    _replace(hooks.after_turn_hooks, _extract_later)
+    _replace(hooks.before_compaction_hooks, _extract_now)
+
+
+def _replace(registry: list[hooks.ExchangeHook], hook: hooks.ExchangeHook) -> None:
+    if hook not in registry:
+        registry.append(hook)
+
+
+async def _extract_later(gateway: Gateway, turn: hooks.TurnInfo, _: hooks.Exchange) -> None:
+    async with gateway.db.transaction(tenant_id=turn.tenant_id) as db:
+        jobs.enqueue_extraction(
+            db,
+            user_id=turn.user_id,
+            agent_id=turn.agent_id,
+            session_id=turn.session_id,
+            task_id=turn.task_id,
+        )
+
+
+async def _extract_now(gateway: Gateway, turn: hooks.TurnInfo, exchange: hooks.Exchange) -> None:
+    """Before older turns are folded into a summary, what matters in them becomes memory."""
+    async with gateway.db.transaction(tenant_id=turn.tenant_id) as db:
+        await extraction.propose(
+            gateway,
+            db,
+            user_id=turn.user_id,
+            agent_id=turn.agent_id,
+            session_id=turn.session_id,
+            messages=list(exchange.messages),
+        )
+
+
+async def schedule_every_tenant(database: Database) -> None:
+    async with database.transaction(readonly=True) as db:
+        tenant_ids = list((await db.scalars(select(Tenant.id))).all())
+    for tenant_id in tenant_ids:
+        async with database.transaction(tenant_id=tenant_id) as db:
+            await jobs.schedule_daily_logs(db)

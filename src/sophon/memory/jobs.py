@@ -1,0 +1,122 @@
+"""Background memory work on the durable queue: extraction after a turn, the nightly daily
+logs (which schedule their next run themselves). The Gateway's worker runs `job_handlers`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.memory import daily_logs, extraction, modelcall, vectors
+from sophon.platform import queue
+from sophon.platform.queue import ClaimedJob
+from sophon.platform.queue_models import Job, JobStatus
+from sophon.platform.queue_worker import Handler, PermanentJobError
+from sophon.tasks import activity
+
+if TYPE_CHECKING:
+    from sophon.platform.gateway import Gateway
+
+EXTRACT = "memory.extract"
+DAILY_LOG = "memory.daily_log"
+EMBED_ROUNDS = 16  # batches per job before handing over to a fresh one
+DAILY_DELAY = timedelta(minutes=5)  # after midnight UTC, so late turns of the day are in
+SUMMARY_SYSTEM = (
+    "Summarise an assistant's day for its own future reference in two or three sentences: "
+    "what was asked, what was done, what is still open. Plain text only."
+)
+
+
+def enqueue_extraction(
+    db: AsyncSession, *, user_id: str | None, agent_id: str, session_id: str, task_id: str
+) -> Job:
+    """Queues memory extraction for a finished turn (inside the turn's transaction)."""
+    payload = {"userId": user_id, "agentId": agent_id, "sessionId": session_id, "taskId": task_id}
+    return queue.enqueue(db, EXTRACT, payload, serial_key=f"memory:{session_id}")
+
+
+def next_run(day: date) -> datetime:
+    return daily_logs.bounds(day)[1] + DAILY_DELAY
+
+
+async def schedule_daily_logs(db: AsyncSession, day: date | None = None) -> Job | None:
+    """Makes sure the session tenant has a daily-log job queued (call at start-up and when a
+    tenant is created); None when one is already waiting."""
+    waiting = await db.scalar(
+        select(Job.id).where(Job.kind == DAILY_LOG, Job.status == JobStatus.QUEUED.value)
+    )
+    if waiting is not None:
+        return None
+    target = day or daily_logs.today()
+    return queue.enqueue(
+        db, DAILY_LOG, {"day": target.isoformat()}, run_after=next_run(target), serial_key=DAILY_LOG
+    )
+
+
+async def build_day(gateway: Gateway, db: AsyncSession, day: date) -> int:
+    """Builds and stores the day's log of every (agent, user) that was active; returns how
+    many. Summarised by the model when one answers, a digest otherwise."""
+    start, end = daily_logs.bounds(day)
+    pairs = await activity.pairs_between(db, start, end)
+    for agent_id, user_id in pairs:
+        made = await daily_logs.build(db, agent_id, user_id, day)
+        summary = await modelcall.ask(gateway, db, SUMMARY_SYSTEM, "\n".join(made.lines), 300)
+        if summary and summary.strip():
+            made.summary, made.method = " ".join(summary.split()), "model"
+        await daily_logs.store(db, made)
+    return len(pairs)
+
+
+def job_handlers(gateway: Gateway) -> dict[str, Handler]:
+    database = gateway.db
+
+    async def extract(job: ClaimedJob) -> dict[str, Any] | None:
+        payload = job.payload
+        async with database.transaction(tenant_id=job.tenant_id) as db:
+            turns = await activity.exchange_of_task(db, str(payload["taskId"]))
+            ids = await extraction.propose(
+                gateway,
+                db,
+                user_id=payload.get("userId"),
+                agent_id=str(payload["agentId"]),
+                session_id=payload.get("sessionId"),
+                messages=turns,
+            )
+        return {"entries": ids}
+
+    async def daily_log(job: ClaimedJob) -> dict[str, Any] | None:
+        try:
+            day = date.fromisoformat(str(job.payload["day"]))
+        except (KeyError, ValueError):
+            raise PermanentJobError("the payload names no valid day") from None
+        async with database.transaction(tenant_id=job.tenant_id) as db:
+            count = await build_day(gateway, db, day)
+            following = day + timedelta(days=1)
+            queue.enqueue(
+                db,
+                DAILY_LOG,
+                {"day": following.isoformat()},
+                run_after=next_run(following),
+                serial_key=DAILY_LOG,
+            )
+        return {"logs": count}
+
+    async def embed(job: ClaimedJob) -> dict[str, Any] | None:
+        engine = vectors.embedder(gateway.settings)
+        if engine is None:
+            return {"embedded": 0}
+        done = 0
+        for _ in range(EMBED_ROUNDS):
+            # an EmbeddingFailed (service down) fails the attempt: the queue retries with backoff
+            async with database.transaction(tenant_id=job.tenant_id) as db:
+                count = await vectors.embed_pending(db, engine)
+            done += count
+            if count < vectors.BATCH:
+                return {"embedded": done}
+        async with database.transaction(tenant_id=job.tenant_id) as db:
+            await vectors.request_embedding(db)  # more to do: continue in a fresh job
+        return {"embedded": done}
+
+    return {EXTRACT: extract, DAILY_LOG: daily_log, vectors.EMBED_JOB: embed}

@@ -1,0 +1,49 @@
+"""Asking the configured model for memory work (extraction, summaries). With no provider the
+routing falls back to the offline `echo` model: that answer is no answer, and callers take
+their deterministic path."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.platform.errors import DomainError
+from sophon.providers import routing
+from sophon.runtime.providers import ChatMessage, ChatRequest
+
+if TYPE_CHECKING:
+    from sophon.platform.gateway import Gateway
+
+log = logging.getLogger(__name__)
+
+
+async def ask(
+    gateway: Gateway, db: AsyncSession, system: str, user: str, max_tokens: int = 1024
+) -> str | None:
+    """The model's answer, or None when only the echo model (or no provider) answered."""
+    request = ChatRequest(
+        model="",
+        messages=[ChatMessage.system(system), ChatMessage.user(user)],
+        temperature=0.0,
+        max_tokens=max_tokens,
+    )
+    try:
+        answer = await routing.complete(db, gateway, request)
+    except DomainError as error:  # every provider failed: the caller degrades, it does not fail
+        log.warning("memory model call failed", extra={"error": error.message})
+        return None
+    if answer.model == routing.ECHO_MODEL:
+        return None
+    return answer.content
+
+
+def parse_json(text: str) -> Any:
+    """The first JSON value in a model's answer (models like to wrap it in prose or fences)."""
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        raise ValueError("no JSON in the answer")
+    value, _ = json.JSONDecoder().raw_decode(text[start:])
+    return value
