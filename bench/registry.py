@@ -3,13 +3,15 @@ exposing `BENCHMARK = Benchmark(name, summary, run)` and one line here."""
 
 from __future__ import annotations
 
-from bench import cold_start, http_trivial, idle_rss
+from bench import cold_start, http_trivial, hubs, idle_rss, memory
 from bench.harness import Benchmark
 
 BENCHMARKS: list[Benchmark] = [
     http_trivial.BENCHMARK,
     cold_start.BENCHMARK,
     idle_rss.BENCHMARK,
+    hubs.BENCHMARK,
+    memory.BENCHMARK,
 ]
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, cast
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
-from sophon.identity import guard
+from sophon.identity import guard, principals
 from sophon.platform.errors import NotAuthorized, Unauthenticated
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import TENANT_HEADER
@@ -43,7 +43,8 @@ def credentials_of(http: HTTPConnection) -> Credentials:
 async def authenticate(gateway: Gateway, http: HTTPConnection, found: Credentials) -> Principal:
     """The principal, or Unauthenticated / NotAuthorized as REST would answer."""
     request = cast(Request, http)  # the guard reads only the client address from it
-    async with gateway.db.transaction() as db:
+    resolved: principals.Authenticated | None = None
+    async with gateway.db.transaction(readonly=True) as db:  # reads: no write lock taken
         if found.credential is None:
             if not gateway.settings.auto_admin:
                 raise Unauthenticated("Pass the access token as ?access_token= or a Bearer header.")
@@ -53,18 +54,18 @@ async def authenticate(gateway: Gateway, http: HTTPConnection, found: Credential
                 request, db, gateway, found.credential, found.tenant_slug
             )
             principal = resolved.principal
-            await guard._touch(db, resolved)
+    if resolved is not None and (resolved.touch_session or resolved.touch_token):
+        async with gateway.db.transaction(tenant_id=principal.tenant_id) as side:
+            await guard._touch(side, resolved)  # at most once a minute, as for REST reads
     return _usable(principal)
 
 
 async def recheck(gateway: Gateway, found: Credentials) -> Principal:
     """The same checks again for a live connection (after a revocation); no rate limit."""
-    async with gateway.db.transaction() as db:
+    async with gateway.db.transaction(readonly=True) as db:
         if found.credential is None:
             principal = await guard._auto_admin(db, found.tenant_slug)
         else:
-            from sophon.identity import principals  # the guard's own resolver
-
             if principals.is_api_token(found.credential):
                 resolved = await principals.from_api_token(db, found.credential, found.tenant_slug)
             else:

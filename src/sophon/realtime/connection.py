@@ -9,7 +9,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -219,9 +219,6 @@ class Connection:
     def leave(self, group: str) -> None:
         self.groups.discard(group)
         self.hub.registry.leave(self, group)
-
-    def in_groups(self, groups: Collection[str]) -> bool:
-        return any(g in self.groups for g in groups)
 
     # --- keep-alive and closing --------------------------------------------------------
 

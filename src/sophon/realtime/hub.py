@@ -118,8 +118,11 @@ class Hub:
     # --- helpers for methods ------------------------------------------------------------
 
     @asynccontextmanager
-    async def transaction(self, conn: Connection) -> AsyncIterator[AsyncSession]:
-        async with self.gateway.db.transaction(tenant_id=conn.tenant_id) as db:
+    async def transaction(
+        self, conn: Connection, *, readonly: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """One unit of work in the connection's tenant (a read transaction when `readonly`)."""
+        async with self.gateway.db.transaction(tenant_id=conn.tenant_id, readonly=readonly) as db:
             yield db
 
     async def limit(self, conn: Connection, category: RateCategory) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sophon.approvals import service as approvals
 from sophon.platform.events import Event, EventName
 from sophon.platform.permissions import Permission
 from sophon.platform.throttle import RateCategory
@@ -24,8 +25,6 @@ class ApprovalsHub(Hub):
 
     @hub_method("Approve")
     async def approve(self, conn: Connection, approval_id: Any) -> dict[str, Any]:
-        from sophon.approvals import service as approvals
-
         wanted = text_id(approval_id, "id")
         await self.limit(conn, RateCategory.APPROVAL)
         async with self.transaction(conn) as db:
@@ -36,8 +35,6 @@ class ApprovalsHub(Hub):
     async def reject(
         self, conn: Connection, approval_id: Any, reason: Any = None
     ) -> dict[str, Any]:
-        from sophon.approvals import service as approvals
-
         wanted = text_id(approval_id, "id")
         why = optional_text(reason, "reason")
         await self.limit(conn, RateCategory.APPROVAL)
@@ -47,8 +44,6 @@ class ApprovalsHub(Hub):
 
     @hub_method("Edit")
     async def edit(self, conn: Connection, approval_id: Any, arguments: Any) -> dict[str, Any]:
-        from sophon.approvals import service as approvals
-
         wanted = text_id(approval_id, "id")
         changed = json_object(arguments, "arguments")
         await self.limit(conn, RateCategory.APPROVAL)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sophon.chat import service as chat
+from sophon.chat.schemas import ChatIn
 from sophon.platform.events import Event, EventName
 from sophon.platform.throttle import RateCategory
 from sophon.realtime.connection import Connection
@@ -45,22 +47,17 @@ class ChatHub(Hub):
     @hub_method("SendMessage")
     async def send_message(self, conn: Connection, body: Any) -> dict[str, Any]:
         """As `POST /api/chat`; the caller joins the session's group before any event of it."""
-        from sophon.chat import service as chat
-        from sophon.chat.schemas import ChatIn
-
         request = ChatIn.model_validate(json_object(body, "message"))
         await self.limit(conn, RateCategory.CHAT)
         async with self.transaction(conn) as db:
             accepted = await chat.submit_chat(self.gateway, db, conn.principal, request, None)
-        conn.join(accepted.session_id)  # before the committed events are released
+            conn.join(accepted.session_id)  # before the commit releases the turn's events
         return accepted.model_dump(mode="json", by_alias=True)
 
     @hub_method("JoinSession")
     async def join_session(self, conn: Connection, session_id: Any) -> None:
-        from sophon.chat import service as chat
-
         wanted = text_id(session_id, "sessionId")
-        async with self.transaction(conn) as db:
+        async with self.transaction(conn, readonly=True) as db:
             await chat.get_session(db, conn.principal, wanted)  # NotFound unless visible
         conn.join(wanted)
 

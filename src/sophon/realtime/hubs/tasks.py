@@ -11,6 +11,8 @@ from sophon.platform.permissions import Permission
 from sophon.realtime.connection import Connection
 from sophon.realtime.hub import Hub, hub_method
 from sophon.realtime.hubs.args import text_id
+from sophon.tasks import service as tasks
+from sophon.tasks.models import FINISHED
 
 LIFECYCLE = frozenset(
     name.value
@@ -42,9 +44,6 @@ class TasksHub(Hub):
     async def stream_task(self, conn: Connection, task_id: Any) -> AsyncIterator[dict[str, Any]]:
         """`{event, payload}` items for one visible task; ends after its last event (at once
         when it has already finished)."""
-        from sophon.tasks import service as tasks
-        from sophon.tasks.models import FINISHED
-
         wanted = text_id(task_id, "taskId")
         tenant_id = conn.tenant_id
 
@@ -58,7 +57,7 @@ class TasksHub(Hub):
         # subscribed before the task is read, so no event falls between the two
         with_events = self.gateway.bus.subscribe(mine, max_queue=STREAM_QUEUE)
         async with with_events:
-            async with self.transaction(conn) as db:
+            async with self.transaction(conn, readonly=True) as db:
                 task = await tasks.get(db, conn.principal, wanted)
                 finished = task.status in FINISHED
             if finished:
