@@ -59,22 +59,22 @@ async def current_principal(request: Request, db: DbDep, gateway: GatewayDep) ->
     if credential is None:
         if not gateway.settings.auto_admin:
             raise Unauthenticated(headers={"WWW-Authenticate": "Bearer"})
-        principal = await _auto_admin(db, slug)
+        principal = await auto_admin_principal(db, slug)
     else:
-        found = await _resolve(request, db, gateway, credential, slug)
+        found = await resolve(request, db, gateway, credential, slug)
         principal = found.principal
         if found.touch_session is not None or found.touch_token is not None:
             if request.method in ("GET", "HEAD"):  # keep reads read-only: touch on the side
                 async with gateway.db.transaction(tenant_id=principal.tenant_id) as side:
-                    await _touch(side, found)
+                    await touch(side, found)
             else:
-                await _touch(db, found)
+                await touch(db, found)
     user_id_var.set(principal.user_id)
     tenant_id_var.set(principal.tenant_id)
     return principal
 
 
-async def _resolve(
+async def resolve(
     request: Request, db: AsyncSession, gateway: Gateway, credential: str, slug: str | None
 ) -> principals.Authenticated:
     try:
@@ -95,7 +95,7 @@ async def _resolve(
         raise
 
 
-async def _touch(db: AsyncSession, found: principals.Authenticated) -> None:
+async def touch(db: AsyncSession, found: principals.Authenticated) -> None:
     """Records activity (the idle timer, a token's last use) at most once a minute."""
     now = utcnow()
     if found.touch_session is not None:
@@ -109,7 +109,7 @@ async def _touch(db: AsyncSession, found: principals.Authenticated) -> None:
             await audit.record(db, found.principal, "auth.token.use", ("token", token.id))
 
 
-async def _auto_admin(db: DbDep, slug: str | None) -> Principal:
+async def auto_admin_principal(db: DbDep, slug: str | None) -> Principal:
     tenant = await (tenants.by_slug(db, slug) if slug else tenants.default_tenant(db))
     if tenant is None:
         raise NotAuthorized(f"No tenant '{slug}'.", {"tenant": slug})

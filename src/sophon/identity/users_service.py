@@ -313,3 +313,10 @@ async def members_of(db: AsyncSession, tenant_id: str) -> list[tuple[User, list[
     with acting_in(db.sync_session, tenant_id):
         rows = list((await db.scalars(members().order_by(User.email))).all())
         return [(u, [r.name for r in await roles_of(db, u.id)]) for u in rows]
+
+
+async def revoke_tenant_connections(db: AsyncSession, tenant_id: str, reason: str) -> None:
+    """Every member's live connections to the tenant are re-checked (e.g. it was suspended)."""
+    with acting_in(db.sync_session, tenant_id):
+        for user_id in (await db.scalars(select(Membership.user_id))).all():
+            credentials_revoked(db, user_id, reason)

@@ -48,15 +48,15 @@ async def authenticate(gateway: Gateway, http: HTTPConnection, found: Credential
         if found.credential is None:
             if not gateway.settings.auto_admin:
                 raise Unauthenticated("Pass the access token as ?access_token= or a Bearer header.")
-            principal = await guard._auto_admin(db, found.tenant_slug)
+            principal = await guard.auto_admin_principal(db, found.tenant_slug)
         else:
-            resolved = await guard._resolve(
+            resolved = await guard.resolve(
                 request, db, gateway, found.credential, found.tenant_slug
             )
             principal = resolved.principal
     if resolved is not None and (resolved.touch_session or resolved.touch_token):
         async with gateway.db.transaction(tenant_id=principal.tenant_id) as side:
-            await guard._touch(side, resolved)  # at most once a minute, as for REST reads
+            await guard.touch(side, resolved)  # at most once a minute, as for REST reads
     return _usable(principal)
 
 
@@ -64,7 +64,7 @@ async def recheck(gateway: Gateway, found: Credentials) -> Principal:
     """The same checks again for a live connection (after a revocation); no rate limit."""
     async with gateway.db.transaction(readonly=True) as db:
         if found.credential is None:
-            principal = await guard._auto_admin(db, found.tenant_slug)
+            principal = await guard.auto_admin_principal(db, found.tenant_slug)
         else:
             if principals.is_api_token(found.credential):
                 resolved = await principals.from_api_token(db, found.credential, found.tenant_slug)

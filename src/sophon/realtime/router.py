@@ -23,6 +23,7 @@ from sophon.platform.access import Access, GuardedRoute, declare
 from sophon.platform.errors import DomainError, InvalidRequest, envelope
 from sophon.platform.principal import Principal
 from sophon.platform.schemas import ApiModel
+from sophon.platform.server import BEFORE_SHUTDOWN
 from sophon.realtime.auth import Credentials, authenticate, credentials_of
 from sophon.realtime.connection import Connection, Transport
 from sophon.realtime.hub import Hub
@@ -230,6 +231,7 @@ def install_hubs(app: FastAPI, hubs: list[type[Hub]] | None = None) -> HubServer
     the Gateway started; stopped before it closes)."""
     server = HubServer(hubs if hubs is not None else HUBS)
     setattr(app.state, STATE_KEY, server)
+    setattr(app.state, BEFORE_SHUTDOWN, [*getattr(app.state, BEFORE_SHUTDOWN, []), server.stop])
     tags: list[str | Enum] = ["Hubs"]
     add = app.router.add_api_route
     add("/hubs/{hub}/negotiate", negotiate, methods=["POST"], operation_id="negotiateHub",

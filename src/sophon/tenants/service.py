@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents_service
 from sophon.audit import service as audit
+from sophon.identity import users_service
 from sophon.memory import jobs as memory_jobs
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
@@ -140,6 +141,8 @@ async def update(
         if tenant.slug == DEFAULT_TENANT_SLUG:
             raise Conflict("The default tenant can't be suspended.")
         tenant.status = changes["status"] = status
+        if status != "Active":
+            await users_service.revoke_tenant_connections(db, tenant.id, f"tenant {status}")
     await db.flush()
     await audit.record(db, actor, "tenant.update", ("tenant", tenant.id), details=changes)
     return tenant
