@@ -24,7 +24,7 @@ lint: install-test
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 bench: install-test
 	$(BIN)/python -m bench

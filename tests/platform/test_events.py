@@ -322,3 +322,16 @@ async def test_other_prefixes_are_other_clusters(
     finally:
         for bus in elsewhere:
             await bus.aclose()
+
+
+async def test_an_unreachable_redis_does_not_stop_local_events() -> None:
+    bus = RedisEventBus("redis://127.0.0.1:1/0", timeout=0.5, retry_interval=0.05)
+    await bus.start()  # logs and keeps retrying instead of failing the Gateway's start
+    try:
+        async with bus.subscribe() as mine:
+            event = make_event(EventName.TASK_QUEUED)
+            await bus.publish(event)
+            assert (await asyncio.wait_for(mine.next(), 5)).id == event.id
+        assert bus.publish_failures == 1
+    finally:
+        await bus.aclose()

@@ -55,17 +55,38 @@ class RedisEventBus:
         self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Subscribes; when Redis is unreachable the Gateway still starts (this replica's own
+        events flow locally) and the subscription is retried in the background."""
         if self._listener is not None:
             return
         pubsub = self._subscriber.pubsub()
+        self._pubsub = pubsub
+        try:
+            await self._subscribe(pubsub)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("event channel %s not reachable, retrying: %s", self.channel, exc)
+            self._listener = asyncio.create_task(self._resubscribe(pubsub), name="event-bus-redis")
+            return
+        self._listener = asyncio.create_task(self._listen(pubsub), name="event-bus-redis")
+
+    async def _subscribe(self, pubsub: PubSub) -> None:
         await pubsub.subscribe(self.channel)
         async with asyncio.timeout(self._timeout):
             while True:
                 message = await pubsub.get_message(timeout=self._timeout)
                 if message is not None and message["type"] == "subscribe":
-                    break
-        self._pubsub = pubsub
-        self._listener = asyncio.create_task(self._listen(pubsub), name="event-bus-redis")
+                    return
+
+    async def _resubscribe(self, pubsub: PubSub) -> None:
+        while True:
+            await asyncio.sleep(self._retry_interval)
+            try:
+                await self._subscribe(pubsub)
+            except (RedisError, OSError, TimeoutError):
+                continue
+            log.info("event channel %s reachable again", self.channel)
+            await self._listen(pubsub)
+            return
 
     async def publish(self, event: Event) -> None:
         self._local.deliver(event)
