@@ -6,7 +6,7 @@ Persona files are served at `/api/agents/{id}/soul`, `/boot`, `/heartbeat`, `/to
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Header, Query, Request, Response, status
 
@@ -29,19 +29,15 @@ from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page
 from sophon.platform.permissions import Permission as P
-from sophon.platform.schemas import ErrorEnvelope
+from sophon.platform.schemas import error_responses
 
 router = api_router("/agents", tags=["Agents"])
 manage_agents = requires(P.MANAGE_AGENTS)
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorEnvelope} for status in statuses}
-
-
-ONE = _errors(404)
-CHANGE = _errors(404, 409)
-FILE_WRITE = _errors(400, 404, 409, 413)
+ONE = error_responses(404)
+CHANGE = error_responses(404, 409)
+FILE_WRITE = error_responses(400, 404, 409, 413)
 IfMatch = Annotated[
     str | None,
     Header(description="The ETag you read; a stale one is refused with 409 `conflict`."),
@@ -61,7 +57,10 @@ async def list_agents(
 
 
 @router.post(
-    "", operation_id="createAgent", status_code=status.HTTP_201_CREATED, responses=_errors(409)
+    "",
+    operation_id="createAgent",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
 )
 @manage_agents
 async def create_agent(body: AgentIn, db: DbDep, principal: PrincipalDep) -> AgentOut:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
@@ -258,8 +258,3 @@ async def delete_session(db: AsyncSession, principal: Principal, session_id: str
     )
     await db.delete(session)
     return list(running)
-
-
-async def message_count(db: AsyncSession, session_id: str) -> int:
-    stmt = select(func.count()).select_from(Message).where(Message.session_id == session_id)
-    return int(await db.scalar(stmt) or 0)

@@ -34,10 +34,10 @@ SUMMARY_INSTRUCTION = (
 )
 
 
-async def build(runner: TurnRunner, turn: Turn, query: str) -> list[ChatMessage]:
+async def build(runner: TurnRunner, turn: Turn) -> list[ChatMessage]:
     async with runner.tx(turn, readonly=True) as db:
         files = await _persona(runner, db, turn)
-        extras = await _context_extras(db, turn.info(query))
+        extras = await _context_extras(db, turn.info)
         stored = (await db.scalars(_visible_history(turn))).all()
     system = system_prompt(
         turn.agent.name,
@@ -59,7 +59,7 @@ async def build(runner: TurnRunner, turn: Turn, query: str) -> list[ChatMessage]
     )
     split = history.compaction_split(recent, max(budget, 0))
     if split:
-        summary = await _compact(runner, turn, summary, recent[:split], query)
+        summary = await _compact(runner, turn, summary, recent[:split])
         recent = recent[split:]
     return [
         ChatMessage.system(system),
@@ -103,12 +103,12 @@ async def _first_turn(db: AsyncSession, turn: Turn) -> bool:
 
 
 async def _compact(
-    runner: TurnRunner, turn: Turn, summary: Message | None, older: list[Message], query: str
+    runner: TurnRunner, turn: Turn, summary: Message | None, older: list[Message]
 ) -> Message:
     exchange = hooks.Exchange([(m.role, m.content, m.id) for m in older])
     for hook in hooks.before_compaction_hooks:
         try:
-            await hook(runner.gateway, turn.info(query), exchange)
+            await hook(runner.gateway, turn.info, exchange)
         except Exception:
             log.exception("a before-compaction hook failed")
     earlier = f"{summary.content}\n" if summary is not None else ""

@@ -105,19 +105,19 @@ def plan_risk(plan: dict[str, Any]) -> RiskLevel:
     return max((RiskLevel(s["estimatedRisk"]) for s in plan["steps"]), key=lambda r: r.rank)
 
 
-async def maybe_plan(runner: TurnRunner, turn: Turn, query: str) -> None:
+async def maybe_plan(runner: TurnRunner, turn: Turn) -> None:
     if turn.heartbeat or not turn.tools:
         return
     if turn.task.plan is not None:  # resumed: the plan was made (and decided) before
         turn.plan = turn.task.plan
         turn.plan_approved = turn.plan.get("approved")
         return
-    if not await _wants_plan(runner, turn, query):
+    if not await _wants_plan(runner, turn):
         return
     hints = ", ".join(t.name for t in turn.tools)
     request = ChatRequest(
         model="",
-        messages=[ChatMessage.user(f"{PLAN_INSTRUCTION}{hints}\n\nRequest: {query}")],
+        messages=[ChatMessage.user(f"{PLAN_INSTRUCTION}{hints}\n\nRequest: {turn.query}")],
         temperature=0.0,
     )
     await runner.status(turn, "thinking", "planning")
@@ -136,7 +136,7 @@ async def maybe_plan(runner: TurnRunner, turn: Turn, query: str) -> None:
         turn.plan = None
 
 
-async def _wants_plan(runner: TurnRunner, turn: Turn, query: str) -> bool:
+async def _wants_plan(runner: TurnRunner, turn: Turn) -> bool:
     mode = turn.agent.planning_mode
     if mode == "Never":
         return False
@@ -145,7 +145,7 @@ async def _wants_plan(runner: TurnRunner, turn: Turn, query: str) -> bool:
     if mode == "LlmDecides":
         request = ChatRequest(
             model="",
-            messages=[ChatMessage.user(DECIDE_INSTRUCTION + query)],
+            messages=[ChatMessage.user(DECIDE_INSTRUCTION + turn.query)],
             temperature=0.0,
             max_tokens=3,
         )
@@ -157,7 +157,7 @@ async def _wants_plan(runner: TurnRunner, turn: Turn, query: str) -> bool:
                 return decided
         except DomainError:
             pass
-    return heuristic_wants_plan(query)
+    return heuristic_wants_plan(turn.query)
 
 
 async def _save_plan(runner: TurnRunner, turn: Turn, plan: dict[str, Any]) -> None:

@@ -69,14 +69,15 @@ class Turn:
     def heartbeat(self) -> bool:
         return self.task.kind == "heartbeat"
 
-    def info(self, query: str) -> hooks.TurnInfo:
+    @property
+    def info(self) -> hooks.TurnInfo:
         return hooks.TurnInfo(
             tenant_id=self.task.tenant_id,
             task_id=self.task.id,
             session_id=self.session.id,
             agent_id=self.agent.id,
             user_id=self.task.user_id,
-            query=query,
+            query=self.query,
         )
 
 
@@ -181,20 +182,19 @@ class TurnRunner:
 
     async def _run(self, turn: Turn) -> None:
         await self._check_budget(turn)
-        query = turn.query
         if turn.resumed and await self._already_answered(turn):
             return
-        turn.tools = self._offered_tools(turn, query)
-        await planning.maybe_plan(self, turn, query)
+        turn.tools = self._offered_tools(turn)
+        await planning.maybe_plan(self, turn)
         steps = self.settings.max_agent_steps
         for step in range(steps + 1):
             self._check_stop(turn)
             last = step == steps
-            context = await context_builder.build(self, turn, query)
+            context = await context_builder.build(self, turn)
             await self.status(turn, "thinking", "")
             candidate, response = await self._call_model(turn, context, offer_tools=not last)
             if not response.tool_calls or last:
-                await self._answer(turn, candidate, response, query)
+                await self._answer(turn, candidate, response)
                 return
             message_id = await self._store_calls(turn, candidate, response)
             await toolcalls.run_calls(self, turn, message_id, response)
@@ -247,9 +247,10 @@ class TurnRunner:
                     toolcalls.interrupt_unanswered(db, session, turn.task.id, last, answered)
         return False
 
-    def _offered_tools(self, turn: Turn, query: str) -> list[Tool]:
+    def _offered_tools(self, turn: Turn) -> list[Tool]:
         names = agents.effective_tools(self.gateway.tools, turn.agent)
         available = [t for n in names if (t := self.gateway.tools.get(n)) is not None]
+        query = turn.query
         words = _words(query)
 
         def relevance(tool: Tool) -> tuple[int, str]:
@@ -374,7 +375,7 @@ class TurnRunner:
             return message.id
 
     async def _answer(
-        self, turn: Turn, candidate: routing.Candidate, response: ChatResponse, query: str
+        self, turn: Turn, candidate: routing.Candidate, response: ChatResponse
     ) -> None:
         content = response.content
         if turn.task.streaming:
@@ -403,11 +404,11 @@ class TurnRunner:
         if turn.heartbeat:
             return  # a checklist run is no conversation to learn from
         exchange = hooks.Exchange(
-            [("user", query, task.message_id or ""), ("assistant", content, message.id)]
+            [("user", turn.query, task.message_id or ""), ("assistant", content, message.id)]
         )
         for hook in hooks.after_turn_hooks:
             try:
-                await hook(self.gateway, turn.info(query), exchange)
+                await hook(self.gateway, turn.info, exchange)
             except Exception:
                 log.exception("an after-turn hook failed")
 
