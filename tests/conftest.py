@@ -24,6 +24,7 @@ from sophon.platform import migrate
 from sophon.platform.clock import set_clock
 from sophon.settings import Settings
 from tests.identity_helpers import Caller, setup_admin
+from tests.runtime.providers.fakes import FakeServer
 
 PG_ADMIN_DSN = os.environ.get("SOPHON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -166,6 +167,15 @@ def clock() -> Iterator[FakeClock]:
     set_clock(fake)
     yield fake
     set_clock(None)
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeServer]:
+    """One loopback server speaking the model providers' wire formats, for the whole run."""
+    server = FakeServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)

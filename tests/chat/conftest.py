@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -40,14 +40,6 @@ def gateway(app: FastAPI, client: httpx.AsyncClient) -> Gateway:
 async def events(gateway: Gateway) -> AsyncIterator[EventLog]:
     async with EventLog(gateway.bus) as log:
         yield log
-
-
-@pytest.fixture(scope="session")
-def fake_server() -> Iterator[FakeServer]:
-    server = FakeServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

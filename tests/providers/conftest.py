@@ -3,8 +3,6 @@ runtime with retries that never wait."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -13,14 +11,6 @@ from sophon.platform.gateway import Gateway
 from sophon.providers.connect import ProviderRuntime
 from tests.platform.loopback_http import LoopbackOnlyConnector
 from tests.runtime.providers.fakes import FakeServer, SleepRecorder
-
-
-@pytest.fixture(scope="session")
-def fake_server() -> Iterator[FakeServer]:
-    server = FakeServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

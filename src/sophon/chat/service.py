@@ -122,18 +122,10 @@ async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> 
         if found is None:
             raise NotFound("This tenant has no default agent; name one with agentId.")
         agent = found
-    session = ChatSession(
-        id=new_id("sess"),
-        user_id=principal.user_id,
-        agent_id=agent.id,
-        kind="chat",
-        title=_title(body.content),
-        channel_id=body.channel_id,
-        message_count=0,
-        tokens_used=0,
-        archived=False,
+    session = new_session(
+        db, user_id=principal.user_id, agent_id=agent.id, kind="chat", title=_title(body.content)
     )
-    db.add(session)
+    session.channel_id = body.channel_id
     return session
 
 

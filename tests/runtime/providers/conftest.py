@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from tests.runtime.providers.fakes import FakeServer, SleepRecorder
-
-
-@pytest.fixture(scope="session")
-def fake_server() -> Iterator[FakeServer]:
-    server = FakeServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
