@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from sophon.approvals import service as approvals
-from sophon.approvals.models import Approval
 from sophon.approvals.schemas import ApprovalOut, EditIn, RejectIn
 from sophon.approvals.views import approval_out
 from sophon.identity.guard import PrincipalDep, authenticated, requires
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
-from sophon.platform.pagination import Page
+from sophon.platform.pagination import Page, page_of
 from sophon.platform.schemas import error_responses
 
 router = api_router("/approvals", tags=["Approvals"])
@@ -23,13 +22,9 @@ async def list_pending(
     db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
 ) -> Page[ApprovalOut]:
     """Pending approvals: the caller's own, or the tenant's with `ApproveActions`."""
-    rows, cursor, more = await gateway.paginator.page(
-        db, approvals.pending(principal), [Approval.id], page,
-        scope=f"approvals:{principal.user_id}",
-    )  # fmt: skip
-    return Page[ApprovalOut](
-        items=[approval_out(a) for a in rows], next_cursor=cursor, has_more=more
-    )
+    scope = f"approvals:{principal.user_id}"
+    stmt = approvals.pending(principal)
+    return await page_of(gateway.paginator, db, stmt, page, scope, approval_out)
 
 
 @router.get("/history", operation_id="listApprovalHistory")
@@ -38,13 +33,9 @@ async def list_history(
     db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
 ) -> Page[ApprovalOut]:
     """Decided and expired approvals, newest first."""
-    rows, cursor, more = await gateway.paginator.page(
-        db, approvals.decided(principal), [Approval.id], page,
-        scope=f"approvals-history:{principal.user_id}",
-    )  # fmt: skip
-    return Page[ApprovalOut](
-        items=[approval_out(a) for a in rows], next_cursor=cursor, has_more=more
-    )
+    scope = f"approvals-history:{principal.user_id}"
+    stmt = approvals.decided(principal)
+    return await page_of(gateway.paginator, db, stmt, page, scope, approval_out)
 
 
 @router.get("/{approval_id}", operation_id="getApproval", responses=error_responses(404))

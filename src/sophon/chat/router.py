@@ -9,7 +9,7 @@ from fastapi import Header, Query, Response, status
 
 from sophon.agents import service as agents
 from sophon.chat import service as chat
-from sophon.chat.models import ChatSession, Message
+from sophon.chat.models import ChatSession
 from sophon.chat.schemas import (
     ChatAccepted,
     ChatIn,
@@ -22,7 +22,7 @@ from sophon.chat.views import message_out, session_out
 from sophon.identity.guard import PrincipalDep, authenticated, requires
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
-from sophon.platform.pagination import Page
+from sophon.platform.pagination import Page, page_of
 from sophon.platform.schemas import error_responses
 
 chat_router = api_router("/chat", tags=["Chat"])
@@ -115,11 +115,10 @@ async def list_messages(
 ) -> Page[MessageOut]:
     """The session's messages, oldest first (`order=desc` for newest first)."""
     session = await chat.get_session(db, principal, session_id)
-    rows, cursor, more = await gateway.paginator.page(
-        db, chat.history(session.id), [Message.id], page,
-        scope=f"messages:{session.id}:{order}", descending=order == "desc",
+    return await page_of(
+        gateway.paginator, db, chat.history(session.id), page, f"messages:{session.id}:{order}",
+        message_out, descending=order == "desc",
     )  # fmt: skip
-    return Page[MessageOut](items=[message_out(m) for m in rows], next_cursor=cursor, has_more=more)
 
 
 @sessions_router.post(

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -115,3 +116,23 @@ class Paginator:
             last = rows[-1]
             cursor = self.codec.encode(scope, [getattr(last, c.key) for c in order])
         return rows, cursor, has_more
+
+
+async def page_of(
+    paginator: Paginator,
+    db: AsyncSession,
+    stmt: Select[Any],
+    params: PageParams,
+    scope: str,
+    convert: Callable[[Any], T],
+    *,
+    order: list[InstrumentedAttribute[Any]] | None = None,
+    descending: bool = True,
+) -> Page[T]:
+    """A page of wire models: `paginator.page` ordered by the row's `id` unless told otherwise,
+    each row passed through `convert`."""
+    columns = order or [stmt.column_descriptions[0]["entity"].id]
+    rows, cursor, more = await paginator.page(
+        db, stmt, columns, params, scope, descending=descending
+    )
+    return Page[T](items=[convert(row) for row in rows], next_cursor=cursor, has_more=more)

@@ -11,10 +11,9 @@ from fastapi import Query
 from sophon.identity.guard import PrincipalDep, authenticated, requires
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
-from sophon.platform.pagination import Page
+from sophon.platform.pagination import Page, page_of
 from sophon.platform.schemas import error_responses
 from sophon.tasks import service as tasks
-from sophon.tasks.models import Task
 from sophon.tasks.schemas import TaskDetailOut, TaskOut
 from sophon.tasks.views import task_detail, task_out
 
@@ -32,10 +31,8 @@ async def list_active(
     db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
 ) -> Page[TaskOut]:
     """Queued and running tasks: the caller's own, or the tenant's with `ViewActiveTasks`."""
-    rows, cursor, more = await gateway.paginator.page(
-        db, tasks.active(principal), [Task.id], page, scope=f"tasks-active:{principal.user_id}"
-    )
-    return Page[TaskOut](items=[task_out(t) for t in rows], next_cursor=cursor, has_more=more)
+    scope = f"tasks-active:{principal.user_id}"
+    return await page_of(gateway.paginator, db, tasks.active(principal), page, scope, task_out)
 
 
 @router.get("/history", operation_id="listTaskHistory")
@@ -53,11 +50,9 @@ async def list_history(
 ) -> Page[TaskOut]:
     """Finished tasks, newest first; `text` searches the description."""
     where = tasks.HistoryFilter(status, agent_id, _utc(since), _utc(until), text)
-    rows, cursor, more = await gateway.paginator.page(
-        db, tasks.history(principal, where), [Task.id], page,
-        scope=f"tasks-history:{principal.user_id}",
-    )  # fmt: skip
-    return Page[TaskOut](items=[task_out(t) for t in rows], next_cursor=cursor, has_more=more)
+    scope = f"tasks-history:{principal.user_id}"
+    stmt = tasks.history(principal, where)
+    return await page_of(gateway.paginator, db, stmt, page, scope, task_out)
 
 
 @router.get("/{task_id}", operation_id="getTask", responses=error_responses(404))
