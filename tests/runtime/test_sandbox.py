@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from sophon.platform.errors import InvalidRequest
 from sophon.runtime.sandbox import (
@@ -373,3 +374,12 @@ def test_invalid_specs_are_refused(kwargs: dict[str, object], message: str) -> N
 def test_limits_out_of_range_are_refused() -> None:
     with pytest.raises(InvalidRequest, match="memory_bytes"):
         SandboxLimits(memory_bytes=1024)
+
+
+@needs_sandbox
+def test_the_sandbox_runs_under_uvloop_as_sophon_serve_does() -> None:
+    """`sophon serve` runs on uvloop, whose subprocess support refuses some of asyncio's
+    arguments; the sandbox must start there too."""
+    result = uvloop.run(run_sandboxed(python("import os; print(os.getuid())")))
+    assert result.exit_code == 0
+    assert result.stdout_text == "1000\n"

@@ -10,7 +10,6 @@ import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
 
 from sophon.runtime.sandbox.spec import SandboxSpec
 
@@ -62,6 +61,7 @@ class HostTools:
     bwrap: str
     prlimit: str
     python: str | None
+    setpriv: str | None = None  # needed (and found) only when the Gateway runs as root
 
 
 @dataclass(slots=True)
@@ -92,7 +92,12 @@ def find_tools() -> HostTools | str:
         return "prlimit (util-linux) was not found under /usr/bin"
     if not os.access(_SHELL, os.X_OK):
         return f"{_SHELL} was not found"
-    return HostTools(bwrap=bwrap, prlimit=prlimit, python=find_system_python())
+    setpriv = None
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            return "setpriv (util-linux) is needed to run bwrap unprivileged when root"
+    return HostTools(bwrap=bwrap, prlimit=prlimit, python=find_system_python(), setpriv=setpriv)
 
 
 def find_system_python() -> str | None:
@@ -115,12 +120,14 @@ def command_for(spec: SandboxSpec, tools: HostTools) -> list[str] | None:
     return [interpreter, f"{WORK_DIR}/{name}"]
 
 
-def outer_identity() -> dict[str, Any]:
-    """subprocess keyword arguments that make bwrap itself run unprivileged."""
-    if os.geteuid() != 0:
-        return {}
+def outer_identity(tools: HostTools) -> list[str]:
+    """An argv prefix that runs bwrap itself unprivileged when the Gateway is root: a fresh
+    unused uid and gid, no supplementary groups. (A prefix rather than subprocess's user/group
+    arguments, which uvloop's subprocess support does not accept.)"""
+    if os.geteuid() != 0 or tools.setpriv is None:
+        return []
     uid = _OUTER_UID_BASE + secrets.randbelow(_OUTER_UID_SPAN)
-    return {"user": uid, "group": uid, "extra_groups": []}
+    return [tools.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
 
 
 def prepare_command(spec: SandboxSpec, tools: HostTools, command: list[str]) -> PreparedCommand:
@@ -128,7 +135,8 @@ def prepare_command(spec: SandboxSpec, tools: HostTools, command: list[str]) -> 
     Blocking (memory copies): call it in a worker thread."""
     prepared = PreparedCommand(argv=[], stdin_fd=_memfd("stdin", spec.stdin))
     try:
-        prepared.argv = [tools.bwrap, *_namespaces(spec.network), *_system_binds(spec.network)]
+        prepared.argv = [*outer_identity(tools), tools.bwrap]
+        prepared.argv += [*_namespaces(spec.network), *_system_binds(spec.network)]
         for path, content in _ETC_GENERATED.items():
             fd = _data_fd(prepared, path, content)
             prepared.argv += ["--perms", "0644", "--ro-bind-data", str(fd), path]

@@ -10,7 +10,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from sophon.runtime.sandbox.layout import command_for, outer_identity, prepare_command
+from sophon.runtime.sandbox.layout import command_for, prepare_command
 from sophon.runtime.sandbox.spec import KilledReason, SandboxResult, SandboxSpec
 from sophon.runtime.sandbox.status import SandboxUnavailable, sandbox_status
 
@@ -65,7 +65,6 @@ async def run_sandboxed(spec: SandboxSpec) -> SandboxResult:
             cwd="/",
             start_new_session=True,
             pass_fds=prepared.pass_fds,
-            **outer_identity(),
         )
     except OSError as exc:
         raise SandboxUnavailable(f"bwrap could not be started: {exc}") from exc

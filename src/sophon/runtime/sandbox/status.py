@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 
 from sophon.platform.errors import ServiceUnavailable
-from sophon.runtime.sandbox.layout import HostTools, find_tools, outer_identity, prepare_command
+from sophon.runtime.sandbox.layout import HostTools, find_tools, prepare_command
 from sophon.runtime.sandbox.spec import SandboxSpec
 
 _PROBE_SECONDS = 10.0
@@ -66,7 +66,6 @@ def _probe(tools: HostTools) -> SandboxStatus:
             pass_fds=prepared.pass_fds,
             start_new_session=True,
             check=False,
-            **outer_identity(),
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return SandboxStatus(available=False, reason=f"bwrap could not be started: {exc}")
