@@ -1,38 +1,69 @@
-"""The `sophon` command. Local server commands live here; client commands join as features land."""
+"""The `sophon` command: local server commands (`serve`, `db upgrade`, `admin create-user`) and
+client commands that talk to a Gateway over its public REST API only.
+
+Exit codes: 0 success · 1 refused or failed · 2 usage · 3 Gateway unreachable · 4 auth (401/403)."""
 
 from __future__ import annotations
 
 import os
-import sys
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sophon.settings import Settings, SettingsError, load_settings
+from sophon.cli import (
+    cmd_agents,
+    cmd_approvals,
+    cmd_auth,
+    cmd_chat,
+    cmd_config,
+    cmd_models,
+    cmd_ops,
+    cmd_sessions,
+    cmd_system,
+    cmd_tasks,
+)
+from sophon.cli.cmd_admin import app as admin_app
+from sophon.cli.core import EXIT_USAGE, SophonGroup, fail, new_app, root_options
+
+if TYPE_CHECKING:
+    from sophon.settings import Settings
 
 app = typer.Typer(
     name="sophon",
-    help="Sophon: a self-hosted AI agent platform.",
+    cls=SophonGroup,
+    help="Sophon: a self-hosted AI agent platform. Global flags (--gateway-url, --json, "
+    "--format, --no-color) go before or after the command.",
+    epilog="Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 Gateway unreachable, "
+    "4 authentication or permission.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.callback()(root_options)
+db_app = new_app("Database maintenance (on this machine's Gateway settings).")
 app.add_typer(db_app, name="db")
-admin_app = typer.Typer(help="Administration.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    print(f"sophon: {message}", file=sys.stderr)
-    raise typer.Exit(code)
+app.add_typer(cmd_config.app, name="config")
+app.add_typer(cmd_agents.app, name="agents")
+app.add_typer(cmd_models.app, name="models")
+app.add_typer(cmd_models.tools_app, name="tools")
+app.add_typer(cmd_sessions.app, name="sessions")
+app.add_typer(cmd_tasks.app, name="tasks")
+app.add_typer(cmd_approvals.app, name="approvals")
+app.add_typer(cmd_ops.app, name="ops")
+app.command()(cmd_chat.chat)
+cmd_auth.register(app)
+cmd_system.register(app)
 
 
 def _settings(**overrides: object) -> Settings:
+    from sophon.settings import SettingsError, load_settings
+
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except SettingsError as exc:
-        fail(str(exc), 2)
+        fail(str(exc), EXIT_USAGE)
 
 
 def _migrate(settings: Settings) -> None:

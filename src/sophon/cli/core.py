@@ -1,0 +1,168 @@
+"""What every command shares: exit codes, the one-line failure, the global flags (accepted before
+the command and after it) and the root group that turns any failure into one line on stderr.
+
+Exit codes: 0 success · 1 the Gateway refused or failed (any other 4xx/5xx), or a local check
+failed · 2 usage (unknown command, bad option or value) · 3 the Gateway is unreachable ·
+4 authentication or permission (401/403)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NoReturn
+
+import typer
+
+# Typer vendors its own Click; its exceptions and context live here.
+from typer._click.core import Context
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_AUTH = 4
+
+Format = Literal["table", "json", "csv"]
+FORMATS: tuple[Format, ...] = ("table", "json", "csv")
+
+
+class CliError(Exception):
+    """A failure reported as `sophon: <message>` on stderr with its exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    raise CliError(message, code)
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass
+class Globals:
+    """The global flags as given (None: not given); resolved against env and config later."""
+
+    gateway_url: str | None = None
+    format: str | None = None
+    no_color: bool = False
+
+
+def globals_of(ctx: Context) -> Globals:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Globals):
+        root.obj = Globals()
+    return root.obj
+
+
+_GLOBAL_FLAGS = {"--json", "--no-color"}
+_GLOBAL_VALUED = {"--format", "--gateway-url"}
+
+
+def hoist_globals(args: list[str]) -> list[str]:
+    """Moves the global flags to the front, so `sophon agents list --json` works like
+    `sophon --json agents list`. Nothing after `--` moves."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        if arg in _GLOBAL_FLAGS or ("=" in arg and arg.split("=", 1)[0] in _GLOBAL_VALUED):
+            front.append(arg)
+        elif arg in _GLOBAL_VALUED and index + 1 < len(args):
+            front.extend(args[index : index + 2])
+            index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    return front + rest
+
+
+def root_options(
+    ctx: typer.Context,
+    gateway_url: Annotated[
+        str | None,
+        typer.Option(
+            "--gateway-url",
+            metavar="URL",
+            help="Gateway to talk to (env SOPHON_GATEWAY; config gatewayUrl).",
+        ),
+    ] = None,
+    format_: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="table|json|csv",
+            help="Output format (env SOPHON_FORMAT; config defaultFormat; default table).",
+        ),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (env NO_COLOR).")
+    ] = False,
+) -> None:
+    """The root callback: records the global flags for the command that runs."""
+    if format_ is not None and format_ not in FORMATS:
+        fail(f"--format must be table, json or csv, not {format_!r}", EXIT_USAGE)
+    flags = globals_of(ctx)
+    flags.gateway_url = gateway_url or None
+    flags.format = "json" if json_ else format_
+    flags.no_color = no_color
+
+
+class SophonGroup(TyperGroup):
+    """The root group: global flags anywhere, and every failure as one line on stderr."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        given = list(args) if args is not None else sys.argv[1:]
+        code = self._run(hoist_globals(given), prog_name, extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args: list[str], prog_name: str | None, extra: dict[str, Any]) -> int:
+        try:
+            result = super().main(
+                args=args, prog_name=prog_name or "sophon", standalone_mode=False, **extra
+            )
+        except CliError as exc:
+            return _report(exc.message, exc.exit_code)
+        except NoArgsIsHelpError as exc:
+            if message := exc.format_message().strip():
+                print(message)
+            return EXIT_OK
+        except UsageError as exc:
+            hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+            return _report(one_line(exc.format_message()) + hint, EXIT_USAGE)
+        except ClickException as exc:
+            return _report(one_line(exc.format_message()), exc.exit_code)
+        except typer.Abort:
+            return _report("aborted", 130)
+        return result if isinstance(result, int) else EXIT_OK
+
+
+def _report(message: str, code: int) -> int:
+    print(f"sophon: {one_line(message)}", file=sys.stderr)
+    return code
+
+
+def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
+    """A sub-command group with the project's defaults."""
+    return typer.Typer(help=help_text, no_args_is_help=True, **kwargs)

@@ -1,0 +1,273 @@
+"""`chat -m` scripting, sessions, tasks, approvals and ops, against a real Gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.cli.conftest import Cli, Gateway, one_line_error
+
+pytestmark = pytest.mark.slow
+RUN_CODE = '/tool code.execute {"code": "print(6 * 7)"}'
+
+
+@pytest.fixture(scope="module")
+def coder(gateway: Gateway) -> str:
+    """An agent allowed the High-risk code.execute tool (each call needs an approval)."""
+    made = gateway.api("POST", "/api/agents", json={"name": "coder"})
+    assert made.status_code == 201, made.text
+    agent_id = str(made.json()["id"])
+    tools = gateway.api(
+        "PUT", f"/api/agents/{agent_id}/tools", json={"tools": ["code.execute", "datetime.now"]}
+    )
+    assert tools.status_code == 200, tools.text
+    return agent_id
+
+
+def test_chat_m_prints_the_answer(signed_in: Cli) -> None:
+    done = signed_in.run("chat", "-m", "hello there")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "(offline echo model) You said: hello there\n"
+
+
+def test_chat_m_json_prints_the_final_message_object(signed_in: Cli, gateway: Gateway) -> None:
+    done = signed_in.run("chat", "-m", "hi json", "--json")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    message = json.loads(done.stdout)
+    assert message["role"] == "assistant"
+    assert message["content"] == "(offline echo model) You said: hi json"
+    assert message["taskId"].startswith("task_")
+    session = message["sessionId"]
+
+    follow = json.loads(signed_in.run("chat", "-s", session, "-m", "again", "--json").stdout)
+    assert follow["sessionId"] == session
+    messages = json.loads(signed_in.invoke("sessions", "messages", session, "--json").stdout)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    task = json.loads(signed_in.invoke("tasks", "show", follow["taskId"], "--json").stdout)
+    assert task["status"] == "Completed"
+    recent = json.loads(signed_in.invoke("tasks", "recent", "--json").stdout)
+    assert follow["taskId"] in [t["id"] for t in recent]
+
+
+def test_chat_with_an_agent_by_name(signed_in: Cli, coder: str) -> None:
+    message = json.loads(signed_in.invoke("chat", "-a", "coder", "-m", "yo", "--json").stdout)
+    session = json.loads(
+        signed_in.invoke("sessions", "show", message["sessionId"], "--json").stdout
+    )
+    assert session["agentId"] == coder
+    unknown = signed_in.invoke("chat", "-a", "nobody", "-m", "yo")
+    assert unknown.code == 1
+    assert one_line_error(unknown.stderr) == "sophon: no agent named 'nobody'"
+
+
+def test_chat_errors(signed_in: Cli, cli: Cli) -> None:
+    missing = signed_in.invoke("chat", "-s", "sess_nope", "-m", "x")
+    assert missing.code == 1
+    assert "(not_found, HTTP 404, request req_" in one_line_error(missing.stderr)
+    empty = signed_in.invoke("chat", "-m", "")
+    assert empty.code == 1
+    assert "validation_failed, HTTP 422" in one_line_error(empty.stderr)
+
+
+def test_sessions_fork_and_delete(signed_in: Cli) -> None:
+    message = json.loads(signed_in.invoke("chat", "-m", "fork me", "--json").stdout)
+    session = message["sessionId"]
+    listed = json.loads(signed_in.invoke("sessions", "list", "--json").stdout)
+    assert session in [s["id"] for s in listed]
+    fork = json.loads(signed_in.invoke("sessions", "fork", session, "--json").stdout)
+    assert fork["parentSessionId"] == session
+    assert fork["messageCount"] == 2
+    table = signed_in.invoke("sessions", "messages", fork["id"])
+    assert "fork me" in table.stdout
+    assert signed_in.invoke("sessions", "delete", session).code == 0
+    gone = signed_in.invoke("sessions", "show", session)
+    assert gone.code == 1
+    assert "not_found" in one_line_error(gone.stderr)
+
+
+def test_approval_named_on_stderr_and_rejected_from_another_command(
+    signed_in: Cli, coder: str
+) -> None:
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "sophon", "chat", "-a", coder, "-m", RUN_CODE, "--json"],
+        env=signed_in.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert chat.stderr is not None
+        note = Terminal(chat.stderr.fileno()).read_until(b"`\n").decode()
+        pending = [a for a in json.loads(signed_in.invoke("approvals", "list", "--json").stdout)
+                   if a["agentId"] == coder and a["status"] == "Pending"]  # fmt: skip
+        approval = pending[0]
+        assert note.startswith(f"Waiting for approval {approval['id']}: code.execute (High risk)")
+        assert approval["toolName"] == "code.execute"
+        shown = signed_in.invoke("approvals", "show", approval["id"])
+        assert "print(6 * 7)" in shown.stdout
+        bad_edit = signed_in.invoke("approvals", "edit", approval["id"], "-a", "[1]")
+        assert bad_edit.code == 2
+        assert "must be a JSON object" in one_line_error(bad_edit.stderr)
+        rejected = signed_in.invoke("approvals", "reject", approval["id"], "--reason", "not now")
+        assert rejected.code == 0, rejected.stderr
+        assert rejected.stdout.strip() == f"{approval['id']} (code.execute): Rejected"
+        out, err = chat.communicate(timeout=60)
+    finally:
+        chat.kill()
+        chat.wait()
+    assert chat.returncode == 0, err
+    answer = json.loads(out)
+    assert answer["role"] == "assistant"
+    assert "rejected" in answer["content"].lower()
+    again = signed_in.invoke("approvals", "approve", approval["id"])
+    assert again.code == 1
+    assert "(conflict, HTTP 409, request req_" in one_line_error(again.stderr)
+    history = json.loads(signed_in.invoke("approvals", "history", "--json").stdout)
+    assert approval["id"] in [a["id"] for a in history]
+
+
+class Terminal:
+    """The parent side of a pseudo-terminal; what was read past a marker is kept for the next."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = b""
+
+    def read_until(self, marker: bytes, timeout: float = 30.0) -> bytes:
+        seen = self.pending
+        deadline = time.monotonic() + timeout
+        while marker not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{marker!r} not seen; got {seen!r}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    raise AssertionError(f"{marker!r} not seen before EOF; got {seen!r}")
+                seen += chunk
+        end = seen.index(marker) + len(marker)
+        self.pending = seen[end:]
+        return seen[:end]
+
+
+def test_repl_streams_tool_calls_and_asks_approvals_inline(signed_in: Cli, coder: str) -> None:
+    """The REPL on a pseudo-terminal, over the chat hub: tool calls show as they start and end
+    (events only the hub carries), and a call that needs an approval asks inline; `r` rejects."""
+    parent, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sophon", "chat", "-a", coder],
+        env=signed_in.env(),
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        close_fds=True,
+    )
+    os.close(child)
+    term = Terminal(parent)
+    try:
+        banner = term.read_until(b"you> ")
+        assert b"No streaming" not in banner
+        os.write(parent, b"/tool datetime.now {}\n")
+        streamed = term.read_until(b"you> ")
+        assert b"\xe2\x80\xa6 datetime.now\r\n" in streamed  # "… datetime.now" as it starts
+        assert b"\xe2\x80\xa6 datetime.now done (" in streamed
+        os.write(parent, RUN_CODE.encode() + b"\n")
+        prompt = term.read_until(b"[a]pprove / [r]eject / [e]dit")
+        assert b"Approval needed: code.execute (High risk)" in prompt
+        os.write(parent, b"r\n")
+        term.read_until(b"Reason (optional)")
+        os.write(parent, b"too risky\n")
+        answer = term.read_until(b"you> ")
+        assert b"rejected" in answer.lower(), answer
+        os.write(parent, b"/exit\n")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(parent)
+    decided = json.loads(signed_in.invoke("approvals", "history", "--json").stdout)
+    mine = [a for a in decided if a["agentId"] == coder and a["reason"] == "too risky"]
+    assert [a["status"] for a in mine] == ["Rejected"]
+
+
+def test_tasks_active_and_cancel(signed_in: Cli, gateway: Gateway) -> None:
+    paused = signed_in.invoke("ops", "pause", "--json")
+    assert json.loads(paused.stdout) == {"processing": "paused"}
+    try:
+        accepted = gateway.api("POST", "/api/chat", json={"content": "queued while paused"})
+        assert accepted.status_code == 202, accepted.text
+        task_id = accepted.json()["taskId"]
+        active = json.loads(signed_in.invoke("tasks", "active", "--json").stdout)
+        assert task_id in [t["id"] for t in active]
+        cancelled = signed_in.invoke("tasks", "cancel", task_id)
+        assert cancelled.code == 0, cancelled.stderr
+        assert cancelled.stdout.strip() == f"Task {task_id}: Cancelled"
+        again = signed_in.invoke("tasks", "cancel", task_id)
+        assert again.code == 1
+        assert "conflict" in one_line_error(again.stderr)
+    finally:
+        assert signed_in.invoke("ops", "resume").stdout.strip() == "Processing: running"
+    health = signed_in.invoke("ops", "health", "--json")
+    assert health.code == 0
+    assert json.loads(health.stdout)["status"] == "healthy"
+
+
+def test_repl_from_a_pipe_with_new_and_agent(signed_in: Cli, coder: str) -> None:
+    script = "first\n/new\nsecond\n/agent coder\nthird\n/agent nobody\n/exit\nnot sent\n"
+    done = signed_in.run("chat", stdin=script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "(offline echo model) You said: first",
+        "(offline echo model) You said: second",
+        "(offline echo model) You said: third",
+    ]
+    assert "sophon: no agent named 'nobody'" in done.stderr
+    sessions = json.loads(signed_in.invoke("sessions", "list", "--json", "--limit", "3").stdout)
+    assert [s["title"] for s in sessions] == ["third", "second", "first"]
+    assert sessions[0]["agentId"] == coder
+    assert sessions[1]["agentId"] != coder
+
+
+def test_ctrl_c_cancels_the_running_turn_and_twice_exits(signed_in: Cli, coder: str) -> None:
+    parent, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sophon", "chat", "-a", coder],
+        env=signed_in.env(),
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        close_fds=True,
+    )
+    os.close(child)
+    term = Terminal(parent)
+    try:
+        term.read_until(b"you> ")
+        os.write(parent, RUN_CODE.encode() + b"\n")
+        term.read_until(b"[a]pprove")  # the turn is running, parked on its approval
+        proc.send_signal(signal.SIGINT)
+        cancelled = term.read_until(b"(Ctrl+C again to exit)")
+        assert b"Cancelled task_" in cancelled
+        task_id = cancelled.split(b"Cancelled ", 1)[1].split(b".", 1)[0].decode()
+        term.read_until(b"you> ")
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(parent)
+    task = json.loads(signed_in.invoke("tasks", "show", task_id, "--json").stdout)
+    assert task["status"] == "Cancelled"
