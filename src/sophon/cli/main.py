@@ -16,6 +16,7 @@ from sophon.cli import (
     cmd_auth,
     cmd_chat,
     cmd_config,
+    cmd_memory,
     cmd_models,
     cmd_ops,
     cmd_sessions,
@@ -52,6 +53,7 @@ app.add_typer(cmd_sessions.app, name="sessions")
 app.add_typer(cmd_tasks.app, name="tasks")
 app.add_typer(cmd_approvals.app, name="approvals")
 app.add_typer(cmd_ops.app, name="ops")
+app.add_typer(cmd_memory.app, name="memory")
 app.command()(cmd_chat.chat)
 cmd_auth.register(app)
 cmd_system.register(app)
