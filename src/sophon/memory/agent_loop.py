@@ -41,11 +41,11 @@ def install(gateway: Gateway) -> None:
 
     hooks.context_hooks[:] = [h for h in hooks.context_hooks if h.__module__ != __name__]
     hooks.context_hooks += [memories, logs]
-    _replace(hooks.after_turn_hooks, _extract_later)
-    _replace(hooks.before_compaction_hooks, _extract_now)
+    _register_once(hooks.after_turn_hooks, _extract_later)
+    _register_once(hooks.before_compaction_hooks, _extract_now)
 
 
-def _replace(registry: list[hooks.ExchangeHook], hook: hooks.ExchangeHook) -> None:
+def _register_once(registry: list[hooks.ExchangeHook], hook: hooks.ExchangeHook) -> None:
     if hook not in registry:
         registry.append(hook)
 
