@@ -241,7 +241,7 @@ def test_repl_from_a_pipe_with_new_and_agent(signed_in: Cli, coder: str) -> None
     assert sessions[1]["agentId"] != coder
 
 
-def test_ctrl_c_cancels_the_running_turn_and_twice_exits(signed_in: Cli, coder: str) -> None:
+def test_ctrl_c_cancels_the_running_turn_and_a_second_press_exits(signed_in: Cli, coder: str) -> None:
     parent, child = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sophon", "chat", "-a", coder],
@@ -262,8 +262,12 @@ def test_ctrl_c_cancels_the_running_turn_and_twice_exits(signed_in: Cli, coder: 
         assert b"Cancelled task_" in cancelled
         task_id = cancelled.split(b"Cancelled ", 1)[1].split(b".", 1)[0].decode()
         term.read_until(b"you> ")
+        os.write(parent, b"hello\n")  # a message sent disarms the exit
+        term.read_until(b"You said: hello")
+        term.read_until(b"you> ")
         proc.send_signal(signal.SIGINT)
-        proc.send_signal(signal.SIGINT)
+        term.read_until(b"(Ctrl+C again to exit)")
+        proc.send_signal(signal.SIGINT)  # nothing sent since the last press: leave
         assert proc.wait(timeout=30) == 0
     finally:
         proc.kill()

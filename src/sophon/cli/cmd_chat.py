@@ -7,7 +7,6 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Annotated
 
@@ -80,18 +79,16 @@ def _connect_hub(rt: Runtime) -> ChatHub | None:
         return None
 
 
-_DOUBLE_PRESS = 1.5  # seconds: a second Ctrl+C within this exits the REPL
-
-
 def _repl(rt: Runtime, turn: Turn, agent: str | None, session: str | None) -> None:
     sys.stderr.write(
         "Type a message; /new starts a new session, /agent NAME switches, /exit leaves. "
-        "Ctrl+C cancels a running answer; twice quickly exits.\n"
+        "Ctrl+C cancels a running answer; pressed again before the next message, it exits.\n"
     )
-    last_interrupt = 0.0
+    armed = False  # a Ctrl+C was pressed and nothing sent since: the next one leaves
     while True:
         try:
             line = input("you> " if sys.stdin.isatty() else "")
+            armed = False
             text = line.strip()
             if not text:
                 continue
@@ -109,11 +106,10 @@ def _repl(rt: Runtime, turn: Turn, agent: str | None, session: str | None) -> No
             return
         except KeyboardInterrupt:
             try:
-                now = time.monotonic()
-                if now - last_interrupt < _DOUBLE_PRESS:
+                if armed:
                     _ignore_interrupts()  # leaving: a third press must not cut the clean-up
                     return
-                last_interrupt = now
+                armed = True
                 sys.stderr.write("\n(Ctrl+C again to exit)\n")
             except KeyboardInterrupt:
                 _ignore_interrupts()
