@@ -60,7 +60,7 @@ async def health(db: DbDep, gateway: GatewayDep) -> dict[str, Any]:
     runtime = gateway.runtime
     loop_time = asyncio.get_running_loop().time()
     workers: dict[str, Any] = {"status": "off", "running": 0, "concurrency": 0}
-    scheduler: dict[str, Any] = {"status": "off", "lastTickSecondsAgo": None}
+    scheduler: dict[str, Any] = {"status": "off", "lastTickSecondsAgo": None, "ticks": 0}
     if runtime is not None:
         workers = {
             "status": "ok",
@@ -72,6 +72,7 @@ async def health(db: DbDep, gateway: GatewayDep) -> dict[str, Any]:
         scheduler = {
             "status": "ok" if last is not None else "starting",
             "lastTickSecondsAgo": None if last is None else round(loop_time - last, 1),
+            "ticks": runtime.ticks,
             "heartbeats": gateway.settings.heartbeat_enabled,
         }
     providers = [

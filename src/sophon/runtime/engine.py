@@ -40,6 +40,7 @@ class AgentRuntime:
             gate=self._may_claim,
         )
         self.last_tick_at: float | None = None
+        self.ticks = 0  # completed scheduler rounds, reported by the health check
         self._stop = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self._worker: asyncio.Task[None] | None = None
@@ -103,3 +104,4 @@ class AgentRuntime:
             await heartbeat.tick(database)
         await tasks.reconcile(database)
         self.last_tick_at = asyncio.get_running_loop().time()
+        self.ticks += 1
