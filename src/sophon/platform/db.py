@@ -3,11 +3,12 @@ and the column types every domain shares."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, String, event, text
 from sqlalchemy.engine import Dialect
@@ -25,6 +26,8 @@ from sophon.platform.clock import utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import EventBus, attach_bus
 from sophon.platform.tenancy import set_session_tenant
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -143,6 +146,25 @@ class Database:
                     await session.commit()
                 raise
             await session.commit()
+
+    async def uninterrupted(
+        self, work: Callable[[AsyncSession], Awaitable[T]], *, tenant_id: str | None = None
+    ) -> T:
+        """Runs `work` in one write transaction that cancelling the caller does not cut short: the
+        transaction ends (commit or rollback) first, then the cancellation goes on. For jobs that
+        a shutdown or a cancel may interrupt: a statement cut off mid-flight leaves SQLite's write
+        lock with a connection nobody closes, and every other writer waits out busy_timeout."""
+
+        async def run() -> T:
+            async with self.transaction(tenant_id=tenant_id) as db:
+                return await work(db)
+
+        unit = asyncio.ensure_future(run())
+        try:
+            return await asyncio.shield(unit)
+        except asyncio.CancelledError:
+            await asyncio.wait({unit})
+            raise
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
