@@ -166,11 +166,8 @@ def test_a_turn_in_flight_resumes_after_sigkill(gateways: Gateways) -> None:
 def test_twenty_turns_in_flight_all_finish_after_sigkill(gateways: Gateways) -> None:
     questions = [f"Question number {n}?" for n in range(20)]
     with HoldingServer() as model:
-        # A worker renews its leases one transaction per job, so twenty turns on a busy machine
-        # need longer leases than one turn does (the restarted process reclaims on its
-        # heartbeat cadence, a third of its lease).
-        first = gateways.start(SOPHON_TASK_LEASE_SECONDS="8")
-        restarted = gateways.prepare(SOPHON_TASK_LEASE_SECONDS="9")
+        first = gateways.start()
+        restarted = gateways.prepare()
         api = Api(first, gateways.data)
         api.add_slow_model(model)
         sent = [api.send(question) for question in questions]
