@@ -1,7 +1,10 @@
-"""Semantic memory search through an OpenAI-compatible `/embeddings` API (Ollama, OpenAI, …).
-Entries are embedded by a job, off the request path; the query is embedded at search time and
-compared with the stored vectors by an exact cosine scan in a worker thread. When the
-embedding service is down, search stays lexical rather than failing."""
+"""Semantic memory search through an OpenAI-compatible `/embeddings` API (Ollama, OpenAI, …) or
+a local model (`local_embeddings`). Entries are embedded by a job, off the request path; the query
+is embedded at search time. Vectors are kept as blobs in `memory_embeddings`; on SQLite with
+sqlite-vec (see `platform.sqlite_driver`) triggers mirror them into a `vec0` index per dimension
+count, searched nearest-first inside SQLite; elsewhere (PostgreSQL: no pgvector here) an exact
+cosine scan runs in a worker thread. When the embedding service is down, search stays lexical
+rather than failing."""
 
 from __future__ import annotations
 
@@ -19,11 +22,14 @@ import httpx
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.memory import local_embeddings, vector_index
+from sophon.memory.embedding import EmbeddingFailed, Engine
 from sophon.memory.models import MemoryEmbedding, MemoryEntry
 from sophon.platform import queue
 from sophon.platform.http import outbound_client, split_allow_setting
 from sophon.platform.netguard import OutboundRefused
 from sophon.platform.queue_models import Job, JobStatus
+from sophon.platform.tenancy import session_tenant
 from sophon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,17 +37,13 @@ log = logging.getLogger(__name__)
 EMBED_JOB = "memory.embed"
 QUEUED_KEY = "memory.embed.queued"
 BATCH = 64
-SCAN_LIMIT = 50_000  # an exact scan beyond this many vectors needs sqlite-vec / pgvector
+SCAN_LIMIT = 50_000  # vectors an exact scan compares at most (the index has no such limit)
 TIMEOUT = 30.0
 
 
 VectorSearch = Callable[[AsyncSession, Select[Any], str, int], Awaitable[list[str] | None]]
 """(db, the visible entries select, query, how many) → entry ids, nearest first; None when the
 embedding service could not be asked (search stays lexical)."""
-
-
-class EmbeddingFailed(Exception):
-    pass
 
 
 def sha(text: str) -> str:
@@ -61,6 +63,8 @@ def unpack(raw: bytes) -> array[float]:
 
 @dataclass(frozen=True)
 class Embedder:
+    """An OpenAI-compatible `/embeddings` endpoint."""
+
     url: str
     model: str
     key: str | None
@@ -94,10 +98,12 @@ class Embedder:
 
 
 def enabled(settings: Settings) -> bool:
-    return bool(settings.memory_embedding_url)
+    return settings.memory_embedding_local or bool(settings.memory_embedding_url)
 
 
-def embedder(settings: Settings) -> Embedder | None:
+def embedder(settings: Settings) -> Engine | None:
+    if settings.memory_embedding_local:
+        return local_embeddings.engine()
     if not settings.memory_embedding_url:
         return None
     key = settings.memory_embedding_key
@@ -122,7 +128,7 @@ async def request_embedding(db: AsyncSession) -> None:
     db.info[QUEUED_KEY] = True
 
 
-async def embed_pending(db: AsyncSession, engine: Embedder) -> int:
+async def embed_pending(db: AsyncSession, engine: Engine) -> int:
     """Embeds up to `BATCH` entries without a current vector; how many it did."""
     current = (
         select(MemoryEmbedding.entry_id)
@@ -136,6 +142,9 @@ async def embed_pending(db: AsyncSession, engine: Embedder) -> int:
     vectors = await engine.embed([e.content for e in todo])
     ids = [e.id for e in todo]
     await db.execute(delete(MemoryEmbedding).where(MemoryEmbedding.entry_id.in_(ids)))
+    if vector_index.usable(db):
+        for dims in {len(v) for v in vectors}:
+            await vector_index.ensure(db, dims)
     db.add_all(
         MemoryEmbedding(
             entry_id=e.id,
@@ -176,6 +185,15 @@ def vector_search(settings: Settings) -> VectorSearch | None:
         except EmbeddingFailed as error:
             log.warning("memory embeddings unavailable", extra={"error": str(error)})
             return None
+        if vector_index.usable(db):
+            tenant = session_tenant(db.sync_session)
+            if tenant is not None:
+                packed = pack(vector)
+                found_ids = await vector_index.nearest(
+                    db, base, tenant, engine.model, packed, len(vector), k
+                )
+                if found_ids is not None:
+                    return found_ids
         visible = base.with_only_columns(MemoryEntry.id).scalar_subquery()
         rows = await db.execute(
             select(MemoryEmbedding.entry_id, MemoryEmbedding.vector)
