@@ -18,6 +18,7 @@ from sophon.platform import sqlite_driver
 PREFIX = "memory_vec"
 K_MAX = 4096  # sqlite-vec's largest k; past it the caller scans exactly
 K_START = 64
+OVERFETCH = 4  # candidates asked per wanted hit, before filtering by visibility
 
 
 def usable(db: AsyncSession) -> bool:
@@ -75,7 +76,7 @@ async def nearest(
     )
     if not exists:
         return None
-    ask = max(K_START, k * 4)
+    ask = max(K_START, k * OVERFETCH)
     while True:
         knn = text(
             f"SELECT entry_id FROM {name} WHERE embedding MATCH :q AND k = :k "  # noqa: S608
