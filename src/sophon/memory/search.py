@@ -16,6 +16,7 @@ from sophon.memory import fts
 from sophon.memory.access import Actor
 from sophon.memory.entries import EntryFilter, listing
 from sophon.memory.models import MemoryEntry
+from sophon.memory.vector_index import nums_of
 from sophon.platform.clock import utcnow
 
 if TYPE_CHECKING:
@@ -88,11 +89,9 @@ async def _lexical_sqlite(
     loaded = await _load(db, base, candidates[:limit])
     if len(loaded) < limit and len(candidates) > limit:
         rest = candidates[limit:]
-        allowed = set(
-            await db.scalars(
-                base.with_only_columns(MemoryEntry.num).where(MemoryEntry.num.in_(rest))
-            )
-        )
+        # valid_from only so no index covers the query (SQLite would scan the tenant's index)
+        narrow = base.with_only_columns(MemoryEntry.num, MemoryEntry.valid_from)
+        allowed = {n for n, _ in (await db.execute(narrow.where(MemoryEntry.num.in_(rest)))).all()}
         more = [n for n in rest if n in allowed][: limit - len(loaded)]
         loaded.update(await _load(db, base, more))
     order = [n for n in candidates if n in loaded][:limit]
@@ -184,7 +183,8 @@ async def search(
         missing = [i for i in ids if i not in hits]
         extra = {}
         if missing:
-            extra = {e.id: e for e in await db.scalars(base.where(MemoryEntry.id.in_(missing)))}
+            found_rows = await db.scalars(base.where(MemoryEntry.num.in_(nums_of(missing))))
+            extra = {e.id: e for e in found_rows}
         for rank, entry_id in enumerate(ids):
             found = hits.get(entry_id)
             if found is None:

@@ -176,8 +176,11 @@ def _nearest(query: list[float], rows: list[tuple[str, bytes]], k: int) -> list[
 def vector_search(settings: Settings) -> VectorSearch | None:
     """The vector list for `search.search`, or None when no embedding API is configured."""
     engine = embedder(settings)
-    if engine is None:
-        return None
+    return None if engine is None else searcher(engine)
+
+
+def searcher(engine: Engine) -> VectorSearch:
+    """The vector list for `search.search` through this engine."""
 
     async def nearest(db: AsyncSession, base: Select[Any], query: str, k: int) -> list[str] | None:
         try:
