@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import heapq
+import itertools
 import logging
 import math
+import operator
 from array import array
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 EMBED_JOB = "memory.embed"
 QUEUED_KEY = "memory.embed.queued"
 BATCH = 64
-SCAN_LIMIT = 50_000  # vectors an exact scan compares at most (the index has no such limit)
+SCAN_CHUNK = 5_000  # vectors an exact scan reads and scores at a time (memory stays bounded)
 TIMEOUT = 30.0
 
 
@@ -164,13 +166,32 @@ async def forget_vector(db: AsyncSession, entry_id: str) -> None:
     await db.execute(delete(MemoryEmbedding).where(MemoryEmbedding.entry_id == entry_id))
 
 
-def _nearest(query: list[float], rows: list[tuple[str, bytes]], k: int) -> list[str]:
+Scored = list[tuple[float, str]]
+
+
+def _best(q: array[float], rows: Sequence[tuple[str, bytes]], kept: Scored, k: int) -> Scored:
+    """The `k` best of `kept` and these rows by dot product (vectors are unit length)."""
+    scored = ((sum(map(operator.mul, q, unpack(bytes(raw)))), str(i)) for i, raw in rows)
+    return heapq.nlargest(k, itertools.chain(kept, scored))
+
+
+async def exact_nearest(
+    db: AsyncSession, visible: Select[Any], model: str, query: list[float], k: int
+) -> list[str]:
+    """Every visible stored vector compared with the query, a chunk at a time in a thread."""
     q = unpack(pack(query))
-    scored = (
-        (sum(a * b for a, b in zip(q, unpack(raw), strict=False)), entry_id)
-        for entry_id, raw in rows
+    rows = await db.stream(
+        select(MemoryEmbedding.entry_id, MemoryEmbedding.vector)
+        .where(
+            MemoryEmbedding.model == model,
+            MemoryEmbedding.entry_id.in_(visible.scalar_subquery()),
+        )
+        .execution_options(yield_per=SCAN_CHUNK)
     )
-    return [entry_id for _score, entry_id in heapq.nlargest(k, scored)]
+    kept: Scored = []
+    async for part in rows.partitions(SCAN_CHUNK):
+        kept = await asyncio.to_thread(_best, q, [(i, v) for i, v in part], kept, k)
+    return [entry_id for _score, entry_id in kept]
 
 
 def vector_search(settings: Settings) -> VectorSearch | None:
@@ -197,13 +218,7 @@ def searcher(engine: Engine) -> VectorSearch:
                 )
                 if found_ids is not None:
                     return found_ids
-        visible = base.with_only_columns(MemoryEntry.id).scalar_subquery()
-        rows = await db.execute(
-            select(MemoryEmbedding.entry_id, MemoryEmbedding.vector)
-            .where(MemoryEmbedding.model == engine.model, MemoryEmbedding.entry_id.in_(visible))
-            .limit(SCAN_LIMIT)
-        )
-        found = [(str(i), bytes(v)) for i, v in rows.all()]
-        return await asyncio.to_thread(_nearest, vector, found, k)
+        visible = base.with_only_columns(MemoryEntry.id)
+        return await exact_nearest(db, visible, engine.model, vector, k)
 
     return nearest
