@@ -5,7 +5,7 @@ from sophon.approvals import models as approval_models
 from sophon.audit import models as audit_models
 from sophon.chat import models as chat_models
 from sophon.identity import models as identity_models
-from sophon.memory import fts
+from sophon.memory import fts, vector_index
 from sophon.memory import models as memory_models
 from sophon.platform import idempotency_models, kv, queue_models
 from sophon.platform.db import Base
@@ -15,8 +15,9 @@ from sophon.tenants import models as tenant_models
 
 metadata = Base.metadata
 
-RAW_DDL_PREFIXES = (fts.PREFIX,)
-"""Objects made by raw DDL (full-text tables and indexes) that the models do not describe."""
+RAW_DDL_PREFIXES = (fts.PREFIX, vector_index.PREFIX)
+"""Objects made by raw DDL (full-text and vector tables, indexes) that the models do not
+describe."""
 
 
 def described_by_models(name: str | None, type_: str, parent_names: object) -> bool:

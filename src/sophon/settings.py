@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     )
     memory_embedding_model: str = Field("nomic-embed-text", description="The embedding model.")
     memory_embedding_key: SecretStr | None = Field(None, description="Its API key, if any.")
+    memory_embedding_local: bool = Field(
+        False,
+        description="Embed with all-MiniLM-L6-v2 on this machine, offline, instead of the API "
+        "(needs the `local-embeddings` install extra).",
+    )
 
     # agent runtime: workers, turns, approvals, heartbeat
     run_workers: bool = Field(True, description="Run agent turns in this process.")

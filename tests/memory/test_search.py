@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
 
+from sophon.memory import entries
+from sophon.memory.access import Actor
+from sophon.memory.schemas import EntryIn
 from tests.agents.agent_helpers import create_agent
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller, add_user
 from tests.memory.memory_helpers import ENTRIES, remember, search
+from tests.providers.provider_helpers import tenant_session
 
 
 async def test_ranked_results_with_highlighted_snippets(
@@ -105,3 +110,18 @@ async def test_changed_and_deleted_entries_leave_the_index(
     assert len((await search(client, admin, "guest"))["items"]) == 1
     await client.delete(f"{ENTRIES}/{made['id']}", headers=admin.headers)
     assert (await search(client, admin, "guest"))["items"] == []
+
+
+async def test_hidden_better_matches_never_crowd_out_a_visible_one(
+    app: FastAPI, client: httpx.AsyncClient, admin: Caller
+) -> None:
+    alice = await add_user(client, admin, "alice@example.com")
+    hidden = [EntryIn(content=f"Tide tide tide: harbour tide table {i}.") for i in range(40)]
+    async with tenant_session(app.state.gateway, readonly=False) as db:
+        me = Actor.agent(db.info["tenant_id"], admin.id, None, admin.email)
+        await entries.create_many(db, me, hidden)
+    mine = await remember(client, alice, "The neap tide comes on Thursday, said the ferryman.")
+    found = await search(client, alice, "tide", limit=1)
+    assert [h["entry"]["id"] for h in found["items"]] == [mine["id"]]
+    assert "<mark>tide</mark>" in found["items"][0]["snippet"]
+    assert len((await search(client, admin, "tide", limit=50))["items"]) == 41

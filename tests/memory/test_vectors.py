@@ -11,12 +11,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from sophon.memory import jobs, vectors
+from sophon.memory import entries, jobs, vector_index, vectors
+from sophon.memory.access import Actor
+from sophon.memory.schemas import EntryIn
 from sophon.platform.clock import utcnow
 from sophon.platform.gateway import Gateway
 from sophon.platform.queue import ClaimedJob
 from sophon.settings import Settings
-from tests.identity_helpers import Caller
+from tests.identity_helpers import Caller, add_user
 from tests.memory.memory_helpers import ENTRIES, remember, search
 from tests.providers.provider_helpers import tenant_session
 from tests.runtime.providers.fakes import FakeServer, JsonReply
@@ -40,6 +42,13 @@ def vectors_reply(*rows: list[float]) -> JsonReply:
 async def _count(app: FastAPI, sql: str) -> int:
     async with app.state.gateway.db.transaction(readonly=True) as db:
         return int(await db.scalar(text(sql)) or 0)
+
+
+async def _indexed(app: FastAPI, dims: int) -> int | None:
+    """Rows in the sqlite-vec index (None on PostgreSQL, which scans exactly)."""
+    if app.state.gateway.db.dialect != "sqlite":
+        return None
+    return await _count(app, f"SELECT count(*) FROM memory_vec_{dims}")  # noqa: S608
 
 
 async def _embed(app: FastAPI) -> Any:
@@ -82,17 +91,21 @@ async def test_changes_reembed_and_forgetting_drops_the_vector(
     made = await remember(client, admin, "The boat is moored at pier nine.")
     fake_server.script("POST", EMBEDDINGS, vectors_reply([1, 0]))
     await _embed(app)
+    assert await _indexed(app, 2) in (1, None)
     changed = await client.patch(
         f"{ENTRIES}/{made['id']}", headers=admin.headers, json={"content": "The boat was sold."}
     )
     assert changed.status_code == 200
     assert await _count(app, "SELECT count(*) FROM memory_embeddings") == 0
+    assert await _indexed(app, 2) in (0, None)
     fake_server.script("POST", EMBEDDINGS, vectors_reply([0, 1]))
     assert await _embed(app) == {"embedded": 1}
     assert fake_server.received(EMBEDDINGS)[-1].json()["input"] == ["The boat was sold."]
+    assert await _indexed(app, 2) in (1, None)
     approval = (await client.post(f"{ENTRIES}/{made['id']}/forget", headers=admin.headers)).json()
     await client.post(f"/api/approvals/{approval['approvalId']}/approve", headers=admin.headers)
     assert await _count(app, "SELECT count(*) FROM memory_embeddings") == 0
+    assert await _indexed(app, 2) in (0, None)
 
 
 async def test_search_stays_lexical_when_the_service_fails(
@@ -106,3 +119,37 @@ async def test_search_stays_lexical_when_the_service_fails(
     fake_server.script("POST", EMBEDDINGS, JsonReply({"error": {"message": "down"}}, status=503))
     with pytest.raises(vectors.EmbeddingFailed):
         await _embed(app)  # the job fails its attempt; the queue retries it later
+
+
+async def test_vector_hits_respect_visibility_however_many_nearer_ones_are_hidden(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: Caller,
+    fake_server: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alice = await add_user(client, admin, "alice@example.com")
+    hidden = [EntryIn(content=f"Tide table number {i} for the harbour.") for i in range(40)]
+    async with tenant_session(app.state.gateway, readonly=False) as db:
+        me = Actor.agent(db.info["tenant_id"], admin.id, None, admin.email)
+        await entries.create_many(db, me, hidden, embed=True)
+    mine = await remember(client, alice, "Alice keeps three hives of bees.")
+    near, far = [1.0, 0.0, 0.0], [0.6, 0.8, 0.0]
+    fake_server.script("POST", EMBEDDINGS, vectors_reply(*[near] * 40, far))
+    assert await _embed(app) == {"embedded": 41}
+    assert await _indexed(app, 3) in (41, None)
+    # ask the index for exactly as many as wanted, so 30 hidden ones come back first; on
+    # SQLite the exact scan is switched off, so only the index can find Alice's entry; on
+    # PostgreSQL the exact scan reads the vectors in chunks of 7
+    monkeypatch.setattr(vectors, "SCAN_CHUNK", 7)
+    monkeypatch.setattr(vector_index, "OVERFETCH", 1)
+    monkeypatch.setattr(vector_index, "K_START", 1)
+    if app.state.gateway.db.dialect == "sqlite":
+        monkeypatch.setattr(vectors, "exact_nearest", None)  # calling it would fail the test
+    fake_server.script("POST", EMBEDDINGS, vectors_reply(near))
+    found = await search(client, alice, "coastline")
+    assert found["mode"] == "hybrid"
+    assert [(h["entry"]["id"], h["matched"]) for h in found["items"]] == [(mine["id"], ["vector"])]
+    fake_server.script("POST", EMBEDDINGS, vectors_reply(near))
+    everything = await search(client, admin, "coastline", limit=50)
+    assert len(everything["items"]) == 41

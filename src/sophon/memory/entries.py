@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
 from sophon.audit import service as audit
-from sophon.memory import graph, vectors
+from sophon.memory import entity_model, graph, vectors
 from sophon.memory.access import Actor, may_write, visible
 from sophon.memory.models import MemoryEntry, MemoryEntryVersion, table_of
 from sophon.memory.schemas import MAX_CONTENT_BYTES, EntryIn, EntryPatchIn, Scope
@@ -180,6 +180,7 @@ async def create(
     db.add(_version(actor, entry, "create"))
     await db.flush()
     await graph.index_entry(db, entry, me=actor.email)
+    await entity_model.request(db, [entry.id])
     await _audit(db, actor, "memory.create", entry)
     if embed:
         await vectors.request_embedding(db)
@@ -222,6 +223,7 @@ async def create_many(
     await graph.index_entries(
         db, [graph.Indexed(**_indexed(r)) for r in rows], me=actor.email, fresh=True
     )
+    await entity_model.request(db, [row["id"] for row in rows])
     await audit.record(db, actor.audit_actor(), "memory.import", None, details={"count": len(rows)})
     if embed:
         await vectors.request_embedding(db)
@@ -248,6 +250,7 @@ def _row_state(row: dict[str, Any]) -> dict[str, Any]:
 
 async def _reindex(db: AsyncSession, actor: Actor, entry: MemoryEntry, embed: bool) -> None:
     await graph.index_entry(db, entry, me=actor.email)
+    await entity_model.request(db, [entry.id])
     await vectors.forget_vector(db, entry.id)
     if embed:
         await vectors.request_embedding(db)

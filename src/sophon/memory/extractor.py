@@ -113,6 +113,11 @@ RELATIONS: list[tuple[re.Pattern[str], str, bool, str]] = [
     (re.compile(rf"{_SUBJ} (?:reports|report) to (?P<o>{_NAME})"), "reports_to", True, "person"),
 ]
 SINGLE_VALUED = frozenset(p for _, p, single, _ in RELATIONS if single)
+# every relation pattern needs one of these words: most texts have none and skip them all
+RELATION_CUE = re.compile(
+    r"\b(?:work|works|worked|working|joined|joins|live|lives|lived|moved|married|leads|manages"
+    r"|runs|owns|reports|report)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -203,17 +208,20 @@ def extract(text: str, me: str | None = None) -> Extraction:
     "my") stand for (the entry's user), or None to skip such relations."""
     result = Extraction()
     taken: list[tuple[int, int]] = []
-    for m in EMAIL.finditer(text):
-        result.add(Found(m.group(0).lower(), "other"))
-        taken.append(m.span())
-    for m in HANDLE.finditer(text):
-        if not any(a <= m.start() < b for a, b in taken):
-            result.add(Found("@" + m.group(1), "person"))
+    if "@" in text:
+        for m in EMAIL.finditer(text):
+            result.add(Found(m.group(0).lower(), "other"))
             taken.append(m.span())
-    for start, end, name in _dates(text):
-        result.add(Found(name, "date"))
-        taken.append((start, end))
-    for pattern, predicate, _single, object_type in RELATIONS:
+        for m in HANDLE.finditer(text):
+            if not any(a <= m.start() < b for a, b in taken):
+                result.add(Found("@" + m.group(1), "person"))
+                taken.append(m.span())
+    if any(c.isdigit() for c in text):  # every date form has digits
+        for start, end, name in _dates(text):
+            result.add(Found(name, "date"))
+            taken.append((start, end))
+    relations = RELATIONS if RELATION_CUE.search(text) else []
+    for pattern, predicate, _single, object_type in relations:
         for m in pattern.finditer(text):
             subject_name, object_name = m.group("s").strip(), m.group("o").strip()
             if FIRST_PERSON.match(subject_name):

@@ -87,12 +87,21 @@ async def index_entry(db: AsyncSession, entry: Indexable, me: str | None) -> Non
 
 
 async def index_entries(
-    db: AsyncSession, entries: Sequence[Indexable], me: str | None, *, fresh: bool = False
+    db: AsyncSession,
+    entries: Sequence[Indexable],
+    me: str | None,
+    *,
+    fresh: bool = False,
+    extracted: dict[str, Extraction] | None = None,
 ) -> None:
     """(Re)links the entries to the entities they mention and records their relations. On a
     re-index, relations the new text no longer states are removed. `fresh`: new entries, with
-    nothing to unlink."""
-    found = {e.id: await _extract(e.content, me) for e in entries}
+    nothing to unlink. `extracted`: readings made elsewhere (the model's), else the
+    deterministic extractor reads each entry."""
+    found = dict(extracted or {})
+    for e in entries:
+        if e.id not in found:
+            found[e.id] = await _extract(e.content, me)
     all_found = [f for x in found.values() for f in x.entities]
     ids = await ensure_entities(db, all_found)
     entry_ids = [e.id for e in entries]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.memory import daily_logs, extraction, modelcall, vectors
+from sophon.memory import daily_logs, entity_model, extraction, modelcall, vectors
 from sophon.platform import queue
 from sophon.platform.queue import ClaimedJob
 from sophon.platform.queue_models import Job, JobStatus
@@ -119,4 +119,21 @@ def job_handlers(gateway: Gateway) -> dict[str, Handler]:
             await vectors.request_embedding(db)  # more to do: continue in a fresh job
         return {"embedded": done}
 
-    return {EXTRACT: extract, DAILY_LOG: daily_log, vectors.EMBED_JOB: embed}
+    async def entities(job: ClaimedJob) -> dict[str, Any] | None:
+        done = 0
+        for _ in range(EMBED_ROUNDS):
+            count = await entity_model.run(gateway, job.tenant_id)
+            done += count
+            if count < entity_model.BATCH:
+                return {"read": done}
+        async with database.transaction(tenant_id=job.tenant_id) as db:
+            db.info[entity_model.QUEUED_KEY] = True
+            queue.enqueue(db, entity_model.JOB, {}, serial_key=entity_model.JOB)
+        return {"read": done}
+
+    return {
+        EXTRACT: extract,
+        DAILY_LOG: daily_log,
+        vectors.EMBED_JOB: embed,
+        entity_model.JOB: entities,
+    }

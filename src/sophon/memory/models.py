@@ -35,6 +35,7 @@ class MemoryEntry(Base, TenantScoped):
     __table_args__ = (
         Index("ix_memory_entries_owner", "tenant_id", "scope", "user_id", "id"),
         Index("ix_memory_entries_agent", "tenant_id", "agent_id", "id"),
+        Index("ix_memory_entries_graph_method", "graph_method"),
     )
 
     num: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -55,6 +56,9 @@ class MemoryEntry(Base, TenantScoped):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_accessed_at: Mapped[datetime | None]
+    # who read its entities: `rules` (the deterministic extractor), `pending` (waiting for the
+    # model's reading) or `model`
+    graph_method: Mapped[str] = mapped_column(String(10), default="rules", server_default="rules")
 
 
 class MemoryEntryVersion(Base, TenantScoped):

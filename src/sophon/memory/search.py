@@ -16,6 +16,7 @@ from sophon.memory import fts
 from sophon.memory.access import Actor
 from sophon.memory.entries import EntryFilter, listing
 from sophon.memory.models import MemoryEntry
+from sophon.memory.vector_index import nums_of
 from sophon.platform.clock import utcnow
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ RRF_K = 20  # steeper than the usual 60: list position should outweigh the mild 
 HALF_LIFE_DAYS = 30.0
 OPEN, CLOSE = "\ue000", "\ue001"  # private-use markers, turned into <mark> after escaping
 SNIPPET_WORDS = 24
+OVERFETCH = 3  # FTS5 candidates per wanted hit before the visibility filter
 REGCONFIG: ColumnElement[Any] = literal_column(f"'{fts.TS_CONFIG}'::regconfig")
 HEADLINE = f"StartSel={OPEN}, StopSel={CLOSE}, MaxWords=30, MinWords=12, MaxFragments=2"
 
@@ -70,21 +72,47 @@ async def lexical(
 async def _lexical_sqlite(
     db: AsyncSession, base: Select[Any], words: list[str], limit: int
 ) -> list[tuple[MemoryEntry, str]]:
-    # rank on narrow rows (key and score) so the sort over every match stays cheap, then load
-    # only the winners; snippets are cut in Python, where asking FTS5 again would cost more
-    rank = func.bm25(literal_column("memory_fts")).label("rank")
-    ranked = await db.execute(
-        base.with_only_columns(MemoryEntry.num, rank)
-        .join(fts.fts_table, fts.fts_table.c.rowid == MemoryEntry.num)
-        .where(text("memory_fts MATCH :match").bindparams(match=fts.fts5_match(words)))
-        .order_by(rank)
-        .limit(limit)
+    # rank inside FTS5 alone (no join: a row lookup per match costs more than the ranking), ask
+    # for more than needed and keep the visible ones; only when too few survive (other tenants'
+    # or users' entries crowd the top) rank again over the visible join. Snippets are cut later,
+    # in Python, for the hits that make the page (asking FTS5 again would cost more)
+    match = fts.fts5_match(words)
+    wanted = limit * OVERFETCH
+    ranked = await db.scalars(
+        text(
+            "SELECT rowid FROM memory_fts WHERE memory_fts MATCH :match "
+            "ORDER BY bm25(memory_fts) LIMIT :n"
+        ).bindparams(match=match, n=wanted)
     )
-    order = [num for num, _score in ranked.all()]
-    if not order:
-        return []
-    loaded = {e.num: e for e in await db.scalars(base.where(MemoryEntry.num.in_(order)))}
-    return [(loaded[n], highlight(loaded[n].content, words)) for n in order if n in loaded]
+    candidates = list(ranked.all())
+    # most often the best few are all visible: load those at once, look further only if not
+    loaded = await _load(db, base, candidates[:limit])
+    if len(loaded) < limit and len(candidates) > limit:
+        rest = candidates[limit:]
+        # valid_from only so no index covers the query (SQLite would scan the tenant's index)
+        narrow = base.with_only_columns(MemoryEntry.num, MemoryEntry.valid_from)
+        allowed = {n for n, _ in (await db.execute(narrow.where(MemoryEntry.num.in_(rest)))).all()}
+        more = [n for n in rest if n in allowed][: limit - len(loaded)]
+        loaded.update(await _load(db, base, more))
+    order = [n for n in candidates if n in loaded][:limit]
+    if len(order) < limit and len(candidates) == wanted:
+        rank = func.bm25(literal_column("memory_fts")).label("rank")
+        rows = await db.execute(
+            base.with_only_columns(MemoryEntry.num, rank)
+            .join(fts.fts_table, fts.fts_table.c.rowid == MemoryEntry.num)
+            .where(text("memory_fts MATCH :match").bindparams(match=match))
+            .order_by(rank)
+            .limit(limit)
+        )
+        order = [num for num, _score in rows.all()]
+        loaded = await _load(db, base, order)
+    return [(loaded[n], "") for n in order if n in loaded]
+
+
+async def _load(db: AsyncSession, base: Select[Any], nums: list[int]) -> dict[int, MemoryEntry]:
+    if not nums:
+        return {}
+    return {e.num: e for e in await db.scalars(base.where(MemoryEntry.num.in_(nums)))}
 
 
 def _stem(word: str) -> str:
@@ -141,10 +169,11 @@ async def search(
     pool = max(limit * 3, 30) if vectors is not None else limit * 2
     hits: dict[str, Hit] = {}
     lists = 0
-    for rank, (entry, snip) in enumerate(await lexical(db, base, fts.terms(query), pool)):
+    words = fts.terms(query)
+    for rank, (entry, snip) in enumerate(await lexical(db, base, words, pool)):
         hit = hits.setdefault(entry.id, Hit(entry))
         hit.score += 1 / (RRF_K + rank + 1)
-        hit.snippet = render_snippet(snip)
+        hit.snippet = snip  # raw (markers, not escaped); "" on SQLite: cut below, if shown
         hit.matched.append("lexical")
     lists += 1
     mode = "lexical"
@@ -154,7 +183,8 @@ async def search(
         missing = [i for i in ids if i not in hits]
         extra = {}
         if missing:
-            extra = {e.id: e for e in await db.scalars(base.where(MemoryEntry.id.in_(missing)))}
+            found_rows = await db.scalars(base.where(MemoryEntry.num.in_(nums_of(missing))))
+            extra = {e.id: e for e in found_rows}
         for rank, entry_id in enumerate(ids):
             found = hits.get(entry_id)
             if found is None:
@@ -168,5 +198,8 @@ async def search(
     best = lists / (RRF_K + 1)
     for hit in hits.values():
         hit.score = round(hit.score / best * _adjust(hit.entry), 6)
-    ranked = sorted(hits.values(), key=lambda h: (-h.score, h.entry.id))
-    return ranked[:limit], mode
+    ranked = sorted(hits.values(), key=lambda h: (-h.score, h.entry.id))[:limit]
+    for hit in ranked:
+        if "lexical" in hit.matched:
+            hit.snippet = render_snippet(hit.snippet or highlight(hit.entry.content, words))
+    return ranked, mode

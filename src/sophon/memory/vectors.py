@@ -1,15 +1,20 @@
-"""Semantic memory search through an OpenAI-compatible `/embeddings` API (Ollama, OpenAI, …).
-Entries are embedded by a job, off the request path; the query is embedded at search time and
-compared with the stored vectors by an exact cosine scan in a worker thread. When the
-embedding service is down, search stays lexical rather than failing."""
+"""Semantic memory search through an OpenAI-compatible `/embeddings` API (Ollama, OpenAI, …) or
+a local model (`local_embeddings`). Entries are embedded by a job, off the request path; the query
+is embedded at search time. Vectors are kept as blobs in `memory_embeddings`; on SQLite with
+sqlite-vec (see `platform.sqlite_driver`) triggers mirror them into a `vec0` index per dimension
+count, searched nearest-first inside SQLite; elsewhere (PostgreSQL: no pgvector here) an exact
+cosine scan runs in a worker thread. When the embedding service is down, search stays lexical
+rather than failing."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import heapq
+import itertools
 import logging
 import math
+import operator
 from array import array
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -19,11 +24,14 @@ import httpx
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.memory import local_embeddings, vector_index
+from sophon.memory.embedding import EmbeddingFailed, Engine
 from sophon.memory.models import MemoryEmbedding, MemoryEntry
 from sophon.platform import queue
 from sophon.platform.http import outbound_client, split_allow_setting
 from sophon.platform.netguard import OutboundRefused
 from sophon.platform.queue_models import Job, JobStatus
+from sophon.platform.tenancy import session_tenant
 from sophon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,17 +39,13 @@ log = logging.getLogger(__name__)
 EMBED_JOB = "memory.embed"
 QUEUED_KEY = "memory.embed.queued"
 BATCH = 64
-SCAN_LIMIT = 50_000  # an exact scan beyond this many vectors needs sqlite-vec / pgvector
+SCAN_CHUNK = 5_000  # vectors an exact scan reads and scores at a time (memory stays bounded)
 TIMEOUT = 30.0
 
 
 VectorSearch = Callable[[AsyncSession, Select[Any], str, int], Awaitable[list[str] | None]]
 """(db, the visible entries select, query, how many) → entry ids, nearest first; None when the
 embedding service could not be asked (search stays lexical)."""
-
-
-class EmbeddingFailed(Exception):
-    pass
 
 
 def sha(text: str) -> str:
@@ -61,6 +65,8 @@ def unpack(raw: bytes) -> array[float]:
 
 @dataclass(frozen=True)
 class Embedder:
+    """An OpenAI-compatible `/embeddings` endpoint."""
+
     url: str
     model: str
     key: str | None
@@ -94,10 +100,12 @@ class Embedder:
 
 
 def enabled(settings: Settings) -> bool:
-    return bool(settings.memory_embedding_url)
+    return settings.memory_embedding_local or bool(settings.memory_embedding_url)
 
 
-def embedder(settings: Settings) -> Embedder | None:
+def embedder(settings: Settings) -> Engine | None:
+    if settings.memory_embedding_local:
+        return local_embeddings.engine()
     if not settings.memory_embedding_url:
         return None
     key = settings.memory_embedding_key
@@ -122,7 +130,7 @@ async def request_embedding(db: AsyncSession) -> None:
     db.info[QUEUED_KEY] = True
 
 
-async def embed_pending(db: AsyncSession, engine: Embedder) -> int:
+async def embed_pending(db: AsyncSession, engine: Engine) -> int:
     """Embeds up to `BATCH` entries without a current vector; how many it did."""
     current = (
         select(MemoryEmbedding.entry_id)
@@ -136,6 +144,9 @@ async def embed_pending(db: AsyncSession, engine: Embedder) -> int:
     vectors = await engine.embed([e.content for e in todo])
     ids = [e.id for e in todo]
     await db.execute(delete(MemoryEmbedding).where(MemoryEmbedding.entry_id.in_(ids)))
+    if vector_index.usable(db):
+        for dims in {len(v) for v in vectors}:
+            await vector_index.ensure(db, dims)
     db.add_all(
         MemoryEmbedding(
             entry_id=e.id,
@@ -155,20 +166,42 @@ async def forget_vector(db: AsyncSession, entry_id: str) -> None:
     await db.execute(delete(MemoryEmbedding).where(MemoryEmbedding.entry_id == entry_id))
 
 
-def _nearest(query: list[float], rows: list[tuple[str, bytes]], k: int) -> list[str]:
+Scored = list[tuple[float, str]]
+
+
+def _best(q: array[float], rows: Sequence[tuple[str, bytes]], kept: Scored, k: int) -> Scored:
+    """The `k` best of `kept` and these rows by dot product (vectors are unit length)."""
+    scored = ((sum(map(operator.mul, q, unpack(bytes(raw)))), str(i)) for i, raw in rows)
+    return heapq.nlargest(k, itertools.chain(kept, scored))
+
+
+async def exact_nearest(
+    db: AsyncSession, visible: Select[Any], model: str, query: list[float], k: int
+) -> list[str]:
+    """Every visible stored vector compared with the query, a chunk at a time in a thread."""
     q = unpack(pack(query))
-    scored = (
-        (sum(a * b for a, b in zip(q, unpack(raw), strict=False)), entry_id)
-        for entry_id, raw in rows
+    rows = await db.stream(
+        select(MemoryEmbedding.entry_id, MemoryEmbedding.vector)
+        .where(
+            MemoryEmbedding.model == model,
+            MemoryEmbedding.entry_id.in_(visible.scalar_subquery()),
+        )
+        .execution_options(yield_per=SCAN_CHUNK)
     )
-    return [entry_id for _score, entry_id in heapq.nlargest(k, scored)]
+    kept: Scored = []
+    async for part in rows.partitions(SCAN_CHUNK):
+        kept = await asyncio.to_thread(_best, q, [(i, v) for i, v in part], kept, k)
+    return [entry_id for _score, entry_id in kept]
 
 
 def vector_search(settings: Settings) -> VectorSearch | None:
     """The vector list for `search.search`, or None when no embedding API is configured."""
     engine = embedder(settings)
-    if engine is None:
-        return None
+    return None if engine is None else searcher(engine)
+
+
+def searcher(engine: Engine) -> VectorSearch:
+    """The vector list for `search.search` through this engine."""
 
     async def nearest(db: AsyncSession, base: Select[Any], query: str, k: int) -> list[str] | None:
         try:
@@ -176,13 +209,16 @@ def vector_search(settings: Settings) -> VectorSearch | None:
         except EmbeddingFailed as error:
             log.warning("memory embeddings unavailable", extra={"error": str(error)})
             return None
-        visible = base.with_only_columns(MemoryEntry.id).scalar_subquery()
-        rows = await db.execute(
-            select(MemoryEmbedding.entry_id, MemoryEmbedding.vector)
-            .where(MemoryEmbedding.model == engine.model, MemoryEmbedding.entry_id.in_(visible))
-            .limit(SCAN_LIMIT)
-        )
-        found = [(str(i), bytes(v)) for i, v in rows.all()]
-        return await asyncio.to_thread(_nearest, vector, found, k)
+        if vector_index.usable(db):
+            tenant = session_tenant(db.sync_session)
+            if tenant is not None:
+                packed = pack(vector)
+                found_ids = await vector_index.nearest(
+                    db, base, tenant, engine.model, packed, len(vector), k
+                )
+                if found_ids is not None:
+                    return found_ids
+        visible = base.with_only_columns(MemoryEntry.id)
+        return await exact_nearest(db, visible, engine.model, vector, k)
 
     return nearest

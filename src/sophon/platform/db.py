@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from sophon.platform import sqlite_driver
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import EventBus, attach_bus
@@ -79,9 +80,11 @@ def create_engine(url: str, *, pool: bool = True) -> AsyncEngine:
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url, connect_args={"timeout": 30}, **({} if pool else {"poolclass": NullPool})
-        )
+        lite: dict[str, Any] = {} if pool else {"poolclass": NullPool}
+        driver = sqlite_driver.dbapi_module()
+        if driver is not None:
+            lite["module"] = driver
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **lite)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine

@@ -114,6 +114,9 @@ class ChatRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     stop: list[str] = field(default_factory=list)
+    # OpenAI's `response_format` (e.g. a JSON schema the answer must follow); adapters whose
+    # API has no such field ignore it, so callers still validate the answer
+    response_format: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

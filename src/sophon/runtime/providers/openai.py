@@ -182,6 +182,8 @@ class OpenAIProvider:
             body[self._max_tokens_field] = request.max_tokens
         if request.stop:
             body["stop"] = list(request.stop)
+        if request.response_format is not None:
+            body["response_format"] = request.response_format
         return body
 
 
