@@ -160,8 +160,14 @@ async def test_a_long_history_is_compacted_into_a_summary(
         await chat_turn(
             client, admin, f"turn {n} " + "x" * 2000, sessionId=session, isStreaming=False
         )
-    # the history outgrows a small window only now, so this turn compacts it
-    object.__setattr__(gateway.settings, "default_context_window", 3000)
+    # the catalog now gives the model a small window, which the history outgrows: compaction
+    (provider,) = (await client.get("/api/models/providers", headers=admin.headers)).json()
+    resized = await client.patch(
+        f"/api/models/providers/{provider['id']}",
+        headers=admin.headers,
+        json={"models": [{"id": "gpt-test", "contextWindow": 3000}]},
+    )
+    assert resized.status_code == 200, resized.text
     _, last = await chat_turn(
         client, admin, "latest question", sessionId=session, isStreaming=False
     )

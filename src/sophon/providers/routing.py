@@ -108,6 +108,17 @@ async def plan(db: AsyncSession, vault: Vault, model_ref: str | None) -> list[Ca
     return [_candidate(r, vault, model_ref) for r in listing or routable]
 
 
+async def context_window(db: AsyncSession, vault: Vault, model_ref: str | None) -> int | None:
+    """The context window the catalog declares for the model `plan` would try first; None when
+    the catalog does not say (or the echo provider answers)."""
+    first = (await plan(db, vault, model_ref))[0]
+    row = await db.get(ModelProvider, first.provider_id) if first.provider_id else None
+    specs = row.models if row is not None else []
+    spec = next((m for m in specs if isinstance(m, dict) and m.get("id") == first.model), {})
+    window = spec.get("contextWindow")
+    return int(window) if window else None
+
+
 @asynccontextmanager
 async def _adapter(runtime: ProviderRuntime, candidate: Candidate) -> AsyncIterator[Provider]:
     if candidate.type == "echo":

@@ -39,6 +39,7 @@ async def build(runner: TurnRunner, turn: Turn) -> list[ChatMessage]:
         files = await _persona(runner, db, turn)
         extras = await _context_extras(db, turn.info)
         stored = (await db.scalars(_visible_history(turn))).all()
+        window = await routing.context_window(db, runner.gateway.vault, turn.agent.model or None)
     system = system_prompt(
         turn.agent.name,
         utcnow(),
@@ -52,7 +53,7 @@ async def build(runner: TurnRunner, turn: Turn) -> list[ChatMessage]:
         estimate_tokens(f"{t.name} {t.description} {t.parameters}") for t in turn.tools
     )
     budget = (
-        runner.settings.default_context_window
+        (window or runner.settings.default_context_window)
         - turn.agent.max_tokens
         - estimate_tokens(system)
         - tool_tokens
