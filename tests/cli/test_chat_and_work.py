@@ -241,7 +241,7 @@ def test_repl_from_a_pipe_with_new_and_agent(signed_in: Cli, coder: str) -> None
     assert sessions[1]["agentId"] != coder
 
 
-def test_ctrl_c_cancels_the_running_turn_and_a_second_press_exits(signed_in: Cli, coder: str) -> None:
+def test_ctrl_c_cancels_the_turn_and_a_second_press_exits(signed_in: Cli, coder: str) -> None:
     parent, child = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sophon", "chat", "-a", coder],
