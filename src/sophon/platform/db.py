@@ -80,11 +80,12 @@ def create_engine(url: str, *, pool: bool = True) -> AsyncEngine:
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        lite: dict[str, Any] = {} if pool else {"poolclass": NullPool}
-        driver = sqlite_driver.dbapi_module()
-        if driver is not None:
-            lite["module"] = driver
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **lite)
+        engine = create_async_engine(
+            url,
+            module=sqlite_driver.dbapi_module(),
+            connect_args={"timeout": 30},
+            **({} if pool else {"poolclass": NullPool}),
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
