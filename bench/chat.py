@@ -7,7 +7,12 @@ The model is `bench/fake_llm.py`, an OpenAI-compatible server on loopback regist
 tenant's `openai` provider, so a turn goes through the real adapter, SSE parsing included (the
 chat runtime streams by default). Each session is a closed loop: one WebSocket on `/hubs/chat`
 joined to the session (SignalR JSON protocol), then post a turn, wait for its completion event,
-post the next, for `--duration` seconds."""
+post the next, for `--duration` seconds.
+
+Every turn also queues background work of its own (memory extraction, which calls the model
+again): it runs during the measurement as it would in production, but what earlier phases
+(session set-up, warm-up) left queued is let finish first: a phase starts once the Gateway's
+CPU has been idle for half a second."""
 
 from __future__ import annotations
 
@@ -23,13 +28,20 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench.harness import Benchmark, Row, RunContext, Target
 from bench.hubs import HANDSHAKE, PASSWORD, RS, _percentile, _quiet_collector, _read
-from bench.processes import ServerProcess, clean_env, free_port, python_module_argv
+from bench.processes import (
+    ServerProcess,
+    clean_env,
+    cpu_seconds,
+    free_port,
+    python_module_argv,
+)
 
 CONCURRENCY = (1, 200)
 TURN_TARGET = Target("max_value", 20)  # p99 ms at 200 sessions
 LAG_TARGET = Target("max_value", 50)
 TURN_TIMEOUT = 60.0
 ENDED = {"TaskCompleted", "TaskFailed", "TaskCancelled"}
+SETTLE_TIMEOUT = 300.0
 
 
 @dataclass
@@ -140,19 +152,24 @@ async def _gateway(
                 raise RuntimeError(f"first turn did not complete: {task.text[:500]}")
             return str(accepted.json()["sessionId"])
 
-        session_ids = await asyncio.gather(*(first_turn() for _ in range(max(CONCURRENCY))))
         ws_url = server.url.replace("http://", "ws://")
+        session_ids: list[str] = []
         clients: list[SessionClient] = []
         readers: list[asyncio.Task[None]] = []
-        for session_id in session_ids:
-            socket = await connect(f"{ws_url}/hubs/chat?access_token={token}", max_queue=None)
-            await socket.send(HANDSHAKE)
-            await socket.recv()
-            client = SessionClient(socket)
-            readers.append(asyncio.create_task(client.read()))
-            await client.join(session_id)
-            clients.append(client)
-        ctx.say(f"{len(clients)} sessions joined")
+
+        async def grow(sessions: int) -> None:
+            more = sessions - len(session_ids)
+            session_ids.extend(await asyncio.gather(*(first_turn() for _ in range(more))))
+            for session_id in session_ids[len(clients) :]:
+                socket = await connect(f"{ws_url}/hubs/chat?access_token={token}", max_queue=None)
+                await socket.send(HANDSHAKE)
+                await socket.recv()
+                client = SessionClient(socket)
+                readers.append(asyncio.create_task(client.read()))
+                await client.join(session_id)
+                clients.append(client)
+            ctx.say(f"{len(clients)} session(s) joined")
+
         pinger = asyncio.create_task(_keep_alive(clients))
 
         async def turn(i: int) -> bool:
@@ -164,7 +181,10 @@ async def _gateway(
 
         try:
             for sessions in CONCURRENCY:
+                await grow(sessions)
                 await _closed_loops(sessions, min(1.0, ctx.duration), turn)  # warm-up
+                waited = await asyncio.to_thread(_settle, server.pid)
+                ctx.say(f"gateway idle after {waited:.1f} s")
                 await api.get("/__bench/lag")  # reset
                 with _quiet_collector():
                     phase = await _closed_loops(sessions, ctx.duration, turn)
@@ -181,6 +201,17 @@ async def _gateway(
                 reader.cancel()
             await asyncio.gather(*readers, pinger, return_exceptions=True)
     return results
+
+
+def _settle(pid: int) -> float:
+    """Waits until the process used under 5 % of a CPU over half a second; returns seconds."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < SETTLE_TIMEOUT:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - before < 0.025:
+            return time.perf_counter() - started
+    raise TimeoutError(f"the Gateway stayed busy for {SETTLE_TIMEOUT:g} s")
 
 
 async def _keep_alive(clients: list[SessionClient]) -> None:
