@@ -10,7 +10,7 @@ import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,8 +120,10 @@ class RunContext:
         self.stack.callback(process.stop)
         return process
 
-    def load(self, url: str, duration: float | None = None) -> LoadResult:
-        return self.generator.run(url, duration or self.duration, self.connections)
+    def load(
+        self, url: str, duration: float | None = None, headers: Sequence[str] = ()
+    ) -> LoadResult:
+        return self.generator.run(url, duration or self.duration, self.connections, headers)
 
     def release(self) -> None:
         """Stops processes and removes temp dirs (last acquired first)."""

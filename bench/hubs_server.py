@@ -20,7 +20,7 @@ import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -29,6 +29,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 LAG_TICK = 0.01
 RS = "\x1e"
@@ -94,7 +97,7 @@ def with_lag_route(app: ASGIApp) -> ASGIApp:
 # --- the Gateway --------------------------------------------------------------------------
 
 
-def gateway_app() -> ASGIApp:
+def gateway_app() -> tuple[ASGIApp, FastAPI]:
     from sophon.app import create_app
     from sophon.platform.events import Event
     from sophon.platform.logs import configure_logging
@@ -121,7 +124,7 @@ def gateway_app() -> ASGIApp:
             yield state
 
     app.router.lifespan_context = lifespan
-    return with_lag_route(app)
+    return with_lag_route(app), app
 
 
 # --- the baseline -------------------------------------------------------------------------
@@ -191,18 +194,18 @@ def main() -> None:
     parser.add_argument("mode", choices=["gateway", "baseline"])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    app = gateway_app() if args.mode == "gateway" else baseline_app()
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
+    options: dict[str, Any] = {"host": "127.0.0.1", "port": args.port, "log_config": None,
+                               "log_level": "warning", "access_log": False, "lifespan": "on",
+                               "server_header": False, "timeout_graceful_shutdown": 5}  # fmt: skip
+    if args.mode == "baseline":
+        uvicorn.run(baseline_app(), **options)
+        return
+    # the Gateway's own server class, as `sophon serve` runs it (it freezes the start-up heap
+    # out of the garbage collector's reach, among other things)
+    from sophon.platform.server import GracefulServer
+
+    wrapped, app = gateway_app()
+    GracefulServer(uvicorn.Config(wrapped, **options), app).run()
 
 
 if __name__ == "__main__":

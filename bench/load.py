@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -39,7 +40,9 @@ class LoadResult:
 class LoadGenerator(Protocol):
     name: str
 
-    def run(self, url: str, duration: float, connections: int) -> LoadResult: ...
+    def run(
+        self, url: str, duration: float, connections: int, headers: Sequence[str] = ()
+    ) -> LoadResult: ...
 
 
 def run_bounded(argv: list[str], timeout: float, cpus: frozenset[int] | None) -> str:
@@ -71,9 +74,13 @@ class WrkGenerator:
         self.cpus = cpus
         self.name = "wrk"
 
-    def run(self, url: str, duration: float, connections: int) -> LoadResult:
+    def run(
+        self, url: str, duration: float, connections: int, headers: Sequence[str] = ()
+    ) -> LoadResult:
         seconds = max(1, round(duration))
         argv = [self.executable, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
+        for header in headers:
+            argv += ["-H", header]
         argv += ["-s", str(_WRK_CAP), url, str(MAX_REQUESTS)]
         return parse_wrk(run_bounded(argv, seconds + 30, self.cpus))
 
@@ -100,9 +107,13 @@ class PythonGenerator:
         self.cpus = cpus
         self.name = "python-asyncio"
 
-    def run(self, url: str, duration: float, connections: int) -> LoadResult:
+    def run(
+        self, url: str, duration: float, connections: int, headers: Sequence[str] = ()
+    ) -> LoadResult:
         argv = [sys.executable, "-m", "bench.load", url, "--duration", str(duration)]
         argv += ["--connections", str(connections)]
+        for header in headers:
+            argv += ["--header", header]
         data = json.loads(run_bounded(argv, duration + 30, self.cpus).strip().splitlines()[-1])
         return LoadResult(int(data["requests"]), float(data["seconds"]), int(data["failures"]))
 
@@ -162,11 +173,14 @@ async def _connection(
             writer.close()
 
 
-async def generate(url: str, duration: float, connections: int, cap: int) -> LoadResult:
+async def generate(
+    url: str, duration: float, connections: int, cap: int, headers: Sequence[str] = ()
+) -> LoadResult:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path or "/"
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    extra = "".join(f"{header}\r\n" for header in headers)
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode()
     tally = _Tally()
     started = time.perf_counter()
     deadline = started + duration
@@ -181,8 +195,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--max-requests", type=int, default=MAX_REQUESTS)
+    parser.add_argument("--header", action="append", default=[], help="'Name: value'")
     args = parser.parse_args()
-    coro = generate(args.url, args.duration, args.connections, args.max_requests)
+    coro = generate(args.url, args.duration, args.connections, args.max_requests, args.header)
     try:
         import uvloop
     except ImportError:

@@ -3,7 +3,7 @@ exposing `BENCHMARK = Benchmark(name, summary, run)` and one line here."""
 
 from __future__ import annotations
 
-from bench import cold_start, http_trivial, hubs, idle_rss, memory
+from bench import chat, cold_start, http_trivial, hubs, idle_rss, memory
 from bench.harness import Benchmark
 
 BENCHMARKS: list[Benchmark] = [
@@ -11,6 +11,7 @@ BENCHMARKS: list[Benchmark] = [
     cold_start.BENCHMARK,
     idle_rss.BENCHMARK,
     hubs.BENCHMARK,
+    chat.BENCHMARK,
     memory.BENCHMARK,
 ]
 

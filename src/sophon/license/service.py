@@ -16,8 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
@@ -71,6 +69,10 @@ def _verified_payload(key: str, public_key: str | None) -> tuple[dict[str, Any] 
         return None, "not an sl_ licence key"
     if not public_key:
         return None, "no licence public key is configured (SOPHON_LICENSE_PUBLIC_KEY)"
+    # imported here: cryptography costs ~0.2 s at start-up and most Gateways hold no licence key
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     body, signature = key[len(KEY_PREFIX) :].split(".")
     try:
         payload_bytes = _b64(body)

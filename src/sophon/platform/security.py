@@ -9,7 +9,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -83,10 +82,14 @@ class JwtCodec:
             "iat": int(now.timestamp()),
             "exp": int(expires.timestamp()),
         }
+        import jwt  # ~0.2 s with cryptography: loaded on first use, not at start-up
+
         return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM), expires
 
     def read(self, token: str) -> AccessClaims | None:
         """The claims of a genuine, unexpired token; None otherwise."""
+        import jwt
+
         try:
             claims = jwt.decode(
                 token,

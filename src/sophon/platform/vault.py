@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -26,7 +28,14 @@ class Vault:
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:
             raise ValueError(f"the vault key must be {KEY_BYTES} bytes, got {len(key)}")
-        self._aead = AESGCM(key)
+        self._key = key
+
+    @cached_property
+    def _aead(self) -> AESGCM:
+        # cryptography takes ~0.2 s to import: loaded on the first secret, not at start-up
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(self._key)
 
     def encrypt(self, plaintext: str, aad: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
@@ -43,6 +52,8 @@ class Vault:
             raise VaultError("malformed vault blob") from None
         if len(raw) < NONCE_BYTES + 16:
             raise VaultError("malformed vault blob")
+        from cryptography.exceptions import InvalidTag
+
         try:
             plain = self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad.encode())
         except InvalidTag:

@@ -1,0 +1,328 @@
+"""Chat overhead: `POST /api/chat` to the task's `TaskCompleted` hub event, with a model that
+answers at once, at 1 and at 200 concurrent sessions; p50/p99 per turn and the Gateway's
+event-loop lag meanwhile. The baseline is the same model server called directly by the same
+client, at the same concurrency, in the same run: what a turn costs without the Gateway.
+
+The model is `bench/fake_llm.py`, an OpenAI-compatible server on loopback registered as the
+tenant's `openai` provider, so a turn goes through the real adapter, SSE parsing included (the
+chat runtime streams by default). Each session is a closed loop: one WebSocket on `/hubs/chat`
+joined to the session (SignalR JSON protocol), then post a turn, wait for its completion event,
+post the next, for `--duration` seconds.
+
+Every turn also queues background work of its own (memory extraction, which calls the model
+again): it runs during the measurement as it would in production, but what earlier phases
+(session set-up, warm-up) left queued is let finish first: a phase starts once the Gateway's
+CPU has been idle for half a second."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.harness import Benchmark, Row, RunContext, Target
+from bench.hubs import HANDSHAKE, PASSWORD, RS, _percentile, _quiet_collector, _read
+from bench.processes import (
+    ServerProcess,
+    clean_env,
+    cpu_seconds,
+    free_port,
+    python_module_argv,
+)
+
+CONCURRENCY = (1, 200)
+TURN_TARGET = Target("max_value", 20)  # p99 ms at 200 sessions
+LAG_TARGET = Target("max_value", 50)
+TURN_TIMEOUT = 60.0
+ENDED = {"TaskCompleted", "TaskFailed", "TaskCancelled"}
+SETTLE_TIMEOUT = 300.0
+
+
+@dataclass
+class SessionClient:
+    """One session's hub connection: resolves each task's future on its end event."""
+
+    socket: ClientConnection
+    ended: dict[str, str] = field(default_factory=dict)
+    waiting: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+    calls: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+
+    async def read(self) -> None:
+        async for data in self.socket:
+            text = data if isinstance(data, str) else data.decode()
+            for part in text.split(RS)[:-1]:
+                message = json.loads(part)
+                if message.get("type") == 3 and message.get("invocationId") in self.calls:
+                    self.calls.pop(message["invocationId"]).set_result(message)
+                elif message.get("type") == 1 and message.get("target") in ENDED:
+                    payload = message["arguments"][0]
+                    task_id = str(payload.get("taskId"))
+                    future = self.waiting.pop(task_id, None)
+                    if future is None:
+                        self.ended[task_id] = message["target"]  # before POST answered
+                    else:
+                        future.set_result(message["target"])
+
+    async def join(self, session_id: str) -> None:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.calls["join"] = future
+        body = {"type": 1, "invocationId": "join", "target": "JoinSession",
+                "arguments": [session_id]}  # fmt: skip
+        await self.socket.send(json.dumps(body) + RS)
+        joined = await asyncio.wait_for(future, 30)
+        if "error" in joined:
+            raise RuntimeError(f"JoinSession failed: {joined}")
+
+    async def until_ended(self, task_id: str) -> str:
+        if task_id in self.ended:
+            return self.ended.pop(task_id)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.waiting[task_id] = future
+        return await asyncio.wait_for(future, TURN_TIMEOUT)
+
+
+@dataclass
+class Phase:
+    latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+    seconds: float = 0.0
+
+
+async def _closed_loops(sessions: int, duration: float, turn: Any) -> Phase:
+    """`sessions` loops, each running `turn(i)` back to back until the deadline."""
+    phase = Phase()
+    deadline = time.perf_counter() + duration
+
+    async def loop(i: int) -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            ok = await turn(i)
+            if ok:
+                phase.latencies.append((time.perf_counter() - started) * 1000)
+            else:
+                phase.failures += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(i) for i in range(sessions)))
+    phase.seconds = time.perf_counter() - started
+    return phase
+
+
+# --- the Gateway ---------------------------------------------------------------------------
+
+
+async def _gateway(
+    server: ServerProcess, model_url: str, ctx: RunContext
+) -> dict[int, tuple[Phase, dict[str, Any]]]:
+    data = server.env["SOPHON_DATA"]
+    limits = httpx.Limits(max_connections=max(CONCURRENCY) + 10)
+    results: dict[int, tuple[Phase, dict[str, Any]]] = {}
+    async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as api:
+        secret = (await asyncio.to_thread(_read, f"{data}/setup-token")).strip()
+        setup = await api.post(
+            "/api/auth/setup",
+            json={"setupToken": secret, "email": "bench@example.com", "password": PASSWORD,
+                  "displayName": "Bench"},
+        )  # fmt: skip
+        setup.raise_for_status()
+        token = setup.json()["accessToken"]
+        headers = {"Authorization": f"Bearer {token}"}
+        provider = await api.post(
+            "/api/models/providers",
+            headers=headers,
+            json={"name": "bench", "type": "openai", "baseUrl": f"{model_url}/v1",
+                  "defaultModel": "bench-zero", "models": [{"id": "bench-zero"}]},
+        )  # fmt: skip
+        provider.raise_for_status()
+
+        async def first_turn() -> str:
+            accepted = await api.post("/api/chat", headers=headers, json={"content": "hello"})
+            accepted.raise_for_status()
+            task = await api.get(
+                f"/api/tasks/{accepted.json()['taskId']}", headers=headers, params={"wait": 60}
+            )
+            task.raise_for_status()
+            if task.json().get("status") != "Completed":
+                raise RuntimeError(f"first turn did not complete: {task.text[:500]}")
+            return str(accepted.json()["sessionId"])
+
+        ws_url = server.url.replace("http://", "ws://")
+        session_ids: list[str] = []
+        clients: list[SessionClient] = []
+        readers: list[asyncio.Task[None]] = []
+
+        async def grow(sessions: int) -> None:
+            more = sessions - len(session_ids)
+            session_ids.extend(await asyncio.gather(*(first_turn() for _ in range(more))))
+            for session_id in session_ids[len(clients) :]:
+                socket = await connect(f"{ws_url}/hubs/chat?access_token={token}", max_queue=None)
+                await socket.send(HANDSHAKE)
+                await socket.recv()
+                client = SessionClient(socket)
+                readers.append(asyncio.create_task(client.read()))
+                await client.join(session_id)
+                clients.append(client)
+            ctx.say(f"{len(clients)} session(s) joined")
+
+        pinger = asyncio.create_task(_keep_alive(clients))
+
+        async def turn(i: int) -> bool:
+            body = {"content": "benchmark turn", "sessionId": session_ids[i]}
+            accepted = await api.post("/api/chat", headers=headers, json=body)
+            if accepted.status_code != 202 and accepted.status_code != 200:
+                return False
+            return await clients[i].until_ended(accepted.json()["taskId"]) == "TaskCompleted"
+
+        try:
+            for sessions in CONCURRENCY:
+                await grow(sessions)
+                await _closed_loops(sessions, min(1.0, ctx.duration), turn)  # warm-up
+                waited = await asyncio.to_thread(_settle, server.pid)
+                ctx.say(f"gateway idle after {waited:.1f} s")
+                await api.get("/__bench/lag")  # reset
+                with _quiet_collector():
+                    phase = await _closed_loops(sessions, ctx.duration, turn)
+                lag = (await api.get("/__bench/lag")).json()
+                ctx.say(
+                    f"gateway, {sessions} session(s): {len(phase.latencies)} turns, "
+                    f"p99 {_percentile(phase.latencies, 0.99):.1f} ms, lag p99 {lag['p99']:.1f} ms"
+                )
+                results[sessions] = (phase, lag)
+        finally:
+            pinger.cancel()
+            await asyncio.gather(*(c.socket.close() for c in clients), return_exceptions=True)
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, pinger, return_exceptions=True)
+    return results
+
+
+def _settle(pid: int) -> float:
+    """Waits until the process used under 5 % of a CPU over half a second; returns seconds."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < SETTLE_TIMEOUT:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - before < 0.025:
+            return time.perf_counter() - started
+    raise TimeoutError(f"the Gateway stayed busy for {SETTLE_TIMEOUT:g} s")
+
+
+async def _keep_alive(clients: list[SessionClient]) -> None:
+    ping = json.dumps({"type": 6}) + RS
+    while True:
+        await asyncio.sleep(10)
+        await asyncio.gather(*(c.socket.send(ping) for c in clients), return_exceptions=True)
+
+
+# --- the baseline: the model server called directly ----------------------------------------
+
+
+async def _direct(model_url: str, ctx: RunContext) -> dict[int, Phase]:
+    limits = httpx.Limits(max_connections=max(CONCURRENCY) + 10)
+    body = {"model": "bench-zero", "stream": True, "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "benchmark turn"}]}  # fmt: skip
+    results: dict[int, Phase] = {}
+    async with httpx.AsyncClient(base_url=model_url, timeout=60, limits=limits) as api:
+
+        async def turn(i: int) -> bool:
+            async with api.stream("POST", "/v1/chat/completions", json=body) as response:
+                done = False
+                async for line in response.aiter_lines():
+                    done = done or line == "data: [DONE]"
+                return response.status_code == 200 and done
+
+        for sessions in CONCURRENCY:
+            await _closed_loops(sessions, min(1.0, ctx.duration), turn)
+            with _quiet_collector():
+                results[sessions] = await _closed_loops(sessions, ctx.duration, turn)
+    return results
+
+
+# --- the benchmark -------------------------------------------------------------------------
+
+
+def run(ctx: RunContext) -> list[Row]:
+    available = frozenset(os.sched_getaffinity(0))
+    model_cpus = (available - ctx.server_cpus) if ctx.server_cpus else None
+    model_root = ctx.temp_dir()
+    model_port = free_port()
+    model = ServerProcess(
+        "fake-llm",
+        python_module_argv("bench.fake_llm", "--port", str(model_port)),
+        clean_env(),
+        model_root / "fake-llm.log",
+        model_port,
+        cpus=model_cpus or None,
+    )
+    ctx.stack.callback(model.stop)
+    model.start()
+
+    root = ctx.temp_dir()
+    port = free_port()
+    settings = {"SOPHON_DATA": str(root / "data"), "SOPHON_RATE_LIMITS_ENABLED": "false",
+                "SOPHON_LOG_LEVEL": "WARNING", **ctx.gateway_env}  # fmt: skip
+    argv = python_module_argv("bench.hubs_server", "gateway", "--port", str(port))
+    gateway = ctx.server("chat-gateway", argv, clean_env(**settings), root, port)
+    gateway.start()
+    try:
+        project = asyncio.run(_gateway(gateway, model.url, ctx))
+    finally:
+        gateway.stop()
+    base = asyncio.run(_direct(model.url, ctx))
+
+    rows = []
+    for sessions in CONCURRENCY:
+        phase, lag = project[sessions]
+        direct = base[sessions]
+        label = "1 session" if sessions == 1 else f"{sessions} sessions"
+        warnings = tuple(
+            f"{who}: {p.failures} turns failed"
+            for who, p in (("gateway", phase), ("direct", direct))
+            if p.failures
+        )
+        details = (
+            f"turns: gateway {len(phase.latencies)} in {phase.seconds:.1f} s "
+            f"({len(phase.latencies) / phase.seconds:,.0f}/s), direct {len(direct.latencies)} "
+            f"({len(direct.latencies) / direct.seconds:,.0f}/s); p50 gateway "
+            f"{_percentile(phase.latencies, 0.5):.2f} ms, direct "
+            f"{_percentile(direct.latencies, 0.5):.2f} ms",
+        )
+        for metric, share in (("p50", 0.5), ("p99", 0.99)):
+            rows.append(
+                Row(
+                    benchmark="chat",
+                    metric=f"turn {metric}, {label} (POST to TaskCompleted)",
+                    unit="ms",
+                    project=_percentile(phase.latencies, share),
+                    baseline=_percentile(direct.latencies, share),
+                    target=TURN_TARGET,
+                    details=details if metric == "p99" else (),
+                    warnings=warnings if metric == "p99" else (),
+                )
+            )
+        rows.append(
+            Row(
+                benchmark="chat",
+                metric=f"event-loop lag p99, {label}",
+                unit="ms",
+                project=float(lag["p99"]),
+                baseline=0.0,  # the direct calls run no Gateway loop
+                target=LAG_TARGET,
+                details=(f"lag max {lag['max']:.1f} ms, longest GC pause {lag['gcMax']:.1f} ms",),
+            )
+        )
+    return rows
+
+
+BENCHMARK = Benchmark(
+    name="chat",
+    summary="POST /api/chat to TaskCompleted with a zero-latency model, 1 and 200 sessions",
+    run=run,
+)
