@@ -14,6 +14,7 @@ from sophon.memory.schemas import EntryIn
 from sophon.platform.clock import utcnow
 from sophon.platform.gateway import Gateway
 from sophon.platform.queue import ClaimedJob
+from sophon.platform.tenancy import session_tenant
 from tests.agents.agent_helpers import create_agent, default_agent
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller, add_user
@@ -22,6 +23,23 @@ from tests.providers.provider_helpers import add_provider, tenant_session
 from tests.runtime.providers.fakes import FakeServer, JsonReply, openai_completion
 
 LOGS = "/api/memory/daily-logs"
+
+
+async def _propose(
+    app: FastAPI, user: Caller, agent_id: str, messages: list[extraction.Turn], session_id: str
+) -> list[str]:
+    gateway = _gateway(app)
+    async with tenant_session(gateway) as db:
+        tenant_id = session_tenant(db.sync_session)
+    assert tenant_id is not None
+    return await extraction.propose(
+        gateway,
+        tenant_id=tenant_id,
+        user_id=user.id,
+        agent_id=agent_id,
+        session_id=session_id,
+        messages=messages,
+    )
 
 
 def _gateway(app: FastAPI) -> Gateway:
@@ -88,11 +106,7 @@ async def test_extraction_without_a_model_uses_patterns_and_dedups(
         ("assistant", "I prefer to check first.", "msg_2"),
         ("user", "Remember that my badge number is B-1234.", "msg_3"),
     ]
-    async with tenant_session(_gateway(app), readonly=False) as db:
-        made = await extraction.propose(
-            _gateway(app), db, user_id=admin.id, agent_id=agent["id"], session_id="sess_1",
-            messages=turns,
-        )  # fmt: skip
+    made = await _propose(app, admin, agent["id"], turns, "sess_1")
     assert len(made) == 2
     rows = [(await client.get(f"{ENTRIES}/{i}", headers=admin.headers)).json() for i in made]
     assert {r["content"] for r in rows} == {
@@ -102,11 +116,7 @@ async def test_extraction_without_a_model_uses_patterns_and_dedups(
     assert rows[0]["source"]["type"] == "extraction"
     assert {r["source"]["messageId"] for r in rows} == {"msg_1", "msg_3"}
     again = [("user", "Remember that my badge number is B-1235.", "msg_9")]
-    async with tenant_session(_gateway(app), readonly=False) as db:
-        updated = await extraction.propose(
-            _gateway(app), db, user_id=admin.id, agent_id=agent["id"], session_id="sess_1",
-            messages=again,
-        )  # fmt: skip
+    updated = await _propose(app, admin, agent["id"], again, "sess_1")
     badge = next(i for i, r in zip(made, rows, strict=True) if "badge" in r["content"])
     assert updated == [badge]
     assert len(await entry_ids(client, admin)) == 2
@@ -118,11 +128,7 @@ async def test_extraction_without_a_model_uses_patterns_and_dedups(
         json={"extractionEnabled": False},
     )  # fmt: skip
     assert switched.json() == {"agentId": agent["id"], "extractionEnabled": False}
-    async with tenant_session(_gateway(app), readonly=False) as db:
-        assert await extraction.propose(
-            _gateway(app), db, user_id=admin.id, agent_id=agent["id"], session_id="s",
-            messages=[("user", "I love jazz.", "m")],
-        ) == []  # fmt: skip
+    assert await _propose(app, admin, agent["id"], [("user", "I love jazz.", "m")], "s") == []
 
 
 async def test_extraction_by_the_model(
@@ -146,11 +152,9 @@ async def test_extraction_by_the_model(
         JsonReply(openai_completion("```json\n" + json.dumps(answer) + "\n```")),
     )
     agent = await default_agent(client, admin)
-    async with tenant_session(_gateway(app), readonly=False) as db:
-        made = await extraction.propose(
-            _gateway(app), db, user_id=admin.id, agent_id=agent["id"], session_id="sess_1",
-            messages=[("user", "I don't eat meat, by the way.", "msg_1")],
-        )  # fmt: skip
+    made = await _propose(
+        app, admin, agent["id"], [("user", "I don't eat meat, by the way.", "msg_1")], "sess_1"
+    )
     (entry_id,) = made
     entry = (await client.get(f"{ENTRIES}/{entry_id}", headers=admin.headers)).json()
     assert (entry["content"], entry["category"], entry["importance"]) == (

@@ -63,15 +63,14 @@ async def _extract_later(gateway: Gateway, turn: hooks.TurnInfo, _: hooks.Exchan
 
 async def _extract_now(gateway: Gateway, turn: hooks.TurnInfo, exchange: hooks.Exchange) -> None:
     """Before older turns are folded into a summary, what matters in them becomes memory."""
-    async with gateway.db.transaction(tenant_id=turn.tenant_id) as db:
-        await extraction.propose(
-            gateway,
-            db,
-            user_id=turn.user_id,
-            agent_id=turn.agent_id,
-            session_id=turn.session_id,
-            messages=list(exchange.messages),
-        )
+    await extraction.propose(
+        gateway,
+        tenant_id=turn.tenant_id,
+        user_id=turn.user_id,
+        agent_id=turn.agent_id,
+        session_id=turn.session_id,
+        messages=list(exchange.messages),
+    )
 
 
 async def schedule_every_tenant(database: Database) -> None:

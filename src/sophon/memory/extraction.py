@@ -27,10 +27,10 @@ from sophon.memory.schemas import (
     SourceType,
 )
 from sophon.platform.errors import NotFound
-from sophon.platform.tenancy import session_tenant
 
 if TYPE_CHECKING:
     from sophon.platform.gateway import Gateway
+    from sophon.providers.routing import Candidate
 
 Turn = tuple[str, str, str | None]  # (role, content, message id)
 DUPLICATE = 0.6  # word-set overlap (Jaccard) above which a proposal updates an existing memory
@@ -117,9 +117,11 @@ def _from_model(answer: str, turns: Sequence[Turn]) -> list[Proposal]:
     return out
 
 
-async def _proposals(gateway: Gateway, db: AsyncSession, turns: Sequence[Turn]) -> list[Proposal]:
+async def _proposals(
+    gateway: Gateway, planned: list[Candidate], turns: Sequence[Turn]
+) -> list[Proposal]:
     transcript = "\n".join(f"[{i}] {role}: {content}" for i, (role, content, _) in enumerate(turns))
-    answer = await modelcall.ask(gateway, db, SYSTEM, transcript[-TRANSCRIPT_CHARS:])
+    answer = await modelcall.ask(gateway, planned, SYSTEM, transcript[-TRANSCRIPT_CHARS:])
     if answer is not None:
         try:
             return _from_model(answer, turns)
@@ -172,25 +174,29 @@ async def save(
 
 async def propose(
     gateway: Gateway,
-    db: AsyncSession,
     *,
+    tenant_id: str,
     user_id: str | None,
     agent_id: str,
     session_id: str | None,
     messages: Sequence[Turn],
 ) -> list[str]:
     """Proposes and saves memories from these messages; the ids created or updated. Nothing
-    when the agent's extraction is off or the turn has no user."""
-    tenant = session_tenant(db.sync_session)
-    if tenant is None or user_id is None or not messages:
+    when the agent's extraction is off or the turn has no user. The model is asked between a
+    read and one write that a cancellation does not cut short, never inside a transaction."""
+    if user_id is None or not messages:
         return []
-    if not await settings_service.extraction_enabled(db, agent_id):
-        return []
-    try:
-        email = (await users_service.get_member(db, user_id)).email
-    except NotFound:
-        return []
-    actor = Actor.agent(tenant, user_id, agent_id, email)
-    proposals = await _proposals(gateway, db, messages)
+    async with gateway.db.transaction(readonly=True, tenant_id=tenant_id) as db:
+        if not await settings_service.extraction_enabled(db, agent_id):
+            return []
+        try:
+            email = (await users_service.get_member(db, user_id)).email
+        except NotFound:
+            return []
+        planned = await modelcall.candidates(gateway, db)
+    actor = Actor.agent(tenant_id, user_id, agent_id, email)
+    proposals = await _proposals(gateway, planned, messages)
     embed = vectors.enabled(gateway.settings)
-    return await save(db, actor, proposals, session_id, embed=embed)
+    return await gateway.db.uninterrupted(
+        lambda db: save(db, actor, proposals, session_id, embed=embed), tenant_id=tenant_id
+    )

@@ -55,18 +55,20 @@ async def schedule_daily_logs(db: AsyncSession, day: date | None = None) -> Job 
     )
 
 
-async def build_day(gateway: Gateway, db: AsyncSession, day: date) -> int:
-    """Builds and stores the day's log of every (agent, user) that was active; returns how
-    many. Summarised by the model when one answers, a digest otherwise."""
+async def build_day(gateway: Gateway, tenant_id: str, day: date) -> list[daily_logs.Digest]:
+    """The day's log of every (agent, user) that was active in the tenant, summarised by the
+    model when one answers (asked outside any transaction), a digest otherwise."""
     start, end = daily_logs.bounds(day)
-    pairs = await activity.pairs_between(db, start, end)
-    for agent_id, user_id in pairs:
-        made = await daily_logs.build(db, agent_id, user_id, day)
-        summary = await modelcall.ask(gateway, db, SUMMARY_SYSTEM, "\n".join(made.lines), 300)
+    async with gateway.db.transaction(readonly=True, tenant_id=tenant_id) as db:
+        pairs = await activity.pairs_between(db, start, end)
+        made = [await daily_logs.build(db, agent_id, user_id, day) for agent_id, user_id in pairs]
+        planned = await modelcall.candidates(gateway, db) if made else []
+    for digest in made:
+        lines = "\n".join(digest.lines)
+        summary = await modelcall.ask(gateway, planned, SUMMARY_SYSTEM, lines, max_tokens=300)
         if summary and summary.strip():
-            made.summary, made.method = " ".join(summary.split()), "model"
-        await daily_logs.store(db, made)
-    return len(pairs)
+            digest.summary, digest.method = " ".join(summary.split()), "model"
+    return made
 
 
 def job_handlers(gateway: Gateway) -> dict[str, Handler]:
@@ -74,16 +76,16 @@ def job_handlers(gateway: Gateway) -> dict[str, Handler]:
 
     async def extract(job: ClaimedJob) -> dict[str, Any] | None:
         payload = job.payload
-        async with database.transaction(tenant_id=job.tenant_id) as db:
+        async with database.transaction(readonly=True, tenant_id=job.tenant_id) as db:
             turns = await activity.exchange_of_task(db, str(payload["taskId"]))
-            ids = await extraction.propose(
-                gateway,
-                db,
-                user_id=payload.get("userId"),
-                agent_id=str(payload["agentId"]),
-                session_id=payload.get("sessionId"),
-                messages=turns,
-            )
+        ids = await extraction.propose(
+            gateway,
+            tenant_id=job.tenant_id,
+            user_id=payload.get("userId"),
+            agent_id=str(payload["agentId"]),
+            session_id=payload.get("sessionId"),
+            messages=turns,
+        )
         return {"entries": ids}
 
     async def daily_log(job: ClaimedJob) -> dict[str, Any] | None:
@@ -91,9 +93,12 @@ def job_handlers(gateway: Gateway) -> dict[str, Handler]:
             day = date.fromisoformat(str(job.payload["day"]))
         except (KeyError, ValueError):
             raise PermanentJobError("the payload names no valid day") from None
-        async with database.transaction(tenant_id=job.tenant_id) as db:
-            count = await build_day(gateway, db, day)
-            following = day + timedelta(days=1)
+        made = await build_day(gateway, job.tenant_id, day)
+        following = day + timedelta(days=1)
+
+        async def store(db: AsyncSession) -> None:
+            for digest in made:
+                await daily_logs.store(db, digest)
             queue.enqueue(
                 db,
                 DAILY_LOG,
@@ -101,7 +106,9 @@ def job_handlers(gateway: Gateway) -> dict[str, Handler]:
                 run_after=next_run(following),
                 serial_key=DAILY_LOG,
             )
-        return {"logs": count}
+
+        await database.uninterrupted(store, tenant_id=job.tenant_id)
+        return {"logs": len(made)}
 
     async def embed(job: ClaimedJob) -> dict[str, Any] | None:
         engine = vectors.embedder(gateway.settings)

@@ -1,6 +1,7 @@
 """Asking the configured model for memory work (extraction, summaries). With no provider the
 routing falls back to the offline `echo` model: that answer is no answer, and callers take
-their deterministic path."""
+their deterministic path. Providers are planned inside a transaction; the model is asked
+outside any (an answer can take seconds, and SQLite has a single writer)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+async def candidates(gateway: Gateway, db: AsyncSession) -> list[routing.Candidate]:
+    """The session tenant's providers to ask, in routing order."""
+    return await routing.plan(db, gateway.vault, None)
+
+
 async def ask(
-    gateway: Gateway, db: AsyncSession, system: str, user: str, max_tokens: int = 1024
+    gateway: Gateway,
+    planned: list[routing.Candidate],
+    system: str,
+    user: str,
+    max_tokens: int = 1024,
 ) -> str | None:
     """The model's answer, or None when only the echo model (or no provider) answered."""
     request = ChatRequest(
@@ -31,7 +41,7 @@ async def ask(
         max_tokens=max_tokens,
     )
     try:
-        answer = await routing.complete(db, gateway, request)
+        _, answer = await routing.complete_with(gateway, planned, request)
     except DomainError as error:  # every provider failed: the caller degrades, it does not fail
         log.warning("memory model call failed", extra={"error": error.message})
         return None
