@@ -1,5 +1,6 @@
 # One command to run the Gateway, one to run the tests; both make their own virtualenv.
 VENV ?= .venv
+EXTRAS ?= test
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
@@ -13,7 +14,7 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 
 serve: install
 	$(BIN)/sophon serve
