@@ -35,11 +35,12 @@ async def _agent(client: httpx.AsyncClient, admin: Caller, checklist: str) -> di
 
 
 async def _runs(client: httpx.AsyncClient, admin: Caller, agent_id: str) -> list[dict[str, Any]]:
-    listed = []
+    """The agent's tasks, each once (one finishing between the two reads is in both lists)."""
+    listed: dict[str, dict[str, Any]] = {}
     for path in ("/api/tasks/active", "/api/tasks/history"):
         response = await client.get(path, headers=admin.headers, params={"limit": 200})
-        listed += [t for t in response.json()["items"] if t["agentId"] == agent_id]
-    return listed
+        listed |= {t["id"]: t for t in response.json()["items"] if t["agentId"] == agent_id}
+    return list(listed.values())
 
 
 async def _tick(gateway: Gateway) -> None:

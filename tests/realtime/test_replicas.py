@@ -160,11 +160,13 @@ async def test_two_working_replicas_share_the_queue_the_limits_and_the_schedule(
                 )
             for url in urls:
                 await _after_a_full_tick(api, url, h)
-            runs = []
+            runs: dict[str, str] = {}  # task id → agent: a run finishing between reads is in both
             for listing in ("/api/tasks/active", "/api/tasks/history"):
                 page = await api.get(listing, headers=h, params={"limit": 200})
-                runs += [t["agentId"] for t in page.json()["items"] if t["kind"] == "heartbeat"]
-            assert sorted(runs) == sorted(watchers)
+                runs |= {
+                    t["id"]: t["agentId"] for t in page.json()["items"] if t["kind"] == "heartbeat"
+                }
+            assert sorted(runs.values()) == sorted(watchers)
 
             # every queued turn runs exactly once, whichever replica queued or runs it
             queued = [
