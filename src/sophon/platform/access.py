@@ -82,6 +82,9 @@ class GuardedRoute(APIRoute):
         methods = {m.upper() for m in kwargs.get("methods") or ()}
         for status in (*access.error_statuses, *_generic_error_statuses(path, methods)):
             responses.setdefault(status, {"model": ErrorEnvelope})
+        for status, response in list(responses.items()):
+            if str(status)[0] in "45" and "model" not in response:  # errors wear the envelope
+                responses[status] = {**response, "model": ErrorEnvelope}
         kwargs["responses"] = responses
         extra = dict(kwargs.get("openapi_extra") or {})
         extra["x-sophon-permission"] = access.label
