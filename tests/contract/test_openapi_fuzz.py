@@ -4,7 +4,12 @@ server error, with a declared status code and content type, and with a body (err
 included) and headers matching what the document declares for that status.
 
 Operations are collected from the document the app builds, so pytest-xdist can spread them over
-workers; `test_served_document_is_the_fuzzed_one` pins that to what the live Gateway serves."""
+workers; `test_served_document_is_the_fuzzed_one` pins that to what the live Gateway serves.
+
+Destructive operations stay in the run without spoiling it: each operation gets its own fresh
+objects for the ids in its path (an earlier DELETE cannot starve it), the Admin signs in again if
+an operation ended its session (logout, revoked session), and processing is resumed after each
+operation (pause, drain). Nothing is excluded."""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from schemathesis import GenerationMode
 from sophon.app import create_app
 from sophon.platform.docs import OPENAPI_URL
 from sophon.settings import Settings
-from tests.contract.conftest import LiveGateway
+from tests.contract.live import LiveGateway
 
 # Hypothesis examples per operation in the fuzzing phase; the coverage phase adds its own
 # boundary and negative cases (most of the ~3,000 requests). SOPHON_FUZZ_EXAMPLES raises it for a
