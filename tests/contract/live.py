@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import requests
 
+from sophon.realtime.hubs import HUBS
 from tests.e2e.server import GatewayProcess
 from tests.identity_helpers import PASSWORD
 
@@ -103,6 +104,8 @@ class LiveGateway:
                 made[name] = self.create("/api/memory/entries", {"content": f"fuzz fact {tag}"})
             elif name == "token_id":
                 made[name] = self.create("/api/auth/tokens", {"name": f"tok-{tag}"})
+            elif name == "hub":
+                made[name] = HUBS[0].name
             elif name in ("session_id", "task_id"):
                 made[name] = self.create(
                     "/api/chat", {"content": "hello"}, key=name.replace("_id", "Id")
