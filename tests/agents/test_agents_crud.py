@@ -163,6 +163,8 @@ BAD_FIELDS: list[dict[str, Any]] = [
     },
     {"name": "ok", "budget": {"dailyTokens": 0}},
     {"name": "ok", "unknownField": 1},
+    {"name": "ok", "budget": {"dailyTokens": 2**31}},  # was a 500: past the stored integer
+    {"name": "ok", "budget": {"dailyTokens": 2**63}},
 ]
 
 

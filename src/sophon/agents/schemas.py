@@ -63,7 +63,10 @@ class Heartbeat(RequestModel):
 
 
 class Budget(RequestModel):
-    daily_tokens: int | None = Field(None, ge=1, description="Tokens per UTC day; null: no cap.")
+    # bounded by the stored column: a 32-bit integer on PostgreSQL
+    daily_tokens: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="Tokens per UTC day; null: no cap."
+    )
 
 
 class AgentIn(RequestModel):

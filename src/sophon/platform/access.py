@@ -48,6 +48,24 @@ unlimited = declare(Access("public", rate=None))
 """Anyone may call it, without rate limit: health, metrics, hubs, inbound webhooks."""
 
 
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+_BODIES = {"POST", "PUT", "PATCH"}
+
+
+def _generic_error_statuses(path: str, methods: set[str]) -> list[int]:
+    """The errors any route of this shape can answer, whatever its endpoint does: a malformed
+    body, cursor or parameter (400), a path naming nothing (404), a write meeting a state
+    conflict (409), a body over the size limit (413), validation (422), rate limits (429)."""
+    statuses = [400]
+    if "{" in path:
+        statuses.append(404)
+    if methods & _WRITES:
+        statuses.append(409)
+    if methods & _BODIES:
+        statuses.append(413)
+    return [*statuses, 422, 429, 500]
+
+
 class UndeclaredAccess(RuntimeError):
     pass
 
@@ -61,8 +79,12 @@ class GuardedRoute(APIRoute):
             )
         kwargs["dependencies"] = [*access.dependencies, *(kwargs.get("dependencies") or [])]
         responses = dict(kwargs.get("responses") or {})
-        for status in (*access.error_statuses, 422, 429, 500):
+        methods = {m.upper() for m in kwargs.get("methods") or ()}
+        for status in (*access.error_statuses, *_generic_error_statuses(path, methods)):
             responses.setdefault(status, {"model": ErrorEnvelope})
+        for status, response in list(responses.items()):
+            if str(status)[0] in "45" and "model" not in response:  # errors wear the envelope
+                responses[status] = {**response, "model": ErrorEnvelope}
         kwargs["responses"] = responses
         extra = dict(kwargs.get("openapi_extra") or {})
         extra["x-sophon-permission"] = access.label

@@ -12,6 +12,7 @@ from sophon.platform.deps import DbDep, GatewayDep
 from sophon.platform.errors import NotAuthorized
 from sophon.platform.permissions import Permission as P
 from sophon.platform.principal import Principal
+from sophon.platform.schemas import error_responses
 from sophon.platform.tenancy import DEFAULT_TENANT_SLUG, acting_in
 from sophon.tenants import service
 from sophon.tenants.schemas import MemberIn, MemberOut, TenantIn, TenantOut, TenantPatchIn
@@ -35,7 +36,12 @@ async def list_tenants(db: DbDep, principal: PrincipalDep) -> list[TenantOut]:
     return [TenantOut.model_validate(t) for t in await service.list_all(db)]
 
 
-@router.post("", operation_id="createTenant", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    operation_id="createTenant",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404),  # `initialAdmin` names no user
+)
 @manage_tenants
 async def create_tenant(
     body: TenantIn, db: DbDep, principal: PrincipalDep, gateway: GatewayDep
