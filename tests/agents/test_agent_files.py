@@ -201,6 +201,12 @@ async def test_versions_page_and_restore(
     assert_error(
         await client.post(f"{versions}/9/restore", headers=admin.headers), 404, "not_found"
     )
+    for beyond in ("0", str(2**31), str(2**80)):  # not a version number: 422, never a 500
+        assert_error(
+            await client.post(f"{versions}/{beyond}/restore", headers=admin.headers),
+            422,
+            "validation_failed",
+        )
     actions = await audit_actions(client, admin, "agent.file.")
     assert actions == ["agent.file.restore"] + ["agent.file.update"] * 3
 

@@ -131,6 +131,12 @@ async def test_update_keeps_versions_and_restore_undoes(
     assert_error(
         await client.post(f"{url}/versions/9/restore", headers=admin.headers), 404, "not_found"
     )
+    for beyond in ("0", str(2**31), str(2**80)):  # not a version number: 422, never a 500
+        assert_error(
+            await client.post(f"{url}/versions/{beyond}/restore", headers=admin.headers),
+            422,
+            "validation_failed",
+        )
     unchanged = await client.patch(url, headers=admin.headers, json={"importance": 0.5})
     assert unchanged.json()["version"] == 3  # nothing changed: no new version
     bad = await client.patch(url, headers=admin.headers, json={"content": ""})

@@ -29,7 +29,7 @@ from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page
 from sophon.platform.permissions import Permission as P
-from sophon.platform.schemas import error_responses
+from sophon.platform.schemas import VersionNumber, error_responses
 
 router = api_router("/agents", tags=["Agents"])
 manage_agents = requires(P.MANAGE_AGENTS)
@@ -202,7 +202,7 @@ async def list_file_versions(
 async def restore_file_version(
     agent_id: str,
     kind: FileKind,
-    version: int,
+    version: VersionNumber,
     db: DbDep,
     gateway: GatewayDep,
     principal: PrincipalDep,

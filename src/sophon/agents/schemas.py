@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from sophon.platform.schemas import ApiModel, RequestModel, Timestamp
+from sophon.platform.schemas import MAX_INT32, ApiModel, RequestModel, Timestamp
 
 MODEL_REF = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,62}/[^\s/][^\s]{0,199})?$")
 CLOCK = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
@@ -65,7 +65,7 @@ class Heartbeat(RequestModel):
 class Budget(RequestModel):
     # bounded by the stored column: a 32-bit integer on PostgreSQL
     daily_tokens: int | None = Field(
-        None, ge=1, le=2**31 - 1, description="Tokens per UTC day; null: no cap."
+        None, ge=1, le=MAX_INT32, description="Tokens per UTC day; null: no cap."
     )
 
 

@@ -33,7 +33,7 @@ from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page
 from sophon.platform.permissions import Permission as P
-from sophon.platform.schemas import error_responses
+from sophon.platform.schemas import VersionNumber, error_responses
 
 router = api_router("/memory", tags=["Memory"])
 ONE = error_responses(404)
@@ -134,7 +134,7 @@ async def list_versions(entry_id: str, db: DbDep, principal: PrincipalDep) -> li
 )
 @authenticated
 async def restore_version(
-    entry_id: str, version: int, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
+    entry_id: str, version: VersionNumber, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
 ) -> EntryOut:
     """Puts an earlier state back (itself a new version): undoing a poisoned change."""
     embed = vectors.enabled(gateway.settings)

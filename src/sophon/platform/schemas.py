@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from sophon.platform.clock import iso
 
 Timestamp = Annotated[datetime, PlainSerializer(iso, return_type=str, when_used="json")]
+MAX_INT32 = 2**31 - 1  # the widest integer column; a larger number would overflow the driver
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_INT32, description="A version, from 1.")]
 
 
 class ApiModel(BaseModel):
