@@ -27,11 +27,12 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.harness import Benchmark, Row, RunContext, Target
-from bench.hubs import HANDSHAKE, PASSWORD, RS, _percentile, _quiet_collector, _read
+from bench.hubs import HANDSHAKE, RS, _percentile, _quiet_collector
 from bench.processes import (
     ServerProcess,
     clean_env,
     cpu_seconds,
+    first_admin_token,
     free_port,
     python_module_argv,
 )
@@ -120,18 +121,10 @@ async def _closed_loops(sessions: int, duration: float, turn: Any) -> Phase:
 async def _gateway(
     server: ServerProcess, model_url: str, ctx: RunContext
 ) -> dict[int, tuple[Phase, dict[str, Any]]]:
-    data = server.env["SOPHON_DATA"]
     limits = httpx.Limits(max_connections=max(CONCURRENCY) + 10)
     results: dict[int, tuple[Phase, dict[str, Any]]] = {}
     async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as api:
-        secret = (await asyncio.to_thread(_read, f"{data}/setup-token")).strip()
-        setup = await api.post(
-            "/api/auth/setup",
-            json={"setupToken": secret, "email": "bench@example.com", "password": PASSWORD,
-                  "displayName": "Bench"},
-        )  # fmt: skip
-        setup.raise_for_status()
-        token = setup.json()["accessToken"]
+        token = await asyncio.to_thread(first_admin_token, server)
         headers = {"Authorization": f"Bearer {token}"}
         provider = await api.post(
             "/api/models/providers",

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
 from bench.harness import Benchmark, Row, RunContext, Target, alternate, median
-from bench.processes import ServerProcess, cpu_seconds
+from bench.processes import ServerProcess, cpu_seconds, first_admin_token
 
 TARGET = Target("min_ratio", 0.70)
 LIST_TARGET = Target("min_ratio", 0.40)
@@ -26,7 +25,6 @@ BASELINE = "baseline GET /api/health"
 LIST = "GET /api/agents (bearer JWT)"
 LIST_BASELINE = "baseline GET /api/agents (bearer)"
 ROUTES = ("/api/health", "/api/version")
-PASSWORD = "Bench-Password-123!"
 
 
 @dataclass
@@ -108,15 +106,8 @@ def run(ctx: RunContext) -> list[Row]:
 def _sign_in(gateway: ServerProcess) -> tuple[str, str]:
     """Creates the first admin as a user would (setup token from the data dir) and returns its
     access token and the Gateway's `GET /api/agents` answer (the default agent)."""
-    secret = Path(gateway.env["SOPHON_DATA"], "setup-token").read_text(encoding="utf-8").strip()
+    token = first_admin_token(gateway)
     with httpx.Client(base_url=gateway.url, timeout=30) as api:
-        setup = api.post(
-            "/api/auth/setup",
-            json={"setupToken": secret, "email": "bench@example.com", "password": PASSWORD,
-                  "displayName": "Bench"},
-        )  # fmt: skip
-        setup.raise_for_status()
-        token = str(setup.json()["accessToken"])
         listed = api.get("/api/agents", headers={"Authorization": f"Bearer {token}"})
         listed.raise_for_status()
     return token, json.dumps(listed.json())

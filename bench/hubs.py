@@ -18,14 +18,19 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.harness import Benchmark, Row, RunContext, Target
-from bench.processes import ServerProcess, clean_env, free_port, python_module_argv
+from bench.processes import (
+    ServerProcess,
+    clean_env,
+    first_admin_token,
+    free_port,
+    python_module_argv,
+)
 
 CONNECTIONS = 1000
 SESSIONS = 100
 OPEN_BATCH = 50
 RS = "\x1e"
 HANDSHAKE = json.dumps({"protocol": "json", "version": 1}) + RS
-PASSWORD = "Bench-Password-123!"
 DELIVERY_TARGET = Target("max_value", 100)
 LAG_TARGET = Target("max_value", 50)
 ROUND_TIMEOUT = 120.0
@@ -127,17 +132,9 @@ async def _until_round(listeners: list[Listener], round_no: int) -> None:
 async def _gateway_run(
     server: ServerProcess, ctx: RunContext
 ) -> tuple[list[float], dict[str, Any]]:
-    data = server.env["SOPHON_DATA"]
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as api:
-        secret = (await asyncio.to_thread(_read, f"{data}/setup-token")).strip()
-        setup = await api.post(
-            "/api/auth/setup",
-            json={"setupToken": secret, "email": "bench@example.com", "password": PASSWORD,
-                  "displayName": "Bench"},
-        )  # fmt: skip
-        setup.raise_for_status()
-        headers = {"Authorization": f"Bearer {setup.json()['accessToken']}"}
-        token = setup.json()["accessToken"]
+        token = await asyncio.to_thread(first_admin_token, server)
+        headers = {"Authorization": f"Bearer {token}"}
 
         async def chat(session_id: str | None) -> dict[str, Any]:
             body: dict[str, Any] = {"content": "fan-out"}
@@ -186,11 +183,6 @@ async def _gateway_run(
         per_turn = sum(lst.seen for lst in listeners) / (CONNECTIONS * ctx.rounds)
         await _close(listeners, readers)
         return latencies, {**lag, "perTurn": per_turn}
-
-
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
 
 
 # --- the baseline --------------------------------------------------------------------------

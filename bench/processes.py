@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 HOST = "127.0.0.1"
+PASSWORD = "Bench-Password-123!"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -157,3 +158,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def first_admin_token(server: ServerProcess) -> str:
+    """Creates a fresh Gateway's first admin as a person would (the one-time setup token from its
+    data dir) and returns the admin's access token. Blocking: from async code, use a thread."""
+    import httpx  # the benchmarks that start no Gateway do not need it
+
+    secret = Path(server.env["SOPHON_DATA"], "setup-token").read_text(encoding="utf-8").strip()
+    setup = httpx.post(
+        f"{server.url}/api/auth/setup",
+        json={"setupToken": secret, "email": "bench@example.com", "password": PASSWORD,
+              "displayName": "Bench"},
+        timeout=30,
+    )  # fmt: skip
+    setup.raise_for_status()
+    return str(setup.json()["accessToken"])
