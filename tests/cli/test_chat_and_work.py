@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -142,6 +144,9 @@ class Terminal:
         self.fd = fd
         self.pending = b""
 
+    def type(self, line: bytes) -> None:
+        os.write(self.fd, line + b"\n")
+
     def read_until(self, marker: bytes, timeout: float = 30.0) -> bytes:
         seen = self.pending
         deadline = time.monotonic() + timeout
@@ -163,44 +168,47 @@ class Terminal:
         return seen[:end]
 
 
-def test_repl_streams_tool_calls_and_asks_approvals_inline(signed_in: Cli, coder: str) -> None:
-    """The REPL on a pseudo-terminal, over the chat hub: tool calls show as they start and end
-    (events only the hub carries), and a call that needs an approval asks inline; `r` rejects."""
+@contextlib.contextmanager
+def chat_on_a_terminal(cli: Cli, agent: str) -> Iterator[tuple[subprocess.Popen[bytes], Terminal]]:
+    """`sophon chat -a AGENT` on a pseudo-terminal (so it is interactive), killed at the end."""
     parent, child = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sophon", "chat", "-a", coder],
-        env=signed_in.env(),
+        [sys.executable, "-m", "sophon", "chat", "-a", agent],
+        env=cli.env(),
         stdin=child,
         stdout=child,
         stderr=child,
         close_fds=True,
     )
     os.close(child)
-    term = Terminal(parent)
     try:
-        banner = term.read_until(b"you> ")
-        assert b"No streaming" not in banner
-        os.write(parent, b"/tool datetime.now {}\n")
-        streamed = term.read_until(b"you> ")
-        assert b"\xe2\x80\xa6 datetime.now\r\n" in streamed  # "… datetime.now" as it starts
-        assert b"\xe2\x80\xa6 datetime.now done (" in streamed
-        os.write(parent, RUN_CODE.encode() + b"\n")
-        prompt = term.read_until(b"[a]pprove / [r]eject / [e]dit")
-        assert b"Approval needed: code.execute (High risk)" in prompt
-        os.write(parent, b"r\n")
-        term.read_until(b"Reason (optional)")
-        os.write(parent, b"too risky\n")
-        answer = term.read_until(b"you> ")
-        assert b"rejected" in answer.lower(), answer
-        os.write(parent, b"/exit\n")
-        assert proc.wait(timeout=30) == 0
+        yield proc, Terminal(parent)
     finally:
         proc.kill()
         proc.wait()
         os.close(parent)
-    decided = json.loads(signed_in.invoke("approvals", "history", "--json").stdout)
-    mine = [a for a in decided if a["agentId"] == coder and a["reason"] == "too risky"]
-    assert [a["status"] for a in mine] == ["Rejected"]
+
+
+def test_repl_streams_tool_calls_and_asks_approvals_inline(signed_in: Cli, coder: str) -> None:
+    """The REPL on a pseudo-terminal, over the chat hub: tool calls show as they start and end
+    (events only the hub carries), and a call that needs an approval asks inline; `r` rejects."""
+    with chat_on_a_terminal(signed_in, coder) as (proc, term):
+        banner = term.read_until(b"you> ")
+        assert b"No streaming" not in banner
+        term.type(b"/tool datetime.now {}")
+        streamed = term.read_until(b"you> ")
+        assert b"\xe2\x80\xa6 datetime.now\r\n" in streamed  # "… datetime.now" as it starts
+        assert b"\xe2\x80\xa6 datetime.now done (" in streamed
+        term.type(RUN_CODE.encode())
+        prompt = term.read_until(b"[a]pprove / [r]eject / [e]dit")
+        assert b"Approval needed: code.execute (High risk)" in prompt
+        term.type(b"r")
+        term.read_until(b"Reason (optional)")
+        term.type(b"too risky")
+        answer = term.read_until(b"you> ")
+        assert b"rejected" in answer.lower(), answer
+        term.type(b"/exit")
+        assert proc.wait(timeout=30) == 0
 
 
 def test_tasks_active_and_cancel(signed_in: Cli, gateway: Gateway) -> None:
@@ -242,36 +250,21 @@ def test_repl_from_a_pipe_with_new_and_agent(signed_in: Cli, coder: str) -> None
 
 
 def test_ctrl_c_cancels_the_turn_and_a_second_press_exits(signed_in: Cli, coder: str) -> None:
-    parent, child = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sophon", "chat", "-a", coder],
-        env=signed_in.env(),
-        stdin=child,
-        stdout=child,
-        stderr=child,
-        close_fds=True,
-    )
-    os.close(child)
-    term = Terminal(parent)
-    try:
+    with chat_on_a_terminal(signed_in, coder) as (proc, term):
         term.read_until(b"you> ")
-        os.write(parent, RUN_CODE.encode() + b"\n")
+        term.type(RUN_CODE.encode())
         term.read_until(b"[a]pprove")  # the turn is running, parked on its approval
         proc.send_signal(signal.SIGINT)
         cancelled = term.read_until(b"(Ctrl+C again to exit)")
         assert b"Cancelled task_" in cancelled
         task_id = cancelled.split(b"Cancelled ", 1)[1].split(b".", 1)[0].decode()
         term.read_until(b"you> ")
-        os.write(parent, b"hello\n")  # a message sent disarms the exit
+        term.type(b"hello")  # a message sent disarms the exit
         term.read_until(b"You said: hello")
         term.read_until(b"you> ")
         proc.send_signal(signal.SIGINT)
         term.read_until(b"(Ctrl+C again to exit)")
         proc.send_signal(signal.SIGINT)  # nothing sent since the last press: leave
         assert proc.wait(timeout=30) == 0
-    finally:
-        proc.kill()
-        proc.wait()
-        os.close(parent)
     task = json.loads(signed_in.invoke("tasks", "show", task_id, "--json").stdout)
     assert task["status"] == "Cancelled"
