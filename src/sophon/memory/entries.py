@@ -256,6 +256,20 @@ async def _reindex(db: AsyncSession, actor: Actor, entry: MemoryEntry, embed: bo
         await vectors.request_embedding(db)
 
 
+async def _record_change(
+    db: AsyncSession, actor: Actor, entry: MemoryEntry, change: str, *, reindex: bool, embed: bool
+) -> MemoryEntry:
+    """A changed entry's new version, its indexes when the content changed, and its audit."""
+    entry.version += 1
+    entry.updated_at = utcnow()
+    db.add(_version(actor, entry, change))
+    await db.flush()
+    if reindex:
+        await _reindex(db, actor, entry, embed)
+    await _audit(db, actor, f"memory.{change}", entry)
+    return entry
+
+
 async def update_entry(
     db: AsyncSession, actor: Actor, entry_id: str, body: EntryPatchIn, *, embed: bool = False
 ) -> MemoryEntry:
@@ -280,14 +294,7 @@ async def update_entry(
     entry.valid_from, entry.valid_to = valid_from, valid_to
     if state(entry) == before:
         return entry
-    entry.version += 1
-    entry.updated_at = utcnow()
-    db.add(_version(actor, entry, "update"))
-    await db.flush()
-    if content_changed:
-        await _reindex(db, actor, entry, embed)
-    await _audit(db, actor, "memory.update", entry)
-    return entry
+    return await _record_change(db, actor, entry, "update", reindex=content_changed, embed=embed)
 
 
 async def delete_entry(db: AsyncSession, actor: Actor, entry_id: str) -> None:
@@ -332,14 +339,7 @@ async def restore(
     entry.category = saved["category"]
     entry.tags = list(saved["tags"])
     entry.importance = float(saved["importance"])
-    entry.version += 1
-    entry.updated_at = utcnow()
-    db.add(_version(actor, entry, "restore"))
-    await db.flush()
-    if content_changed:
-        await _reindex(db, actor, entry, embed)
-    await _audit(db, actor, "memory.restore", entry)
-    return entry
+    return await _record_change(db, actor, entry, "restore", reindex=content_changed, embed=embed)
 
 
 async def touch(db: AsyncSession, entry_ids: list[str]) -> None:
