@@ -9,15 +9,17 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import uvicorn
-
-from tests.runtime.providers.fakes import OPENAI_DONE, openai_chunk, openai_completion
+from tests.runtime.providers.fakes import (
+    OPENAI_DONE,
+    openai_chunk,
+    openai_completion,
+    quiet_server,
+)
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -56,18 +58,7 @@ class HoldingServer:
         self._sock.listen(128)
         self.port = int(self._sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            self,
-            interface="asgi3",
-            lifespan="off",
-            ws="none",
-            http="h11",
-            log_config=None,
-            log_level="critical",
-            access_log=False,
-            timeout_keep_alive=60,
-        )
-        self._server = _QuietServer(config)
+        self._server = quiet_server(self, timeout_keep_alive=60)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )
@@ -165,11 +156,3 @@ async def _answer(send: Send, request: Received) -> None:
 async def _start(send: Send, content_type: str) -> None:
     headers = [(b"content-type", content_type.encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
-
-
-class _QuietServer(uvicorn.Server):
-    """Leaves the process's signal handlers alone (it runs off the main thread anyway)."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield

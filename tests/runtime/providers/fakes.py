@@ -97,17 +97,7 @@ class FakeServer:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(64)  # connections wait in the backlog until uvicorn accepts them
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            self,
-            interface="asgi3",
-            lifespan="off",
-            ws="none",
-            http="h11",
-            log_config=None,
-            log_level="critical",
-            access_log=False,
-        )
-        self._server = _QuietServer(config)
+        self._server = quiet_server(self)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )
@@ -162,6 +152,22 @@ class _QuietServer(uvicorn.Server):
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def quiet_server(app: Any, **options: Any) -> uvicorn.Server:
+    """A silent HTTP/1.1 uvicorn server for `app`, to run on a thread of its own."""
+    config = uvicorn.Config(
+        app,
+        interface="asgi3",
+        lifespan="off",
+        ws="none",
+        http="h11",
+        log_config=None,
+        log_level="critical",
+        access_log=False,
+        **options,
+    )
+    return _QuietServer(config)
 
 
 class SleepRecorder:
