@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         30, ge=1, description="Refused credentials per IP and minute before answering 429."
     )
     login_slowdown_ms: int = Field(250, ge=0, description="Added per repeated failure, max 2 s.")
+    credential_cache: int = Field(
+        10_000,
+        ge=0,
+        description="Resolved credentials kept in memory (SQLite only; 0: resolve every time).",
+    )
     argon2_memory_kib: int = Field(65536, ge=8, description="argon2id memory cost.")
     argon2_time_cost: int = Field(3, ge=1)
     argon2_parallelism: int = Field(4, ge=1)

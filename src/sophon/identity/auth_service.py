@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
 from sophon.identity import users_service
+from sophon.identity.credential_cache import CredentialCache
 from sophon.identity.models import ApiToken, AuthSession, User
 from sophon.identity.principals import SessionPolicy, session_alive
 from sophon.identity.revocation import credentials_revoked
@@ -56,6 +57,7 @@ class AuthConfig:
     jwt: JwtCodec
     sessions: SessionPolicy
     login_guard: LoginGuard
+    credentials: CredentialCache | None = None
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
 from sophon.identity import principals
 from sophon.identity.models import ApiToken, AuthSession, Role, RoleAssignment, User
 from sophon.platform.access import Access, declare
+from sophon.platform.changes import ACTIVITY_ONLY
 from sophon.platform.clock import utcnow
 from sophon.platform.context import tenant_id_var, user_id_var
 from sophon.platform.deps import DbDep, GatewayDep
@@ -63,7 +64,8 @@ async def current_principal(request: Request, db: DbDep, gateway: GatewayDep) ->
     else:
         found = await resolve(request, db, gateway, credential, slug)
         principal = found.principal
-        if found.touch_session is not None or found.touch_token is not None:
+        set_session_tenant(db.sync_session, principal.tenant_id)  # also when found in the cache
+        if found.needs_touch(utcnow()):
             if request.method in ("GET", "HEAD"):  # keep reads read-only: touch on the side
                 async with gateway.db.transaction(tenant_id=principal.tenant_id) as side:
                     await touch(side, found)
@@ -75,6 +77,21 @@ async def current_principal(request: Request, db: DbDep, gateway: GatewayDep) ->
 
 
 async def resolve(
+    request: Request, db: AsyncSession, gateway: Gateway, credential: str, slug: str | None
+) -> principals.Authenticated:
+    cache = gateway.auth.credentials
+    if cache is None:
+        return await _resolve_stored(request, db, gateway, credential, slug)
+    key = cache.key(credential, slug)
+    found = cache.get(key, utcnow())
+    if found is None:
+        generation = cache.generation  # before the first read, see TableWatch
+        found = await _resolve_stored(request, db, gateway, credential, slug)
+        cache.put(key, found, generation)
+    return found
+
+
+async def _resolve_stored(
     request: Request, db: AsyncSession, gateway: Gateway, credential: str, slug: str | None
 ) -> principals.Authenticated:
     try:
@@ -98,15 +115,23 @@ async def resolve(
 async def touch(db: AsyncSession, found: principals.Authenticated) -> None:
     """Records activity (the idle timer, a token's last use) at most once a minute."""
     now = utcnow()
-    if found.touch_session is not None:
-        session = await db.get(AuthSession, found.touch_session.id)
-        if session is not None:
-            session.last_seen_at = now
-    if found.touch_token is not None:
-        token = await db.get(ApiToken, found.touch_token.id)
-        if token is not None:
-            token.last_used_at = now
-            await audit.record(db, found.principal, "auth.token.use", ("token", token.id))
+    principal = found.principal
+    if principal.session_id is not None:
+        await db.execute(
+            update(AuthSession)
+            .where(AuthSession.id == principal.session_id)
+            .values(last_seen_at=now)
+            .execution_options(**ACTIVITY_ONLY, synchronize_session=False)
+        )
+    if principal.token_id is not None:
+        await db.execute(
+            update(ApiToken)
+            .where(ApiToken.id == principal.token_id)
+            .values(last_used_at=now)
+            .execution_options(**ACTIVITY_ONLY, synchronize_session=False)
+        )
+        await audit.record(db, principal, "auth.token.use", ("token", principal.token_id))
+    found.last_active = now  # a cached credential then skips the touch for another minute
 
 
 async def auto_admin_principal(db: DbDep, slug: str | None) -> Principal:

@@ -4,7 +4,7 @@ expired or idle session, a revoked or expired token, or a suspended user is refu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from sophon.tenants import service as tenants
 from sophon.tenants.models import Tenant
 
 TOUCH_EVERY = timedelta(seconds=60)
+NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,23 @@ class SessionPolicy:
 
 @dataclass
 class Authenticated:
+    """A credential found valid, and until when it stays so without another look."""
+
     principal: Principal
-    touch_session: AuthSession | None = None
-    touch_token: ApiToken | None = None
+    deadline: datetime
+    """The first of its hard ends: the JWT's and the session's expiry, or the token's."""
+    idle: timedelta | None
+    """A sign-in session also ends after this long unused."""
+    last_active: datetime | None
+    """Its last recorded use (written at most every `TOUCH_EVERY`)."""
+
+    def usable(self, now: datetime) -> bool:
+        return now < self.deadline and (
+            self.idle is None or self.last_active is None or self.last_active + self.idle > now
+        )
+
+    def needs_touch(self, now: datetime) -> bool:
+        return self.last_active is None or self.last_active + TOUCH_EVERY <= now
 
 
 def session_alive(session: AuthSession, policy: SessionPolicy, now: datetime) -> bool:
@@ -118,8 +133,12 @@ async def from_jwt(
     user = await _active_user(db, claims.user_id)
     tenant = await _tenant_for(db, user, slug, session.tenant_id)
     principal = await principal_in_tenant(db, user, tenant, AuthMethod.JWT, session_id=session.id)
-    stale = session.last_seen_at + TOUCH_EVERY <= now
-    return Authenticated(principal, touch_session=session if stale else None)
+    return Authenticated(
+        principal,
+        deadline=min(claims.expires_at, session.expires_at),
+        idle=policy.idle,
+        last_active=session.last_seen_at,
+    )
 
 
 async def from_api_token(db: AsyncSession, secret: str, slug: str | None) -> Authenticated:
@@ -140,8 +159,9 @@ async def from_api_token(db: AsyncSession, secret: str, slug: str | None) -> Aut
     if tenant.id != token.tenant_id:
         raise NotAuthorized("This API token belongs to another tenant.", {"tenant": tenant.slug})
     principal = await principal_in_tenant(db, user, tenant, AuthMethod.TOKEN, token=token)
-    stale = token.last_used_at is None or token.last_used_at + TOUCH_EVERY <= now
-    return Authenticated(principal, touch_token=token if stale else None)
+    return Authenticated(
+        principal, deadline=token.expires_at or NEVER, idle=None, last_active=token.last_used_at
+    )
 
 
 def is_api_token(credential: str) -> bool:

@@ -4,7 +4,7 @@ and the column types every domain shares."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from sophon.platform import sqlite_driver
+from sophon.platform.changes import TableWatch
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import EventBus, attach_bus
@@ -169,6 +170,10 @@ class Database:
         except asyncio.CancelledError:
             await asyncio.wait({unit})
             raise
+
+    def watch(self, tables: Iterable[str]) -> TableWatch:
+        """Counts this process's writes to `tables` (see TableWatch)."""
+        return TableWatch(self.engine.sync_engine, tables)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sophon.identity.auth_service import AuthConfig, LoginGuard
+from sophon.identity.credential_cache import IDENTITY_TABLES, CredentialCache
 from sophon.identity.principals import SessionPolicy
 from sophon.license.service import LicenseService
 from sophon.platform.db import Database
@@ -71,6 +72,7 @@ class Gateway:
                 ),
                 slowdown_seconds=settings.login_slowdown_ms / 1000,
             ),
+            credentials=_credential_cache(settings, db),
         )
         return cls(
             settings=settings,
@@ -108,3 +110,10 @@ class Gateway:
         await self.bus.aclose()
         await self.limiter.aclose()
         await self.db.close()
+
+
+def _credential_cache(settings: Settings, db: Database) -> CredentialCache | None:
+    """Only where this process is the database's one writer (see CredentialCache)."""
+    if settings.credential_cache == 0 or db.dialect != "sqlite":
+        return None
+    return CredentialCache(db.watch(IDENTITY_TABLES), settings.credential_cache)

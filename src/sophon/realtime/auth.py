@@ -11,6 +11,7 @@ from fastapi import Request
 from starlette.requests import HTTPConnection
 
 from sophon.identity import guard, principals
+from sophon.platform.clock import utcnow
 from sophon.platform.errors import NotAuthorized, Unauthenticated
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import TENANT_HEADER
@@ -54,7 +55,7 @@ async def authenticate(gateway: Gateway, http: HTTPConnection, found: Credential
                 request, db, gateway, found.credential, found.tenant_slug
             )
             principal = resolved.principal
-    if resolved is not None and (resolved.touch_session or resolved.touch_token):
+    if resolved is not None and resolved.needs_touch(utcnow()):
         async with gateway.db.transaction(tenant_id=principal.tenant_id) as side:
             await guard.touch(side, resolved)  # at most once a minute, as for REST reads
     return _usable(principal)
