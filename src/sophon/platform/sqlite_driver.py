@@ -7,19 +7,31 @@
 - A connection is rolled back before it is closed. When a task is cancelled mid-statement,
   SQLAlchemy closes that connection, but the cancelled statement's cursor still lives, so SQLite
   only marks the connection for closing and keeps its transaction, write lock included, until the
-  garbage collector finalizes the cursor: every other writer waits out busy_timeout, then fails."""
+  garbage collector finalizes the cursor: every other writer waits out busy_timeout, then fails.
+- A statement is one trip to the connection's thread, not four: SQLAlchemy's adapter opens a
+  cursor, executes, fetches every row and closes, awaiting the thread for each step, and each
+  trip costs the event loop a wake-up. Server-side (streaming) cursors keep the stepwise way."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import sqlite3
+from collections.abc import Sequence
 from functools import partial
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import aiosqlite
-from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
 
 try:
     import sqlean
@@ -69,6 +81,80 @@ class _Connection(aiosqlite.Connection):
         return super().stop()
 
 
+class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
+        # no driver cursor up front: each statement makes and closes its own in the thread
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid  # type: ignore[return-value]
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> None:
+        await self._run(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> None:
+        await self._run(operation, seq_of_parameters, many=True)
+
+    async def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
+        driver: Any = self._connection
+        raw = driver._conn
+
+        def statement() -> tuple[Any, Sequence[Any], int, int | None]:
+            cursor = raw.cursor()
+            try:
+                if many:
+                    cursor.executemany(operation, parameters)
+                elif parameters is None:
+                    cursor.execute(operation)
+                else:
+                    cursor.execute(operation, parameters)
+                description = cursor.description
+                rows = cursor.fetchall() if description else ()
+                return description, rows, cursor.rowcount, cursor.lastrowid
+            finally:
+                cursor.close()
+
+        async with self._adapt_connection._execute_mutex:
+            result = await driver._execute(statement)
+        self._description, rows, self._rowcount, self._lastrowid = result
+        self._rows = collections.deque(rows)
+
+    async def _async_soft_close(self) -> None:
+        return  # nothing stays open in the thread
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = _OneTripCursor
+
+
+class _Dbapi(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        connection: Any = await_(_connect(*arg, **kw))
+        return _AdaptedConnection(self, connection)
+
+
 def _connect(database: Any, **kwargs: Any) -> aiosqlite.Connection:
     path = database.decode() if isinstance(database, bytes) else str(database)
     opener = _open if sqlean is not None else sqlite3.connect
@@ -91,4 +177,4 @@ def dbapi_module() -> AsyncAdapt_aiosqlite_dbapi:
         **{name: getattr(driver, name) for name in _ERRORS},
     )
     sync: ModuleType = getattr(driver, "dbapi2", sqlite3)
-    return AsyncAdapt_aiosqlite_dbapi(shim, sync)  # type: ignore[arg-type]
+    return _Dbapi(shim, sync)  # type: ignore[arg-type]
