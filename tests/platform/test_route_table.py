@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -47,6 +49,22 @@ def test_a_route_without_a_declaration_is_refused_at_import() -> None:
 
     with pytest.raises(UndeclaredAccess):
         router.add_api_route("/", naked)
+
+
+def test_no_endpoint_or_dependency_runs_in_a_worker_thread(settings: Settings) -> None:
+    """FastAPI runs a plain `def` in its thread pool: a thread hop per call and request."""
+    for path, route in _routes(create_app(settings)):
+        if not isinstance(route, APIRoute):
+            continue
+        pending = [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            call = dependant.call
+            if call is not None:
+                assert inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call), (
+                    f"{path}: {call.__qualname__} is a plain def"
+                )
+            pending.extend(dependant.dependencies)
 
 
 def test_plain_api_routes_do_not_exist(settings: Settings) -> None:

@@ -25,7 +25,7 @@ from sophon.platform.throttle import RateCategory
 router = api_router("/admin/audit", tags=["Admin: audit"])
 
 
-def audit_filter(
+async def audit_filter(  # async: FastAPI runs a plain def in a worker thread
     actor: Annotated[str | None, Query(description="User id or email.")] = None,
     action: Annotated[str | None, Query(description="Action or prefix, e.g. `auth.`.")] = None,
     resource_type: Annotated[str | None, Query(alias="resourceType")] = None,

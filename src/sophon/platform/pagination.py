@@ -37,7 +37,7 @@ class PageParams:
     cursor: str | None
 
 
-def page_params(
+async def page_params(  # async: FastAPI runs a plain def in a worker thread
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page (1-200)."),
     cursor: str | None = Query(None, description="Opaque cursor from a previous page."),
 ) -> PageParams:
