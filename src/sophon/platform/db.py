@@ -114,7 +114,7 @@ def _sqlite_begin(conn: Any) -> None:
     transaction that reads first and writes later fails at once (no waiting) when another writer
     committed in between. Read-only transactions stay deferred and run concurrently under WAL."""
     mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    sqlite_driver.begin(conn, f"BEGIN {mode}")
 
 
 class Database:

@@ -10,7 +10,10 @@
   garbage collector finalizes the cursor: every other writer waits out busy_timeout, then fails.
 - A statement is one trip to the connection's thread, not four: SQLAlchemy's adapter opens a
   cursor, executes, fetches every row and closes, awaiting the thread for each step, and each
-  trip costs the event loop a wake-up. Server-side (streaming) cursors keep the stepwise way."""
+  trip costs the event loop a wake-up. Server-side (streaming) cursors keep the stepwise way.
+- For the same reason BEGIN travels with the transaction's first statement, and a commit or
+  rollback with nothing begun (the pool's reset after a commit, an unused transaction) stays
+  home."""
 
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
@@ -116,8 +121,12 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     async def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
         driver: Any = self._connection
         raw = driver._conn
+        adapted: _AdaptedConnection = self._adapt_connection  # type: ignore[assignment]
+        begin = adapted.take_begin()
 
         def statement() -> tuple[Any, Sequence[Any], int, int | None]:
+            if begin is not None:
+                raw.execute(begin)
             cursor = raw.cursor()
             try:
                 if many:
@@ -144,9 +153,58 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
 
-class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
+class _StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
     __slots__ = ()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        adapted: _AdaptedConnection = self._adapt_connection  # type: ignore[assignment]
+        begin = adapted.take_begin()
+        if begin is not None:
+            driver: Any = self._connection
+            await driver._execute(driver._conn.execute, begin)
+        return await super()._execute_async(operation, parameters)
+
+
+class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ("_begin", "_open")
     _cursor_cls = _OneTripCursor
+    _ss_cursor_cls = _StreamingCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None  # a BEGIN not sent yet: it goes with the next statement
+        self._open = False  # a transaction may be open in the thread
+
+    def defer_begin(self, statement: str) -> None:
+        self._begin = statement
+
+    def take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        if begin is not None:
+            self._open = True  # before the trip: a cancelled one may still have begun
+        return begin
+
+    def commit(self) -> None:
+        self._begin = None
+        if self._open:
+            super().commit()  # when it raises, the transaction stays open for the rollback
+            self._open = False
+
+    def rollback(self) -> None:
+        self._begin = None
+        if self._open:
+            super().rollback()
+            self._open = False
+
+
+def begin(conn: Connection, statement: str) -> None:
+    """Starts a transaction with `statement` (e.g. `BEGIN IMMEDIATE`), sent with the first
+    statement of the transaction; for SQLAlchemy's "begin" event."""
+    adapted = conn.connection.dbapi_connection
+    if isinstance(adapted, _AdaptedConnection):
+        adapted.defer_begin(statement)
+    else:
+        conn.exec_driver_sql(statement)
 
 
 class _Dbapi(AsyncAdapt_aiosqlite_dbapi):
