@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -249,12 +250,30 @@ def test_repl_from_a_pipe_with_new_and_agent(signed_in: Cli, coder: str) -> None
     assert sessions[1]["agentId"] != coder
 
 
+_TERMINAL_READS = {("0", 0), ("23", 1), ("270", 1)}  # read(0, ...); [p]select(1, ...) on fd 0
+
+
+def interrupt_when_reading(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGINT once the process's main thread is blocked reading its terminal. A signal that
+    lands just before that read starts is only acted on when the read returns (CPython checks
+    for signals when a read is interrupted), so a press sent as the prompt appears can be lost."""
+    syscall = Path(f"/proc/{proc.pid}/task/{proc.pid}/syscall")
+    deadline = time.monotonic() + timeout
+    while True:
+        fields = syscall.read_text().split()
+        if len(fields) > 1 and (fields[0], int(fields[1], 16)) in _TERMINAL_READS:
+            break
+        assert time.monotonic() < deadline, f"never blocked reading the terminal: {fields}"
+        time.sleep(0.002)  # the state is only visible by looking again
+    proc.send_signal(signal.SIGINT)
+
+
 def test_ctrl_c_cancels_the_turn_and_a_second_press_exits(signed_in: Cli, coder: str) -> None:
     with chat_on_a_terminal(signed_in, coder) as (proc, term):
         term.read_until(b"you> ")
         term.type(RUN_CODE.encode())
         term.read_until(b"[a]pprove")  # the turn is running, parked on its approval
-        proc.send_signal(signal.SIGINT)
+        interrupt_when_reading(proc)
         cancelled = term.read_until(b"(Ctrl+C again to exit)")
         assert b"Cancelled task_" in cancelled
         task_id = cancelled.split(b"Cancelled ", 1)[1].split(b".", 1)[0].decode()
@@ -262,9 +281,9 @@ def test_ctrl_c_cancels_the_turn_and_a_second_press_exits(signed_in: Cli, coder:
         term.type(b"hello")  # a message sent disarms the exit
         term.read_until(b"You said: hello")
         term.read_until(b"you> ")
-        proc.send_signal(signal.SIGINT)
+        interrupt_when_reading(proc)
         term.read_until(b"(Ctrl+C again to exit)")
-        proc.send_signal(signal.SIGINT)  # nothing sent since the last press: leave
+        interrupt_when_reading(proc)  # nothing sent since the last press: leave
         assert proc.wait(timeout=30) == 0
     task = json.loads(signed_in.invoke("tasks", "show", task_id, "--json").stdout)
     assert task["status"] == "Cancelled"
