@@ -1,7 +1,8 @@
 """Trivial-route and authenticated-list throughput: `GET /api/health` and `GET /api/version` of
 the Gateway against the bare Starlette app's health route, and `GET /api/agents` with the bearer
-token `POST /api/auth/setup` issued against a Starlette route that checks the same header and
-returns the same JSON; requests/s on loopback, interleaved rounds, medians.
+token `POST /api/auth/setup` issued against two Starlette routes: one that checks the same
+header and returns the same JSON, one that does the same work by hand (PyJWT, then aiosqlite on
+the Gateway's database file); requests/s on loopback, interleaved rounds, medians.
 
 The Gateway runs with rate limits off (one client hammering one route would only measure 429
 answers) and otherwise as `sophon serve` sets it, access log included. Next to requests/s it
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -24,6 +26,8 @@ LIST_TARGET = Target("min_ratio", 0.40)
 BASELINE = "baseline GET /api/health"
 LIST = "GET /api/agents (bearer JWT)"
 LIST_BASELINE = "baseline GET /api/agents (bearer)"
+LIST_BY_HAND = "GET /api/agents vs the same by hand"
+LIST_BY_HAND_BASELINE = "baseline GET /api/agents (JWT + SQLite by hand)"
 ROUTES = ("/api/health", "/api/version")
 
 
@@ -53,15 +57,26 @@ def run(ctx: RunContext) -> list[Row]:
     baseline = ctx.baseline()
     gateway.start()
     token, body = _sign_in(gateway)
-    baseline.env |= {"BENCH_TOKEN": token, "BENCH_LIST_BODY": body}
+    data = Path(gateway.env["SOPHON_DATA"])
+    baseline.env |= {
+        "BENCH_TOKEN": token,
+        "BENCH_LIST_BODY": body,
+        "BENCH_JWT_KEY": (data / "security" / "jwt.key").read_bytes().hex(),
+        "BENCH_DATABASE": str(data / "data" / "sophon.db"),
+    }
     baseline.start()
     series = {f"GET {path}": _Series(gateway, f"{gateway.url}{path}") for path in ROUTES}
     series[BASELINE] = _Series(baseline, f"{baseline.url}/api/health")
     bearer = (f"Authorization: Bearer {token}",)
     series[LIST] = _Series(gateway, f"{gateway.url}/api/agents", bearer)
     series[LIST_BASELINE] = _Series(baseline, f"{baseline.url}/api/agents", bearer)
-    baseline_of = dict.fromkeys(series, BASELINE) | {LIST: LIST_BASELINE}
-    target_of = dict.fromkeys(series, TARGET) | {LIST: LIST_TARGET}
+    series[LIST_BY_HAND_BASELINE] = _Series(baseline, f"{baseline.url}/api/agents-by-hand", bearer)
+    # (metric, measured series, its baseline, target)
+    comparisons = [(f"GET {path}", f"GET {path}", BASELINE, TARGET) for path in ROUTES]
+    comparisons += [
+        (LIST, LIST, LIST_BASELINE, LIST_TARGET),
+        (LIST_BY_HAND, LIST, LIST_BY_HAND_BASELINE, LIST_TARGET),
+    ]
 
     warm_up = min(2.0, ctx.duration)
     for name, one in series.items():
@@ -72,11 +87,8 @@ def run(ctx: RunContext) -> list[Row]:
     )
 
     rows = []
-    for name, one in series.items():
-        if name in (BASELINE, LIST_BASELINE):
-            continue
-        base_name = baseline_of[name]
-        base = series[base_name]
+    for metric, name, base_name, target in comparisons:
+        one, base = series[name], series[base_name]
         cpu, base_cpu = median(one.cpu_us), median(base.cpu_us)
         warnings = [
             f"{label}: {s.failures} failed requests (non-2xx or socket errors)"
@@ -86,11 +98,11 @@ def run(ctx: RunContext) -> list[Row]:
         rows.append(
             Row(
                 benchmark="http",
-                metric=name,
+                metric=metric,
                 unit="req/s",
                 project=median(samples[name]),
                 baseline=median(samples[base_name]),
-                target=target_of[name],
+                target=target,
                 project_samples=tuple(samples[name]),
                 baseline_samples=tuple(samples[base_name]),
                 details=(
