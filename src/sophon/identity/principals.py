@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.identity import users_service
@@ -18,7 +18,6 @@ from sophon.platform.permissions import parse_permissions
 from sophon.platform.principal import AuthMethod, Principal
 from sophon.platform.security import TOKEN_PREFIX, JwtCodec, token_hash
 from sophon.platform.tenancy import ALL_TENANTS, set_session_tenant
-from sophon.tenants import service as tenants
 from sophon.tenants.models import Tenant
 
 TOUCH_EVERY = timedelta(seconds=60)
@@ -60,35 +59,52 @@ def session_alive(session: AuthSession, policy: SessionPolicy, now: datetime) ->
     )
 
 
-async def _active_user(db: AsyncSession, user_id: str) -> User:
-    user = await db.get(User, user_id)
+async def _standing(
+    db: AsyncSession, user_id: str, slug: str | None, bound: str
+) -> tuple[User, Tenant, Membership | None]:
+    """The user, the tenant asked for (path prefix or header, else the credential's own) and the
+    user's membership of it, in one query."""
+    tenant_match = Tenant.slug == slug if slug is not None else Tenant.id == bound
+    row = (
+        await db.execute(
+            select(User, Tenant, Membership)
+            .select_from(User)
+            .outerjoin(Tenant, tenant_match)
+            .outerjoin(
+                Membership,
+                and_(Membership.user_id == User.id, Membership.tenant_id == Tenant.id),
+            )
+            .where(User.id == user_id)
+            .execution_options(**ALL_TENANTS)  # the tenant is what is being established
+        )
+    ).first()
+    user, tenant, member = row if row is not None else (None, None, None)
     if user is None or user.status != "Active":
         raise Unauthenticated("Your account is not active.")
-    return user
-
-
-async def _tenant_for(db: AsyncSession, user: User, slug: str | None, bound: str) -> Tenant:
-    """The requested tenant (path prefix or header), else the credential's own."""
-    if slug is None:
-        tenant = await tenants.by_id(db, bound)
-    else:
-        tenant = await tenants.by_slug(db, slug)
     if tenant is None or tenant.status != "Active":
         raise NotAuthorized(f"You are not a member of the tenant '{slug}'.", {"tenant": slug})
-    return tenant
+    return user, tenant, member
 
 
 async def principal_in_tenant(
+    db: AsyncSession, user: User, tenant: Tenant, method: AuthMethod
+) -> Principal:
+    set_session_tenant(db.sync_session, tenant.id)
+    member = await db.scalar(select(Membership).where(Membership.user_id == user.id))
+    return await _principal(db, user, tenant, member, method)
+
+
+async def _principal(
     db: AsyncSession,
     user: User,
     tenant: Tenant,
+    member: Membership | None,
     method: AuthMethod,
     *,
     session_id: str | None = None,
     token: ApiToken | None = None,
 ) -> Principal:
     set_session_tenant(db.sync_session, tenant.id)
-    member = await db.scalar(select(Membership).where(Membership.user_id == user.id))
     if member is None:
         raise NotAuthorized(
             f"You are not a member of the tenant '{tenant.slug}'.", {"tenant": tenant.slug}
@@ -130,9 +146,8 @@ async def from_jwt(
         or not session_alive(session, policy, now)
     ):
         raise Unauthenticated("Your session has ended; sign in again.")
-    user = await _active_user(db, claims.user_id)
-    tenant = await _tenant_for(db, user, slug, session.tenant_id)
-    principal = await principal_in_tenant(db, user, tenant, AuthMethod.JWT, session_id=session.id)
+    user, tenant, member = await _standing(db, claims.user_id, slug, session.tenant_id)
+    principal = await _principal(db, user, tenant, member, AuthMethod.JWT, session_id=session.id)
     return Authenticated(
         principal,
         deadline=min(claims.expires_at, session.expires_at),
@@ -154,11 +169,10 @@ async def from_api_token(db: AsyncSession, secret: str, slug: str | None) -> Aut
         or (token.expires_at is not None and token.expires_at <= now)
     ):
         raise Unauthenticated("The API token is invalid, revoked or expired.")
-    user = await _active_user(db, token.user_id)
-    tenant = await _tenant_for(db, user, slug, token.tenant_id)
+    user, tenant, member = await _standing(db, token.user_id, slug, token.tenant_id)
     if tenant.id != token.tenant_id:
         raise NotAuthorized("This API token belongs to another tenant.", {"tenant": tenant.slug})
-    principal = await principal_in_tenant(db, user, tenant, AuthMethod.TOKEN, token=token)
+    principal = await _principal(db, user, tenant, member, AuthMethod.TOKEN, token=token)
     return Authenticated(
         principal, deadline=token.expires_at or NEVER, idle=None, last_active=token.last_used_at
     )
