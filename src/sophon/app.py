@@ -24,6 +24,7 @@ from sophon.platform.docs import OPENAPI_URL, install_docs
 from sophon.platform.errors import install_error_handlers
 from sophon.platform.gateway import Gateway
 from sophon.platform.middleware import BodyLimitMiddleware, HealthProbe, RequestContextMiddleware
+from sophon.platform.schemas import ErrorEnvelope
 from sophon.platform.tenancy import TenantPrefixMiddleware
 from sophon.providers import router as providers_router
 from sophon.public.router import router as public_router
@@ -110,7 +111,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        schema.setdefault("components", {})["securitySchemes"] = {
+        components = schema.setdefault("components", {})
+        envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.setdefault("schemas", {}).update(envelope.pop("$defs"), ErrorEnvelope=envelope)
+        components["securitySchemes"] = {
             "bearer": {
                 "type": "http",
                 "scheme": "bearer",

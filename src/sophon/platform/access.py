@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Depends, params
 from fastapi.routing import APIRoute
 
-from sophon.platform.schemas import ErrorEnvelope
+from sophon.platform.schemas import ERROR_ENVELOPE_REF
 from sophon.platform.throttle import limit_by_ip
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,6 +66,12 @@ def _generic_error_statuses(path: str, methods: set[str]) -> list[int]:
     return [*statuses, 422, 429, 500]
 
 
+def _enveloped(response: dict[str, Any]) -> dict[str, Any]:
+    """An error response, documented as the error envelope by reference: a `model` here would
+    make FastAPI build a TypeAdapter per route and status (about 700), used only for OpenAPI."""
+    return {**response, "content": {"application/json": {"schema": {"$ref": ERROR_ENVELOPE_REF}}}}
+
+
 class UndeclaredAccess(RuntimeError):
     pass
 
@@ -81,11 +87,11 @@ class GuardedRoute(APIRoute):
         responses = dict(kwargs.get("responses") or {})
         methods = {m.upper() for m in kwargs.get("methods") or ()}
         for status in (*access.error_statuses, *_generic_error_statuses(path, methods)):
-            responses.setdefault(status, {"model": ErrorEnvelope})
-        for status, response in list(responses.items()):
-            if str(status)[0] in "45" and "model" not in response:  # errors wear the envelope
-                responses[status] = {**response, "model": ErrorEnvelope}
-        kwargs["responses"] = responses
+            responses.setdefault(status, {})
+        kwargs["responses"] = {
+            status: _enveloped(response) if str(status)[0] in "45" else response
+            for status, response in responses.items()
+        }
         extra = dict(kwargs.get("openapi_extra") or {})
         extra["x-sophon-permission"] = access.label
         if access.security:

@@ -42,6 +42,10 @@ class ErrorEnvelope(ApiModel):
     error: ErrorBody
 
 
+ERROR_ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the error statuses a route may answer with."""
-    return {status: {"model": ErrorEnvelope} for status in statuses}
+    """OpenAPI `responses` for the error statuses a route may answer with (`GuardedRoute`
+    documents each with the error envelope)."""
+    return {status: {} for status in statuses}

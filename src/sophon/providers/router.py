@@ -10,7 +10,6 @@ from sophon.identity.guard import PrincipalDep, authenticated, requires
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep
 from sophon.platform.permissions import Permission as P
-from sophon.platform.schemas import ErrorEnvelope
 from sophon.platform.vault import Vault
 from sophon.providers import service
 from sophon.providers.catalog import catalog
@@ -28,10 +27,10 @@ from sophon.providers.schemas import (
 router = api_router("/models", tags=["Models"])
 
 _MISSING: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorEnvelope, "description": "No such provider in this tenant."}
+    404: {"description": "No such provider in this tenant."}
 }
 _TAKEN: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorEnvelope, "description": "Another provider of the tenant has this name."}
+    409: {"description": "Another provider of the tenant has this name."}
 }
 
 
