@@ -217,6 +217,27 @@ async def test_daily_logs_on_demand_and_by_the_job(
         assert await jobs.schedule_daily_logs(db) is None  # the handler queued tomorrow's run
 
 
+async def test_a_busy_days_log_shows_the_agent_its_newest_tasks(
+    app: FastAPI, client: httpx.AsyncClient, admin: Caller
+) -> None:
+    agent = await default_agent(client, admin)
+    count = daily_logs.PROMPT_LINES + 3
+    for n in range(count):
+        sent = await client.post(
+            "/api/chat", headers=admin.headers, json={"content": f"job {n:02d}"}
+        )
+        assert sent.status_code == 202, sent.text
+    async with tenant_session(_gateway(app)) as db:
+        recent = await daily_logs.recent(db, agent["id"], user_id=admin.id)
+    assert f"{count} task(s) in" in recent  # the summary still counts every task
+    assert "(and 3 earlier task(s))" in recent
+    assert "job 03" in recent
+    assert f"job {count - 1:02d}" in recent
+    assert "job 02" not in recent
+    listed = (await client.get(LOGS, headers=admin.headers)).json()["items"]
+    assert len(listed[0]["lines"]) == count  # the API keeps the whole day
+
+
 async def test_the_extraction_job_reads_the_turn(
     app: FastAPI, client: httpx.AsyncClient, admin: Caller
 ) -> None:

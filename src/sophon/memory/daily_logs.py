@@ -21,6 +21,7 @@ from sophon.platform.ids import new_id
 from sophon.tasks import activity
 
 LINE_CHARS = 120
+PROMPT_LINES = 20  # a day's newest task lines an agent reads in its prompt
 
 
 @dataclass
@@ -188,5 +189,13 @@ async def recent(
         day = today() - timedelta(days=back)
         for made, _built, _final in await collect(db, day, agent_id, users):
             if made.lines:
-                blocks.append(f"{day.isoformat()}: {made.summary}\n" + "\n".join(made.lines))
+                blocks.append(f"{day.isoformat()}: {made.summary}\n" + "\n".join(_newest(made)))
     return "\n\n".join(blocks)
+
+
+def _newest(made: Digest) -> list[str]:
+    """A busy day's prompt block stays short: its newest lines (the summary counts them all)."""
+    hidden = len(made.lines) - PROMPT_LINES
+    if hidden <= 0:
+        return made.lines
+    return [f"(and {hidden} earlier task(s))", *made.lines[-PROMPT_LINES:]]
