@@ -5,9 +5,11 @@ budgets, compaction and planning."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 
+from sophon.agents.files import FileKind, file_path, sha256_of
 from sophon.platform.gateway import Gateway
 from sophon.runtime.tools.registry import RiskLevel, Tool
 from tests.chat.chat_helpers import EventLog, chat_turn, messages, pending_approval, send, wait_task
@@ -104,6 +106,28 @@ async def test_a_streamed_turn_with_a_tool_call(
     assert received.payload["sessionId"] == accepted["sessionId"]
     completed = await events.named("TaskCompleted", accepted["taskId"])
     assert completed.payload["tokensUsed"] == 84
+
+
+async def test_the_prompt_holds_the_persona_files_as_saved_and_as_edited_on_disk(
+    client: httpx.AsyncClient, admin: Caller, agent_id: str, model: FakeServer, data_dir: Path
+) -> None:
+    saved = await client.put(
+        f"/api/agents/{agent_id}/files/tools-guide",
+        headers=admin.headers,
+        json={"content": "Prefer the calendar tool."},
+    )
+    assert saved.status_code == 200, saved.text
+    file_path(data_dir, agent_id, FileKind.SOUL).write_text("You are Ada, terse and exact.\n")
+    model.script("POST", CHAT, streamed_text("Hi."))
+    _, task = await chat_turn(client, admin, "Hello")
+    assert task["status"] == "Completed", task
+    system = model.received(CHAT)[0].json()["messages"][0]["content"]
+    assert "Prefer the calendar tool." in system
+    assert "You are Ada, terse and exact." in system
+    soul = f"/api/agents/{agent_id}/files/soul/versions"
+    newest = (await client.get(soul, headers=admin.headers)).json()["items"][0]
+    assert newest["actor"]["kind"] == "disk"  # the edit on disk is recorded as its own version
+    assert newest["sha256"] == sha256_of("You are Ada, terse and exact.\n")
 
 
 async def test_provider_failure_fails_the_task_and_the_session_stays_usable(

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -73,6 +74,19 @@ def _read(path: Path) -> DiskFile:
 async def read_file(data: Path, agent_id: str, kind: FileKind) -> DiskFile:
     """The file's content (empty when missing) and its hash."""
     return await asyncio.to_thread(_read, file_path(data, agent_id, kind))
+
+
+async def read_files(
+    data: Path, agent_id: str, kinds: Sequence[FileKind]
+) -> dict[FileKind, DiskFile] | None:
+    """Several files in one trip to a worker thread; None when the agent has no folder yet."""
+
+    def read_all() -> dict[FileKind, DiskFile] | None:
+        if not agent_dir(data, agent_id).is_dir():
+            return None
+        return {kind: _read(file_path(data, agent_id, kind)) for kind in kinds}
+
+    return await asyncio.to_thread(read_all)
 
 
 async def has_folder(data: Path, agent_id: str) -> bool:

@@ -4,11 +4,12 @@ editor) is noticed whenever the API reads or writes the file and recorded with a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import files
@@ -136,6 +137,40 @@ async def read(
 ) -> FileState:
     agent = await agents.get(db, agent_id)
     return _state(kind, await _observe(db, database, data, agent, kind))
+
+
+async def read_many(
+    db: AsyncSession, database: Database, data: Path, agent_id: str, kinds: Sequence[FileKind]
+) -> dict[FileKind, FileState]:
+    """Several files of one agent (a turn's persona) with one agent lookup, one query and one
+    trip to the disk; a file edited on disk, or an agent without a folder, takes `read`'s way."""
+    agent = await agents.get(db, agent_id)
+    disk = await files.read_files(data, agent.id, kinds)
+    newest = (
+        select(AgentFileVersion.kind, func.max(AgentFileVersion.version).label("version"))
+        .where(AgentFileVersion.agent_id == agent.id, AgentFileVersion.kind.in_(kinds))
+        .group_by(AgentFileVersion.kind)
+        .subquery()
+    )
+    rows = await db.scalars(
+        select(AgentFileVersion)
+        .join(
+            newest,
+            and_(
+                AgentFileVersion.kind == newest.c.kind,
+                AgentFileVersion.version == newest.c.version,
+            ),
+        )
+        .where(AgentFileVersion.agent_id == agent.id)
+    )
+    latest = {FileKind(row.kind): row for row in rows}
+    found = {}
+    for kind in kinds:
+        row = latest.get(kind)
+        if disk is None or _differs(row, disk[kind]):
+            row = await _observe(db, database, data, agent, kind)
+        found[kind] = _state(kind, row)
+    return found
 
 
 def _matches(if_match: str, sha256: str) -> bool:

@@ -83,8 +83,9 @@ async def _persona(runner: TurnRunner, db: AsyncSession, turn: Turn) -> dict[Fil
         kinds.append(FileKind.HEARTBEAT)
     elif await _first_turn(db, turn):
         kinds.append(FileKind.BOOT)
-    data, database = runner.settings.data, runner.gateway.db
-    files = {k: (await persona.read(db, database, data, turn.agent.id, k)).content for k in kinds}
+    gateway, data = runner.gateway, runner.settings.data
+    read = await persona.read_many(db, gateway.db, data, turn.agent.id, kinds)
+    files = {kind: state.content for kind, state in read.items()}
     if turn.heartbeat and not files[FileKind.HEARTBEAT].strip():
         raise TurnSkipped("HEARTBEAT.md is empty: nothing to check.")
     return files
