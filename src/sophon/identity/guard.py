@@ -116,20 +116,16 @@ async def touch(db: AsyncSession, found: principals.Authenticated) -> None:
     """Records activity (the idle timer, a token's last use) at most once a minute."""
     now = utcnow()
     principal = found.principal
+    stamps = []
     if principal.session_id is not None:
-        await db.execute(
-            update(AuthSession)
-            .where(AuthSession.id == principal.session_id)
-            .values(last_seen_at=now)
-            .execution_options(**ACTIVITY_ONLY, synchronize_session=False)
-        )
+        session = AuthSession.id == principal.session_id
+        stamps.append(update(AuthSession).where(session).values(last_seen_at=now))
     if principal.token_id is not None:
-        await db.execute(
-            update(ApiToken)
-            .where(ApiToken.id == principal.token_id)
-            .values(last_used_at=now)
-            .execution_options(**ACTIVITY_ONLY, synchronize_session=False)
-        )
+        token = ApiToken.id == principal.token_id
+        stamps.append(update(ApiToken).where(token).values(last_used_at=now))
+    for stamp in stamps:  # no cached credential depends on a last-use time
+        await db.execute(stamp.execution_options(**ACTIVITY_ONLY, synchronize_session=False))
+    if principal.token_id is not None:
         await audit.record(db, principal, "auth.token.use", ("token", principal.token_id))
     found.last_active = now  # a cached credential then skips the touch for another minute
 
