@@ -1,5 +1,5 @@
 """Resolved credentials kept in memory, so a request with a credential seen before skips the JWT
-check and the five identity lookups.
+check and the identity lookups.
 
 An entry is used only while no write to an identity table (users, tenants, memberships, roles,
 role assignments, sessions, tokens) has happened since it was resolved — a `TableWatch` tells —
