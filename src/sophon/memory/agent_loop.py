@@ -3,7 +3,7 @@ after each completed turn and before compaction, and the daily-log schedule of e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from sophon.tenants.models import Tenant
 if TYPE_CHECKING:
     from sophon.platform.gateway import Gateway
 
+Hook = TypeVar("Hook")
 MEMORY_TOKENS = 1500
 LOG_DAYS = 2
 
@@ -41,24 +42,24 @@ def install(gateway: Gateway) -> None:
 
     hooks.context_hooks[:] = [h for h in hooks.context_hooks if h.__module__ != __name__]
     hooks.context_hooks += [memories, logs]
-    _register_once(hooks.after_turn_hooks, _extract_later)
+    _register_once(hooks.answer_hooks, _extract_later)
     _register_once(hooks.before_compaction_hooks, _extract_now)
 
 
-def _register_once(registry: list[hooks.ExchangeHook], hook: hooks.ExchangeHook) -> None:
+def _register_once(registry: list[Hook], hook: Hook) -> None:
     if hook not in registry:
         registry.append(hook)
 
 
-async def _extract_later(gateway: Gateway, turn: hooks.TurnInfo, _: hooks.Exchange) -> None:
-    async with gateway.db.transaction(tenant_id=turn.tenant_id) as db:
-        jobs.enqueue_extraction(
-            db,
-            user_id=turn.user_id,
-            agent_id=turn.agent_id,
-            session_id=turn.session_id,
-            task_id=turn.task_id,
-        )
+def _extract_later(db: AsyncSession, turn: hooks.TurnInfo) -> None:
+    """The turn's memories are extracted by a job, queued with its answer."""
+    jobs.enqueue_extraction(
+        db,
+        user_id=turn.user_id,
+        agent_id=turn.agent_id,
+        session_id=turn.session_id,
+        task_id=turn.task_id,
+    )
 
 
 async def _extract_now(gateway: Gateway, turn: hooks.TurnInfo, exchange: hooks.Exchange) -> None:

@@ -1,5 +1,6 @@
 """Where other domains plug into a turn without the runtime knowing them: context sections
-(memory, daily logs), work after a completed turn (memory extraction) and before compaction."""
+(memory, daily logs), work queued with a completed turn's answer (memory extraction) and work
+before compaction."""
 
 from __future__ import annotations
 
@@ -32,8 +33,11 @@ class Exchange:
 
 ContextHook = Callable[[AsyncSession, TurnInfo], Awaitable[tuple[str, str] | None]]
 """Returns (section title, text) for the system prompt, or None."""
+AnswerHook = Callable[[AsyncSession, TurnInfo], None]
+"""Adds to the transaction that stores a completed turn's answer (e.g. queues a job), so it is
+stored exactly when the answer is; no I/O."""
 ExchangeHook = Callable[["Gateway", TurnInfo, Exchange], Awaitable[None]]
 
 context_hooks: list[ContextHook] = []
-after_turn_hooks: list[ExchangeHook] = []
+answer_hooks: list[AnswerHook] = []
 before_compaction_hooks: list[ExchangeHook] = []

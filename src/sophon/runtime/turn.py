@@ -400,17 +400,10 @@ class TurnRunner:
             )
             if turn.heartbeat:
                 self._heartbeat_outcome(db, turn, task, session, content)
+            else:  # a checklist run is no conversation to learn from
+                for hook in hooks.answer_hooks:
+                    hook(db, turn.info)
             tasks.finish(db, task, TaskStatus.COMPLETED)
-        if turn.heartbeat:
-            return  # a checklist run is no conversation to learn from
-        exchange = hooks.Exchange(
-            [("user", turn.query, task.message_id or ""), ("assistant", content, message.id)]
-        )
-        for hook in hooks.after_turn_hooks:
-            try:
-                await hook(self.gateway, turn.info, exchange)
-            except Exception:
-                log.exception("an after-turn hook failed")
 
     def _heartbeat_outcome(
         self, db: AsyncSession, turn: Turn, task: Task, session: ChatSession, content: str
