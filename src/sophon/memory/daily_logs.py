@@ -152,11 +152,7 @@ async def collect(
         stmt = stmt.where(MemoryDailyLog.user_key.in_([u or "" for u in users]))
     stored = {(r.agent_id, r.user_key or None): r for r in await db.scalars(stmt)}
     start, end = bounds(day)
-    pairs = [
-        (a, u)
-        for a, u in await activity.pairs_between(db, start, end)
-        if (agent_id is None or a == agent_id) and (users is None or u in users)
-    ]
+    pairs = await activity.pairs_between(db, start, end, agent_id, users)
     closed = day < today()
     out: list[tuple[Digest, datetime, bool]] = []
     for pair in sorted(set(pairs) | set(stored), key=lambda p: (p[0], p[1] or "")):

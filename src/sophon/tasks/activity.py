@@ -4,10 +4,11 @@ their turns called), for the memory domain's daily logs."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.chat.models import Message
@@ -38,14 +39,27 @@ class TaskActivity:
 
 
 async def pairs_between(
-    db: AsyncSession, start: datetime, end: datetime
+    db: AsyncSession,
+    start: datetime,
+    end: datetime,
+    agent_id: str | None = None,
+    users: Sequence[str | None] | None = None,
 ) -> list[tuple[str, str | None]]:
-    """The (agent, user) pairs with at least one task created in [start, end)."""
-    rows = await db.execute(
-        select(Task.agent_id, Task.user_id)
-        .where(Task.created_at >= start, Task.created_at < end, Task.agent_id.is_not(None))
-        .distinct()
+    """The (agent, user) pairs with at least one task created in [start, end), of one agent and
+    some users (None for tasks of no user) when given."""
+    stmt = select(Task.agent_id, Task.user_id).where(
+        Task.created_at >= start, Task.created_at < end, Task.agent_id.is_not(None)
     )
+    if agent_id is not None:
+        stmt = stmt.where(Task.agent_id == agent_id)
+    if users is not None:
+        named = [u for u in users if u is not None]
+        stmt = stmt.where(
+            or_(Task.user_id.in_(named), Task.user_id.is_(None))
+            if None in users
+            else Task.user_id.in_(named)
+        )
+    rows = await db.execute(stmt.distinct())
     return [(str(a), u) for a, u in rows.all()]
 
 

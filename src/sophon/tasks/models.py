@@ -34,13 +34,14 @@ class Task(Base, TenantScoped, Timestamped):
         Index("ix_tasks_status", "tenant_id", "status", "id"),
         Index("ix_tasks_user", "tenant_id", "user_id", "id"),
         Index("ix_tasks_session", "session_id", "status"),
+        Index("ix_tasks_agent_created", "agent_id", "created_at"),  # an agent's day (daily logs)
     )
 
     id: Mapped[str] = id_column()
     kind: Mapped[str] = mapped_column(String(20), default="chat")
     status: Mapped[str] = mapped_column(String(20), default=TaskStatus.QUEUED.value)
     session_id: Mapped[str | None] = mapped_column(String(40))
-    agent_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    agent_id: Mapped[str | None] = mapped_column(String(40))
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     message_id: Mapped[str | None] = mapped_column(String(40))
     parent_task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
