@@ -19,11 +19,12 @@ from sophon.identity import bootstrap, router_admin, router_auth
 from sophon.license import router as license_router
 from sophon.memory import router as memory_router
 from sophon.ops import router as ops_router
-from sophon.platform import migrate
+from sophon.platform import migrate, route_index
 from sophon.platform.docs import OPENAPI_URL, install_docs
 from sophon.platform.errors import install_error_handlers
 from sophon.platform.gateway import Gateway
 from sophon.platform.middleware import BodyLimitMiddleware, HealthProbe, RequestContextMiddleware
+from sophon.platform.route_index import add_routes
 from sophon.platform.schemas import ErrorEnvelope
 from sophon.platform.tenancy import TenantPrefixMiddleware
 from sophon.providers import router as providers_router
@@ -91,9 +92,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        add_routes(app, router)
     install_hubs(app)
     install_docs(app)
+    route_index.install(app.router)
     app.add_middleware(
         BodyLimitMiddleware,
         json_limit=settings.max_json_body_bytes,

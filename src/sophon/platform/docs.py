@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from sophon.platform import metrics
 from sophon.platform.access import GuardedRoute, public, unlimited
+from sophon.platform.route_index import add_routes
 
 OPENAPI_URL = "/swagger/v1/swagger.json"
 ASSETS = "/swagger/assets"
@@ -38,4 +39,4 @@ async def prometheus_metrics() -> Response:
 
 def install_docs(app: FastAPI) -> None:
     app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="swagger-assets")
-    app.include_router(router)
+    add_routes(app, router)
