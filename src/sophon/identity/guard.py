@@ -19,7 +19,7 @@ from sophon.platform.access import Access, declare
 from sophon.platform.changes import ACTIVITY_ONLY
 from sophon.platform.clock import utcnow
 from sophon.platform.context import tenant_id_var, user_id_var
-from sophon.platform.deps import DbDep, GatewayDep
+from sophon.platform.deps import DbDep, gateway_of
 from sophon.platform.errors import NotAuthorized, RateLimited, Unauthenticated
 from sophon.platform.gateway import Gateway
 from sophon.platform.permissions import Permission
@@ -54,7 +54,8 @@ def requested_tenant(request: Request) -> str | None:
     return request.scope.get(TENANT_SLUG_KEY) or request.headers.get(TENANT_HEADER) or None
 
 
-async def current_principal(request: Request, db: DbDep, gateway: GatewayDep) -> Principal:
+async def current_principal(request: Request, db: DbDep) -> Principal:
+    gateway = gateway_of(request)
     slug = requested_tenant(request)
     credential = _bearer(request)
     if credential is None:
@@ -150,9 +151,8 @@ async def auto_admin_principal(db: DbDep, slug: str | None) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-async def authorize(
-    request: Request, principal: PrincipalDep, gateway: GatewayDep, db: DbDep
-) -> None:
+async def authorize(request: Request, principal: PrincipalDep, db: DbDep) -> None:
+    gateway = gateway_of(request)
     access = _route_access(request)
     if principal.must_change_password and not access.allow_pending_password:
         raise NotAuthorized(
