@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, event, or_
@@ -19,6 +20,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.orm.util import LoaderCriteriaOption
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 TENANT_KEY = "tenant_id"
@@ -78,8 +80,13 @@ def _filter_by_tenant(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get("all_tenants"):
         return
-    tenant = session_tenant(state.session)
-    state.statement = state.statement.options(
+    state.statement = state.statement.options(*_criteria(session_tenant(state.session)))
+
+
+@lru_cache(maxsize=1024)
+def _criteria(tenant: str | None) -> tuple[LoaderCriteriaOption, LoaderCriteriaOption]:
+    """The tenant filter's options, built once per tenant rather than for every statement."""
+    return (
         with_loader_criteria(
             TenantScoped,
             lambda cls: cls.tenant_id == tenant,
