@@ -236,6 +236,8 @@ async def test_a_busy_days_log_shows_the_agent_its_newest_tasks(
     assert "job 02" not in recent
     listed = (await client.get(LOGS, headers=admin.headers)).json()["items"]
     assert len(listed[0]["lines"]) == count  # the API keeps the whole day
+    # counted in the database for the prompt, the same summary as the whole day's (no tools)
+    assert f"{listed[0]['summary']}\n(and 3 earlier" in recent
 
 
 async def test_the_extraction_job_reads_the_turn(

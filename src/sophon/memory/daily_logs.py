@@ -5,6 +5,7 @@ configured); a day without a stored log, today included, is built on demand as a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -65,6 +66,17 @@ def _line(task: activity.TaskActivity) -> str:
     return text
 
 
+def _summary(tasks: int, sessions: int, statuses: Counter[str], tools: Counter[str]) -> str:
+    if not tasks:
+        return "No activity."
+    parts = [f"{tasks} task(s) in {sessions} session(s)"]
+    if statuses:
+        parts.append(", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    if tools:
+        parts.append("tools: " + ", ".join(f"{n} x{c}" for n, c in tools.most_common()))
+    return "; ".join(parts) + "."
+
+
 def digest(
     agent_id: str, user_id: str | None, day: date, tasks: list[activity.TaskActivity]
 ) -> Digest:
@@ -78,12 +90,7 @@ def digest(
         "tools": dict(tools),
         "tokens": sum(t.tokens for t in tasks),
     }
-    parts = [f"{len(tasks)} task(s) in {len(sessions)} session(s)"]
-    if statuses:
-        parts.append(", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
-    if tools:
-        parts.append("tools: " + ", ".join(f"{n} x{c}" for n, c in tools.most_common()))
-    summary = "; ".join(parts) + "." if tasks else "No activity."
+    summary = _summary(len(tasks), len(sessions), statuses, tools)
     return Digest(agent_id, user_id, day, summary, [_line(t) for t in tasks], stats)
 
 
@@ -91,6 +98,19 @@ async def build(db: AsyncSession, agent_id: str, user_id: str | None, day: date)
     start, end = bounds(day)
     tasks = await activity.tasks_between(db, agent_id, start, end, user_id)
     return digest(agent_id, user_id, day, tasks)
+
+
+async def brief(db: AsyncSession, agent_id: str, user_id: str | None, day: date) -> Digest:
+    """A day not yet stored, as an agent's prompt shows it, read in a bounded way however busy
+    the day: the counts come from the database and only the newest `PROMPT_LINES` tasks are
+    loaded. Tool counts need every task, so this summary leaves them to the lines."""
+    start, end = bounds(day)
+    counts = await activity.counts_between(db, agent_id, start, end, user_id)
+    tasks = await activity.tasks_between(db, agent_id, start, end, user_id, newest=PROMPT_LINES)
+    statuses = Counter({s.lower(): n for s, n in counts.statuses.items()})
+    summary = _summary(counts.tasks, counts.sessions, statuses, Counter())
+    stats = {"tasks": counts.tasks, "sessions": counts.sessions, "statuses": dict(statuses)}
+    return Digest(agent_id, user_id, day, summary, [_line(t) for t in tasks], stats)
 
 
 async def store(db: AsyncSession, made: Digest) -> MemoryDailyLog:
@@ -141,10 +161,14 @@ def _from_row(row: MemoryDailyLog) -> Digest:
 
 
 async def collect(
-    db: AsyncSession, day: date, agent_id: str | None, users: list[str | None] | None
+    db: AsyncSession,
+    day: date,
+    agent_id: str | None,
+    users: list[str | None] | None,
+    make: Callable[[AsyncSession, str, str | None, date], Awaitable[Digest]] = build,
 ) -> list[tuple[Digest, datetime, bool]]:
     """The day's logs for the agent (or every agent) and users (None: everyone): stored rows
-    first, the rest built now."""
+    first, the rest made now (`build`: the whole day)."""
     stmt = select(MemoryDailyLog).where(MemoryDailyLog.day == day.isoformat())
     if agent_id:
         stmt = stmt.where(MemoryDailyLog.agent_id == agent_id)
@@ -160,7 +184,7 @@ async def collect(
         if row is not None:
             out.append((_from_row(row), row.built_at, closed))
         else:
-            out.append((await build(db, pair[0], pair[1], day), utcnow(), closed))
+            out.append((await make(db, pair[0], pair[1], day), utcnow(), closed))
     return out
 
 
@@ -183,7 +207,7 @@ async def recent(
     blocks: list[str] = []
     for back in range(days - 1, -1, -1):
         day = today() - timedelta(days=back)
-        for made, _built, _final in await collect(db, day, agent_id, users):
+        for made, _built, _final in await collect(db, day, agent_id, users, brief):
             if made.lines:
                 blocks.append(f"{day.isoformat()}: {made.summary}\n" + "\n".join(_newest(made)))
     return "\n\n".join(blocks)
@@ -191,7 +215,6 @@ async def recent(
 
 def _newest(made: Digest) -> list[str]:
     """A busy day's prompt block stays short: its newest lines (the summary counts them all)."""
-    hidden = len(made.lines) - PROMPT_LINES
-    if hidden <= 0:
-        return made.lines
-    return [f"(and {hidden} earlier task(s))", *made.lines[-PROMPT_LINES:]]
+    shown = made.lines[-PROMPT_LINES:]
+    hidden = made.stats.get("tasks", len(made.lines)) - len(shown)
+    return [f"(and {hidden} earlier task(s))", *shown] if hidden > 0 else shown

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.chat.models import Message
@@ -63,23 +63,60 @@ async def pairs_between(
     return [(str(a), u) for a, u in rows.all()]
 
 
+@dataclass(frozen=True)
+class DayCounts:
+    statuses: dict[str, int]
+    sessions: int
+
+    @property
+    def tasks(self) -> int:
+        return sum(self.statuses.values())
+
+
+def _agent_tasks(
+    agent_id: str, start: datetime, end: datetime, user_id: str | None
+) -> ColumnElement[bool]:
+    """The WHERE clause of an agent's tasks created in [start, end) (see `tasks_between`)."""
+    clause = and_(Task.agent_id == agent_id, Task.created_at >= start, Task.created_at < end)
+    if user_id is None:
+        return and_(clause, Task.user_id.is_(None))
+    if user_id != ALL_USERS:
+        return and_(clause, Task.user_id == user_id)
+    return clause
+
+
+async def counts_between(
+    db: AsyncSession, agent_id: str, start: datetime, end: datetime, user_id: str | None
+) -> DayCounts:
+    """How many of the agent's tasks in [start, end) ended in each status, and in how many
+    sessions, counted by the database rather than by loading the tasks."""
+    where = _agent_tasks(agent_id, start, end, user_id)
+    sessions = select(func.count(distinct(Task.session_id))).where(where).scalar_subquery()
+    rows = await db.execute(
+        select(Task.status, func.count(), sessions).where(where).group_by(Task.status)
+    )
+    found = rows.all()
+    return DayCounts({str(s): int(n) for s, n, _ in found}, int(found[0][2]) if found else 0)
+
+
 async def tasks_between(
     db: AsyncSession,
     agent_id: str,
     start: datetime,
     end: datetime,
     user_id: str | None = ALL_USERS,
+    *,
+    newest: int | None = None,
 ) -> list[TaskActivity]:
     """The agent's tasks created in [start, end), oldest first, with the tools their turns
-    called. `user_id`: one user's, None for tasks of no user (heartbeats), or `ALL_USERS`."""
-    stmt = select(Task).where(
-        Task.agent_id == agent_id, Task.created_at >= start, Task.created_at < end
-    )
-    if user_id is None:
-        stmt = stmt.where(Task.user_id.is_(None))
-    elif user_id != ALL_USERS:
-        stmt = stmt.where(Task.user_id == user_id)
-    tasks = list((await db.scalars(stmt.order_by(Task.created_at, Task.id))).all())
+    called (only the `newest` ones when given). `user_id`: one user's, None for tasks of no
+    user (heartbeats), or `ALL_USERS`."""
+    stmt = select(Task).where(_agent_tasks(agent_id, start, end, user_id))
+    if newest is None:
+        tasks = list((await db.scalars(stmt.order_by(Task.created_at, Task.id))).all())
+    else:
+        latest = stmt.order_by(Task.created_at.desc(), Task.id.desc()).limit(newest)
+        tasks = list((await db.scalars(latest)).all())[::-1]
     tools = await _tools_of(db, [t.id for t in tasks])
     return [
         TaskActivity(
