@@ -178,6 +178,7 @@ async def test_a_long_history_is_compacted_into_a_summary(
     model.script("POST", CHAT, *[JsonReply(openai_completion("ok " * 400)) for _ in range(4)])
     model.script("POST", CHAT, JsonReply(openai_completion("Summary: we talked.")))
     model.script("POST", CHAT, JsonReply(openai_completion("Fresh answer.")))
+    model.script("POST", CHAT, JsonReply(openai_completion("Next answer.")))
     first, _ = await chat_turn(client, admin, "turn 0 " + "x" * 2000, isStreaming=False)
     session = first["sessionId"]
     for n in range(1, 4):
@@ -204,6 +205,13 @@ async def test_a_long_history_is_compacted_into_a_summary(
     assert final_request[1]["content"].startswith("Summary of the earlier conversation:")
     assert final_request[-1]["content"] == "latest question"
     assert not any("turn 0" in m["content"] for m in final_request if m["role"] == "user")
+    # the next turn starts from the summary too, with what came after it
+    await chat_turn(client, admin, "and then?", sessionId=session, isStreaming=False)
+    after = model.received(CHAT)[-1].json()["messages"]
+    assert after[1]["content"].startswith("Summary of the earlier conversation:")
+    assert [m["content"] for m in after[-3:]] == ["latest question", "Fresh answer.", "and then?"]
+    users = [m["content"] for m in final_request if m["role"] == "user"]
+    assert [m["content"] for m in after if m["role"] == "user"] == [*users, "and then?"]
 
 
 async def test_a_plan_with_a_medium_step_needs_one_approval(

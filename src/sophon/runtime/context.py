@@ -5,6 +5,7 @@ history outgrows the context window (a model summary, or a digest without a mode
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, or_, select
@@ -38,7 +39,7 @@ async def build(runner: TurnRunner, turn: Turn) -> list[ChatMessage]:
     async with runner.tx(turn, readonly=True) as db:
         files = await _persona(runner, db, turn)
         extras = await _context_extras(db, turn.info)
-        stored = (await db.scalars(_visible_history(turn))).all()
+        stored = await _history_since_compaction(db, turn)
         window = await routing.context_window(db, runner.gateway.vault, turn.agent.model or None)
     system = system_prompt(
         turn.agent.name,
@@ -68,13 +69,24 @@ async def build(runner: TurnRunner, turn: Turn) -> list[ChatMessage]:
     ]
 
 
-def _visible_history(turn: Turn) -> Select[Message]:
+def _visible(turn: Turn) -> Select[Message]:
     """The session up to the message this turn answers, plus this turn's own messages
     (messages sent meanwhile wait for their own turns)."""
     stmt = chat.history(turn.session.id)
     if turn.task.message_id:
         stmt = stmt.where(or_(Message.id <= turn.task.message_id, Message.task_id == turn.task.id))
-    return stmt.order_by(Message.id)
+    return stmt
+
+
+async def _history_since_compaction(db: AsyncSession, turn: Turn) -> Sequence[Message]:
+    """The visible messages from the latest compaction summary on (the summary included): a long
+    session's older messages, already summarised, stay in the database."""
+    latest = _visible(turn).where(Message.role == "system").order_by(Message.id.desc()).limit(1)
+    summary = await db.scalar(latest)
+    stmt = _visible(turn)
+    if summary is not None and summary.meta.get("compaction"):
+        stmt = stmt.where(Message.id > str(summary.meta.get("through", "")))
+    return (await db.scalars(stmt.order_by(Message.id))).all()
 
 
 async def _persona(runner: TurnRunner, db: AsyncSession, turn: Turn) -> dict[FileKind, str]:
