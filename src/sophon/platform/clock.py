@@ -22,5 +22,4 @@ def iso(moment: datetime) -> str:
     """ISO 8601 UTC with milliseconds and `Z`, the wire format of every timestamp."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
