@@ -5,8 +5,7 @@ history outgrows the context window (a model summary, or a digest without a mode
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,24 +68,25 @@ async def build(runner: TurnRunner, turn: Turn) -> list[ChatMessage]:
     ]
 
 
-def _visible(turn: Turn) -> Select[Message]:
-    """The session up to the message this turn answers, plus this turn's own messages
-    (messages sent meanwhile wait for their own turns)."""
-    stmt = chat.history(turn.session.id)
+def _visible(stmt: Select[Any], turn: Turn) -> Select[Any]:
+    """`stmt` limited to the session up to the message this turn answers, plus this turn's own
+    messages (messages sent meanwhile wait for their own turns)."""
+    stmt = stmt.where(Message.session_id == turn.session.id)
     if turn.task.message_id:
         stmt = stmt.where(or_(Message.id <= turn.task.message_id, Message.task_id == turn.task.id))
     return stmt
 
 
-async def _history_since_compaction(db: AsyncSession, turn: Turn) -> Sequence[Message]:
+async def _history_since_compaction(db: AsyncSession, turn: Turn) -> list[history.Past]:
     """The visible messages from the latest compaction summary on (the summary included): a long
     session's older messages, already summarised, stay in the database."""
-    latest = _visible(turn).where(Message.role == "system").order_by(Message.id.desc()).limit(1)
-    summary = await db.scalar(latest)
-    stmt = _visible(turn)
-    if summary is not None and summary.meta.get("compaction"):
-        stmt = stmt.where(Message.id > str(summary.meta.get("through", "")))
-    return (await db.scalars(stmt.order_by(Message.id))).all()
+    summaries = _visible(select(Message.meta), turn).where(Message.role == "system")
+    meta = await db.scalar(summaries.order_by(Message.id.desc()).limit(1))
+    stmt = _visible(history.select_past(), turn)
+    if meta is not None and meta.get("compaction"):
+        stmt = stmt.where(Message.id > str(meta.get("through", "")))
+    rows = await db.execute(stmt.order_by(Message.id))
+    return [history.Past(*row) for row in rows]
 
 
 async def _persona(runner: TurnRunner, db: AsyncSession, turn: Turn) -> dict[FileKind, str]:
@@ -117,8 +117,8 @@ async def _first_turn(db: AsyncSession, turn: Turn) -> bool:
 
 
 async def _compact(
-    runner: TurnRunner, turn: Turn, summary: Message | None, older: list[Message]
-) -> Message:
+    runner: TurnRunner, turn: Turn, summary: history.Past | None, older: list[history.Past]
+) -> history.Past:
     exchange = hooks.Exchange([(m.role, m.content, m.id) for m in older])
     for hook in hooks.before_compaction_hooks:
         try:
@@ -131,7 +131,7 @@ async def _compact(
         session = await db.get(ChatSession, turn.session.id, with_for_update=True)
         if session is None:
             raise TurnCancelled
-        return chat.append_message(
+        stored = chat.append_message(
             db,
             session,
             "system",
@@ -139,9 +139,10 @@ async def _compact(
             task_id=turn.task.id,
             meta={"compaction": True, "through": older[-1].id, "messages": len(older)},
         )
+    return history.Past.of(stored)
 
 
-async def _summarise(runner: TurnRunner, turn: Turn, older: list[Message]) -> str:
+async def _summarise(runner: TurnRunner, turn: Turn, older: list[history.Past]) -> str:
     digest = history.digest(older)
     async with runner.tx(turn, readonly=True) as db:
         candidates = await routing.plan(db, runner.gateway.vault, turn.agent.model or None)

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
 
 from sophon.chat.models import Message
 from sophon.runtime.external import wrap
@@ -17,7 +21,33 @@ TRUSTED_CHANNELS = frozenset({None, "", "webchat", "cli", "api", "dashboard"})
 NO_RESULT = "No result was recorded for this call (it was interrupted)."
 
 
-def since_compaction(messages: Sequence[Message]) -> tuple[Message | None, list[Message]]:
+@dataclass(frozen=True, slots=True)
+class Past:
+    """A stored message as a turn's context reads it: plain values, not an ORM instance, as a
+    long session loads hundreds of them for every turn."""
+
+    id: str
+    role: str
+    content: str
+    tool_calls: list[dict[str, Any]]
+    tool_call_id: str | None
+    meta: dict[str, Any]
+
+    @classmethod
+    def of(cls, message: Message) -> Past:
+        return cls(*(getattr(message, c.key) for c in _COLUMNS))
+
+
+_COLUMNS = (Message.id, Message.role, Message.content, Message.tool_calls, Message.tool_call_id,
+            Message.meta)  # fmt: skip
+
+
+def select_past() -> Select[Any]:
+    """The columns of `Past`, to filter and order like any select of messages."""
+    return select(*_COLUMNS)
+
+
+def since_compaction(messages: Sequence[Past]) -> tuple[Past | None, list[Past]]:
     """The latest compaction summary and the messages it does not cover, in order."""
     summary = None
     for message in messages:
@@ -30,7 +60,7 @@ def since_compaction(messages: Sequence[Message]) -> tuple[Message | None, list[
 
 
 def to_model(
-    messages: Sequence[Message], channel_id: str | None, summary: Message | None = None
+    messages: Sequence[Past], channel_id: str | None, summary: Past | None = None
 ) -> list[ChatMessage]:
     out: list[ChatMessage] = []
     if summary is not None:
@@ -69,12 +99,12 @@ def _call(entry: dict[str, object]) -> ToolCall:
     return ToolCall(str(entry["id"]), str(entry["name"]), args, json.dumps(args))
 
 
-def tokens_of(message: Message) -> int:
+def tokens_of(message: Past) -> int:
     args = sum(estimate_tokens(json.dumps(c.get("arguments", {}))) for c in message.tool_calls)
     return estimate_tokens(message.content) + args + 4
 
 
-def compaction_split(messages: Sequence[Message], budget: int) -> int:
+def compaction_split(messages: Sequence[Past], budget: int) -> int:
     """How many leading messages to summarise so the rest fits in half the budget, cut at a
     user message so a tool call is never separated from its result; 0 when all fits."""
     total = sum(tokens_of(m) for m in messages)
@@ -95,7 +125,7 @@ def compaction_split(messages: Sequence[Message], budget: int) -> int:
     return split
 
 
-def digest(messages: Sequence[Message], limit: int = 160) -> str:
+def digest(messages: Sequence[Past], limit: int = 160) -> str:
     """A summary without a model: who said what, each message cut short."""
     lines = []
     for message in messages:
