@@ -4,7 +4,7 @@ backoff, cancellation, and recovery of jobs whose worker died."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,11 +122,15 @@ async def claim(
     kinds: Sequence[str],
     lease_seconds: float,
     limit: int = 1,
+    allowed: Callable[[AsyncSession], Awaitable[bool]] | None = None,
 ) -> list[ClaimedJob]:
-    """Moves up to `limit` due Queued jobs of `kinds` to Running under a lease for `worker_id`."""
+    """Moves up to `limit` due Queued jobs of `kinds` to Running under a lease for `worker_id`,
+    unless `allowed`, asked first in the same transaction, says no."""
     if not kinds or limit < 1:
         return []
     async with database.transaction() as db:
+        if allowed is not None and not await allowed(db):
+            return []
         now = utcnow()
         expires = now + timedelta(seconds=lease_seconds)
         jobs = (await db.scalars(_claimable(kinds, now, limit))).all()

@@ -8,14 +8,17 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Literal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sophon.platform import queue
 from sophon.platform.db import Database
 from sophon.platform.ids import new_id
 from sophon.platform.queue import ClaimedJob
 
 Handler = Callable[[ClaimedJob], Coroutine[Any, Any, dict[str, Any] | None]]
-Gate = Callable[[int], Awaitable[bool]]
-"""Asked before claiming, with the number of jobs this worker runs: False holds new claims."""
+Gate = Callable[[AsyncSession, int], Awaitable[bool]]
+"""Asked in the claim's transaction, with the number of jobs this worker runs: False holds new
+claims."""
 StopReason = Literal["cancel", "lost", "shutdown"]
 
 log = logging.getLogger(__name__)
@@ -85,10 +88,18 @@ class Worker:
         free = self.concurrency - len(self._handler_tasks)
         if free <= 0 or not self.handlers:
             return
-        if self.gate is not None and not await self.gate(len(self._handler_tasks)):
-            return
+        gate, running = self.gate, len(self._handler_tasks)
+
+        async def allowed(db: AsyncSession) -> bool:
+            return gate is None or await gate(db, running)
+
         claimed = await queue.claim(
-            self.database, self.worker_id, list(self.handlers), self.lease_seconds, limit=free
+            self.database,
+            self.worker_id,
+            list(self.handlers),
+            self.lease_seconds,
+            limit=free,
+            allowed=allowed,
         )
         for job in claimed:
             if (

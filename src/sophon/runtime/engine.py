@@ -20,6 +20,8 @@ from sophon.tasks import events as task_events
 from sophon.tasks import service as tasks
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from sophon.platform.gateway import Gateway
 
 log = logging.getLogger("sophon.runtime")
@@ -67,15 +69,14 @@ class AgentRuntime:
         if self._worker is not None:
             await self._worker
 
-    async def _may_claim(self, running_here: int) -> bool:
-        async with self.gateway.db.transaction(readonly=True) as db:
-            state = await ops.state(db)
+    @staticmethod
+    async def _may_claim(db: AsyncSession, running_here: int) -> bool:
+        state = await ops.state(db)
         if state is ops.Processing.RUNNING:
             return True
-        idle = running_here == 0 and await tasks.running_count(self.gateway.db) == 0
+        idle = running_here == 0 and await tasks.running_count(db) == 0
         if state is ops.Processing.DRAINING and idle:
-            async with self.gateway.db.transaction() as db:
-                await ops.settle_drain(db)
+            await ops.settle_drain(db)
         return False
 
     async def _listen(self, subscription: Subscription) -> None:

@@ -240,15 +240,15 @@ async def reconcile(database: Database) -> int:
         return len(rows)
 
 
-async def running_count(database: Database) -> int:
-    async with database.transaction(readonly=True) as db:
-        stmt = (
-            select(func.count())
-            .select_from(Task)
-            .where(Task.status == TaskStatus.RUNNING.value)
-            .execution_options(**ALL_TENANTS)
-        )
-        return int(await db.scalar(stmt) or 0)
+async def running_count(db: AsyncSession) -> int:
+    """Running tasks of every tenant."""
+    stmt = (
+        select(func.count())
+        .select_from(Task)
+        .where(Task.status == TaskStatus.RUNNING.value)
+        .execution_options(**ALL_TENANTS)
+    )
+    return int(await db.scalar(stmt) or 0)
 
 
 async def cancel_for_agent(db: AsyncSession, agent_id: str) -> int:
