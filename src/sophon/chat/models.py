@@ -45,7 +45,10 @@ class Message(Base, TenantScoped):
     (`tool_call_id`). `meta` marks special messages (e.g. `{"compaction": true}`)."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_session", "session_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_session", "session_id", "id"),
+        Index("ix_messages_task", "task_id"),  # a task's messages (daily logs, memory extraction)
+    )
 
     id: Mapped[str] = id_column()
     session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"))
