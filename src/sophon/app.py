@@ -24,7 +24,6 @@ from sophon.platform.docs import OPENAPI_URL, install_docs
 from sophon.platform.errors import install_error_handlers
 from sophon.platform.gateway import Gateway
 from sophon.platform.middleware import BodyLimitMiddleware, HealthProbe, RequestContextMiddleware
-from sophon.platform.route_index import add_routes
 from sophon.platform.schemas import ErrorEnvelope
 from sophon.platform.tenancy import TenantPrefixMiddleware
 from sophon.providers import router as providers_router
@@ -92,7 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     for router in ROUTERS:
-        add_routes(app, router)
+        route_index.add_routes(app, router)
     install_hubs(app)
     install_docs(app)
     route_index.install(app.router)

@@ -62,9 +62,7 @@ def client() -> httpx.AsyncClient:
         ("/api/late", "late"),  # not indexed: found by the router's full scan
     ],
 )
-async def test_each_path_reaches_its_route(
-    client: httpx.AsyncClient, path: str, body: str
-) -> None:
+async def test_each_path_reaches_its_route(client: httpx.AsyncClient, path: str, body: str) -> None:
     response = await client.get(path)
     assert response.status_code == 200
     assert response.json() == body
@@ -79,4 +77,3 @@ async def test_misses_answer_as_the_router_does(client: httpx.AsyncClient) -> No
     redirect = await client.get("/api/agents/a1/")
     assert redirect.status_code == 307
     assert redirect.headers["location"] == "http://t/api/agents/a1"
-

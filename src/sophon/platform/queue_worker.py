@@ -89,10 +89,7 @@ class Worker:
         if free <= 0 or not self.handlers:
             return
         gate, running = self.gate, len(self._handler_tasks)
-
-        async def allowed(db: AsyncSession) -> bool:
-            return gate is None or await gate(db, running)
-
+        allowed = None if gate is None else (lambda db: gate(db, running))
         claimed = await queue.claim(
             self.database,
             self.worker_id,

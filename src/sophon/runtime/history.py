@@ -38,8 +38,14 @@ class Past:
         return cls(*(getattr(message, c.key) for c in _COLUMNS))
 
 
-_COLUMNS = (Message.id, Message.role, Message.content, Message.tool_calls, Message.tool_call_id,
-            Message.meta)  # fmt: skip
+_COLUMNS = (
+    Message.id,
+    Message.role,
+    Message.content,
+    Message.tool_calls,
+    Message.tool_call_id,
+    Message.meta,
+)
 
 
 def select_past() -> Select[Any]:

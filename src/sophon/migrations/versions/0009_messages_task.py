@@ -1,4 +1,4 @@
-"""messages: a task's messages (the tools a day's tasks called, an exchange to extract memories from)
+"""messages: a task's messages (the tools a day's tasks called, an exchange to extract from)
 
 Revision ID: 0009
 Revises: 0008
