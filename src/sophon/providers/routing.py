@@ -108,10 +108,10 @@ async def plan(db: AsyncSession, vault: Vault, model_ref: str | None) -> list[Ca
     return [_candidate(r, vault, model_ref) for r in listing or routable]
 
 
-async def context_window(db: AsyncSession, vault: Vault, model_ref: str | None) -> int | None:
-    """The context window the catalog declares for the model `plan` would try first; None when
-    the catalog does not say (or the echo provider answers)."""
-    first = (await plan(db, vault, model_ref))[0]
+async def context_window(db: AsyncSession, candidates: list[Candidate]) -> int | None:
+    """The context window the catalog declares for the first of `candidates` (a `plan`); None
+    when the catalog does not say (or the echo provider answers)."""
+    first = candidates[0]
     row = await db.get(ModelProvider, first.provider_id) if first.provider_id else None
     specs = row.models if row is not None else []
     spec = next((m for m in specs if isinstance(m, dict) and m.get("id") == first.model), {})

@@ -5,6 +5,7 @@ history outgrows the context window (a model summary, or a digest without a mode
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, or_, select
@@ -34,12 +35,21 @@ SUMMARY_INSTRUCTION = (
 )
 
 
-async def build(runner: TurnRunner, turn: Turn) -> list[ChatMessage]:
+@dataclass(frozen=True)
+class Context:
+    """A step's prompt, and the providers it was sized for: the model call tries the same."""
+
+    messages: list[ChatMessage]
+    candidates: list[routing.Candidate]
+
+
+async def build(runner: TurnRunner, turn: Turn) -> Context:
     async with runner.tx(turn, readonly=True) as db:
         files = await _persona(runner, db, turn)
         extras = await _context_extras(db, turn.info)
         stored = await _history_since_compaction(db, turn)
-        window = await routing.context_window(db, runner.gateway.vault, turn.agent.model or None)
+        candidates = await routing.plan(db, runner.gateway.vault, turn.agent.model or None)
+        window = await routing.context_window(db, candidates)
     system = system_prompt(
         turn.agent.name,
         utcnow(),
@@ -62,10 +72,11 @@ async def build(runner: TurnRunner, turn: Turn) -> list[ChatMessage]:
     if split:
         summary = await _compact(runner, turn, summary, recent[:split])
         recent = recent[split:]
-    return [
+    messages = [
         ChatMessage.system(system),
         *history.to_model(recent, turn.session.channel_id, summary),
     ]
+    return Context(messages, candidates)
 
 
 def _visible(stmt: Select[Any], turn: Turn) -> Select[Any]:

@@ -33,7 +33,6 @@ from sophon.runtime import hooks, planning, toolcalls
 from sophon.runtime.errors import TurnCancelled, TurnFailed, TurnSkipped
 from sophon.runtime.prompts import HEARTBEAT_OK
 from sophon.runtime.providers import (
-    ChatMessage,
     ChatRequest,
     ChatResponse,
     Completed,
@@ -265,25 +264,27 @@ class TurnRunner:
     # --- model calls ---------------------------------------------------------------------------
 
     async def complete(
-        self, turn: Turn, request: ChatRequest
+        self, turn: Turn, request: ChatRequest, candidates: list[routing.Candidate] | None = None
     ) -> tuple[routing.Candidate, ChatResponse]:
-        async with self.tx(turn, readonly=True) as db:
-            candidates = await routing.plan(db, self.gateway.vault, turn.agent.model or None)
+        """One answer, without streaming, from `candidates` (by default the agent's plan now)."""
+        if candidates is None:
+            async with self.tx(turn, readonly=True) as db:
+                candidates = await routing.plan(db, self.gateway.vault, turn.agent.model or None)
         return await routing.complete_with(self.gateway, candidates, request)
 
     async def _call_model(
-        self, turn: Turn, context: list[ChatMessage], *, offer_tools: bool
+        self, turn: Turn, context: context_builder.Context, *, offer_tools: bool
     ) -> tuple[routing.Candidate, ChatResponse]:
         request = ChatRequest(
             model="",
-            messages=context,
+            messages=context.messages,
             tools=[ToolSpec(t.name, t.description, t.parameters) for t in turn.tools]
             if offer_tools
             else [],
             temperature=turn.agent.temperature,
             max_tokens=turn.agent.max_tokens,
         )
-        call = asyncio.ensure_future(self._model_answer(turn, request))
+        call = asyncio.ensure_future(self._model_answer(turn, request, context.candidates))
         await first_of(asyncio.shield(call), turn.stop.wait(), limit=None)
         if not call.done():
             call.cancel()
@@ -292,12 +293,10 @@ class TurnRunner:
         return call.result()
 
     async def _model_answer(
-        self, turn: Turn, request: ChatRequest
+        self, turn: Turn, request: ChatRequest, candidates: list[routing.Candidate]
     ) -> tuple[routing.Candidate, ChatResponse]:
         if not turn.task.streaming:
-            return await self.complete(turn, request)
-        async with self.tx(turn, readonly=True) as db:
-            candidates = await routing.plan(db, self.gateway.vault, turn.agent.model or None)
+            return await self.complete(turn, request, candidates)
         used: list[routing.Candidate] = []
         events = routing.stream_with(self.gateway, candidates, request, used)
         async with aclosing(events):
