@@ -91,9 +91,12 @@ async def counts_between(
     """How many of the agent's tasks in [start, end) ended in each status, and in how many
     sessions, counted by the database rather than by loading the tasks."""
     where = _agent_tasks(agent_id, start, end, user_id)
-    sessions = select(func.count(distinct(Task.session_id))).where(where).scalar_subquery()
+    # over all the rows, not correlated with each status group
+    sessions = select(func.count(distinct(Task.session_id))).where(where).correlate(None)
     rows = await db.execute(
-        select(Task.status, func.count(), sessions).where(where).group_by(Task.status)
+        select(Task.status, func.count(), sessions.scalar_subquery())
+        .where(where)
+        .group_by(Task.status)
     )
     found = rows.all()
     return DayCounts({str(s): int(n) for s, n, _ in found}, int(found[0][2]) if found else 0)
