@@ -110,7 +110,7 @@ class RedisEventBus:
             self._listener = None
         if self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+                await self._pubsub.aclose()
             self._pubsub = None
         await self._publisher.aclose()
         await self._subscriber.aclose()
