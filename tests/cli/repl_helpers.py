@@ -1,0 +1,86 @@
+"""Driving `sophon chat` on a pseudo-terminal (so it is interactive), without tmux."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.cli.conftest import Cli
+
+
+class Terminal:
+    """The parent side of a pseudo-terminal; what was read past a marker is kept for the next."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = b""
+
+    def type(self, line: bytes) -> None:
+        os.write(self.fd, line + b"\n")
+
+    def read_until(self, marker: bytes, timeout: float = 30.0) -> bytes:
+        seen = self.pending
+        deadline = time.monotonic() + timeout
+        while marker not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{marker!r} not seen; got {seen!r}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    raise AssertionError(f"{marker!r} not seen before EOF; got {seen!r}")
+                seen += chunk
+        end = seen.index(marker) + len(marker)
+        self.pending = seen[end:]
+        return seen[:end]
+
+
+@contextlib.contextmanager
+def chat_on_a_terminal(cli: Cli, agent: str) -> Iterator[tuple[subprocess.Popen[bytes], Terminal]]:
+    """`sophon chat -a AGENT` on a pseudo-terminal (so it is interactive), killed at the end."""
+    parent, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sophon", "chat", "-a", agent],
+        env=cli.env(),
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        close_fds=True,
+    )
+    os.close(child)
+    try:
+        yield proc, Terminal(parent)
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(parent)
+
+
+_TERMINAL_READS = {("0", 0), ("23", 1), ("270", 1)}  # read(0, ...); [p]select(1, ...) on fd 0
+
+
+def interrupt_when_reading(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGINT once the process's main thread is blocked reading its terminal. A signal that
+    lands just before that read starts is only acted on when the read returns (CPython checks
+    for signals when a read is interrupted), so a press sent as the prompt appears can be lost."""
+    syscall = Path(f"/proc/{proc.pid}/task/{proc.pid}/syscall")
+    deadline = time.monotonic() + timeout
+    while True:
+        fields = syscall.read_text().split()
+        if len(fields) > 1 and (fields[0], int(fields[1], 16)) in _TERMINAL_READS:
+            break
+        assert time.monotonic() < deadline, f"never blocked reading the terminal: {fields}"
+        time.sleep(0.002)  # the state is only visible by looking again
+    proc.send_signal(signal.SIGINT)
