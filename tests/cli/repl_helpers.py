@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pty
+import re
 import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +49,56 @@ class Terminal:
         end = seen.index(marker) + len(marker)
         self.pending = seen[end:]
         return seen[:end]
+
+    def read_to_end(self, timeout: float = 30.0) -> bytes:
+        """Everything until the other side closes the terminal."""
+        seen = self.pending
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"the terminal stayed open; got {seen!r}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:  # EIO: the last process holding the other side is gone
+                    chunk = b""
+                if not chunk:
+                    self.pending = b""
+                    return seen
+                seen += chunk
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def run_on_a_terminal(cli: Cli, *args: str, columns: int = 100, styled: bool = False) -> list[str]:
+    """`sophon ARGS` on a pseudo-terminal COLUMNS wide: its output lines, without the escape
+    sequences of colours and styles unless `styled`."""
+    parent, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = cli.env()
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sophon", *args],
+        env=env,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        close_fds=True,
+    )
+    os.close(child)
+    try:
+        seen = Terminal(parent).read_to_end()
+        assert proc.wait(timeout=30) == 0, seen
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(parent)
+    text = seen.decode()
+    return (text if styled else _ANSI.sub("", text)).splitlines()
 
 
 @contextlib.contextmanager
