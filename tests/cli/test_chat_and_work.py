@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 
@@ -210,3 +211,52 @@ def test_ctrl_c_cancels_the_turn_and_a_second_press_exits(signed_in: Cli, coder:
         assert proc.wait(timeout=30) == 0
     task = json.loads(signed_in.invoke("tasks", "show", task_id, "--json").stdout)
     assert task["status"] == "Cancelled"
+
+
+LEFT, UP = b"\x1b[D", b"\x1b[A"
+
+
+def test_repl_edits_lines_and_keeps_a_history(signed_in: Cli, coder: str) -> None:
+    """Arrow keys move in the line and recall earlier lines, in this session and the next."""
+    history = signed_in.home / "config" / "chat_history"
+    with chat_on_a_terminal(signed_in, coder) as (proc, term):
+        term.read_until(b"you> ")
+        term.type(b"hello wrld" + LEFT * 3 + b"o")
+        term.read_until(b"You said: hello world\r\n")
+        term.read_until(b"you> ")
+        term.type(UP)
+        term.read_until(b"You said: hello world\r\n")
+        term.read_until(b"you> ")
+        term.type(b"/exit")
+        assert proc.wait(timeout=30) == 0
+    assert history.read_text().splitlines()[-3:] == ["hello world", "hello world", "/exit"]
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+
+    with chat_on_a_terminal(signed_in, coder) as (proc, term):
+        term.read_until(b"you> ")
+        term.type(UP * 2)  # past /exit, to the line before it
+        term.read_until(b"You said: hello world\r\n")
+        term.read_until(b"you> ")
+        term.type(b"/exit")
+        assert proc.wait(timeout=30) == 0
+
+
+def test_repl_edit_prompt_takes_the_arguments_as_shown(signed_in: Cli, coder: str) -> None:
+    with chat_on_a_terminal(signed_in, coder) as (proc, term):
+        term.read_until(b"you> ")
+        term.type(RUN_CODE.encode())
+        term.read_until(b"[a]pprove / [r]eject / [e]dit")
+        term.type(b"e")
+        term.read_until(b"Arguments now: ")
+        shown = term.read_until(b"\r\n").removesuffix(b"\r\n")
+        assert json.loads(shown)["code"] == "print(6 * 7)"
+        term.read_until(b"New arguments (JSON object)")
+        term.type(shown)  # typed back exactly as shown
+        term.read_until(b"you> ", timeout=60)
+        term.type(b"/exit")
+        assert proc.wait(timeout=30) == 0
+    decided = json.loads(signed_in.invoke("approvals", "history", "--json").stdout)[0]
+    assert decided["toolName"] == "code.execute"
+    edited = json.loads(shown)
+    assert {k: decided["approvedArguments"].get(k) for k in edited} == edited
+    assert decided["status"] != "Rejected"
