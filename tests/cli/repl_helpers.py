@@ -102,11 +102,13 @@ def run_on_a_terminal(cli: Cli, *args: str, columns: int = 100, styled: bool = F
 
 
 @contextlib.contextmanager
-def chat_on_a_terminal(cli: Cli, agent: str) -> Iterator[tuple[subprocess.Popen[bytes], Terminal]]:
-    """`sophon chat -a AGENT` on a pseudo-terminal (so it is interactive), killed at the end."""
+def chat_on_a_terminal(
+    cli: Cli, agent: str | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], Terminal]]:
+    """`sophon chat [-a AGENT]` on a pseudo-terminal (so it is interactive), killed at the end."""
     parent, child = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sophon", "chat", "-a", agent],
+        [sys.executable, "-m", "sophon", "chat", *(["-a", agent] if agent else [])],
         env=cli.env(),
         stdin=child,
         stdout=child,
