@@ -141,6 +141,16 @@ def test_json_errors_are_the_envelope_on_stdout_with_the_same_exit_codes(
     assert plain.stdout == ""
 
 
+def test_the_repl_without_a_gateway_says_so_at_once(cli: Cli, nowhere: str) -> None:
+    done = cli.run("chat", "--gateway-url", nowhere, stdin="never sent\n")
+    assert done.returncode == 3
+    assert one_line_error(done.stderr) == (
+        f"sophon: cannot reach the Gateway at {nowhere} (nothing listens at that address); "
+        "start it with `sophon serve`, or pass --gateway-url"
+    )
+    assert done.stdout == ""
+
+
 def test_unreachable_through_the_env_variable(cli: Cli, nowhere: str) -> None:
     done = cli.run("health", SOPHON_GATEWAY=nowhere)
     assert done.returncode == 3

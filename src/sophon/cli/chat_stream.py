@@ -10,7 +10,7 @@ from typing import Any
 
 from sophon.cli.chat_turn import Turn
 from sophon.cli.client import Unreachable
-from sophon.cli.core import EXIT_ERROR, CliError, fail
+from sophon.cli.core import EXIT_AUTH, CliError, fail
 from sophon.cli.hub_client import ChatHub, HubClosed, NotSent
 from sophon.cli.runtime import Runtime
 
@@ -66,7 +66,7 @@ class StreamTurn(Turn):
             try:
                 hub = ChatHub(self.rt.gateway_url, self.rt.config.get("authToken"))
             except HubClosed as refused:
-                if refused.exit_code != EXIT_ERROR:
+                if refused.exit_code == EXIT_AUTH:
                     raise
                 if time.monotonic() + pause > deadline:
                     raise Unreachable(

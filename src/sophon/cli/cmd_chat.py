@@ -14,8 +14,9 @@ import typer
 
 from sophon.cli.chat_stream import StreamTurn
 from sophon.cli.chat_turn import Turn
+from sophon.cli.client import Unreachable
 from sophon.cli.cmd_agents import agent_id
-from sophon.cli.core import EXIT_ERROR, CliError
+from sophon.cli.core import EXIT_ERROR, EXIT_UNREACHABLE, CliError
 from sophon.cli.hub_client import ChatHub, HubClosed
 from sophon.cli.line_input import LineInput
 from sophon.cli.runtime import Runtime, runtime
@@ -77,6 +78,11 @@ def _connect_hub(rt: Runtime) -> ChatHub | None:
     try:
         return ChatHub(rt.gateway_url, rt.config.get("authToken"))
     except HubClosed as exc:
+        if exc.exit_code == EXIT_UNREACHABLE:
+            raise Unreachable(
+                f"cannot reach the Gateway at {rt.gateway_url} ({exc.reason}); "
+                "start it with `sophon serve`, or pass --gateway-url"
+            ) from None
         rt.out.note(f"No streaming ({exc.reason}); answers appear when complete.")
         return None
 

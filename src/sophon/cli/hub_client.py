@@ -16,7 +16,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from sophon.cli.core import EXIT_AUTH, EXIT_ERROR, CliError
+from sophon.cli.core import EXIT_AUTH, EXIT_ERROR, EXIT_UNREACHABLE, CliError
 
 RS = "\x1e"
 INVOCATION, COMPLETION, PING, CLOSE = 1, 3, 6, 7
@@ -43,13 +43,13 @@ def _in_words(exc: BaseException) -> HubClosed:
             return HubClosed("the Gateway refused the sign-in; run `sophon login`", EXIT_AUTH)
         return HubClosed(f"the Gateway answered HTTP {status} instead of opening the chat hub")
     if isinstance(exc, ConnectionRefusedError):
-        return HubClosed("nothing listens at that address")
+        return HubClosed("nothing listens at that address", EXIT_UNREACHABLE)
     if isinstance(exc, ConnectionClosed):
         return HubClosed("the Gateway closed the connection")
     if isinstance(exc, TimeoutError):
         return HubClosed("the Gateway did not answer in time")
     if isinstance(exc, OSError) and exc.strerror:
-        return HubClosed(exc.strerror[:1].lower() + exc.strerror[1:])
+        return HubClosed(exc.strerror[:1].lower() + exc.strerror[1:], EXIT_UNREACHABLE)
     return HubClosed("the connection failed")
 
 
