@@ -59,6 +59,16 @@ def test_tables_fit_100_columns_and_name_agents(signed_in: Cli, gateway: Gateway
         assert "helper-bot" in row, "\n".join(lines)
         assert agent not in "\n".join(lines)
 
+    assert signed_in.invoke("approvals", "reject", approval).code == 0
+    messages = ["sessions", "messages", answer["sessionId"]]
+    others = [["agents", "list"], ["approvals", "history"], ["admin", "audit", "list"],
+              ["admin", "users", "list"], messages]  # fmt: skip
+    for args in others:
+        lines = run_on_a_terminal(signed_in, *args, columns=100)
+        assert len(lines) > 2, args
+        assert max(map(len, lines)) <= 100, "\n".join(lines)
+        assert "…" not in "\n".join(lines[:2]), "\n".join(lines)  # headers whole
+
     shown = run_on_a_terminal(signed_in, "tasks", "show", answer["taskId"])
     assert f"helper-bot ({agent})" in _row(shown, "agent")
     session = run_on_a_terminal(signed_in, "sessions", "show", answer["sessionId"])

@@ -20,7 +20,6 @@ Column = tuple[str, str]  # (header, dotted key into the item: "user.email")
 _ID = re.compile(r"[a-z]+_[0-9A-Za-z]{10,}")
 _TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d(\.\d+)?)?Z")
 _SHORT_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\dZ")
-_LONGEST_CELL = 80  # characters of a text cell in a table; `show` and JSON have the rest
 
 
 def pick(item: Any, key: str) -> Any:
@@ -128,8 +127,8 @@ class Output:
 
 
 def _table(rows: Sequence[Any], columns: Sequence[Column], title: str) -> Table:
-    """Ids and times never wrap (ids stay copyable; times are shortened to the minute); long
-    texts are cut, then wrapped to fit the terminal."""
+    """Ids and times never wrap (ids stay copyable; times are shortened to the minute); the
+    other columns wrap to fit the terminal."""
     cells = [[_table_cell(pick(row, key)) for _, key in columns] for row in rows]
     table = Table(title=title or None, show_edge=False, header_style="bold")
     for index, (header, _) in enumerate(columns):
@@ -146,10 +145,9 @@ def _table(rows: Sequence[Any], columns: Sequence[Column], title: str) -> Table:
 def _table_cell(value: Any) -> str | Text:
     if isinstance(value, Text):
         return value
-    text = " ".join(cell(value).split())
-    if when := _TIME.fullmatch(text):
-        return f"{when[1]} {when[2]}Z"
-    return text if len(text) <= _LONGEST_CELL else text[: _LONGEST_CELL - 1] + "…"
+    text = cell(value)
+    when = _TIME.fullmatch(text)
+    return f"{when[1]} {when[2]}Z" if when else text
 
 
 def _console(color: bool, *, stderr: bool) -> Console:
