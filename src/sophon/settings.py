@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     tier: Tier = Tier.PERSONAL
     log_level: str = "INFO"
-    log_json: bool = True
+    log_json: bool | None = Field(
+        None, description="JSON lines on stderr; unset: JSON unless stderr is a terminal."
+    )
     max_json_body_bytes: int = Field(1 * MIB, ge=1 * KIB)
     max_upload_bytes: int = Field(50 * MIB, ge=1 * KIB)
     migrate_on_start: bool = True

@@ -97,7 +97,58 @@ def test_unreachable_gateway_exits_3(cli: Cli, nowhere: str) -> None:
         assert done.returncode == 3, done
         line = one_line_error(done.stderr)
         assert line.startswith(f"sophon: cannot reach the Gateway at {nowhere}")
-        assert done.stdout == ""
+        if "--json" in args:
+            error = json.loads(done.stdout)["error"]
+            assert error["code"] == "unreachable"
+            assert error["message"] == line.removeprefix("sophon: ")
+        else:
+            assert done.stdout == ""
+
+
+def test_json_errors_are_the_envelope_on_stdout_with_the_same_exit_codes(
+    signed_in: Cli, gateway: Gateway
+) -> None:
+    assert signed_in.invoke("agents", "create", "--name", "json-twin").code == 0
+    again = signed_in.run("agents", "create", "--name", "json-twin", "--json")
+    assert again.returncode == 1
+    error = json.loads(again.stdout)["error"]
+    assert set(error) == {"code", "message", "details", "requestId"}
+    assert error["code"] == "conflict"
+    assert error["requestId"].startswith("req_")
+    assert f"(conflict, HTTP 409, request {error['requestId']})" in one_line_error(again.stderr)
+    names = [a["name"] for a in gateway.api("GET", "/api/agents").json()["items"]]
+    assert names.count("json-twin") == 1
+
+    missing = signed_in.invoke("--format", "json", "agents", "show", "agt_nope")
+    assert missing.code == 1
+    assert json.loads(missing.stdout)["error"]["code"] == "not_found"
+    from_env = signed_in.invoke("sessions", "show", "sess_nope", SOPHON_FORMAT="json")
+    assert from_env.code == 1
+    assert json.loads(from_env.stdout)["error"]["code"] == "not_found"
+
+    usage = signed_in.run("agents", "list", "--frob", "--json")
+    assert usage.returncode == 2
+    assert json.loads(usage.stdout) == {
+        "error": {
+            "code": "usage_error",
+            "message": one_line_error(usage.stderr).removeprefix("sophon: "),
+            "details": {},
+            "requestId": None,
+        }
+    }
+    plain = signed_in.invoke("agents", "show", "agt_nope")
+    assert plain.code == 1
+    assert plain.stdout == ""
+
+
+def test_the_repl_without_a_gateway_says_so_at_once(cli: Cli, nowhere: str) -> None:
+    done = cli.run("chat", "--gateway-url", nowhere, stdin="never sent\n")
+    assert done.returncode == 3
+    assert one_line_error(done.stderr) == (
+        f"sophon: cannot reach the Gateway at {nowhere} (nothing listens at that address); "
+        "start it with `sophon serve`, or pass --gateway-url"
+    )
+    assert done.stdout == ""
 
 
 def test_unreachable_through_the_env_variable(cli: Cli, nowhere: str) -> None:

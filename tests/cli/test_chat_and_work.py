@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import pty
-import select
-import signal
+import stat
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import Cli, Gateway, one_line_error
+from tests.cli.repl_helpers import Terminal, chat_on_a_terminal, interrupt_when_reading
 
 pytestmark = pytest.mark.slow
 RUN_CODE = '/tool code.execute {"code": "print(6 * 7)"}'
@@ -138,58 +132,6 @@ def test_approval_named_on_stderr_and_rejected_from_another_command(
     assert approval["id"] in [a["id"] for a in history]
 
 
-class Terminal:
-    """The parent side of a pseudo-terminal; what was read past a marker is kept for the next."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.pending = b""
-
-    def type(self, line: bytes) -> None:
-        os.write(self.fd, line + b"\n")
-
-    def read_until(self, marker: bytes, timeout: float = 30.0) -> bytes:
-        seen = self.pending
-        deadline = time.monotonic() + timeout
-        while marker not in seen:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{marker!r} not seen; got {seen!r}")
-            ready, _, _ = select.select([self.fd], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(self.fd, 4096)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    raise AssertionError(f"{marker!r} not seen before EOF; got {seen!r}")
-                seen += chunk
-        end = seen.index(marker) + len(marker)
-        self.pending = seen[end:]
-        return seen[:end]
-
-
-@contextlib.contextmanager
-def chat_on_a_terminal(cli: Cli, agent: str) -> Iterator[tuple[subprocess.Popen[bytes], Terminal]]:
-    """`sophon chat -a AGENT` on a pseudo-terminal (so it is interactive), killed at the end."""
-    parent, child = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sophon", "chat", "-a", agent],
-        env=cli.env(),
-        stdin=child,
-        stdout=child,
-        stderr=child,
-        close_fds=True,
-    )
-    os.close(child)
-    try:
-        yield proc, Terminal(parent)
-    finally:
-        proc.kill()
-        proc.wait()
-        os.close(parent)
-
-
 def test_repl_streams_tool_calls_and_asks_approvals_inline(signed_in: Cli, coder: str) -> None:
     """The REPL on a pseudo-terminal, over the chat hub: tool calls show as they start and end
     (events only the hub carries), and a call that needs an approval asks inline; `r` rejects."""
@@ -250,24 +192,6 @@ def test_repl_from_a_pipe_with_new_and_agent(signed_in: Cli, coder: str) -> None
     assert sessions[1]["agentId"] != coder
 
 
-_TERMINAL_READS = {("0", 0), ("23", 1), ("270", 1)}  # read(0, ...); [p]select(1, ...) on fd 0
-
-
-def interrupt_when_reading(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """SIGINT once the process's main thread is blocked reading its terminal. A signal that
-    lands just before that read starts is only acted on when the read returns (CPython checks
-    for signals when a read is interrupted), so a press sent as the prompt appears can be lost."""
-    syscall = Path(f"/proc/{proc.pid}/task/{proc.pid}/syscall")
-    deadline = time.monotonic() + timeout
-    while True:
-        fields = syscall.read_text().split()
-        if len(fields) > 1 and (fields[0], int(fields[1], 16)) in _TERMINAL_READS:
-            break
-        assert time.monotonic() < deadline, f"never blocked reading the terminal: {fields}"
-        time.sleep(0.002)  # the state is only visible by looking again
-    proc.send_signal(signal.SIGINT)
-
-
 def test_ctrl_c_cancels_the_turn_and_a_second_press_exits(signed_in: Cli, coder: str) -> None:
     with chat_on_a_terminal(signed_in, coder) as (proc, term):
         term.read_until(b"you> ")
@@ -287,3 +211,52 @@ def test_ctrl_c_cancels_the_turn_and_a_second_press_exits(signed_in: Cli, coder:
         assert proc.wait(timeout=30) == 0
     task = json.loads(signed_in.invoke("tasks", "show", task_id, "--json").stdout)
     assert task["status"] == "Cancelled"
+
+
+LEFT, UP = b"\x1b[D", b"\x1b[A"
+
+
+def test_repl_edits_lines_and_keeps_a_history(signed_in: Cli, coder: str) -> None:
+    """Arrow keys move in the line and recall earlier lines, in this session and the next."""
+    history = signed_in.home / "config" / "chat_history"
+    with chat_on_a_terminal(signed_in, coder) as (proc, term):
+        term.read_until(b"you> ")
+        term.type(b"hello wrld" + LEFT * 3 + b"o")
+        term.read_until(b"You said: hello world\r\n")
+        term.read_until(b"you> ")
+        term.type(UP)
+        term.read_until(b"You said: hello world\r\n")
+        term.read_until(b"you> ")
+        term.type(b"/exit")
+        assert proc.wait(timeout=30) == 0
+    assert history.read_text().splitlines()[-3:] == ["hello world", "hello world", "/exit"]
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+
+    with chat_on_a_terminal(signed_in, coder) as (proc, term):
+        term.read_until(b"you> ")
+        term.type(UP * 2)  # past /exit, to the line before it
+        term.read_until(b"You said: hello world\r\n")
+        term.read_until(b"you> ")
+        term.type(b"/exit")
+        assert proc.wait(timeout=30) == 0
+
+
+def test_repl_edit_prompt_takes_the_arguments_as_shown(signed_in: Cli, coder: str) -> None:
+    with chat_on_a_terminal(signed_in, coder) as (proc, term):
+        term.read_until(b"you> ")
+        term.type(RUN_CODE.encode())
+        term.read_until(b"[a]pprove / [r]eject / [e]dit")
+        term.type(b"e")
+        term.read_until(b"Arguments now: ")
+        shown = term.read_until(b"\r\n").removesuffix(b"\r\n")
+        assert json.loads(shown)["code"] == "print(6 * 7)"
+        term.read_until(b"New arguments (JSON object)")
+        term.type(shown)  # typed back exactly as shown
+        term.read_until(b"you> ", timeout=60)
+        term.type(b"/exit")
+        assert proc.wait(timeout=30) == 0
+    decided = json.loads(signed_in.invoke("approvals", "history", "--json").stdout)[0]
+    assert decided["toolName"] == "code.execute"
+    edited = json.loads(shown)
+    assert {k: decided["approvedArguments"].get(k) for k in edited} == edited
+    assert decided["status"] != "Rejected"

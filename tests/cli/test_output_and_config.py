@@ -142,7 +142,12 @@ def test_doctor_reports_and_explains(signed_in: Cli, nowhere: str) -> None:
     assert "ok    gateway:" in good.stdout
     assert "ok    sign-in: root@example.com" in good.stdout
     assert "database:" in good.stdout
-    assert good.stdout.strip().endswith("No problems found.")
+    warnings = good.stdout.count("\nwarn  ") + good.stdout.startswith("warn  ")
+    assert "warn  providers: none: chat answers with the offline echo model" in good.stdout
+    assert good.stdout.strip().endswith(
+        f"Nothing failed, but {warnings} warning{'s' if warnings > 1 else ''} to look at."
+    )
+    assert "No problems found." not in good.stdout
 
     report = json.loads(signed_in.run("doctor", "--json").stdout)
     names = {c["name"]: c for c in report["checks"]}

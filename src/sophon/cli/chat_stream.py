@@ -1,5 +1,6 @@
 """A chat turn over the chat hub: the reply streams as it is written, tool calls show as they
-start and finish, and approvals are asked inline the moment they are requested."""
+start and finish, and approvals are asked inline the moment they are requested. When the
+connection is lost (the Gateway stopped or restarted), it reconnects with backoff, saying so."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import time
 from typing import Any
 
 from sophon.cli.chat_turn import Turn
-from sophon.cli.core import CliError, fail
-from sophon.cli.hub_client import ChatHub
+from sophon.cli.client import Unreachable
+from sophon.cli.core import EXIT_AUTH, CliError, fail
+from sophon.cli.hub_client import ChatHub, HubClosed, NotSent
 from sophon.cli.runtime import Runtime
 
 _ENDED = {"TaskCompleted", "TaskFailed", "TaskCancelled"}
+FIRST_RETRY, LONGEST_RETRY = 0.5, 10.0  # seconds between reconnection attempts, doubling
+GIVE_UP_AFTER = 300.0  # seconds without the Gateway before the REPL stops trying
 
 
 class StreamTurn(Turn):
@@ -24,15 +28,74 @@ class StreamTurn(Turn):
 
     def run(self, content: str, agent: str | None, session: str | None) -> dict[str, Any]:
         body = {"content": content, "agentId": agent, "sessionId": session, "isStreaming": True}
-        accepted = self.hub.invoke("SendMessage", {k: v for k, v in body.items() if v})
+        accepted = self._send({k: v for k, v in body.items() if v})
         task_id = accepted["taskId"]
         try:
-            final = self._follow(task_id)
+            try:
+                final = self._follow(task_id)
+            except HubClosed as lost:
+                self._reconnect(lost.reason)
+                final = self._finish_over_rest(task_id)
         except KeyboardInterrupt:
             sys.stdout.write("\n")
             self.cancel(task_id)
             raise
         return {**final, "sessionId": accepted["sessionId"], "taskId": task_id}
+
+    def _send(self, body: dict[str, Any]) -> dict[str, Any]:
+        """SendMessage, reconnecting first when the connection is gone; a message that did not
+        go out is sent again, one whose receipt is unknown is not (it could run twice)."""
+        while True:
+            if self.hub.closed:
+                self._reconnect(self.hub.lost_reason)
+            try:
+                return dict(self.hub.invoke("SendMessage", body))
+            except NotSent:
+                continue
+            except HubClosed as lost:
+                self._reconnect(lost.reason)
+                fail("the connection dropped while sending: the message may not have arrived; "
+                     "`sophon sessions messages SESSION` shows it if it did")  # fmt: skip
+
+    def _reconnect(self, reason: str) -> None:
+        """A new connection, trying again with doubling pauses (Ctrl+C stops); gives up with
+        exit 3 after GIVE_UP_AFTER seconds, or at once when the sign-in is refused."""
+        self._say(f"Lost the connection to the Gateway ({reason.rstrip('.')}). Reconnecting…")
+        pause, deadline = FIRST_RETRY, time.monotonic() + GIVE_UP_AFTER
+        while True:
+            try:
+                hub = ChatHub(self.rt.gateway_url, self.rt.config.get("authToken"))
+            except HubClosed as refused:
+                if refused.exit_code == EXIT_AUTH:
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise Unreachable(
+                        f"the Gateway at {self.rt.gateway_url} did not come back within "
+                        f"{GIVE_UP_AFTER:g} s ({refused.reason})"
+                    ) from None
+                self._say(f"Not back yet ({refused.reason}); trying again in {pause:g} s "
+                          "(Ctrl+C to stop).")  # fmt: skip
+                time.sleep(pause)
+                pause = min(pause * 2, LONGEST_RETRY)
+                continue
+            self.hub.close()
+            self.hub = hub
+            self._say("Reconnected.")
+            return
+
+    def _finish_over_rest(self, task_id: str) -> dict[str, Any]:
+        """The turn whose events were lost with the connection, followed to its end over REST;
+        its answer is printed whole (any part streamed before is repeated)."""
+        task = self._wait(task_id)
+        if task["status"] != "Completed":
+            fail(f"task {task_id} {task['status'].lower()}: "
+                 f"{task.get('error') or task['status'].lower()}")  # fmt: skip
+        return {**self._answer(str(task["sessionId"]), task_id), "streamed": False}
+
+    def _say(self, text: str) -> None:
+        sys.stdout.flush()
+        sys.stderr.write(f"{text}\n")
+        sys.stderr.flush()
 
     def _follow(self, task_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout

@@ -3,6 +3,7 @@ approvals it needs (inline on a terminal, else named on stderr), return the fina
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import Any
@@ -95,7 +96,8 @@ class Turn:
                     rejection = {"reason": reason} if reason else {}
                     self.rt.api.post(approval_path(approval_id, "/reject"), json=rejection)
                 elif answer == "e" and item.get("editable"):
-                    sys.stderr.write(f"Arguments now: {item['arguments']}\n")
+                    shown = json.dumps(item["arguments"], ensure_ascii=False)  # typed back as is
+                    sys.stderr.write(f"Arguments now: {shown}\n")
                     text = _ask("New arguments (JSON object)")
                     edited = {"arguments": parse_arguments(text)}
                     self.rt.api.post(approval_path(approval_id, "/edit"), json=edited)

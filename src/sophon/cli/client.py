@@ -24,8 +24,15 @@ class ApiError(CliError):
         self.code = code
         self.request_id = request_id
         self.details = details
+        self.reason = message
         exit_code = EXIT_AUTH if status in (401, 403) else EXIT_ERROR
         super().__init__(_describe(status, code, message, request_id, details), exit_code)
+
+    def envelope(self) -> dict[str, Any]:
+        """The Gateway's own envelope, as it sent it."""
+        error = {"code": self.code, "message": self.reason, "details": self.details or {},
+                 "requestId": self.request_id}  # fmt: skip
+        return {"error": error}
 
 
 class Unreachable(CliError):

@@ -128,10 +128,8 @@ def audit_list(
             ("time", "timestamp"),
             ("actor", "actor.email"),
             ("action", "action"),
-            ("resource", "resource.type"),
-            ("id", "resource.id"),
+            ("resource", "resource.id"),  # its prefix names the type; --json has the rest
             ("outcome", "outcome"),
-            ("request", "requestId"),
         ],
         limit=limit,
         cursor=cursor,

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import typer
 
 from sophon.cli.core import EXIT_USAGE, fail, new_app
-from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page
+from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page, with_agent_name
 from sophon.cli.runtime import runtime
 
 app = new_app("Approvals of gated tool calls.")
@@ -20,18 +20,26 @@ COLUMNS = [
     ("id", "id"),
     ("tool", "toolName"),
     ("risk", "riskLevel"),
-    ("status", "status"),
+    ("agent", "_agent"),
     ("preview", "preview"),
-    ("task", "taskId"),
     ("expires", "expiresAt"),
+]
+HISTORY_COLUMNS = [
+    ("id", "id"),
+    ("tool", "toolName"),
+    ("status", "status"),
+    ("agent", "_agent"),
+    ("preview", "preview"),
+    ("decided", "decidedAt"),
 ]
 DETAIL = [
     *COLUMNS,
+    ("status", "status"),
+    ("task", "taskId"),
     ("arguments", "arguments"),
     ("approved arguments", "approvedArguments"),
     ("editable", "editable"),
     ("session", "sessionId"),
-    ("agent", "agentId"),
     ("requester", "requesterId"),
     ("reason", "reason"),
     ("decided by", "decidedBy"),
@@ -47,20 +55,26 @@ def approval_path(approval_id: str, suffix: str = "") -> str:
 @app.command("list")
 def list_(limit: LimitOpt = 50, cursor: CursorOpt = None, everything: AllOpt = False) -> None:
     """Pending approvals."""
-    show_page("/api/approvals", COLUMNS, limit=limit, cursor=cursor, everything=everything)
+    show_page(
+        "/api/approvals", COLUMNS, limit=limit, cursor=cursor, everything=everything, agents=True
+    )
 
 
 @app.command()
 def history(limit: LimitOpt = 50, cursor: CursorOpt = None, everything: AllOpt = False) -> None:
     """Decided and expired approvals, newest first."""
-    show_page("/api/approvals/history", COLUMNS, limit=limit, cursor=cursor, everything=everything)
+    show_page(
+        "/api/approvals/history", HISTORY_COLUMNS, limit=limit, cursor=cursor,
+        everything=everything, agents=True,
+    )  # fmt: skip
 
 
 @app.command()
 def show(approval: ApprovalArg) -> None:
     """One approval: tool, risk, arguments, preview."""
     rt = runtime()
-    rt.out.record(rt.api.get(approval_path(approval)), DETAIL)
+    found = rt.api.get(approval_path(approval))
+    rt.out.record(found if rt.format == "json" else with_agent_name(rt, found), DETAIL)
 
 
 def decided(result: dict[str, Any]) -> None:

@@ -14,9 +14,11 @@ import typer
 
 from sophon.cli.chat_stream import StreamTurn
 from sophon.cli.chat_turn import Turn
+from sophon.cli.client import Unreachable
 from sophon.cli.cmd_agents import agent_id
-from sophon.cli.core import EXIT_ERROR, CliError
-from sophon.cli.hub_client import ChatHub
+from sophon.cli.core import EXIT_ERROR, EXIT_UNREACHABLE, CliError
+from sophon.cli.hub_client import ChatHub, HubClosed
+from sophon.cli.line_input import LineInput
 from sophon.cli.runtime import Runtime, runtime
 
 
@@ -47,10 +49,11 @@ def chat(
     if hub is None:
         _repl(rt, turn, agent_ref, session)
         return
+    streaming = StreamTurn(rt, hub, interactive=interactive, timeout=timeout)
     try:
-        _repl(rt, StreamTurn(rt, hub, interactive=interactive, timeout=timeout), agent_ref, session)
+        _repl(rt, streaming, agent_ref, session)
     finally:
-        _quietly(hub.close)
+        _quietly(lambda: streaming.hub.close())  # a reconnection replaces the hub
 
 
 def _ignore_interrupts() -> None:
@@ -74,8 +77,13 @@ def _connect_hub(rt: Runtime) -> ChatHub | None:
     """The chat hub for streaming; None (with a note) when this Gateway has none or refuses."""
     try:
         return ChatHub(rt.gateway_url, rt.config.get("authToken"))
-    except CliError as exc:
-        rt.out.note(f"No streaming ({exc.message}); answers appear when complete.")
+    except HubClosed as exc:
+        if exc.exit_code == EXIT_UNREACHABLE:
+            raise Unreachable(
+                f"cannot reach the Gateway at {rt.gateway_url} ({exc.reason}); "
+                "start it with `sophon serve`, or pass --gateway-url"
+            ) from None
+        rt.out.note(f"No streaming ({exc.reason}); answers appear when complete.")
         return None
 
 
@@ -85,9 +93,10 @@ def _repl(rt: Runtime, turn: Turn, agent: str | None, session: str | None) -> No
         "Ctrl+C cancels a running answer; pressed again before the next message, it exits.\n"
     )
     armed = False  # a Ctrl+C was pressed and nothing sent since: the next one leaves
+    lines = LineInput(sys.stdin.isatty())
     while True:
         try:
-            line = input("you> " if sys.stdin.isatty() else "")
+            line = lines.read("you> " if sys.stdin.isatty() else "")
             armed = False
             text = line.strip()
             if not text:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Annotated
 from urllib.parse import quote
 
 import typer
+from rich.text import Text
 
 from sophon.cli.core import new_app
 from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page
@@ -18,7 +21,7 @@ COLUMNS = [
     ("content", "content"),
     ("category", "category"),
     ("scope", "scope"),
-    ("agent", "agentId"),
+    ("agent", "_agent"),
     ("tags", "tags"),
     ("importance", "importance"),
 ]
@@ -26,6 +29,20 @@ HIT_COLUMNS = [("score", "score"), ("id", "id"), ("snippet", "snippet"), ("categ
 ScopeOpt = Annotated[str | None, typer.Option(help="`user` or `agent`.")]
 CategoryOpt = Annotated[str | None, typer.Option(help="`fact`, `preference` or `observation`.")]
 AgentOpt = Annotated[str | None, typer.Option(help="An agent id (agent-scoped memory).")]
+_MARKED = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
+
+
+def highlighted(snippet: str) -> Text:
+    """The API's snippet (HTML-escaped, matches in `<mark>`) as text with the matches in bold:
+    styled on a terminal, plain elsewhere."""
+    text = Text()
+    at = 0
+    for match in _MARKED.finditer(snippet):
+        text.append(html.unescape(snippet[at : match.start()]))
+        text.append(html.unescape(match.group(1)), style="bold reverse")
+        at = match.end()
+    text.append(html.unescape(snippet[at:]))
+    return text
 
 
 @app.command("list")
@@ -43,7 +60,7 @@ def list_(
     params = {"scope": scope, "category": category, "agent": agent, "tag": tag, "text": text}
     show_page(
         "/api/memory/entries", COLUMNS, limit=limit, cursor=cursor, everything=everything,
-        params=params,
+        params=params, agents=True,
     )  # fmt: skip
 
 
@@ -62,10 +79,14 @@ def search(
     if rt.format == "json":
         rt.out.raw_json(found)
         return
+    if not found["items"] and rt.format == "table":
+        rt.out.text(f"No matches for {query!r}.")
+        return
     rows = [
-        {**hit, "id": hit["entry"]["id"], "category": hit["entry"]["category"]}
+        {**hit, "id": hit["entry"]["id"], "category": hit["entry"]["category"],
+         "snippet": highlighted(str(hit.get("snippet") or ""))}
         for hit in found["items"]
-    ]
+    ]  # fmt: skip
     rt.out.items(rows, HIT_COLUMNS)
 
 

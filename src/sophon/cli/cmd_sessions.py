@@ -8,7 +8,7 @@ from urllib.parse import quote
 import typer
 
 from sophon.cli.core import new_app
-from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page
+from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page, with_agent_name
 from sophon.cli.runtime import runtime
 
 app = new_app("Chat sessions and their messages.")
@@ -16,13 +16,13 @@ app = new_app("Chat sessions and their messages.")
 COLUMNS = [
     ("id", "id"),
     ("title", "title"),
-    ("agent", "agentId"),
+    ("agent", "_agent"),
     ("messages", "messageCount"),
-    ("tokens", "tokensUsed"),
     ("last message", "lastMessageAt"),
 ]
 DETAIL = [
     *COLUMNS,
+    ("tokens", "tokensUsed"),
     ("kind", "kind"),
     ("channel", "channelId"),
     ("parent", "parentSessionId"),
@@ -62,6 +62,7 @@ def list_(
         cursor=cursor,
         everything=everything,
         params={"agentId": agent, "archived": None if archived is None else str(archived).lower()},
+        agents=True,
     )
 
 
@@ -69,7 +70,8 @@ def list_(
 def show(session: SessionArg) -> None:
     """One session."""
     rt = runtime()
-    rt.out.record(rt.api.get(session_path(session)), DETAIL)
+    found = rt.api.get(session_path(session))
+    rt.out.record(found if rt.format == "json" else with_agent_name(rt, found), DETAIL)
 
 
 def _with_tools(message: dict[str, Any]) -> dict[str, Any]:

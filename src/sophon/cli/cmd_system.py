@@ -100,10 +100,18 @@ def doctor() -> None:
             )
             if check.fix and check.status in ("warn", "fail"):
                 rt.out.console.print(Text(f"      fix: {check.fix}"))
-        verdict = "Problems found." if failed else "No problems found."
-        rt.out.console.print(Text(verdict))
+        rt.out.console.print(Text(_verdict(found)))
     if failed:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _verdict(found: list[checks.Check]) -> str:
+    if any(c.status == "fail" for c in found):
+        return "Problems found."
+    warnings = sum(c.status == "warn" for c in found)
+    if warnings:
+        return f"Nothing failed, but {warnings} warning{'s' if warnings > 1 else ''} to look at."
+    return "No problems found."
 
 
 def register(app: typer.Typer) -> None:

@@ -8,24 +8,24 @@ from urllib.parse import quote
 import typer
 
 from sophon.cli.core import new_app
-from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page
+from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page, with_agent_name
 from sophon.cli.runtime import runtime
 
 app = new_app("Agent tasks: running, finished, cancel.")
 
 COLUMNS = [
     ("id", "id"),
-    ("kind", "kind"),
     ("status", "status"),
-    ("agent", "agentId"),
-    ("session", "sessionId"),
-    ("tokens", "tokensUsed"),
-    ("ms", "durationMs"),
+    ("agent", "_agent"),
     ("description", "description"),
     ("created", "createdAt"),
 ]
 DETAIL = [
     *COLUMNS,
+    ("kind", "kind"),
+    ("session", "sessionId"),
+    ("tokens", "tokensUsed"),
+    ("ms", "durationMs"),
     ("started", "startedAt"),
     ("finished", "finishedAt"),
     ("input tokens", "inputTokens"),
@@ -46,7 +46,10 @@ def task_path(task_id: str, suffix: str = "") -> str:
 @app.command()
 def active(limit: LimitOpt = 50, cursor: CursorOpt = None, everything: AllOpt = False) -> None:
     """Queued and running tasks."""
-    show_page("/api/tasks/active", COLUMNS, limit=limit, cursor=cursor, everything=everything)
+    show_page(
+        "/api/tasks/active", COLUMNS, limit=limit, cursor=cursor, everything=everything,
+        agents=True,
+    )  # fmt: skip
 
 
 @app.command()
@@ -66,6 +69,7 @@ def recent(
         cursor=cursor,
         everything=everything,
         params={"status": status, "agentId": agent, "text": text},
+        agents=True,
     )
 
 
@@ -83,7 +87,7 @@ def show(
         rt.out.raw_json(detail)
         return
     calls = [f"{c['name']} ({c['status']})" for c in detail.get("toolCalls") or []]
-    rt.out.record({**detail, "_tools": calls}, DETAIL)
+    rt.out.record({**with_agent_name(rt, detail), "_tools": calls}, DETAIL)
 
 
 @app.command()

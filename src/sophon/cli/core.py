@@ -7,6 +7,8 @@ failed · 2 usage (unknown command, bad option or value) · 3 the Gateway is unr
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,13 +31,21 @@ Format = Literal["table", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("table", "json", "csv")
 
 
+_CODES = {EXIT_USAGE: "usage_error", EXIT_UNREACHABLE: "unreachable", EXIT_AUTH: "not_authorized"}
+
+
 class CliError(Exception):
-    """A failure reported as `sophon: <message>` on stderr with its exit code."""
+    """A failure reported as `sophon: <message>` on stderr with its exit code (and, in JSON mode,
+    as the API's error envelope on stdout)."""
 
     def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+    def envelope(self) -> dict[str, Any]:
+        code = _CODES.get(self.exit_code, "failed")
+        return {"error": {"code": code, "message": self.message, "details": {}, "requestId": None}}
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
@@ -53,6 +63,7 @@ class Globals:
     gateway_url: str | None = None
     format: str | None = None
     no_color: bool = False
+    format_in_use: str | None = None  # as the command resolved it (flag, env, config)
 
 
 def globals_of(ctx: Context) -> Globals:
@@ -138,29 +149,50 @@ class SophonGroup(TyperGroup):
         return code
 
     def _run(self, args: list[str], prog_name: str | None, extra: dict[str, Any]) -> int:
+        flags = Globals()
         try:
             result = super().main(
-                args=args, prog_name=prog_name or "sophon", standalone_mode=False, **extra
+                args=args,
+                prog_name=prog_name or "sophon",
+                standalone_mode=False,
+                obj=flags,
+                **extra,
             )
         except CliError as exc:
-            return _report(exc.message, exc.exit_code)
+            failure = exc
         except NoArgsIsHelpError as exc:
             if message := exc.format_message().strip():
                 print(message)
             return EXIT_OK
         except UsageError as exc:
             hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-            return _report(one_line(exc.format_message()) + hint, EXIT_USAGE)
+            failure = CliError(one_line(exc.format_message()) + hint, EXIT_USAGE)
         except ClickException as exc:
-            return _report(one_line(exc.format_message()), exc.exit_code)
+            failure = CliError(one_line(exc.format_message()), exc.exit_code)
         except typer.Abort:
-            return _report("aborted", 130)
-        return result if isinstance(result, int) else EXIT_OK
+            failure = CliError("aborted", 130)
+        else:
+            return result if isinstance(result, int) else EXIT_OK
+        print(f"sophon: {one_line(failure.message)}", file=sys.stderr)
+        if _wants_json(flags, args):
+            print(json.dumps(failure.envelope(), indent=2, ensure_ascii=False))
+        return failure.exit_code
 
 
-def _report(message: str, code: int) -> int:
-    print(f"sophon: {one_line(message)}", file=sys.stderr)
-    return code
+def _wants_json(flags: Globals, args: list[str]) -> bool:
+    """JSON output as the command resolved it; for a failure before that, as far as the flags
+    given and the environment tell."""
+    if flags.format_in_use is not None:
+        return flags.format_in_use == "json"
+    asked = flags.format or os.environ.get("SOPHON_FORMAT", "")
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--json" or arg == "--format=json":
+            return True
+        if arg == "--format" and args[index + 1 : index + 2] == ["json"]:
+            return True
+    return asked.strip().lower() == "json"
 
 
 def new_app(help_text: str, **kwargs: Any) -> typer.Typer:

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from sophon.cli.core import EXIT_ERROR, CliError
+from sophon.cli.core import EXIT_AUTH, EXIT_ERROR, EXIT_UNREACHABLE, CliError
 
 RS = "\x1e"
 INVOCATION, COMPLETION, PING, CLOSE = 1, 3, 6, 7
@@ -24,8 +24,33 @@ _KEEPALIVE_SECONDS = 10.0
 
 
 class HubClosed(CliError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"the chat hub connection closed: {reason}", EXIT_ERROR)
+    """The connection is gone (or never came up); `reason` says why in words."""
+
+    def __init__(self, reason: str, exit_code: int = EXIT_ERROR) -> None:
+        self.reason = reason
+        super().__init__(f"lost the connection to the Gateway: {reason}", exit_code)
+
+
+class NotSent(HubClosed):
+    """The connection was gone before a call went out: safe to send again once reconnected."""
+
+
+def _in_words(exc: BaseException) -> HubClosed:
+    """A connection failure as a person would put it, not as the WebSocket library does."""
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        if status in (401, 403):
+            return HubClosed("the Gateway refused the sign-in; run `sophon login`", EXIT_AUTH)
+        return HubClosed(f"the Gateway answered HTTP {status} instead of opening the chat hub")
+    if isinstance(exc, ConnectionRefusedError):
+        return HubClosed("nothing listens at that address", EXIT_UNREACHABLE)
+    if isinstance(exc, ConnectionClosed):
+        return HubClosed("the Gateway closed the connection")
+    if isinstance(exc, TimeoutError):
+        return HubClosed("the Gateway did not answer in time")
+    if isinstance(exc, OSError) and exc.strerror:
+        return HubClosed(exc.strerror[:1].lower() + exc.strerror[1:], EXIT_UNREACHABLE)
+    return HubClosed("the connection failed")
 
 
 @contextlib.contextmanager
@@ -60,7 +85,7 @@ class ChatHub:
             self._ws.send(_frame({"protocol": "json", "version": 1}))
             reply = str(self._ws.recv(timeout=timeout))
         except (OSError, TimeoutError, WebSocketException) as exc:
-            raise HubClosed(str(exc) or type(exc).__name__) from None
+            raise _in_words(exc) from None
         handshake = json.loads(reply.split(RS, 1)[0] or "{}")
         if handshake.get("error"):
             self._ws.close()
@@ -68,9 +93,16 @@ class ChatHub:
         self._ids = itertools.count(1)
         self._inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._stopped = threading.Event()
+        self._lost = threading.Event()
+        self.lost_reason = "the Gateway went away"
         with _threads_without_sigint():
             threading.Thread(target=self._read, name="hub-reader", daemon=True).start()
             threading.Thread(target=self._keepalive, name="hub-keepalive", daemon=True).start()
+
+    @property
+    def closed(self) -> bool:
+        """The connection is gone: the Gateway stopped, restarted or dropped it."""
+        return self._lost.is_set()
 
     def close(self) -> None:
         self._stopped.set()
@@ -117,15 +149,19 @@ class ChatHub:
             self._inbox.put(None)  # stays closed for every later reader
             raise HubClosed("the Gateway went away")
         if message.get("type") == CLOSE:
+            self._lost.set()
             self._inbox.put(None)
-            raise HubClosed(str(message.get("error") or "closed by the Gateway"))
+            raise HubClosed(str(message.get("error") or "the Gateway closed the connection"))
         return message
 
     def _send(self, message: dict[str, Any]) -> None:
+        if self._lost.is_set():
+            raise NotSent("the Gateway went away")
         try:
             self._ws.send(_frame(message))
         except (WebSocketException, OSError) as exc:
-            raise HubClosed(str(exc) or type(exc).__name__) from None
+            self._lost.set()
+            raise NotSent(_in_words(exc).reason) from None
 
     def _read(self) -> None:
         buffer = ""
@@ -136,11 +172,15 @@ class ChatHub:
                 for text in complete:
                     if text:
                         message = json.loads(text)
+                        if message.get("type") == CLOSE:
+                            self.lost_reason = str(message.get("error") or self.lost_reason)
+                            self._lost.set()
                         if message.get("type") != PING:
                             self._inbox.put(message)
         except (WebSocketException, OSError, ValueError):
             pass
         finally:
+            self._lost.set()
             self._inbox.put(None)
 
     def _keepalive(self) -> None:

@@ -5,7 +5,9 @@ Exit codes: 0 success · 1 refused or failed · 2 usage · 3 Gateway unreachable
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -94,12 +96,29 @@ def serve(
     from sophon.platform.logs import configure_logging, shutdown_logging
 
     settings = _settings(host=host, port=port)
+    try:
+        sock = server.listen(settings.host, settings.port)
+    except OSError as exc:
+        fail(_cannot_listen(settings.host, settings.port, exc))
     configure_logging(settings.data, settings.log_level, settings.log_json)
     application = create_app(settings)  # its start-up applies pending migrations
     try:
-        server.run(application, settings.host, settings.port)
+        server.run(application, settings.host, settings.port, sock)
     finally:
+        sock.close()
         shutdown_logging()
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is already in use — stop the other process or pass --port"
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on port {port} on {host} — pass a port above 1023"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine — pass --host 127.0.0.1"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host {host!r} — pass --host 127.0.0.1"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
 @db_app.command("upgrade")

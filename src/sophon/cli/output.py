@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from sophon.cli.core import Format
 
 Column = tuple[str, str]  # (header, dotted key into the item: "user.email")
+_ID = re.compile(r"[a-z]+_[0-9A-Za-z]{10,}")
+_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d(\.\d+)?)?Z")
+_SHORT_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\dZ")
 
 
 def pick(item: Any, key: str) -> Any:
@@ -27,6 +32,8 @@ def pick(item: Any, key: str) -> Any:
 
 
 def cell(value: Any) -> str:
+    if isinstance(value, Text):
+        return value.plain
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -74,12 +81,7 @@ class Output:
         elif self.format == "csv":
             self._csv([h for h, _ in columns], ([pick(r, k) for _, k in columns] for r in rows))
         else:
-            table = Table(title=title or None, show_edge=False, header_style="bold")
-            for header, _ in columns:
-                table.add_column(header, overflow="fold")
-            for row in rows:
-                table.add_row(*(cell(pick(row, key)) for _, key in columns))
-            self.console.print(table)
+            self.console.print(_table(rows, columns, title))
 
     def record(self, item: Any, fields: Sequence[Column] | None = None) -> None:
         """One object: field/value lines, the JSON object, or a one-row CSV."""
@@ -122,6 +124,30 @@ class Output:
         for row in rows:
             writer.writerow([_csv_cell(v) for v in row])
         sys.stdout.flush()
+
+
+def _table(rows: Sequence[Any], columns: Sequence[Column], title: str) -> Table:
+    """Ids and times never wrap (ids stay copyable; times are shortened to the minute); the
+    other columns wrap to fit the terminal."""
+    cells = [[_table_cell(pick(row, key)) for _, key in columns] for row in rows]
+    table = Table(title=title or None, show_edge=False, header_style="bold")
+    for index, (header, _) in enumerate(columns):
+        values = [str(row[index]) for row in cells if str(row[index])]
+        if values and all(_ID.fullmatch(v) or _SHORT_TIME.fullmatch(v) for v in values):
+            table.add_column(header, no_wrap=True, min_width=max(map(len, values)))
+        else:
+            table.add_column(header, overflow="fold")
+    for row in cells:
+        table.add_row(*row)
+    return table
+
+
+def _table_cell(value: Any) -> str | Text:
+    if isinstance(value, Text):
+        return value
+    text = cell(value)
+    when = _TIME.fullmatch(text)
+    return f"{when[1]} {when[2]}Z" if when else text
 
 
 def _console(color: bool, *, stderr: bool) -> Console:

@@ -22,6 +22,7 @@ class Runtime:
         self.flags = flags
         self.config = CliConfig.load()
         self.format = self._format()
+        flags.format_in_use = self.format
         self.color = not flags.no_color and not os.environ.get("NO_COLOR")
         self.out = Output(self.format, self.color)
         self._api: Api | None = None

@@ -1,4 +1,5 @@
-"""Structured JSON-line logs to stderr and to `<data>/logs/`, rotated daily.
+"""Structured JSON-line logs to `<data>/logs/`, rotated daily, and to stderr: JSON there too,
+or readable lines when stderr is a terminal (unless chosen explicitly).
 
 Records are handed to a background thread (QueueHandler/QueueListener) so writing a log line never
 blocks the event loop; every line carries the request id and, once known, user and tenant."""
@@ -62,6 +63,22 @@ class JsonFormatter(logging.Formatter):
         return encoded
 
 
+class HumanFormatter(logging.Formatter):
+    """`10:01:03 INFO  sophon.app: gateway ready (database=sqlite)` for a person at a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        extra = [
+            f"{k}={v}" for k, v in vars(record).items() if k not in _RESERVED and v is not None
+        ]
+        line = f"{when} {record.levelname:<5} {record.name}: {record.getMessage()}"
+        if extra:
+            line += f" ({', '.join(extra)})"
+        if record.exc_text:
+            line += "\n" + record.exc_text.rstrip()
+        return line
+
+
 class _Handoff(logging.handlers.QueueHandler):
     """Freezes the record for the writer thread without folding the stack into the message."""
 
@@ -75,12 +92,15 @@ class _Handoff(logging.handlers.QueueHandler):
         return frozen
 
 
-def configure_logging(data_dir: Path, level: str = "INFO", json_lines: bool = True) -> None:
-    """Installs the handlers once per process; calling again replaces them."""
+def configure_logging(data_dir: Path, level: str = "INFO", json_lines: bool | None = None) -> None:
+    """Installs the handlers once per process; calling again replaces them. `json_lines` None:
+    JSON on stderr unless it is a terminal."""
     global _listener
     shutdown_logging()
     as_json = JsonFormatter()
-    formatter = as_json if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s")
+    if json_lines is None:
+        json_lines = not sys.stderr.isatty()
+    formatter = as_json if json_lines else HumanFormatter()
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     to_file = logging.handlers.TimedRotatingFileHandler(

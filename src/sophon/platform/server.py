@@ -23,6 +23,8 @@ class GracefulServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if sockets and self.started:  # uvicorn names the address only for sockets it bound
+            self._log_started_message(sockets)
         # what start-up allocated lives as long as the process: keep the collector off it, so
         # full collections (event-loop pauses) stay short
         gc.collect()
@@ -48,9 +50,24 @@ class GracefulServer(uvicorn.Server):
             self._captured_signals.clear()
 
 
-def run(app: FastAPI, host: str, port: int) -> None:
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the app starts (as uvicorn would bind it), so a port
+    in use fails fast with the OSError instead of after start-up."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(app: FastAPI, host: str, port: int, sock: socket.socket | None = None) -> None:
     """Blocks until stopped: stops accepting, lets in-flight requests finish (30 s at most), then
-    runs the app's shutdown, which closes the database."""
+    runs the app's shutdown, which closes the database. `sock`: from `listen(host, port)`."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -61,4 +78,4 @@ def run(app: FastAPI, host: str, port: int) -> None:
         timeout_graceful_shutdown=30,
         server_header=False,
     )
-    GracefulServer(config, app).run()
+    GracefulServer(config, app).run(sockets=[sock] if sock is not None else None)
