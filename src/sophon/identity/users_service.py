@@ -111,6 +111,7 @@ async def create(
         raise NotAuthorized(
             "Missing required permission: AssignRoles", {"permission": "AssignRoles"}
         )
+    _refuse_beyond(actor, roles_service.union_permissions(await roles_service.resolve(db, roles)))
     generated = None if password else secrets.token_urlsafe(12)
     user = await create_member(
         db,
@@ -175,6 +176,7 @@ async def update_member(
     must_change_password: bool | None = None,
 ) -> User:
     user = await get_member(db, user_id)
+    await _refuse_outranked(db, actor, user.id)
     changes: dict[str, object] = {}
     if display_name is not None:
         user.display_name = changes["displayName"] = display_name
@@ -184,6 +186,8 @@ async def update_member(
     if status is not None and status != member.status:
         if user.id == actor.user_id:
             raise Conflict("You can't change your own status.")
+        if status != "Active":
+            await _refuse_last_admin(db, user.id, [])
         member.status = changes["status"] = status
         if not await _member_elsewhere(db, user.id):  # the account lives only here: it follows
             user.status = status
@@ -195,6 +199,7 @@ async def update_member(
                 "Missing required permission: AssignRoles", {"permission": "AssignRoles"}
             )
         resolved = await roles_service.resolve(db, roles)
+        _refuse_beyond(actor, roles_service.union_permissions(resolved))
         await _refuse_last_admin(db, user.id, resolved)
         await db.execute(delete(RoleAssignment).where(RoleAssignment.user_id == user.id))
         for role in resolved:
@@ -210,18 +215,42 @@ async def update_member(
     return user
 
 
+def _refuse_beyond(actor: Principal, permissions: frozenset[Permission]) -> None:
+    """Nobody hands out, or acts on someone holding, permissions they lack themselves."""
+    beyond = sorted(permissions - actor.permissions)
+    if beyond:
+        raise NotAuthorized(
+            "You can't manage a user who holds permissions you lack, or grant them.",
+            {"permission": beyond[0], "permissions": beyond},
+        )
+
+
+async def _refuse_outranked(db: AsyncSession, actor: Principal, user_id: str) -> None:
+    _refuse_beyond(actor, roles_service.union_permissions(await roles_of(db, user_id)))
+
+
 async def _refuse_last_admin(db: AsyncSession, user_id: str, keep: list[Role]) -> None:
-    """A tenant must keep at least one Admin, or nobody could manage it any more."""
+    """A tenant must keep at least one active Admin, or nobody could manage it any more."""
     if any(r.builtin and r.name == "Admin" for r in keep):
         return
     admins = await db.scalars(
         select(RoleAssignment.user_id)
         .join(Role, Role.id == RoleAssignment.role_id)
-        .where(Role.builtin.is_(True), Role.name == "Admin")
+        .join(Membership, Membership.user_id == RoleAssignment.user_id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(
+            Role.builtin.is_(True),
+            Role.name == "Admin",
+            Membership.status == "Active",
+            User.status == "Active",
+        )
     )
-    holders = set(admins.all())
-    if holders == {user_id}:
-        raise Conflict("This is the tenant's last Admin; make someone else Admin first.")
+    active = set(admins.all())
+    if active == {user_id}:
+        raise Conflict(
+            "This is the tenant's last active Admin; make someone else Admin first.",
+            {"reason": "last_admin"},
+        )
 
 
 async def _end_sessions(db: AsyncSession, user_id: str, tenant_id: str | None = None) -> int:
@@ -264,6 +293,7 @@ async def delete_member(db: AsyncSession, actor: Principal, user_id: str) -> Non
     user = await get_member(db, user_id)
     if user.id == actor.user_id:
         raise Conflict("You can't delete yourself.")
+    await _refuse_outranked(db, actor, user.id)
     await _refuse_last_admin(db, user.id, [])
     elsewhere = await _member_elsewhere(db, user.id)
     await db.execute(delete(Membership).where(Membership.user_id == user.id))
@@ -275,6 +305,7 @@ async def delete_member(db: AsyncSession, actor: Principal, user_id: str) -> Non
 
 async def force_logout(db: AsyncSession, actor: Principal, user_id: str) -> int:
     user = await get_member(db, user_id)
+    await _refuse_outranked(db, actor, user.id)
     here = session_tenant(db.sync_session) if await _member_elsewhere(db, user.id) else None
     ended = await _end_sessions(db, user.id, here)
     await audit.record(db, actor, "user.logout", ("user", user.id), details={"sessions": ended})
