@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(50 * MIB, ge=1 * KIB)
     migrate_on_start: bool = True
     commit: str | None = Field(None, description="Build commit reported by /api/version.")
+    trusted_proxies: str | None = Field(
+        None,
+        description="Reverse proxies (addresses or networks, comma-separated) whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed; default none, not even loopback.",
+    )
 
     # identity
     auto_admin: bool = Field(False, description="Personal tier on loopback only: no login.")
@@ -189,6 +194,19 @@ class Settings(BaseSettings):
         if value is not None:
             vault_key_from_setting(value.get_secret_value())
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network") from None
+        return ",".join(entries)
 
     @field_validator("database_url")
     @classmethod

@@ -97,7 +97,7 @@ def serve(
     configure_logging(settings.data, settings.log_level, settings.log_json)
     application = create_app(settings)  # its start-up applies pending migrations
     try:
-        server.run(application, settings.host, settings.port)
+        server.run(application, settings.host, settings.port, settings.trusted_proxies)
     finally:
         shutdown_logging()
 

@@ -48,13 +48,17 @@ class GracefulServer(uvicorn.Server):
             self._captured_signals.clear()
 
 
-def run(app: FastAPI, host: str, port: int) -> None:
+def run(app: FastAPI, host: str, port: int, trusted_proxies: str | None = None) -> None:
     """Blocks until stopped: stops accepting, lets in-flight requests finish (30 s at most), then
-    runs the app's shutdown, which closes the database."""
+    runs the app's shutdown, which closes the database. Forwarded headers are believed only from
+    `trusted_proxies` (uvicorn's default trusts loopback, letting any local process choose the
+    address per-IP limits count)."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        proxy_headers=trusted_proxies is not None,
+        forwarded_allow_ips=trusted_proxies or "",
         log_config=None,
         access_log=False,
         lifespan="on",
