@@ -17,6 +17,7 @@ from sophon.audit.models import AuditChainHead, AuditEntry
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.context import client_ip_var, request_id_var
 from sophon.platform.db import Database
+from sophon.platform.emails import normalize_email
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import session_tenant
@@ -115,10 +116,10 @@ class AuditFilter:
 
 def filtered(query: AuditFilter) -> Select[AuditEntry]:
     stmt = select(AuditEntry)
-    if query.actor:  # emails are stored lower-cased, as sign-in normalises them
+    if query.actor:  # emails are stored normalised, as sign-in normalises them
         stmt = stmt.where(
             (AuditEntry.actor_user_id == query.actor)
-            | (AuditEntry.actor["email"].as_string() == query.actor.strip().lower())
+            | (AuditEntry.actor["email"].as_string() == normalize_email(query.actor))
         )
     if query.action:
         prefix = query.action.rstrip("*")

@@ -16,7 +16,7 @@ from sophon.tenants import service as tenants
 
 async def create_user(
     settings: Settings, *, email: str, display_name: str, password: str, roles: list[str] | None
-) -> tuple[str, list[str]]:
+) -> tuple[str, str, list[str]]:
     """Creates a user in the default tenant; the first user ever becomes Admin."""
     configure_password_hashing(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
@@ -46,6 +46,6 @@ async def create_user(
                     details={"email": user.email, "roles": chosen, "via": "cli"},
                 )
         await asyncio.to_thread(bootstrap.sync_setup_token, settings, True)
-        return user.id, chosen
+        return user.id, user.email, chosen
     finally:
         await database.close()

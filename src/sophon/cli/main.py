@@ -135,7 +135,7 @@ def admin_create_user(
     if not secret:
         secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user_id, roles = asyncio.run(
+        user_id, stored, roles = asyncio.run(
             create_user(
                 settings,
                 email=email,
@@ -146,7 +146,7 @@ def admin_create_user(
         )
     except DomainError as exc:
         fail(exc.message)
-    print(f"created {email.strip().lower()} ({user_id}) with roles {', '.join(roles)}")
+    print(f"created {stored} ({user_id}) with roles {', '.join(roles)}")
 
 
 def run() -> None:

@@ -14,12 +14,13 @@ from sophon.identity.models import AuthSession, Membership, Role, RoleAssignment
 from sophon.identity.revocation import credentials_revoked
 from sophon.license.service import License
 from sophon.platform.clock import utcnow
+from sophon.platform.emails import normalize_email
 from sophon.platform.errors import Conflict, NotAuthorized, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
 from sophon.platform.security import hash_password
-from sophon.platform.tenancy import ALL_TENANTS, acting_in, session_tenant
+from sophon.platform.tenancy import ALL_TENANTS, DEFAULT_TENANT_SLUG, acting_in, session_tenant
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
@@ -31,7 +32,7 @@ def check_password_policy(password: str, email: str) -> None:
         problem = f"must be at least {MIN_PASSWORD} characters"
     elif len(password) > MAX_PASSWORD:
         problem = f"must be at most {MAX_PASSWORD} characters"
-    elif password.strip().lower() == email.strip().lower():
+    elif normalize_email(password) == normalize_email(email):
         problem = "must not be the email address"
     elif len(set(password)) < 4:
         problem = "is too simple"
@@ -42,7 +43,7 @@ def check_password_policy(password: str, email: str) -> None:
 
 
 async def by_email(db: AsyncSession, email: str) -> User | None:
-    return await db.scalar(select(User).where(User.email == email.strip().lower()))
+    return await db.scalar(select(User).where(User.email == normalize_email(email)))
 
 
 async def any_user(db: AsyncSession) -> bool:
@@ -59,7 +60,7 @@ async def create_member(
     must_change_password: bool,
 ) -> User:
     """Creates a user as a member of the session's tenant with the given roles."""
-    email = email.strip().lower()
+    email = normalize_email(email)
     check_password_policy(password, email)
     if await by_email(db, email) is not None:
         raise Conflict("A user with this email already exists.", {"email": email})
@@ -87,6 +88,7 @@ async def create_member(
 class CreatedUser:
     user: User
     initial_password: str | None
+    roles: list[str]
 
 
 async def create(
@@ -100,6 +102,9 @@ async def create(
     must_change_password: bool,
     license: License | None = None,
 ) -> CreatedUser:
+    """A new member of the session's tenant; an email taken here is 409, one taken only in
+    other tenants never says so (see `_audit_unrevealed`)."""
+    email = normalize_email(email)
     if license is not None and license.valid and license.max_users is not None:
         users = int(await db.scalar(select(func.count()).select_from(User)) or 0)
         if users >= license.max_users:
@@ -111,8 +116,21 @@ async def create(
         raise NotAuthorized(
             "Missing required permission: AssignRoles", {"permission": "AssignRoles"}
         )
-    _refuse_beyond(actor, roles_service.union_permissions(await roles_service.resolve(db, roles)))
+    resolved = await roles_service.resolve(db, roles)
+    _refuse_beyond(actor, roles_service.union_permissions(resolved))
     generated = None if password else secrets.token_urlsafe(12)
+    check_password_policy(password or generated or "", email)
+    names = [r.name for r in sorted(resolved, key=lambda r: (not r.builtin, r.name))]
+    existing = await by_email(db, email)
+    if existing is not None and await _is_member(db, existing.id):
+        raise Conflict("A user with this email already exists.", {"email": email})
+    if existing is not None and _sees_every_tenant(actor):
+        user = await add_to_tenant(db, actor, actor.tenant_id, existing.id, roles)
+        return CreatedUser(user, None, names)
+    if existing is not None:
+        lookalike = _lookalike(existing.email, display_name, must_change_password)
+        await _audit_unrevealed(db, actor, existing)
+        return CreatedUser(lookalike, generated, names)
     user = await create_member(
         db,
         email=email,
@@ -124,7 +142,54 @@ async def create(
     await audit.record(
         db, actor, "user.create", ("user", user.id), details={"email": user.email, "roles": roles}
     )
-    return CreatedUser(user, generated)
+    return CreatedUser(user, generated, names)
+
+
+async def _is_member(db: AsyncSession, user_id: str) -> bool:
+    return await db.scalar(select(Membership).where(Membership.user_id == user_id)) is not None
+
+
+def _sees_every_tenant(actor: Principal) -> bool:
+    """The default tenant's tenant managers list every tenant's members anyway."""
+    return actor.can(Permission.MANAGE_TENANTS) and actor.tenant_slug == DEFAULT_TENANT_SLUG
+
+
+async def _audit_unrevealed(db: AsyncSession, actor: Principal, account: User) -> None:
+    """The email belongs to an account of other tenants, which this actor must not learn of: the
+    answer looks like a new user's and nothing is written here. The account is left alone; the
+    attempt is audited in the account's home tenant, whose admins may add them."""
+    home = account.default_tenant_id or await db.scalar(
+        select(Membership.tenant_id)
+        .where(Membership.user_id == account.id)
+        .order_by(Membership.created_at)
+        .limit(1)
+        .execution_options(**ALL_TENANTS)
+    )
+    if home is None:
+        return
+    with acting_in(db.sync_session, home):
+        await audit.record(
+            db,
+            actor,
+            "user.create",
+            ("user", account.id),
+            outcome="refused",
+            details={"tenantId": actor.tenant_id, "reason": "the email has an account here"},
+        )
+
+
+def _lookalike(email: str, display_name: str, must_change_password: bool) -> User:
+    now = utcnow()
+    return User(
+        id=new_id("usr"),
+        email=email,
+        display_name=display_name,
+        password_hash="",
+        status="Active",
+        must_change_password=must_change_password,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def members() -> Select[User]:
@@ -317,7 +382,7 @@ async def add_to_tenant(
 ) -> User:
     """Makes an existing user (by id or email) a member of another tenant with these roles."""
     user = await db.scalar(
-        select(User).where((User.id == user_ref) | (User.email == user_ref.strip().lower()))
+        select(User).where((User.id == user_ref) | (User.email == normalize_email(user_ref)))
     )
     if user is None:
         raise NotFound("No such user.")
