@@ -121,6 +121,11 @@ class Settings(BaseSettings):
         description="Base64 of 32 bytes encrypting provider API keys at rest; "
         "default: a generated key in <data>/security/vault.key.",
     )
+    audit_key: SecretStr | None = Field(
+        None,
+        description="Base64 of 32 bytes sealing the audit chain (HMAC); default: a generated key "
+        "in <data>/security/audit.key. Replicas sharing a database need the same key.",
+    )
     allow_local_model_servers: bool = Field(
         True,
         description="Let `openai`-type model providers reach loopback (Ollama, LM Studio).",
@@ -193,6 +198,16 @@ class Settings(BaseSettings):
     def _vault_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             vault_key_from_setting(value.get_secret_value())
+        return value
+
+    @field_validator("audit_key")
+    @classmethod
+    def _audit_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                vault_key_from_setting(value.get_secret_value())
+            except ValueError:
+                raise ValueError("must be base64 of 32 bytes") from None
         return value
 
     @field_validator("trusted_proxies")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sophon.audit import service as audit
+from sophon.audit.chain import load_audit_key
 from sophon.identity import bootstrap, users_service
 from sophon.platform.db import Database
 from sophon.platform.principal import system_principal
@@ -21,7 +22,7 @@ async def create_user(
     configure_password_hashing(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )
-    database = Database(settings.db_url)
+    database = Database(settings.db_url, audit_key=load_audit_key(settings))
     try:
         await bootstrap.prepare(settings, database)
         async with database.transaction() as db:

@@ -1,4 +1,4 @@
-"""users.email in its normalised form
+"""users.email in its normalised form; audit_entries.key_id (the keyed audit chain)
 
 Revision ID: 0010
 Revises: 0009
@@ -6,7 +6,8 @@ Create Date: 2026-12-07 10:30:00.000000
 
 Emails were stored lower-cased only; they are now NFKC case-folded everywhere, so rows are brought
 to that form. Two accounts that become one address can't both keep it: the upgrade stops and names
-them, to be merged or renamed by hand first.
+them, to be merged or renamed by hand first. Audit entries written before the audit key existed
+keep `key_id` NULL; the Gateway seals each such chain once, on start (see `audit.service`).
 """
 
 import unicodedata
@@ -42,7 +43,10 @@ def upgrade() -> None:
             conn.execute(
                 users.update().where(users.c.id == user_id).values(email=_normalized(email))
             )
+    with op.batch_alter_table("audit_entries") as batch:
+        batch.add_column(sa.Column("key_id", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
-    pass  # the normalised form is a valid stored form for the code before it
+    with op.batch_alter_table("audit_entries") as batch:
+        batch.drop_column("key_id")
