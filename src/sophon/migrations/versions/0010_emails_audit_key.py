@@ -7,7 +7,7 @@ Create Date: 2026-12-07 10:30:00.000000
 Emails were stored lower-cased only; they are now NFKC case-folded everywhere, so rows are brought
 to that form. Two accounts that become one address can't both keep it: the upgrade stops and names
 them, to be merged or renamed by hand first. Audit entries written before the audit key existed
-keep `key_id` NULL; the Gateway seals each such chain once, on start (see `audit.service`).
+keep `key_id` NULL; the first start with a key seals each such chain once (see `audit.chain`).
 """
 
 import unicodedata
