@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(50 * MIB, ge=1 * KIB)
     migrate_on_start: bool = True
     commit: str | None = Field(None, description="Build commit reported by /api/version.")
+    trusted_proxies: str | None = Field(
+        None,
+        description="Reverse proxies (addresses or networks, comma-separated) whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed; default none, not even loopback.",
+    )
 
     # identity
     auto_admin: bool = Field(False, description="Personal tier on loopback only: no login.")
@@ -117,6 +122,11 @@ class Settings(BaseSettings):
         None,
         description="Base64 of 32 bytes encrypting provider API keys at rest; "
         "default: a generated key in <data>/security/vault.key.",
+    )
+    audit_key: SecretStr | None = Field(
+        None,
+        description="Base64 of 32 bytes sealing the audit chain (HMAC); default: a generated key "
+        "in <data>/security/audit.key. Replicas sharing a database need the same key.",
     )
     allow_local_model_servers: bool = Field(
         True,
@@ -191,6 +201,29 @@ class Settings(BaseSettings):
         if value is not None:
             vault_key_from_setting(value.get_secret_value())
         return value
+
+    @field_validator("audit_key")
+    @classmethod
+    def _audit_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                vault_key_from_setting(value.get_secret_value())
+            except ValueError:
+                raise ValueError("must be base64 of 32 bytes") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network") from None
+        return ",".join(entries)
 
     @field_validator("database_url")
     @classmethod

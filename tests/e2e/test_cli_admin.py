@@ -35,9 +35,10 @@ def test_create_user_then_sign_in(tmp_path: Path) -> None:
     assert not (data / "setup-token").exists()
     second = _create(data, "--email", "viewer@example.com")
     assert "Viewer" in second.stdout
-    duplicate = _create(data, "--email", "root@example.com")
-    assert duplicate.returncode == 1
-    assert duplicate.stderr.strip() == "sophon: A user with this email already exists."
+    for look_alike in ("root@example.com", "\uff32\uff2f\uff2f\uff34@example.com"):  # fullwidth
+        duplicate = _create(data, "--email", look_alike)
+        assert duplicate.returncode == 1
+        assert duplicate.stderr.strip() == "sophon: A user with this email already exists."
     weak = _create(data, "--email", "weak@example.com", password="abc")
     assert weak.returncode == 1
     with GatewayProcess(data) as gateway:

@@ -65,6 +65,7 @@ def test_sigterm_and_sigint_shut_down_cleanly(tmp_path: Path) -> None:
         ({"SOPHON_TIER": "Platinum"}, "invalid setting SOPHON_TIER:"),
         ({"SOPHON_DATABASE_URL": "mysql://x"}, "invalid setting SOPHON_DATABASE_URL:"),
         ({"SOPHON_LOG_LEVEL": "LOUD"}, "invalid setting SOPHON_LOG_LEVEL:"),
+        ({"SOPHON_TRUSTED_PROXIES": "proxy.local"}, "invalid setting SOPHON_TRUSTED_PROXIES:"),
     ],
 )
 def test_bad_setting_refuses_start_in_one_line(

@@ -84,7 +84,7 @@ async def test_assigning_roles_needs_assign_roles(client: httpx.AsyncClient, adm
         )
     ).json()["token"]
     hr = {"Authorization": f"Bearer {token}"}
-    bob = await add_user(client, admin, "bob@example.com")
+    bob = await add_user(client, admin, "bob@example.com", [])  # no permissions beyond hr's
     response = await client.patch(
         f"/api/admin/users/{bob.id}", headers=hr, json={"roles": ["Admin"]}
     )

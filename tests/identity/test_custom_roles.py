@@ -93,3 +93,21 @@ async def test_managing_roles_needs_manage_roles(client: httpx.AsyncClient, admi
         ROLES, headers=viewer.headers, json={"name": "Mine", "permissions": ["ViewUsers"]}
     )
     assert assert_error(response, 403, "not_authorized")["details"]["permission"] == "ManageRoles"
+
+
+async def test_the_last_active_admin_cannot_be_suspended_or_deleted(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    everything = [r["permissions"] for r in (await client.get(ROLES, headers=admin.headers)).json()]
+    role = await _role(client, admin, name="Deputy", permissions=max(everything, key=len))
+    assert role.status_code == 201, role.text
+    deputy = await add_user(client, admin, "deputy@example.com", ["Deputy"])
+    url = f"/api/admin/users/{admin.id}"
+    for response in (
+        await client.patch(url, headers=deputy.headers, json={"status": "Suspended"}),
+        await client.delete(url, headers=deputy.headers),
+        await client.patch(url, headers=deputy.headers, json={"roles": ["Deputy"]}),
+    ):
+        assert assert_error(response, 409, "conflict")["details"] == {"reason": "last_admin"}
+    kept = (await client.get(url, headers=admin.headers)).json()
+    assert (kept["status"], kept["roles"]) == ("Active", ["Admin"])

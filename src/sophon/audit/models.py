@@ -11,7 +11,8 @@ from sophon.platform.tenancy import TenantScoped
 
 
 class AuditEntry(Base, TenantScoped):
-    """Append-only and hash-chained per tenant: `hash` covers the entry and `prev_hash`."""
+    """Append-only and hash-chained per tenant: `hash` (an HMAC, see `audit.chain`) covers the
+    entry and `prev_hash`."""
 
     __tablename__ = "audit_entries"
     __table_args__ = (
@@ -36,6 +37,7 @@ class AuditEntry(Base, TenantScoped):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16))  # NULL: from before the audit key
 
 
 class AuditChainHead(Base, TenantScoped):

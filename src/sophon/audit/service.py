@@ -3,8 +3,6 @@ change. Entries are hash-chained per tenant so a modified, removed or reordered 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,15 +11,16 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.audit import chain
 from sophon.audit.models import AuditChainHead, AuditEntry
-from sophon.platform.clock import iso, utcnow
+from sophon.platform.clock import utcnow
 from sophon.platform.context import client_ip_var, request_id_var
-from sophon.platform.db import Database
+from sophon.platform.db import AUDIT_KEY_INFO, Database
+from sophon.platform.emails import normalize_email
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
-from sophon.platform.tenancy import session_tenant
+from sophon.platform.tenancy import ALL_TENANTS, acting_in, session_tenant
 
-GENESIS = "0" * 64
 Actor = dict[str, Any]
 
 
@@ -33,32 +32,17 @@ def _actor(who: Principal | Actor) -> Actor:
     return who.actor() if isinstance(who, Principal) else dict(who)
 
 
-def canonical(entry: AuditEntry) -> bytes:
-    body = {
-        "id": entry.id,
-        "tenantId": entry.tenant_id,
-        "seq": entry.seq,
-        "timestamp": iso(entry.timestamp),
-        "actor": entry.actor,
-        "action": entry.action,
-        "resource": {"type": entry.resource_type, "id": entry.resource_id},
-        "outcome": entry.outcome,
-        "ip": entry.ip,
-        "requestId": entry.request_id,
-        "details": entry.details,
-        "prevHash": entry.prev_hash,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
-
-
-def entry_hash(entry: AuditEntry) -> str:
-    return hashlib.sha256(canonical(entry)).hexdigest()
+def _key(db: AsyncSession) -> bytes:
+    key = db.sync_session.info.get(AUDIT_KEY_INFO)
+    if not isinstance(key, bytes):
+        raise RuntimeError("this database was opened without the audit key")
+    return key
 
 
 async def ensure_chain(db: AsyncSession) -> None:
     """Starts the session tenant's chain; called when a tenant is created."""
     if await db.get(AuditChainHead, session_tenant(db.sync_session)) is None:
-        db.add(AuditChainHead(seq=0, hash=GENESIS))
+        db.add(AuditChainHead(seq=0, hash=chain.GENESIS))
         await db.flush()
 
 
@@ -72,6 +56,7 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Appends an entry to the session tenant's chain, inside the caller's transaction."""
+    key = _key(db)
     head = await db.scalar(select(AuditChainHead).with_for_update())
     if head is None:
         await ensure_chain(db)
@@ -94,8 +79,9 @@ async def record(
         request_id=request_id_var.get(),
         details=details or {},
         prev_hash=head.hash,
+        key_id=chain.key_id(key),
     )
-    entry.hash = entry_hash(entry)
+    entry.hash = chain.sealed_hash(key, entry)
     head.seq, head.hash = entry.seq, entry.hash
     db.add(entry)
     await db.flush()
@@ -115,10 +101,10 @@ class AuditFilter:
 
 def filtered(query: AuditFilter) -> Select[AuditEntry]:
     stmt = select(AuditEntry)
-    if query.actor:  # emails are stored lower-cased, as sign-in normalises them
+    if query.actor:  # emails are stored normalised, as sign-in normalises them
         stmt = stmt.where(
             (AuditEntry.actor_user_id == query.actor)
-            | (AuditEntry.actor["email"].as_string() == query.actor.strip().lower())
+            | (AuditEntry.actor["email"].as_string() == normalize_email(query.actor))
         )
     if query.action:
         prefix = query.action.rstrip("*")
@@ -162,23 +148,80 @@ class ChainReport:
 
 
 async def verify_chain(database: Database, tenant_id: str) -> ChainReport:
-    """Walks the tenant's chain from the start and reports the first broken link."""
-    checked, prev_hash, expected_seq = 0, GENESIS, 1
+    """Walks the tenant's chain from the start and reports the first broken link. Entries from
+    before the audit key (unkeyed) are accepted only as a prefix that a keyed entry closes."""
+    key = database.audit_key
+    if key is None:
+        raise RuntimeError("this database was opened without the audit key")
+    current = chain.key_id(key)
+    checked, prev_hash, expected_seq = 0, chain.GENESIS, 1
+    unsealed: dict[str, Any] | None = None  # the first unkeyed entry no keyed one follows yet
+    keyed_seen = False
     async for entry in stream_entries(database, tenant_id, AuditFilter()):
         problem = None
         if entry.seq != expected_seq:
             problem = f"entry {expected_seq} is missing"
         elif entry.prev_hash != prev_hash:
             problem = "does not link to the entry before it"
-        elif entry.hash != entry_hash(entry):
+        elif entry.key_id is None and keyed_seen:
+            problem = "is not sealed with the audit key"
+        elif entry.key_id not in (None, current):
+            problem = "was sealed with another audit key"
+        elif not chain.is_intact(key, entry):
             problem = "its contents were changed"
         if problem:
             link = {"id": entry.id, "seq": entry.seq, "reason": problem}
             return ChainReport(ok=False, checked=checked, broken_at=link)
+        if entry.key_id is None:
+            unsealed = unsealed or {"id": entry.id, "seq": entry.seq, "checked": checked}
+        else:
+            keyed_seen, unsealed = True, None
         checked, prev_hash, expected_seq = checked + 1, entry.hash, expected_seq + 1
+    if unsealed is not None:
+        link = {"id": unsealed["id"], "seq": unsealed["seq"], "reason": UNSEALED}
+        return ChainReport(ok=False, checked=unsealed["checked"], broken_at=link)
     async with database.transaction(readonly=True, tenant_id=tenant_id) as db:
         head = await db.get(AuditChainHead, tenant_id)
     if head is not None and (head.seq != checked or head.hash != prev_hash):
         tail = {"id": None, "seq": checked + 1, "reason": "entries after it were removed"}
         return ChainReport(ok=False, checked=checked, broken_at=tail)
     return ChainReport(ok=True, checked=checked, broken_at=None)
+
+
+UNSEALED = "is not sealed with the audit key"
+
+
+async def seal_legacy_chains(db: AsyncSession, *, seal: bool) -> int:
+    """With `seal` (the data dir's first start with a key, see `chain.sealing_done`), closes each
+    chain written before the audit key existed with a keyed `audit.seal` entry whose HMAC covers
+    the unkeyed entries' head (they stay as written, so tampering done before still shows).
+    Always refuses to go on when a chain is sealed with another key: replicas sharing a database
+    must share the key. Returns how many chains were sealed."""
+    current = chain.key_id(_key(db))
+    sealed = 0
+    stmt = select(AuditChainHead.tenant_id).execution_options(**ALL_TENANTS)
+    for tenant_id in (await db.scalars(stmt)).all():
+        with acting_in(db.sync_session, tenant_id):
+            head = await db.scalar(select(AuditChainHead).with_for_update())  # one sealer
+            assert head is not None
+            last = await db.scalar(select(AuditEntry).where(AuditEntry.seq == head.seq))
+            if last is None:
+                continue
+            if last.key_id is not None and last.key_id != current:
+                raise AuditKeyMismatch(
+                    f"the audit chain of tenant {tenant_id} is sealed with key "
+                    f"{last.key_id}, this Gateway has {current}: every replica needs the same "
+                    "SOPHON_AUDIT_KEY (or the same <data>/security/audit.key)"
+                )
+            if last.key_id is None and seal:
+                details = {"legacyEntries": head.seq, "legacyHead": head.hash, "keyId": current}
+                await record(db, SYSTEM_ACTOR, chain.SEAL_ACTION, details=details)
+                sealed += 1
+    return sealed
+
+
+class AuditKeyMismatch(RuntimeError):
+    """This process's audit key is not the one the chains are sealed with."""
+
+
+SYSTEM_ACTOR: Actor = {"userId": None, "email": None, "role": "System", "tenantId": None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sophon.audit import service as audit
+from sophon.audit.chain import load_audit_key
 from sophon.identity import bootstrap, users_service
 from sophon.platform.db import Database
 from sophon.platform.principal import system_principal
@@ -16,12 +17,12 @@ from sophon.tenants import service as tenants
 
 async def create_user(
     settings: Settings, *, email: str, display_name: str, password: str, roles: list[str] | None
-) -> tuple[str, list[str]]:
+) -> tuple[str, str, list[str]]:
     """Creates a user in the default tenant; the first user ever becomes Admin."""
     configure_password_hashing(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )
-    database = Database(settings.db_url)
+    database = Database(settings.db_url, audit_key=load_audit_key(settings))
     try:
         await bootstrap.prepare(settings, database)
         async with database.transaction() as db:
@@ -46,6 +47,6 @@ async def create_user(
                     details={"email": user.email, "roles": chosen, "via": "cli"},
                 )
         await asyncio.to_thread(bootstrap.sync_setup_token, settings, True)
-        return user.id, chosen
+        return user.id, user.email, chosen
     finally:
         await database.close()

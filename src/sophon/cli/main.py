@@ -103,7 +103,7 @@ def serve(
     configure_logging(settings.data, settings.log_level, settings.log_json)
     application = create_app(settings)  # its start-up applies pending migrations
     try:
-        server.run(application, settings.host, settings.port, sock)
+        server.run(application, settings.host, settings.port, sock, settings.trusted_proxies)
     finally:
         sock.close()
         shutdown_logging()
@@ -154,7 +154,7 @@ def admin_create_user(
     if not secret:
         secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user_id, roles = asyncio.run(
+        user_id, stored, roles = asyncio.run(
             create_user(
                 settings,
                 email=email,
@@ -165,7 +165,7 @@ def admin_create_user(
         )
     except DomainError as exc:
         fail(exc.message)
-    print(f"created {email.strip().lower()} ({user_id}) with roles {', '.join(roles)}")
+    print(f"created {stored} ({user_id}) with roles {', '.join(roles)}")
 
 
 def run() -> None:

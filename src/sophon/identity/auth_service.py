@@ -17,6 +17,7 @@ from sophon.identity.models import ApiToken, AuthSession, User
 from sophon.identity.principals import SessionPolicy, session_alive
 from sophon.identity.revocation import credentials_revoked
 from sophon.platform.clock import utcnow
+from sophon.platform.emails import normalize_email
 from sophon.platform.errors import (
     Conflict,
     InvalidRequest,
@@ -105,7 +106,7 @@ async def login(
     user_agent: str | None,
 ) -> IssuedLogin:
     guard = config.login_guard
-    email = email.strip().lower()
+    email = normalize_email(email)
     account_key, ip_key = f"login:acct:{email}", f"login:ip:{ip}"
     for key, policy in ((account_key, guard.per_account), (ip_key, guard.per_ip)):
         state = await guard.limiter.peek(key, policy)

@@ -10,6 +10,8 @@ import secrets
 from pathlib import Path
 
 from sophon.agents import service as agents_service
+from sophon.audit import chain as audit_chain
+from sophon.audit import service as audit
 from sophon.identity import roles_service, users_service
 from sophon.platform.db import Database
 from sophon.platform.tenancy import acting_in
@@ -35,9 +37,11 @@ async def read_setup_token(settings: Settings) -> str | None:
 
 
 async def prepare(settings: Settings, database: Database) -> None:
+    first_with_key = not await asyncio.to_thread(audit_chain.sealing_done, settings)
     async with database.transaction() as db:
         tenant = await tenants.ensure_default(db)
         await roles_service.ensure_builtins(db)
+        await audit.seal_legacy_chains(db, seal=first_with_key)
         with acting_in(db.sync_session, tenant.id):
             await agents_service.ensure_default_agent(db, settings.data)
         has_users = await users_service.any_user(db)
@@ -52,6 +56,8 @@ async def prepare(settings: Settings, database: Database) -> None:
                     must_change_password=False,
                 )
             has_users = True
+    if first_with_key:
+        await asyncio.to_thread(audit_chain.mark_sealing_done, settings)
     await asyncio.to_thread(sync_setup_token, settings, has_users)
 
 

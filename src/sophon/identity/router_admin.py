@@ -56,7 +56,7 @@ async def create_user(
         must_change_password=body.must_change_password,
         license=await gateway.license.current(db),
     )
-    out = await user_out(db, made.user)
+    out = (await user_out(db, made.user)).model_copy(update={"roles": made.roles})
     return UserCreatedOut(**out.model_dump(), initial_password=made.initial_password)
 
 

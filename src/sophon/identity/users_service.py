@@ -14,12 +14,13 @@ from sophon.identity.models import AuthSession, Membership, Role, RoleAssignment
 from sophon.identity.revocation import credentials_revoked
 from sophon.license.service import License
 from sophon.platform.clock import utcnow
+from sophon.platform.emails import normalize_email
 from sophon.platform.errors import Conflict, NotAuthorized, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
 from sophon.platform.security import hash_password
-from sophon.platform.tenancy import ALL_TENANTS, acting_in, session_tenant
+from sophon.platform.tenancy import ALL_TENANTS, DEFAULT_TENANT_SLUG, acting_in, session_tenant
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
@@ -31,7 +32,7 @@ def check_password_policy(password: str, email: str) -> None:
         problem = f"must be at least {MIN_PASSWORD} characters"
     elif len(password) > MAX_PASSWORD:
         problem = f"must be at most {MAX_PASSWORD} characters"
-    elif password.strip().lower() == email.strip().lower():
+    elif normalize_email(password) == normalize_email(email):
         problem = "must not be the email address"
     elif len(set(password)) < 4:
         problem = "is too simple"
@@ -42,7 +43,7 @@ def check_password_policy(password: str, email: str) -> None:
 
 
 async def by_email(db: AsyncSession, email: str) -> User | None:
-    return await db.scalar(select(User).where(User.email == email.strip().lower()))
+    return await db.scalar(select(User).where(User.email == normalize_email(email)))
 
 
 async def any_user(db: AsyncSession) -> bool:
@@ -59,7 +60,7 @@ async def create_member(
     must_change_password: bool,
 ) -> User:
     """Creates a user as a member of the session's tenant with the given roles."""
-    email = email.strip().lower()
+    email = normalize_email(email)
     check_password_policy(password, email)
     if await by_email(db, email) is not None:
         raise Conflict("A user with this email already exists.", {"email": email})
@@ -87,6 +88,7 @@ async def create_member(
 class CreatedUser:
     user: User
     initial_password: str | None
+    roles: list[str]
 
 
 async def create(
@@ -100,6 +102,9 @@ async def create(
     must_change_password: bool,
     license: License | None = None,
 ) -> CreatedUser:
+    """A new member of the session's tenant; an email taken here is 409, one taken only in
+    other tenants never says so (see `_audit_unrevealed`)."""
+    email = normalize_email(email)
     if license is not None and license.valid and license.max_users is not None:
         users = int(await db.scalar(select(func.count()).select_from(User)) or 0)
         if users >= license.max_users:
@@ -111,7 +116,21 @@ async def create(
         raise NotAuthorized(
             "Missing required permission: AssignRoles", {"permission": "AssignRoles"}
         )
+    resolved = await roles_service.resolve(db, roles)
+    _refuse_beyond(actor, roles_service.union_permissions(resolved))
     generated = None if password else secrets.token_urlsafe(12)
+    check_password_policy(password or generated or "", email)
+    names = [r.name for r in sorted(resolved, key=lambda r: (not r.builtin, r.name))]
+    existing = await by_email(db, email)
+    if existing is not None and await _is_member(db, existing.id):
+        raise Conflict("A user with this email already exists.", {"email": email})
+    if existing is not None and _sees_every_tenant(actor):
+        user = await add_to_tenant(db, actor, actor.tenant_id, existing.id, roles)
+        return CreatedUser(user, None, names)
+    if existing is not None:
+        lookalike = _lookalike(existing.email, display_name, must_change_password)
+        await _audit_unrevealed(db, actor, existing)
+        return CreatedUser(lookalike, generated, names)
     user = await create_member(
         db,
         email=email,
@@ -123,7 +142,54 @@ async def create(
     await audit.record(
         db, actor, "user.create", ("user", user.id), details={"email": user.email, "roles": roles}
     )
-    return CreatedUser(user, generated)
+    return CreatedUser(user, generated, names)
+
+
+async def _is_member(db: AsyncSession, user_id: str) -> bool:
+    return await db.scalar(select(Membership).where(Membership.user_id == user_id)) is not None
+
+
+def _sees_every_tenant(actor: Principal) -> bool:
+    """The default tenant's tenant managers list every tenant's members anyway."""
+    return actor.can(Permission.MANAGE_TENANTS) and actor.tenant_slug == DEFAULT_TENANT_SLUG
+
+
+async def _audit_unrevealed(db: AsyncSession, actor: Principal, account: User) -> None:
+    """The email belongs to an account of other tenants, which this actor must not learn of: the
+    answer looks like a new user's and nothing is written here. The account is left alone; the
+    attempt is audited in the account's home tenant, whose admins may add them."""
+    home = account.default_tenant_id or await db.scalar(
+        select(Membership.tenant_id)
+        .where(Membership.user_id == account.id)
+        .order_by(Membership.created_at)
+        .limit(1)
+        .execution_options(**ALL_TENANTS)
+    )
+    if home is None:
+        return
+    with acting_in(db.sync_session, home):
+        await audit.record(
+            db,
+            actor,
+            "user.create",
+            ("user", account.id),
+            outcome="refused",
+            details={"tenantId": actor.tenant_id, "reason": "the email has an account here"},
+        )
+
+
+def _lookalike(email: str, display_name: str, must_change_password: bool) -> User:
+    now = utcnow()
+    return User(
+        id=new_id("usr"),
+        email=email,
+        display_name=display_name,
+        password_hash="",
+        status="Active",
+        must_change_password=must_change_password,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def members() -> Select[User]:
@@ -175,6 +241,7 @@ async def update_member(
     must_change_password: bool | None = None,
 ) -> User:
     user = await get_member(db, user_id)
+    await _refuse_outranked(db, actor, user.id)
     changes: dict[str, object] = {}
     if display_name is not None:
         user.display_name = changes["displayName"] = display_name
@@ -184,6 +251,8 @@ async def update_member(
     if status is not None and status != member.status:
         if user.id == actor.user_id:
             raise Conflict("You can't change your own status.")
+        if status != "Active":
+            await _refuse_last_admin(db, user.id, [])
         member.status = changes["status"] = status
         if not await _member_elsewhere(db, user.id):  # the account lives only here: it follows
             user.status = status
@@ -195,6 +264,7 @@ async def update_member(
                 "Missing required permission: AssignRoles", {"permission": "AssignRoles"}
             )
         resolved = await roles_service.resolve(db, roles)
+        _refuse_beyond(actor, roles_service.union_permissions(resolved))
         await _refuse_last_admin(db, user.id, resolved)
         await db.execute(delete(RoleAssignment).where(RoleAssignment.user_id == user.id))
         for role in resolved:
@@ -210,18 +280,42 @@ async def update_member(
     return user
 
 
+def _refuse_beyond(actor: Principal, permissions: frozenset[Permission]) -> None:
+    """Nobody hands out, or acts on someone holding, permissions they lack themselves."""
+    beyond = sorted(permissions - actor.permissions)
+    if beyond:
+        raise NotAuthorized(
+            "You can't manage a user who holds permissions you lack, or grant them.",
+            {"permission": beyond[0], "permissions": beyond},
+        )
+
+
+async def _refuse_outranked(db: AsyncSession, actor: Principal, user_id: str) -> None:
+    _refuse_beyond(actor, roles_service.union_permissions(await roles_of(db, user_id)))
+
+
 async def _refuse_last_admin(db: AsyncSession, user_id: str, keep: list[Role]) -> None:
-    """A tenant must keep at least one Admin, or nobody could manage it any more."""
+    """A tenant must keep at least one active Admin, or nobody could manage it any more."""
     if any(r.builtin and r.name == "Admin" for r in keep):
         return
     admins = await db.scalars(
         select(RoleAssignment.user_id)
         .join(Role, Role.id == RoleAssignment.role_id)
-        .where(Role.builtin.is_(True), Role.name == "Admin")
+        .join(Membership, Membership.user_id == RoleAssignment.user_id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(
+            Role.builtin.is_(True),
+            Role.name == "Admin",
+            Membership.status == "Active",
+            User.status == "Active",
+        )
     )
-    holders = set(admins.all())
-    if holders == {user_id}:
-        raise Conflict("This is the tenant's last Admin; make someone else Admin first.")
+    active = set(admins.all())
+    if active == {user_id}:
+        raise Conflict(
+            "This is the tenant's last active Admin; make someone else Admin first.",
+            {"reason": "last_admin"},
+        )
 
 
 async def _end_sessions(db: AsyncSession, user_id: str, tenant_id: str | None = None) -> int:
@@ -264,6 +358,7 @@ async def delete_member(db: AsyncSession, actor: Principal, user_id: str) -> Non
     user = await get_member(db, user_id)
     if user.id == actor.user_id:
         raise Conflict("You can't delete yourself.")
+    await _refuse_outranked(db, actor, user.id)
     await _refuse_last_admin(db, user.id, [])
     elsewhere = await _member_elsewhere(db, user.id)
     await db.execute(delete(Membership).where(Membership.user_id == user.id))
@@ -275,6 +370,7 @@ async def delete_member(db: AsyncSession, actor: Principal, user_id: str) -> Non
 
 async def force_logout(db: AsyncSession, actor: Principal, user_id: str) -> int:
     user = await get_member(db, user_id)
+    await _refuse_outranked(db, actor, user.id)
     here = session_tenant(db.sync_session) if await _member_elsewhere(db, user.id) else None
     ended = await _end_sessions(db, user.id, here)
     await audit.record(db, actor, "user.logout", ("user", user.id), details={"sessions": ended})
@@ -286,7 +382,7 @@ async def add_to_tenant(
 ) -> User:
     """Makes an existing user (by id or email) a member of another tenant with these roles."""
     user = await db.scalar(
-        select(User).where((User.id == user_ref) | (User.email == user_ref.strip().lower()))
+        select(User).where((User.id == user_ref) | (User.email == normalize_email(user_ref)))
     )
     if user is None:
         raise NotFound("No such user.")

@@ -117,12 +117,19 @@ def _sqlite_begin(conn: Any) -> None:
     sqlite_driver.begin(conn, f"BEGIN {mode}")
 
 
+AUDIT_KEY_INFO = "sophon.audit_key"
+"""Session info: the key the audit chain is sealed with (`sophon.audit.chain`)."""
+
+
 class Database:
     """Owns the engine and hands out sessions; one per Gateway process."""
 
-    def __init__(self, url: str, bus: EventBus | None = None) -> None:
+    def __init__(
+        self, url: str, bus: EventBus | None = None, *, audit_key: bytes | None = None
+    ) -> None:
         self.url = url
         self.bus = bus
+        self.audit_key = audit_key
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(
@@ -142,6 +149,8 @@ class Database:
         maker = self.read_sessions if readonly else self.sessions
         async with maker() as session:
             set_session_tenant(session.sync_session, tenant_id)
+            if self.audit_key is not None:
+                session.sync_session.info[AUDIT_KEY_INFO] = self.audit_key
             if self.bus is not None:
                 attach_bus(session, self.bus)
             try:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sophon.audit.chain import load_audit_key
 from sophon.identity.auth_service import AuthConfig, LoginGuard
 from sophon.identity.credential_cache import IDENTITY_TABLES, CredentialCache
 from sophon.identity.principals import SessionPolicy
@@ -47,7 +48,7 @@ class Gateway:
             settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
         )
         bus = build_event_bus(settings.redis_url)
-        db = Database(settings.db_url, bus)
+        db = Database(settings.db_url, bus, audit_key=load_audit_key(settings))
         limiter = build_rate_limiter(settings.redis_url)
         jwt_key = (
             settings.jwt_secret.encode()

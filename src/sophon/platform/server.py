@@ -65,13 +65,23 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(app: FastAPI, host: str, port: int, sock: socket.socket | None = None) -> None:
+def run(
+    app: FastAPI,
+    host: str,
+    port: int,
+    sock: socket.socket | None = None,
+    trusted_proxies: str | None = None,
+) -> None:
     """Blocks until stopped: stops accepting, lets in-flight requests finish (30 s at most), then
-    runs the app's shutdown, which closes the database. `sock`: from `listen(host, port)`."""
+    runs the app's shutdown, which closes the database. `sock`: from `listen(host, port)`.
+    Forwarded headers are believed only from `trusted_proxies` (uvicorn's default trusts
+    loopback, letting any local process choose the address per-IP limits count)."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        proxy_headers=trusted_proxies is not None,
+        forwarded_allow_ips=trusted_proxies or "",
         log_config=None,
         access_log=False,
         lifespan="on",
