@@ -33,8 +33,8 @@ def test_create_user_then_sign_in(tmp_path: Path) -> None:
     assert "root@example.com" in made.stdout
     assert "Admin" in made.stdout
     assert not (data / "setup-token").exists()
-    second = _create(data, "--email", "viewer@example.com")
-    assert "Viewer" in second.stdout
+    second = _create(data, "--email", "member@example.com")
+    assert "Member" in second.stdout  # an ordinary user, who may chat (a Viewer may not)
     duplicate = _create(data, "--email", "root@example.com")
     assert duplicate.returncode == 1
     assert duplicate.stderr.strip() == "sophon: A user with this email already exists."
