@@ -1,5 +1,5 @@
-"""What a credential may hand on to a credential it makes (API tokens now; MCP server tokens and
-node pairing use the same rule): never more than itself. The new credential carries no
+"""What a credential may hand on to a credential it makes (API tokens; MCP server tokens and node
+pairing, when they come, go through it too): never more than itself. The new credential carries no
 permission its maker lacks and ends no later than its maker ends; a maker limited to a subset
 hands on that subset when none is named, never "everything the user holds"."""
 
@@ -31,12 +31,7 @@ def delegate(
         granted = None if maker.scope is None else maker.permissions
     else:
         granted = require_known(permissions)
-        beyond = sorted(p.value for p in granted - maker.permissions)
-        if beyond:
-            raise NotAuthorized(
-                "A credential can't have permissions its maker lacks.",
-                {"permission": beyond[0], "permissions": beyond},
-            )
+        require_within(maker, granted)
     ends = maker.credential_expires_at
     if ends is not None:
         if expires_at is None:
@@ -47,3 +42,14 @@ def delegate(
                 {"expiresAt": iso(ends)},
             )
     return Delegation(granted, expires_at)
+
+
+def require_within(maker: Principal, wanted: frozenset[Permission]) -> None:
+    """403 `not_authorized` naming what `maker` lacks of `wanted`: nothing it hands on (a
+    credential's permissions, a role it assigns) may reach beyond what it holds itself."""
+    beyond = sorted(p.value for p in wanted - maker.permissions)
+    if beyond:
+        raise NotAuthorized(
+            "A credential can't hand on permissions it lacks.",
+            {"permission": beyond[0], "permissions": beyond},
+        )
