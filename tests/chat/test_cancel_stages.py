@@ -69,17 +69,21 @@ async def test_cancel_during_a_tool_call_lets_it_finish_and_records_it(
 async def test_approvals_belong_to_their_requester(
     client: httpx.AsyncClient, admin: Caller, agent_id: str, events: EventLog
 ) -> None:
-    owner = await add_user(client, admin, "owner@example.com", roles=[])
-    other = await add_user(client, admin, "other@example.com", roles=[])
+    owner = await add_user(client, admin, "owner@example.com", roles=["Member"])
+    other = await add_user(client, admin, "other@example.com", roles=["Member"])
     accepted = await send(client, owner, PRINT_CODE)
     approval = await pending_approval(client, owner, events, accepted["taskId"])
     url = f"/api/approvals/{approval['id']}"
     assert_error(await client.get(url, headers=other.headers), 404, "not_found")
-    assert_error(await client.post(f"{url}/approve", headers=other.headers), 404, "not_found")
+    refused = await client.post(f"{url}/approve", headers=other.headers)  # deciding: ApproveActions
+    assert assert_error(refused, 403, "not_authorized")["details"]["permission"] == "ApproveActions"
     assert (await client.get("/api/approvals", headers=other.headers)).json()["items"] == []
     seen_by_admin = (await client.get("/api/approvals", headers=admin.headers)).json()["items"]
     assert [a["id"] for a in seen_by_admin] == [approval["id"]]
-    # Personal tier: the owner of the session may decide without ApproveActions
-    decided = await client.post(f"{url}/reject", headers=owner.headers)
+    # the requester sees it but may not decide it, in the Personal tier too (issue 16)
+    refused = await client.post(f"{url}/reject", headers=owner.headers)
+    assert assert_error(refused, 403, "not_authorized")["details"]["permission"] == "ApproveActions"
+    assert (await client.get(url, headers=owner.headers)).json()["status"] == "Pending"
+    decided = await client.post(f"{url}/reject", headers=admin.headers)
     assert decided.status_code == 200, decided.text
     assert (await wait_task(client, owner, accepted["taskId"]))["status"] == "Completed"

@@ -151,7 +151,7 @@ async def test_another_users_sessions_tasks_and_approvals_are_invisible(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
     mine, task = await chat_turn(client, admin, "private")
-    other = await add_user(client, admin, "other@example.com", roles=[])
+    other = await add_user(client, admin, "other@example.com", roles=["Member"])
     session = mine["sessionId"]
     for method, url in [
         ("GET", f"/api/sessions/{session}"),

@@ -77,6 +77,23 @@ def test_login_with_an_api_token(cli: Cli, gateway: Gateway) -> None:
     assert gateway.api("GET", "/api/auth/tokens").json()[0]["name"] == "cli"
 
 
+def test_login_with_a_narrow_token_shows_what_it_may_do(cli: Cli, gateway: Gateway) -> None:
+    body = {"name": "narrow", "permissions": ["ViewUsers", "ViewAgents"]}
+    made = gateway.api("POST", "/api/auth/tokens", json=body)
+    assert made.status_code == 201, made.text
+    done = cli.invoke("login", "--token", made.json()["token"])
+    assert done.code == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"Signed in to {cli.url} as {EMAIL} (Admin) in tenant default",
+        "This token may: ViewAgents, ViewUsers",  # its subset, not everything Admin may
+    ]
+    me = cli.invoke("whoami")
+    assert me.code == 0, me.stderr
+    assert [line.split() for line in me.stdout.splitlines() if line.startswith("permissions")] == [
+        ["permissions", "ViewAgents,", "ViewUsers"]
+    ]
+
+
 def test_bad_api_token_exits_4_and_stores_nothing(cli: Cli) -> None:
     done = cli.invoke("login", "--token", "sk_not-a-real-token")
     assert done.code == 4

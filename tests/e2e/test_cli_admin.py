@@ -33,8 +33,8 @@ def test_create_user_then_sign_in(tmp_path: Path) -> None:
     assert "root@example.com" in made.stdout
     assert "Admin" in made.stdout
     assert not (data / "setup-token").exists()
-    second = _create(data, "--email", "viewer@example.com")
-    assert "Viewer" in second.stdout
+    second = _create(data, "--email", "member@example.com")
+    assert "Member" in second.stdout  # an ordinary user, who may chat (a Viewer may not)
     for look_alike in ("root@example.com", "\uff32\uff2f\uff2f\uff34@example.com"):  # fullwidth
         duplicate = _create(data, "--email", look_alike)
         assert duplicate.returncode == 1

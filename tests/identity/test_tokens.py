@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -100,3 +101,74 @@ async def test_another_users_token_cannot_be_revoked(
     response = await client.delete(f"/api/auth/tokens/{token['id']}", headers=admin.headers)
     assert_error(response, 404, "not_found")
     assert (await client.get("/api/auth/me", headers=bearer(token["token"]))).status_code == 200
+
+
+async def _made(client: httpx.AsyncClient, headers: dict[str, str], **body: object) -> Any:
+    made = await client.post("/api/auth/tokens", headers=headers, json=body)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+async def _token_names(client: httpx.AsyncClient, admin: Caller) -> list[str]:
+    return sorted(
+        t["name"] for t in (await client.get("/api/auth/tokens", headers=admin.headers)).json()
+    )
+
+
+async def test_a_token_makes_tokens_only_within_its_own_subset(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    narrow = await _made(client, admin.headers, name="narrow", permissions=["ViewUsers"])
+    # no permissions named: the making token's own set, not everything its user holds
+    child = await _made(client, bearer(narrow["token"]), name="child")
+    assert child["permissions"] == ["ViewUsers"]
+    me = (await client.get("/api/auth/me", headers=bearer(child["token"]))).json()
+    assert me["permissions"] == ["ViewUsers"]
+    escalate = await client.post(
+        "/api/admin/users",
+        headers=bearer(child["token"]),
+        json={"email": "evil@example.com", "displayName": "Evil", "roles": ["Admin"]},
+    )
+    assert assert_error(escalate, 403, "not_authorized")["details"]["permission"] == "ManageUsers"
+    wider = await client.post(
+        "/api/auth/tokens",
+        headers=bearer(narrow["token"]),
+        json={"name": "wider", "permissions": ["ViewUsers", "ManageUsers"]},
+    )
+    assert assert_error(wider, 403, "not_authorized")["details"]["permissions"] == ["ManageUsers"]
+    assert await _token_names(client, admin) == ["child", "narrow"]
+    users = (await client.get("/api/admin/users", headers=admin.headers)).json()["items"]
+    assert [u["email"] for u in users] == [admin.email]
+
+
+async def test_an_unrestricted_token_still_makes_tokens_that_follow_the_user(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    full = await _made(client, admin.headers, name="full")
+    assert full["permissions"] is None
+    child = await _made(client, bearer(full["token"]), name="child")
+    assert child["permissions"] is None
+
+
+async def test_a_token_cannot_make_one_that_outlives_it(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    ends = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    parent = await _made(client, admin.headers, name="parent", expiresAt=ends.isoformat())
+    child = await _made(client, bearer(parent["token"]), name="child")
+    assert child["expiresAt"] == parent["expiresAt"]  # omitted: it ends with its maker
+    sooner = await _made(
+        client,
+        bearer(parent["token"]),
+        name="sooner",
+        expiresAt=(ends - timedelta(minutes=30)).isoformat(),
+    )
+    assert sooner["expiresAt"] < parent["expiresAt"]
+    later = await client.post(
+        "/api/auth/tokens",
+        headers=bearer(parent["token"]),
+        json={"name": "later", "expiresAt": (ends + timedelta(days=1)).isoformat()},
+    )
+    error = assert_error(later, 403, "not_authorized")
+    assert error["details"]["expiresAt"] == parent["expiresAt"]
+    assert await _token_names(client, admin) == ["child", "parent", "sooner"]

@@ -57,7 +57,7 @@ def _job(kind: str, payload: dict[str, object], tenant_id: str) -> ClaimedJob:
 async def test_context_picks_relevant_memories_within_budget(
     app: FastAPI, client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    alice = await add_user(client, admin, "alice@example.com")
+    alice = await add_user(client, admin, "alice@example.com", ["Member"])
     agent = await create_agent(client, admin, "Concierge")
     other = await create_agent(client, admin, "Other")
     async with tenant_session(_gateway(app), readonly=False) as db:
@@ -168,7 +168,7 @@ async def test_extraction_by_the_model(
 async def test_daily_logs_on_demand_and_by_the_job(
     app: FastAPI, client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    alice = await add_user(client, admin, "alice@example.com")
+    alice = await add_user(client, admin, "alice@example.com", ["Member"])
     agent = await default_agent(client, admin)
     for who, text in ((admin, "Plan the team offsite in May"), (alice, "Draft my CV")):
         sent = await client.post("/api/chat", headers=who.headers, json={"content": text})

@@ -79,8 +79,8 @@ async def test_bad_input_is_refused_and_nothing_is_written(
 async def test_visibility_between_users_and_manage_memory(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    alice = await add_user(client, admin, "alice@example.com")
-    bob = await add_user(client, admin, "bob@example.com")
+    alice = await add_user(client, admin, "alice@example.com", ["Member"])
+    bob = await add_user(client, admin, "bob@example.com", ["Member"])
     agent = await create_agent(client, admin, "Helper")
     mine = await remember(client, alice, "Alice likes green tea.", category="preference")
     theirs = await remember(client, bob, "Bob likes coffee.")

@@ -107,7 +107,7 @@ async def test_rejected_forget_changes_nothing(client: httpx.AsyncClient, admin:
 
 
 async def test_forget_refusals(client: httpx.AsyncClient, admin: Caller) -> None:
-    alice = await add_user(client, admin, "alice@example.com")
+    alice = await add_user(client, admin, "alice@example.com", ["Member"])
     agent = await create_agent(client, admin, "Keeper")
     theirs = await remember(client, admin, "Admin-only note.")
     rule = await remember(client, admin, "Agent rule.", scope="agent", agentId=agent["id"])

@@ -79,7 +79,7 @@ async def test_depth_rules_and_refusals(client: httpx.AsyncClient, admin: Caller
 async def test_graph_shows_only_what_the_caller_may_see(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    alice = await add_user(client, admin, "alice@example.com")
+    alice = await add_user(client, admin, "alice@example.com", ["Member"])
     secret = await remember(client, admin, "Victor Hale works at Initech.")
     assert_error(
         await client.get(GRAPH, headers=alice.headers, params={"entity": "Victor Hale"}),

@@ -53,7 +53,7 @@ async def test_snippets_are_escaped_and_operators_are_plain_words(
 async def test_search_sees_only_visible_entries_and_filters(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    alice = await add_user(client, admin, "alice@example.com")
+    alice = await add_user(client, admin, "alice@example.com", ["Member"])
     agent = await create_agent(client, admin, "Planner")
     await remember(client, admin, "Admin's private passport number 1234 expires soon.")
     own = await remember(client, alice, "Alice's passport expires in June.", category="fact")
@@ -115,7 +115,7 @@ async def test_changed_and_deleted_entries_leave_the_index(
 async def test_hidden_better_matches_never_crowd_out_a_visible_one(
     app: FastAPI, client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    alice = await add_user(client, admin, "alice@example.com")
+    alice = await add_user(client, admin, "alice@example.com", ["Member"])
     hidden = [EntryIn(content=f"Tide tide tide: harbour tide table {i}.") for i in range(40)]
     async with tenant_session(app.state.gateway, readonly=False) as db:
         me = Actor.agent(db.info["tenant_id"], admin.id, None, admin.email)

@@ -91,7 +91,7 @@ async def test_write_search_read_traverse_forget(
 async def test_agent_scope_is_per_agent_and_forget_all_takes_only_its_own(
     app: FastAPI, client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    alice = await add_user(client, admin, "alice@example.com")
+    alice = await add_user(client, admin, "alice@example.com", ["Member"])
     first = await create_agent(client, admin, "First")
     second = await create_agent(client, admin, "Second")
     one = await _context(app, alice, first["id"])

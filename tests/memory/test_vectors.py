@@ -128,7 +128,7 @@ async def test_vector_hits_respect_visibility_however_many_nearer_ones_are_hidde
     fake_server: FakeServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    alice = await add_user(client, admin, "alice@example.com")
+    alice = await add_user(client, admin, "alice@example.com", ["Member"])
     hidden = [EntryIn(content=f"Tide table number {i} for the harbour.") for i in range(40)]
     async with tenant_session(app.state.gateway, readonly=False) as db:
         me = Actor.agent(db.info["tenant_id"], admin.id, None, admin.email)

@@ -3,9 +3,11 @@ tasks hub (owner, `ViewActiveTasks`, `StreamTask`) and the approvals hub's decis
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from sophon.platform.events import Audience, Event, EventName, MemoryEventBus
 from sophon.settings import Settings
@@ -97,7 +99,7 @@ async def test_session_groups_are_joined_only_by_who_may_see_them(
 
 
 async def test_tasks_hub_owner_and_view_active_tasks(live: Live, owner: Caller) -> None:
-    plain = await add_user(live.http, owner, "plain@example.com", [])
+    plain = await add_user(live.http, owner, "plain@example.com", ["Member"])
     viewer = await add_user(live.http, owner, "viewer@example.com", ["Viewer"])
     async with (
         await hub(live, plain, "tasks") as plains,
@@ -173,7 +175,7 @@ class TestWithoutWorkers:
 
 
 async def test_approvals_hub_decisions_follow_the_rest_rules(live: Live, owner: Caller) -> None:
-    plain = await add_user(live.http, owner, "plain@example.com", [])
+    plain = await add_user(live.http, owner, "plain@example.com", ["Member"])
     tenant_id = await tenant_id_of(live, owner)
     async with (
         await hub(live, owner, "approvals") as approver,
@@ -195,3 +197,34 @@ async def test_approvals_hub_decisions_follow_the_rest_rules(live: Live, owner: 
         )
         for conn in (approver, requester):  # the requester, and holders of ApproveActions
             assert await conn.event("ApprovalRequested") == payload
+        for method in ("Approve", "Reject"):  # deciding needs ApproveActions (issue 16)
+            refused = await requester.invoke(method, "apr_1")
+            assert refused["error"] == "Missing required permission: ApproveActions"
+
+
+async def test_a_tokens_subset_binds_on_the_hubs(live: Live, owner: Caller) -> None:
+    """Issue 16: a `["ViewUsers"]` token opens only the notifications hub; skipping negotiation
+    does not get around it."""
+    made = await live.http.post(
+        "/api/auth/tokens",
+        headers=owner.headers,
+        json={"name": "narrow", "permissions": ["ViewUsers"]},
+    )
+    assert made.status_code == 201, made.text
+    narrow = Caller(owner.email, made.json()["token"], owner.user)
+    for name, permission in (
+        ("chat", "UseChat"),
+        ("tasks", "UseChat"),
+        ("approvals", "UseChat"),
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            await hub(live, narrow, name)
+        assert refused.value.response.status_code == 403
+        body = json.loads(refused.value.response.body or b"{}")
+        assert body["error"]["code"] == "not_authorized"
+        assert body["error"]["details"]["permission"] == permission
+        negotiated = await live.http.post(f"/hubs/{name}/negotiate", headers=narrow.headers)
+        assert negotiated.status_code == 403, negotiated.text
+    assert live.hubs.connection_count == 0
+    async with await hub(live, narrow, "notifications") as notices:
+        assert (await notices.invoke("Ping"))["type"] == 3

@@ -45,7 +45,7 @@ async def tenant_with_people(live: Live, root: Caller, slug: str) -> list[Person
     admin = await add_user(live.http, root, f"admin@{slug}.example.com", [])
     assert (await assign(live.http, root, tenant["id"], admin.email, ["Admin"])).is_success
     admin.tenant = slug
-    member = await add_user(live.http, admin, f"member@{slug}.example.com", [])
+    member = await add_user(live.http, admin, f"member@{slug}.example.com", ["Member"])
     return [
         Person(f"{slug}-admin", admin, tenant["id"]),
         Person(f"{slug}-member", member, tenant["id"]),

@@ -30,7 +30,7 @@ async def assert_closed_for(conn: RawHub, reason: str) -> None:
 
 
 async def test_logout_closes_that_sessions_connections(live: Live, owner: Caller) -> None:
-    other = await add_user(live.http, owner, "other@example.com", [])
+    other = await add_user(live.http, owner, "other@example.com", ["Member"])
     mine = await opened(live, owner.token)
     theirs = await opened(live, other.token, "chat")
     assert (await live.http.post("/api/auth/logout", headers=other.headers)).status_code == 204
@@ -52,7 +52,7 @@ async def test_revoked_api_token_closes_its_connections(live: Live, owner: Calle
 
 
 async def test_suspended_user_is_disconnected_at_once(live: Live, owner: Caller) -> None:
-    user = await add_user(live.http, owner, "sus@example.com", [])
+    user = await add_user(live.http, owner, "sus@example.com", ["Member"])
     conns = [await opened(live, user.token, hub) for hub in ("chat", "tasks", "notifications")]
     suspended = await live.http.patch(
         f"/api/admin/users/{user.id}", headers=owner.headers, json={"status": "Suspended"}
@@ -71,12 +71,26 @@ async def test_lost_permission_stops_tenant_wide_events(live: Live, owner: Calle
     tenant_id = await tenant_id_of(live, owner)
     assert len(list(hub.registry.holders(tenant_id, "ViewActiveTasks"))) == 1
     demoted = await live.http.patch(
-        f"/api/admin/users/{user.id}", headers=owner.headers, json={"roles": []}
+        f"/api/admin/users/{user.id}", headers=owner.headers, json={"roles": ["Member"]}
     )
     assert demoted.status_code == 200, demoted.text
     await until(lambda: not list(hub.registry.holders(tenant_id, "ViewActiveTasks")))
     assert (await conn.invoke("Ping"))["type"] == 3  # still connected, with fewer rights
     await conn.aclose()
+
+
+async def test_losing_the_hubs_permission_closes_the_connection(live: Live, owner: Caller) -> None:
+    """Roles changed so that the user may no longer connect to the hub at all (issue 16)."""
+    user = await add_user(live.http, owner, "member@example.com", ["Member"])
+    chat = await opened(live, user.token, "chat")
+    notices = await opened(live, user.token, "notifications")
+    demoted = await live.http.patch(
+        f"/api/admin/users/{user.id}", headers=owner.headers, json={"roles": []}
+    )
+    assert demoted.status_code == 200, demoted.text
+    await assert_closed_for(chat, "Missing required permission: UseChat")
+    assert (await notices.invoke("Ping"))["type"] == 3  # one's own notices need no permission
+    await notices.aclose()
 
 
 class TestClientTimeout:

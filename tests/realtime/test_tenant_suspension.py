@@ -26,7 +26,7 @@ def settings(settings: Settings) -> Settings:
 
 async def test_suspending_a_tenant_disconnects_its_members(live: Live, owner: Caller) -> None:
     tenant = await create_tenant(live.http, owner, "acme")
-    member = await add_user(live.http, owner, "m@example.com", [])
+    member = await add_user(live.http, owner, "m@example.com", ["Member"])
     assert (await assign(live.http, owner, tenant["id"], member.id, ["Viewer"])).status_code == 201
     in_acme = await opened(live, f"{member.token}&tenant=acme", "tasks")
     at_home = await opened(live, member.token, "tasks")

@@ -1,7 +1,9 @@
 """The authorization matrix, generated from the route table (issue 9): for every operation that
 is not public, anonymous → 401, a member lacking the permission → 403, a user outside the tenant
-→ 403; and for real objects, another user's → 404, another tenant's → 404. A route added without
-a declaration, or with one the matrix does not know, fails here."""
+→ 403, an Admin's token holding one other permission → 403 and one holding the operation's
+permission through the guard (issue 16); and for real objects, another user's → 404, another
+tenant's → 404. A route added without a declaration, or with one the matrix does not know, or
+open to any credential without being about the caller's own identity, fails here."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from sophon.platform.access import GuardedRoute
+from sophon.platform.permissions import Permission
 from sophon.platform.tenancy import DEFAULT_TENANT_SLUG
 from sophon.settings import Settings, Tier
 from tests.helpers import assert_error
@@ -21,6 +24,7 @@ from tests.identity.tenant_helpers import assign, create_tenant
 from tests.identity_helpers import Caller, add_user
 from tests.license_keys import Authority
 from tests.security.route_matrix import (
+    CREDENTIAL_ONLY,
     Operation,
     declaration_problems,
     guarded_routes,
@@ -83,6 +87,14 @@ def _error_code(response: httpx.Response) -> str | None:
     return str(code)
 
 
+def _refused_for(response: httpx.Response) -> object:
+    """The permission a 403 names as missing."""
+    try:
+        return response.json()["error"]["details"].get("permission")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 # --- the route table ------------------------------------------------------------------------
 
 
@@ -98,6 +110,12 @@ def test_every_route_is_declared_and_in_the_matrix(app: FastAPI) -> None:
     ops = operations(app)
     assert {(op.method, op.template) for op in ops} == expected
     assert len(ops) > 90  # the matrix is not silently empty
+
+
+@sqlite_only
+def test_only_the_callers_own_identity_is_open_to_any_credential(app: FastAPI) -> None:
+    open_to_all = {op.name for op in operations(app) if not (op.permissions or op.any_of)}
+    assert open_to_all == CREDENTIAL_ONLY
 
 
 @sqlite_only
@@ -134,12 +152,46 @@ async def test_a_member_without_roles_gets_403_where_a_permission_is_needed(
     ops = sorted(operations(app), key=lambda op: op.template == "/api/auth/logout")
     for op in ops:
         response = await _call(client, op, member.headers)
-        if op.permissions:
+        if op.permissions or op.any_of:
             ok = response.status_code == 403 and _error_code(response) == "not_authorized"
         else:  # any member may call it: refused for another reason (404, 422...) or served
             ok = response.status_code not in (401, 403) and response.status_code < 500
         if not ok:
             failures.append(f"{op}: {response.status_code} {response.text[:160]}")
+    assert not failures, "\n".join(failures)
+
+
+@sqlite_only
+async def test_a_token_holding_one_permission_is_bound_by_it_on_every_route(
+    app: FastAPI, client: httpx.AsyncClient, admin: Caller
+) -> None:
+    catalog = sorted(p.value for p in Permission)
+    tokens = {}
+    for name in catalog:  # made by an Admin: the token's subset is all that limits it
+        made = await client.post(
+            "/api/auth/tokens",
+            headers=admin.headers,
+            json={"name": f"only {name}", "permissions": [name]},
+        )
+        assert made.status_code == 201, made.text
+        tokens[name] = {"Authorization": f"Bearer {made.json()['token']}"}
+    failures = []
+    for i, op in enumerate(operations(app)):
+        admitted = [p for p in catalog if op.admits(p)]
+        refused = [p for p in catalog if p not in admitted]
+        # the issue's ViewUsers token and another refused one (a different one each time)...
+        wrong = {"ViewUsers", refused[i % len(refused)]} & set(refused) if refused else set()
+        for name in sorted(wrong):
+            response = await _call(client, op, tokens[name])
+            named = _refused_for(response)
+            if response.status_code != 403 or named not in (*op.permissions, *op.any_of):
+                failures.append(f"{op} with {name}: {response.status_code} {response.text[:160]}")
+        # ...and every permission that lets it through (one, where any credential may call)
+        right = admitted if refused else [admitted[i % len(admitted)]]
+        for name in right:
+            response = await _call(client, op, tokens[name])
+            if response.status_code in (401, 403) or response.status_code >= 500:
+                failures.append(f"{op} with {name}: {response.status_code} {response.text[:160]}")
     assert not failures, "\n".join(failures)
 
 
@@ -168,7 +220,7 @@ async def test_a_user_outside_the_named_tenant_gets_403_everywhere(
 
 @dataclass
 class Owned:
-    """What Alice, a plain member of the default tenant, made, and what the tenant's Admin made."""
+    """What Alice, a Member of the default tenant, made, and what the tenant's Admin made."""
 
     alice: Caller
     session_id: str
@@ -227,7 +279,7 @@ async def _created(response: httpx.Response, status: int = 201) -> dict[str, Any
 
 @pytest.fixture
 async def owned(client: httpx.AsyncClient, admin: Caller) -> Owned:
-    alice = await add_user(client, admin, "alice@example.com", roles=[])
+    alice = await add_user(client, admin, "alice@example.com", roles=["Member"])
     chat = await _created(
         await client.post("/api/chat", headers=alice.headers, json={"content": "hello"}), 202
     )
@@ -299,8 +351,9 @@ async def _assert_untouched(client: httpx.AsyncClient, admin: Caller, owned: Own
 async def test_another_users_objects_are_404(
     client: httpx.AsyncClient, admin: Caller, owned: Owned
 ) -> None:
-    # no roles: a Viewer holds ViewActiveTasks, which by design shows every task of the tenant
-    bob = await add_user(client, admin, "bob@example.com", roles=[])
+    # a Member, who may use every one of these routes on his own objects (not a Viewer: it
+    # holds ViewActiveTasks, which by design shows every task of the tenant)
+    bob = await add_user(client, admin, "bob@example.com", roles=["Member"])
     for method, path, body in owned.private_reads_and_writes():
         response = await client.request(method, path, headers=bob.headers, json=body)
         assert_error(response, 404, "not_found")

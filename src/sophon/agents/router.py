@@ -24,7 +24,7 @@ from sophon.agents.schemas import (
     ToolsOut,
 )
 from sophon.agents.views import FILE_BODY, agent_out, file_content, file_out, version_out
-from sophon.identity.guard import PrincipalDep, authenticated, requires
+from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page
@@ -33,6 +33,7 @@ from sophon.platform.schemas import VersionNumber, error_responses
 
 router = api_router("/agents", tags=["Agents"])
 manage_agents = requires(P.MANAGE_AGENTS)
+view_agents = requires(P.VIEW_AGENTS)
 
 
 ONE = error_responses(404)
@@ -45,7 +46,7 @@ IfMatch = Annotated[
 
 
 @router.get("", operation_id="listAgents")
-@authenticated
+@view_agents
 async def list_agents(
     db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
 ) -> Page[AgentOut]:
@@ -69,7 +70,7 @@ async def create_agent(body: AgentIn, db: DbDep, principal: PrincipalDep) -> Age
 
 
 @router.get("/{agent_id}", operation_id="getAgent", responses=ONE)
-@authenticated
+@view_agents
 async def get_agent(agent_id: str, db: DbDep) -> AgentOut:
     """One agent of the tenant."""
     return agent_out(await agents.get(db, agent_id))
@@ -99,7 +100,7 @@ async def delete_agent(agent_id: str, db: DbDep, principal: PrincipalDep) -> Res
 
 
 @router.get("/{agent_id}/tools", operation_id="getAgentTools", responses=ONE)
-@authenticated
+@view_agents
 async def get_tools(agent_id: str, db: DbDep, gateway: GatewayDep) -> ToolsOut:
     """The agent's tool allowlist and the catalog tools it grants now."""
     agent = await agents.get(db, agent_id)
@@ -144,7 +145,7 @@ async def _write_file(
 
 
 @router.get("/{agent_id}/files/{kind}", operation_id="getAgentFile", responses=ONE)
-@authenticated
+@view_agents
 async def get_file(
     agent_id: str, kind: FileKind, db: DbDep, gateway: GatewayDep, response: Response
 ) -> AgentFileOut:
@@ -176,7 +177,7 @@ async def put_file(
 @router.get(
     "/{agent_id}/files/{kind}/versions", operation_id="listAgentFileVersions", responses=ONE
 )
-@authenticated
+@view_agents
 async def list_file_versions(
     agent_id: str,
     kind: FileKind,
@@ -239,7 +240,7 @@ def _named_file_routes(kind: FileKind) -> None:
     read.__doc__ = f"The agent's {filename}: content, ETag and when it last changed."
     write.__doc__ = f"Replaces the agent's {filename} (JSON `{{content}}` or text/markdown)."
     path = f"/{{agent_id}}/{kind.value}"
-    _add(path, "GET", f"getAgent{kind.label}", authenticated(read), responses=ONE)
+    _add(path, "GET", f"getAgent{kind.label}", view_agents(read), responses=ONE)
     _add(
         path,
         "PUT",

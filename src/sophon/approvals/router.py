@@ -5,19 +5,22 @@ from __future__ import annotations
 from sophon.approvals import service as approvals
 from sophon.approvals.schemas import ApprovalOut, EditIn, RejectIn
 from sophon.approvals.views import approval_out
-from sophon.identity.guard import PrincipalDep, authenticated, requires
+from sophon.identity.guard import PrincipalDep, requires, requires_any
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page, page_of
+from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import error_responses
 
 router = api_router("/approvals", tags=["Approvals"])
-decide = requires(rate="approval")
+decide = requires(P.APPROVE_ACTIONS, rate="approval")
+# one's own approvals with UseChat, every one of the tenant with ApproveActions
+view_approvals = requires_any(P.USE_CHAT, P.APPROVE_ACTIONS)
 DECISION = error_responses(403, 404, 409)
 
 
 @router.get("", operation_id="listPendingApprovals")
-@authenticated
+@view_approvals
 async def list_pending(
     db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
 ) -> Page[ApprovalOut]:
@@ -28,7 +31,7 @@ async def list_pending(
 
 
 @router.get("/history", operation_id="listApprovalHistory")
-@authenticated
+@view_approvals
 async def list_history(
     db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
 ) -> Page[ApprovalOut]:
@@ -39,7 +42,7 @@ async def list_history(
 
 
 @router.get("/{approval_id}", operation_id="getApproval", responses=error_responses(404))
-@authenticated
+@view_approvals
 async def get_approval(approval_id: str, db: DbDep, principal: PrincipalDep) -> ApprovalOut:
     """Tool, risk, arguments, preview, requester, session and when it expires."""
     return approval_out(await approvals.get(db, principal, approval_id))
@@ -50,8 +53,8 @@ async def get_approval(approval_id: str, db: DbDep, principal: PrincipalDep) -> 
 async def approve(
     approval_id: str, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
 ) -> ApprovalOut:
-    """Approves with the original arguments. Needs `ApproveActions` (or, in the Personal tier,
-    being the requester). Deciding twice → 409."""
+    """Approves with the original arguments. Needs `ApproveActions` (the requester too, in every
+    tier). Deciding twice → 409."""
     return approval_out(await approvals.approve(gateway, db, principal, approval_id))
 
 

@@ -22,7 +22,6 @@ from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import session_tenant
 from sophon.runtime.tools.context import InvalidToolArguments, validate_arguments
-from sophon.settings import Tier
 
 if TYPE_CHECKING:
     from sophon.platform.gateway import Gateway
@@ -150,18 +149,11 @@ async def get(db: AsyncSession, principal: Principal, approval_id: str) -> Appro
     return approval
 
 
-def _may_decide(gateway: Gateway, principal: Principal, approval: Approval) -> bool:
-    if principal.can(Permission.APPROVE_ACTIONS):
-        return True
-    personal = gateway.settings.tier is Tier.PERSONAL
-    return personal and principal.user_id is not None and principal.user_id == approval.user_id
-
-
 async def _pending_for_decision(
-    gateway: Gateway, db: AsyncSession, principal: Principal, approval_id: str
+    db: AsyncSession, principal: Principal, approval_id: str
 ) -> Approval:
     approval = await get(db, principal, approval_id)
-    if not _may_decide(gateway, principal, approval):
+    if not principal.can(Permission.APPROVE_ACTIONS):  # in every tier, the requester too
         raise NotAuthorized(
             "Deciding approvals needs the ApproveActions permission.",
             {"permission": Permission.APPROVE_ACTIONS.value},
@@ -216,7 +208,7 @@ async def _decide(
 async def approve(
     gateway: Gateway, db: AsyncSession, principal: Principal, approval_id: str
 ) -> Approval:
-    approval = await _pending_for_decision(gateway, db, principal, approval_id)
+    approval = await _pending_for_decision(db, principal, approval_id)
     approval.approved_arguments = dict(approval.arguments)
     return await _decide(db, principal, approval, ApprovalStatus.APPROVED, "approval.approved")
 
@@ -229,7 +221,7 @@ async def edit(
     arguments: dict[str, Any],
 ) -> Approval:
     """Approves with changed arguments, validated against the tool's schema (editable tools)."""
-    approval = await _pending_for_decision(gateway, db, principal, approval_id)
+    approval = await _pending_for_decision(db, principal, approval_id)
     tool = gateway.tools.get(approval.tool_name)
     if approval.kind != KIND_TOOL or tool is None or not tool.editable_at_approval:
         raise Conflict(
@@ -253,7 +245,7 @@ async def reject(
     approval_id: str,
     reason: str | None = None,
 ) -> Approval:
-    approval = await _pending_for_decision(gateway, db, principal, approval_id)
+    approval = await _pending_for_decision(db, principal, approval_id)
     approval.reason = reason
     return await _decide(db, principal, approval, ApprovalStatus.REJECTED, "approval.rejected")
 

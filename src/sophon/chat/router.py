@@ -19,14 +19,16 @@ from sophon.chat.schemas import (
     SessionPatchIn,
 )
 from sophon.chat.views import message_out, session_out
-from sophon.identity.guard import PrincipalDep, authenticated, requires
+from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page, page_of
+from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import error_responses
 
 chat_router = api_router("/chat", tags=["Chat"])
 sessions_router = api_router("/sessions", tags=["Chat"])
+use_chat = requires(P.USE_CHAT)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -43,7 +45,7 @@ IdempotencyKey = Annotated[
     status_code=status.HTTP_202_ACCEPTED,
     responses=error_responses(404, 409, 503),
 )
-@requires(rate="chat")
+@requires(P.USE_CHAT, rate="chat")
 async def send_message(
     body: ChatIn,
     db: DbDep,
@@ -63,7 +65,7 @@ async def _out(db: DbDep, session: ChatSession) -> SessionOut:
 
 
 @sessions_router.get("", operation_id="listSessions")
-@authenticated
+@use_chat
 async def list_sessions(
     db: DbDep,
     gateway: GatewayDep,
@@ -85,7 +87,7 @@ async def list_sessions(
 
 
 @sessions_router.get("/{session_id}", operation_id="getSession", responses=error_responses(404))
-@authenticated
+@use_chat
 async def get_session(session_id: str, db: DbDep, principal: PrincipalDep) -> SessionOut:
     return await _out(db, await chat.get_session(db, principal, session_id))
 
@@ -93,7 +95,7 @@ async def get_session(session_id: str, db: DbDep, principal: PrincipalDep) -> Se
 @sessions_router.patch(
     "/{session_id}", operation_id="updateSession", responses=error_responses(404)
 )
-@authenticated
+@use_chat
 async def update_session(
     session_id: str, body: SessionPatchIn, db: DbDep, principal: PrincipalDep
 ) -> SessionOut:
@@ -104,7 +106,7 @@ async def update_session(
 @sessions_router.get(
     "/{session_id}/messages", operation_id="listMessages", responses=error_responses(404)
 )
-@authenticated
+@use_chat
 async def list_messages(
     session_id: str,
     db: DbDep,
@@ -127,7 +129,7 @@ async def list_messages(
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(404),
 )
-@authenticated
+@use_chat
 async def fork_session(
     session_id: str, db: DbDep, principal: PrincipalDep, body: ForkIn | None = None
 ) -> SessionOut:
@@ -143,7 +145,7 @@ async def fork_session(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(404),
 )
-@authenticated
+@use_chat
 async def delete_session(session_id: str, db: DbDep, principal: PrincipalDep) -> Response:
     """Deletes the session and its messages; its running task is cancelled."""
     await chat.delete_session(db, principal, session_id)

@@ -18,7 +18,8 @@ from sophon.tenants import service as tenants
 async def create_user(
     settings: Settings, *, email: str, display_name: str, password: str, roles: list[str] | None
 ) -> tuple[str, str, list[str]]:
-    """Creates a user in the default tenant; the first user ever becomes Admin."""
+    """Creates a user in the default tenant; the first user ever becomes Admin, later ones
+    Members (who may use the product) unless roles are named."""
     configure_password_hashing(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )
@@ -27,7 +28,7 @@ async def create_user(
         await bootstrap.prepare(settings, database)
         async with database.transaction() as db:
             first = not await users_service.any_user(db)
-            chosen = roles or (["Admin"] if first else ["Viewer"])
+            chosen = roles or (["Admin"] if first else ["Member"])
             tenant = await tenants.default_tenant(db)
             with acting_in(db.sync_session, tenant.id):
                 user = await users_service.create_member(

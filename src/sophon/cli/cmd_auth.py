@@ -17,6 +17,11 @@ def _describe(me: dict[str, Any]) -> str:
     return f"{user['email']} ({roles}) in tenant {me['tenant']['slug']}"
 
 
+def _may(me: dict[str, Any]) -> str:
+    """What the credential may do: a token's subset of its user's rights, not the roles'."""
+    return ", ".join(me.get("permissions") or []) or "nothing but manage itself"
+
+
 def login(
     email: Annotated[str | None, typer.Option(help="Prompted for when omitted.")] = None,
     password_stdin: Annotated[
@@ -33,7 +38,9 @@ def login(
             fail("--token cannot be combined with --email or --password-stdin", EXIT_USAGE)
         me = rt.api.get("/api/auth/me", token=token)
         rt.save_login(token, None)
-        rt.out.done(f"Signed in to {rt.gateway_url} as {_describe(me)}", me)
+        rt.out.done(
+            f"Signed in to {rt.gateway_url} as {_describe(me)}\nThis token may: {_may(me)}", me
+        )
         return
     email = email or typer.prompt("Email")
     if password_stdin:
@@ -86,6 +93,7 @@ _WHOAMI = [
     ("name", "user.displayName"),
     ("id", "user.id"),
     ("roles", "roles"),
+    ("permissions", "permissions"),
     ("tenant", "tenant.slug"),
     ("tier", "tier"),
     ("auth", "authMethod"),

@@ -136,7 +136,8 @@ def admin_create_user(
         str | None, typer.Option(help="Shown name (default: from email).")
     ] = None,
     role: Annotated[
-        list[str] | None, typer.Option(help="Role name; repeat for several. First user: Admin.")
+        list[str] | None,
+        typer.Option(help="Role name; repeat for several. First user: Admin; later: Member."),
     ] = None,
     password: Annotated[
         str | None, typer.Option(help="Prompted for when omitted (env SOPHON_NEW_PASSWORD).")

@@ -17,6 +17,7 @@ from sophon.identity.models import ApiToken, AuthSession, User
 from sophon.identity.principals import SessionPolicy, session_alive
 from sophon.identity.revocation import credentials_revoked
 from sophon.platform.clock import utcnow
+from sophon.platform.delegation import delegate
 from sophon.platform.emails import normalize_email
 from sophon.platform.errors import (
     Conflict,
@@ -29,7 +30,6 @@ from sophon.platform.errors import (
 )
 from sophon.platform.ids import new_id
 from sophon.platform.kv import claim_setting_once
-from sophon.platform.permissions import require_known
 from sophon.platform.principal import AuthMethod, Principal
 from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy
 from sophon.platform.security import (
@@ -245,16 +245,7 @@ async def create_token(
         raise NotAuthorized("Only a user can own API tokens.")
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidRequest("expiresAt must be in the future.", {"field": "expiresAt"})
-    granted: list[str] | None = None
-    if permissions is not None:
-        wanted = require_known(permissions)
-        beyond = sorted(wanted - principal.permissions)
-        if beyond:
-            raise NotAuthorized(
-                "A token can't have permissions its creator lacks.",
-                {"permission": beyond[0], "permissions": beyond},
-            )
-        granted = sorted(wanted)
+    granted = delegate(principal, permissions, expires_at)
     secret, prefix, digest = new_api_token()
     token = ApiToken(
         id=new_id("tok"),
@@ -263,8 +254,8 @@ async def create_token(
         name=name,
         prefix=prefix,
         token_hash=digest,
-        permissions=granted,
-        expires_at=expires_at,
+        permissions=None if granted.permissions is None else sorted(granted.permissions),
+        expires_at=granted.expires_at,
     )
     db.add(token)
     await db.flush()

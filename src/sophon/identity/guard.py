@@ -1,11 +1,12 @@
 """The one auth dependency: who is calling, in which tenant, may they call this route.
 
-Routes declare `@requires(Permission...)` or `@authenticated`; the declaration becomes these
-dependencies through `GuardedRoute`, so a handler never checks permissions itself."""
+Routes declare `@requires(Permission...)`, `@requires_any(Permission...)` or, for the caller's
+own identity only, `@authenticated`; the declaration becomes these dependencies through
+`GuardedRoute`, so a handler never checks permissions itself."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -160,9 +161,7 @@ async def authorize(request: Request, principal: PrincipalDep, db: DbDep) -> Non
             {"code": "password_change_required"},
         )
     await enforce(request, gateway, principal.rate_key)
-    for name in access.permissions:
-        if not principal.can(Permission(name)):
-            raise NotAuthorized(f"Missing required permission: {name}", {"permission": name})
+    check(principal, access.permissions, access.any_of)
     if access.tier is not None:
         tenant = await tenants.by_id(db, principal.tenant_id)
         current = tenants.effective_tier(tenant, gateway.settings.tier)
@@ -178,15 +177,33 @@ async def authorize(request: Request, principal: PrincipalDep, db: DbDep) -> Non
         )
 
 
+def check(principal: Principal, all_of: Iterable[str], any_of: Iterable[str] = ()) -> None:
+    """403 `not_authorized` unless the principal holds every one of `all_of` and, when `any_of`
+    names some, at least one of them (routes and hub connections and methods alike)."""
+    for name in all_of:
+        if not principal.can(Permission(name)):
+            raise NotAuthorized(f"Missing required permission: {name}", {"permission": name})
+    alternatives = list(any_of)
+    if alternatives and not any(principal.can(Permission(n)) for n in alternatives):
+        named = alternatives[0] if len(alternatives) == 1 else f"one of {', '.join(alternatives)}"
+        raise NotAuthorized(
+            f"Missing required permission: {named}",
+            {"permission": alternatives[0], "anyOf": alternatives},
+        )
+
+
 def requires(
     *permissions: Permission,
     tier: Tier | None = None,
     feature: str | None = None,
     rate: str | None = "auto",
     allow_pending_password: bool = False,
+    any_of: tuple[Permission, ...] = (),
 ) -> Callable[[F], F]:
-    """Declares the permissions (all needed), tier and licence feature a route requires."""
-    label = ",".join(p.value for p in permissions) or "authenticated"
+    """Declares the permissions (all needed; of `any_of`, one), tier and licence feature a route
+    requires."""
+    parts = (",".join(p.value for p in permissions), "|".join(p.value for p in any_of))
+    label = ";".join(part for part in parts if part) or "authenticated"
     if feature:
         tier = tier or Tier.ENTERPRISE
     return declare(
@@ -197,6 +214,7 @@ def requires(
             security=BEARER,
             rate=rate,
             permissions=tuple(p.value for p in permissions),
+            any_of=tuple(p.value for p in any_of),
             allow_pending_password=allow_pending_password,
             tier=tier.value if tier else None,
             feature=feature,
@@ -204,5 +222,13 @@ def requires(
     )
 
 
+def requires_any(*permissions: Permission, rate: str | None = "auto") -> Callable[[F], F]:
+    """Any one of `permissions` lets the caller in; the service decides how far each reaches
+    (`UseChat`: one's own tasks; `ViewActiveTasks`: every task of the tenant)."""
+    return requires(rate=rate, any_of=permissions)
+
+
 authenticated = requires()
-"""Any signed-in member of the tenant."""
+"""Any valid credential of a member of the tenant: only for routes about the caller's own
+identity (who am I, sign-out, password, own sessions and tokens), where a token's subset can
+only narrow what it does (see `platform/delegation.py`)."""

@@ -116,8 +116,10 @@ async def _principal(
         )
     roles = await users_service.roles_of(db, user.id)
     granted = union_permissions(roles)
+    scope = None
     if token is not None and token.permissions is not None:
-        granted &= parse_permissions(token.permissions)[0]  # never more than the user has now
+        scope = parse_permissions(token.permissions)[0]
+        granted &= scope  # never more than the user has now
     return Principal(
         user_id=user.id,
         email=user.email,
@@ -129,6 +131,8 @@ async def _principal(
         session_id=session_id,
         token_id=token.id if token else None,
         must_change_password=user.must_change_password,
+        scope=scope,
+        credential_expires_at=token.expires_at if token else None,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from sophon.identity.guard import PrincipalDep, authenticated, requires
+from sophon.identity.guard import PrincipalDep, requires, requires_any
 from sophon.memory import daily_logs, entries, forgetting, settings_service, traverse, vectors
 from sophon.memory import search as searching
 from sophon.memory.access import Actor
@@ -41,10 +41,13 @@ WRITE = error_responses(403, 404, 413, 422)
 ScopeQ = Annotated[Scope | None, Query(description="`user` or `agent`.")]
 CategoryQ = Annotated[Category | None, Query(description="`fact`, `preference`, `observation`.")]
 AgentQ = Annotated[str | None, Query(alias="agent", max_length=40, description="An agent id.")]
+# one's own memories (and the agents') with View/EditMemory, everyone's with ManageMemory
+read_memory = requires_any(P.VIEW_MEMORY, P.MANAGE_MEMORY)
+write_memory = requires_any(P.EDIT_MEMORY, P.MANAGE_MEMORY)
 
 
 @router.get("/entries", operation_id="listMemoryEntries")
-@authenticated
+@read_memory
 async def list_entries(
     db: DbDep,
     gateway: GatewayDep,
@@ -77,7 +80,7 @@ async def list_entries(
     status_code=status.HTTP_201_CREATED,
     responses=WRITE,
 )
-@authenticated
+@write_memory
 async def create_entry(
     body: EntryIn, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
 ) -> EntryOut:
@@ -88,14 +91,14 @@ async def create_entry(
 
 
 @router.get("/entries/{entry_id}", operation_id="getMemoryEntry", responses=ONE)
-@authenticated
+@read_memory
 async def get_entry(entry_id: str, db: DbDep, principal: PrincipalDep) -> EntryOut:
     """One memory with its entities."""
     return await one_out(db, await entries.get(db, Actor.of(principal), entry_id))
 
 
 @router.patch("/entries/{entry_id}", operation_id="updateMemoryEntry", responses=WRITE)
-@authenticated
+@write_memory
 async def update_entry(
     entry_id: str, body: EntryPatchIn, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
 ) -> EntryOut:
@@ -111,7 +114,7 @@ async def update_entry(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(403, 404),
 )
-@authenticated
+@write_memory
 async def delete_entry(entry_id: str, db: DbDep, principal: PrincipalDep) -> Response:
     """Takes the memory out of use (lists, search, context, graph); its versions are kept so
     the deletion can be traced. To erase it everywhere, use `/forget`."""
@@ -120,7 +123,7 @@ async def delete_entry(entry_id: str, db: DbDep, principal: PrincipalDep) -> Res
 
 
 @router.get("/entries/{entry_id}/versions", operation_id="listMemoryEntryVersions", responses=ONE)
-@authenticated
+@read_memory
 async def list_versions(entry_id: str, db: DbDep, principal: PrincipalDep) -> list[EntryVersionOut]:
     """Every saved state of the memory, newest first, each with who made it."""
     rows = await entries.versions(db, Actor.of(principal), entry_id)
@@ -132,7 +135,7 @@ async def list_versions(entry_id: str, db: DbDep, principal: PrincipalDep) -> li
     operation_id="restoreMemoryEntryVersion",
     responses=error_responses(403, 404),
 )
-@authenticated
+@write_memory
 async def restore_version(
     entry_id: str, version: VersionNumber, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
 ) -> EntryOut:
@@ -148,7 +151,7 @@ async def restore_version(
     status_code=status.HTTP_202_ACCEPTED,
     responses=error_responses(403, 404),
 )
-@authenticated
+@write_memory
 async def forget_entry(entry_id: str, db: DbDep, principal: PrincipalDep) -> ForgetAccepted:
     """Asks to erase the memory everywhere; it happens when the approval is approved."""
     approval = await forgetting.request_forget(db, principal, entry_id)
@@ -169,7 +172,7 @@ async def forget_all(agent_id: str, db: DbDep, principal: PrincipalDep) -> Forge
 
 
 @router.get("/search", operation_id="searchMemory")
-@authenticated
+@read_memory
 async def search(
     db: DbDep,
     gateway: GatewayDep,
@@ -197,7 +200,7 @@ async def search(
 
 
 @router.get("/graph", operation_id="getMemoryGraph", responses=error_responses(404, 422))
-@authenticated
+@read_memory
 async def get_graph(
     db: DbDep,
     principal: PrincipalDep,
@@ -213,7 +216,7 @@ async def get_graph(
 
 
 @router.get("/daily-logs", operation_id="listDailyLogs", responses=error_responses(404))
-@authenticated
+@read_memory
 async def list_daily_logs(
     db: DbDep,
     principal: PrincipalDep,
@@ -226,7 +229,7 @@ async def list_daily_logs(
 
 
 @router.get("/agents/{agent_id}/settings", operation_id="getAgentMemorySettings", responses=ONE)
-@authenticated
+@read_memory
 async def get_settings(agent_id: str, db: DbDep) -> AgentMemorySettings:
     """The agent's memory switches (automatic extraction)."""
     return await settings_service.get(db, agent_id)

@@ -29,6 +29,8 @@ class Access:
     security: list[dict[str, list[str]]] = field(default_factory=list)
     rate: str | None = "auto"
     permissions: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+    """Any one of these lets the caller in (with `permissions`, all of which are needed)."""
     allow_pending_password: bool = False
     tier: str | None = None
     feature: str | None = None

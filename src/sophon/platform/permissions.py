@@ -1,4 +1,5 @@
-"""The permission catalog (the reference's names plus our System group) and the built-in roles."""
+"""The permission catalog (the reference's names plus our System and Use groups) and the built-in
+roles."""
 
 from __future__ import annotations
 
@@ -42,38 +43,58 @@ class Permission(StrEnum):
     MANAGE_BACKUPS = "ManageBackups"
     MANAGE_OPERATIONS = "ManageOperations"
     VIEW_SYSTEM_HEALTH = "ViewSystemHealth"
+    # Use (our design): what an ordinary member needs to use the product, so that a token's
+    # subset binds on these routes too
+    USE_CHAT = "UseChat"
+    VIEW_AGENTS = "ViewAgents"
+    VIEW_MODELS = "ViewModels"
+    VIEW_MEMORY = "ViewMemory"
+    EDIT_MEMORY = "EditMemory"
 
 
 ALL_PERMISSIONS = frozenset(Permission)
+MEMBER = frozenset(
+    {
+        Permission.USE_CHAT,
+        Permission.VIEW_AGENTS,
+        Permission.VIEW_MODELS,
+        Permission.VIEW_MEMORY,
+        Permission.EDIT_MEMORY,
+    }
+)
+VIEWER = frozenset(
+    {
+        Permission.VIEW_USERS,
+        Permission.VIEW_AGENTS,
+        Permission.VIEW_MODELS,
+        Permission.VIEW_MEMORY,
+        Permission.VIEW_ACTIVE_TASKS,
+        Permission.VIEW_BUDGETS,
+        Permission.VIEW_SYSTEM_HEALTH,
+    }
+)
 
 BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
     "Admin": ALL_PERMISSIONS,
-    "Operator": frozenset(
-        {
-            Permission.APPROVE_ACTIONS,
-            Permission.CANCEL_TASKS,
-            Permission.VIEW_ACTIVE_TASKS,
-            Permission.MANAGE_NODES,
-            Permission.MANAGE_OPERATIONS,
-            Permission.VIEW_SYSTEM_HEALTH,
-            Permission.VIEW_BUDGETS,
-            Permission.VIEW_USERS,
-        }
-    ),
-    "Viewer": frozenset(
-        {
-            Permission.VIEW_USERS,
-            Permission.VIEW_ACTIVE_TASKS,
-            Permission.VIEW_BUDGETS,
-            Permission.VIEW_SYSTEM_HEALTH,
-        }
-    ),
+    "Operator": MEMBER
+    | VIEWER
+    | {
+        Permission.APPROVE_ACTIONS,
+        Permission.CANCEL_TASKS,
+        Permission.MANAGE_NODES,
+        Permission.MANAGE_OPERATIONS,
+    },
+    "Member": MEMBER,
+    "Viewer": VIEWER,
 }
 
 BUILTIN_DESCRIPTIONS = {
     "Admin": "Every permission: users, roles, tenants, audit, licence, compliance, settings.",
-    "Operator": "Operations: approve actions, cancel tasks, manage Nodes, view system health.",
-    "Viewer": "Read-only access.",
+    "Operator": "A Member who also runs operations: approves actions, cancels any task, "
+    "manages Nodes, pauses and drains, and reads what a Viewer reads.",
+    "Member": "Uses the product: chats with agents, keeps their own sessions, tasks and "
+    "memories; sees the agents and the model catalog.",
+    "Viewer": "Read-only access; cannot chat.",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -28,6 +29,11 @@ class Principal:
     session_id: str | None = None
     token_id: str | None = None
     must_change_password: bool = False
+    scope: frozenset[Permission] | None = None
+    """The subset the credential itself is limited to (an API token made with one); `None`:
+    everything the user holds, as it changes. `permissions` is already narrowed by it."""
+    credential_expires_at: datetime | None = None
+    """When the credential itself ends (an API token's expiry); `None`: it does not."""
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Response, status
 
-from sophon.identity.guard import PrincipalDep, authenticated, requires
+from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep
 from sophon.platform.permissions import Permission as P
@@ -64,7 +64,7 @@ def _vault(gateway: GatewayDep) -> Vault:
     "model (`echo/echo`), which answers chat whenever the tenant has no enabled provider. "
     "`ref` is the model reference callers pass (`<provider name>/<model id>`).",
 )
-@authenticated
+@requires(P.VIEW_MODELS)
 async def list_models(db: DbDep) -> list[CatalogEntry]:
     """The model catalog: every model of the tenant's providers, then the offline echo model."""
     return await catalog(db)

@@ -6,11 +6,15 @@
 
     class ChatHub(Hub):
         ...
+        requires = (Permission.USE_CHAT,)
+
         @hub_method("JoinSession")
         async def join_session(self, conn: Connection, session_id: str) -> None: ...
 
-Methods take the connection, then the invocation's arguments; their result becomes the
-completion. A `DomainError` becomes a completion error with its message."""
+A hub names the permissions of which a caller needs one to connect (`requires`; none: any
+member) and a method those it needs on top (`hub_method(..., requires=...)`), as REST routes
+declare theirs. Methods take the connection, then the invocation's arguments; their result
+becomes the completion. A `DomainError` becomes a completion error with its message."""
 
 from __future__ import annotations
 
@@ -23,8 +27,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.identity import guard
 from sophon.platform.errors import DomainError, RateLimited
 from sophon.platform.events import Event
+from sophon.platform.permissions import Permission
+from sophon.platform.principal import Principal
 from sophon.platform.throttle import RateCategory, policy_for
 from sophon.realtime import protocol
 from sophon.realtime.connection import Connection
@@ -40,21 +47,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 _METHOD_ATTR = "__sophon_hub_method__"
 
 
-def hub_method(name: str) -> Callable[[F], F]:
+def hub_method(name: str, *, requires: tuple[Permission, ...] = ()) -> Callable[[F], F]:
     """Exposes a coroutine (a completion) or an async generator (a stream) as hub method
-    `name`; clients call it case-insensitively, as with ASP.NET SignalR."""
+    `name`; clients call it case-insensitively, as with ASP.NET SignalR. Calling it needs every
+    one of `requires`."""
 
     def mark(function: F) -> F:
-        setattr(function, _METHOD_ATTR, name)
+        setattr(function, _METHOD_ATTR, (name, tuple(p.value for p in requires)))
         return function
 
     return mark
 
 
 class _Method:
-    def __init__(self, name: str, function: Callable[..., Any]) -> None:
+    def __init__(self, name: str, function: Callable[..., Any], requires: tuple[str, ...]) -> None:
         self.name = name
         self.function = function
+        self.requires = requires
         self.streams = inspect.isasyncgenfunction(function)
         params = list(inspect.signature(function).parameters.values())[2:]  # self, conn
         self.most = len(params)
@@ -72,6 +81,8 @@ class Hub:
     forwards: ClassVar[frozenset[str]] = frozenset()
     privileged: ClassVar[str | None] = None
     """A permission whose holders get every forwarded event of their tenant."""
+    requires: ClassVar[tuple[Permission, ...]] = ()
+    """Connecting needs one of these (none named: any member, for the caller's own notices)."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
@@ -79,9 +90,14 @@ class Hub:
         self._methods: dict[str, _Method] = {}
         for attr in dir(type(self)):
             function = getattr(type(self), attr)
-            name = getattr(function, _METHOD_ATTR, None)
-            if name is not None:
-                self._methods[name.lower()] = _Method(name, function)
+            declared = getattr(function, _METHOD_ATTR, None)
+            if declared is not None:
+                name, requires = declared
+                self._methods[name.lower()] = _Method(name, function, requires)
+
+    def admit(self, principal: Principal) -> None:
+        """403 `not_authorized` unless the principal may connect to this hub."""
+        guard.check(principal, (), (p.value for p in self.requires))
 
     # --- lifecycle hooks ----------------------------------------------------------------
 
@@ -145,6 +161,7 @@ class Hub:
             return
         error: str | None = None
         try:
+            guard.check(conn.principal, method.requires)
             result = await method.function(self, conn, *call.arguments)
         except (DomainError, ValidationError) as exc:
             error = _refusal(method, exc)
@@ -166,6 +183,7 @@ class Hub:
             return
         error: str | None = None
         try:
+            guard.check(conn.principal, method.requires)
             async for item in method.function(self, conn, *call.arguments):
                 conn.send(protocol.stream_item(reply, _jsonable(item)))
         except (DomainError, ValidationError) as exc:

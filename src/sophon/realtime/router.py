@@ -2,8 +2,9 @@
 
 Every hub route declares its access like any REST route: the caller is authenticated with the
 REST credentials (query `access_token` or Bearer header) or, on a transport request, by the
-secret connection token (`?id=`) that an authenticated negotiate handed out. The WebSocket
-upgrade of `GET /hubs/{hub}` goes through the same route and the same checks."""
+secret connection token (`?id=`) that an authenticated negotiate handed out, and must hold one
+of the hub's permissions (`Hub.requires`) to open a connection. The WebSocket upgrade of
+`GET /hubs/{hub}` goes through the same route and the same checks."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ async def hub_caller(request: Request, hub: str) -> HubCaller:
         return HubCaller(found, connection=server.find(found, token))
     credentials = credentials_of(request)
     principal = await authenticate(request.app.state.gateway, request, credentials)
+    found.admit(principal)
     return HubCaller(found, principal=principal, credentials=credentials)
 
 
@@ -198,6 +200,7 @@ async def websocket(ws: WebSocket) -> None:
         else:  # skipNegotiation: the socket itself authenticates
             credentials = credentials_of(ws)
             principal = await authenticate(ws.app.state.gateway, ws, credentials)
+            hub.admit(principal)
             conn = server.open(hub, principal, credentials)
         attach(conn, Transport.WEBSOCKETS)
     except DomainError as error:

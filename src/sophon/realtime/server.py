@@ -143,6 +143,7 @@ class HubServer:
         assert self.gateway is not None
         try:
             principal = await recheck(self.gateway, Credentials(conn.credential, conn.tenant_slug))
+            conn.hub.admit(principal)  # roles change too: one that no longer may, goes
         except DomainError as exc:
             conn.close(f"Connection closed with an error. {exc.message}")
             return

@@ -8,16 +8,19 @@ from typing import Annotated, Literal
 
 from fastapi import Query
 
-from sophon.identity.guard import PrincipalDep, authenticated, requires
+from sophon.identity.guard import PrincipalDep, requires_any
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page, page_of
+from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import error_responses
 from sophon.tasks import service as tasks
 from sophon.tasks.schemas import TaskDetailOut, TaskOut
 from sophon.tasks.views import task_detail, task_out
 
 router = api_router("/tasks", tags=["Tasks"])
+# one's own tasks with UseChat, every task of the tenant with the other (see the service)
+view_tasks = requires_any(P.USE_CHAT, P.VIEW_ACTIVE_TASKS)
 MAX_WAIT_SECONDS = 60
 
 
@@ -26,7 +29,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 @router.get("/active", operation_id="listActiveTasks")
-@authenticated
+@view_tasks
 async def list_active(
     db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
 ) -> Page[TaskOut]:
@@ -36,7 +39,7 @@ async def list_active(
 
 
 @router.get("/history", operation_id="listTaskHistory")
-@authenticated
+@view_tasks
 async def list_history(
     db: DbDep,
     gateway: GatewayDep,
@@ -56,7 +59,7 @@ async def list_history(
 
 
 @router.get("/{task_id}", operation_id="getTask", responses=error_responses(404))
-@authenticated
+@view_tasks
 async def get_task(
     task_id: str,
     db: DbDep,
@@ -77,7 +80,7 @@ async def get_task(
 
 
 @router.post("/{task_id}/cancel", operation_id="cancelTask", responses=error_responses(404, 409))
-@requires(rate="approval")
+@requires_any(P.USE_CHAT, P.CANCEL_TASKS, rate="approval")
 async def cancel_task(task_id: str, db: DbDep, principal: PrincipalDep) -> TaskOut:
     """Cancels cooperatively: a queued task at once; a running one at its next cancellation
     point (a running tool call finishes, queued ones are skipped). Finished → 409; another

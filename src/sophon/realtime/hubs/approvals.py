@@ -19,11 +19,12 @@ class ApprovalsHub(Hub):
     name = "approvals"
     forwards = frozenset({EventName.APPROVAL_REQUESTED.value, EventName.APPROVAL_RESOLVED.value})
     privileged = Permission.APPROVE_ACTIONS.value
+    requires = (Permission.USE_CHAT, Permission.APPROVE_ACTIONS)
 
     def recipients(self, event: Event) -> Iterable[Connection]:
         return self.owner_or_privileged(event)
 
-    @hub_method("Approve")
+    @hub_method("Approve", requires=(Permission.APPROVE_ACTIONS,))
     async def approve(self, conn: Connection, approval_id: Any) -> dict[str, Any]:
         wanted = text_id(approval_id, "id")
         await self.limit(conn, RateCategory.APPROVAL)
@@ -31,7 +32,7 @@ class ApprovalsHub(Hub):
             approval = await approvals.approve(self.gateway, db, conn.principal, wanted)
             return approvals.wire(approval)
 
-    @hub_method("Reject")
+    @hub_method("Reject", requires=(Permission.APPROVE_ACTIONS,))
     async def reject(
         self, conn: Connection, approval_id: Any, reason: Any = None
     ) -> dict[str, Any]:
@@ -42,7 +43,7 @@ class ApprovalsHub(Hub):
             approval = await approvals.reject(self.gateway, db, conn.principal, wanted, why)
             return approvals.wire(approval)
 
-    @hub_method("Edit")
+    @hub_method("Edit", requires=(Permission.APPROVE_ACTIONS,))
     async def edit(self, conn: Connection, approval_id: Any, arguments: Any) -> dict[str, Any]:
         wanted = text_id(approval_id, "id")
         changed = json_object(arguments, "arguments")

@@ -9,6 +9,7 @@ from typing import Any
 from sophon.chat import service as chat
 from sophon.chat.schemas import ChatIn
 from sophon.platform.events import Event, EventName
+from sophon.platform.permissions import Permission
 from sophon.platform.throttle import RateCategory
 from sophon.realtime.connection import Connection
 from sophon.realtime.hub import Hub, hub_method
@@ -36,6 +37,7 @@ CHAT_EVENTS = frozenset(
 class ChatHub(Hub):
     name = "chat"
     forwards = CHAT_EVENTS
+    requires = (Permission.USE_CHAT,)
 
     def recipients(self, event: Event) -> Iterable[Connection]:
         session_id = event.audience.session_id or event.payload.get("sessionId")

@@ -36,6 +36,7 @@ class TasksHub(Hub):
     name = "tasks"
     forwards = LIFECYCLE
     privileged = Permission.VIEW_ACTIVE_TASKS.value
+    requires = (Permission.USE_CHAT, Permission.VIEW_ACTIVE_TASKS)
 
     def recipients(self, event: Event) -> Iterable[Connection]:
         return self.owner_or_privileged(event)
