@@ -20,7 +20,13 @@ from sophon.chat.models import ChatSession, Message
 from sophon.platform.events import EventName
 from sophon.runtime.errors import TurnCancelled
 from sophon.runtime.providers import ChatResponse, ToolCall
-from sophon.runtime.tools.context import ToolContext, ToolResult, run_tool
+from sophon.runtime.tools.context import (
+    InvalidToolArguments,
+    ToolContext,
+    ToolResult,
+    run_tool,
+    validate_arguments,
+)
 from sophon.runtime.tools.registry import RiskLevel, Tool, ToolRegistry
 
 if TYPE_CHECKING:
@@ -111,6 +117,11 @@ def _gate(runner: TurnRunner, turn: Turn, outcome: Outcome, allowed: set[str]) -
     if call.arguments_error:
         outcome.refuse("failed", f"Invalid arguments for {call.name}: {call.arguments_error}.")
         return False
+    try:  # before any approval: a person approves the arguments that will run, defaults and all
+        outcome.arguments = validate_arguments(tool, call.arguments)
+    except InvalidToolArguments as invalid:
+        outcome.refuse("failed", invalid.message)
+        return False
     ceiling = RiskLevel(runner.settings.heartbeat_risk_ceiling)
     if turn.heartbeat and tool.risk.rank > ceiling.rank:
         outcome.refuse(
@@ -124,7 +135,6 @@ def _gate(runner: TurnRunner, turn: Turn, outcome: Outcome, allowed: set[str]) -
     if tool.risk is RiskLevel.MEDIUM and turn.plan_approved is False:
         outcome.refuse("rejected", "The plan that included this call was rejected.")
         return False
-    outcome.arguments = call.arguments
     return False
 
 
@@ -158,7 +168,7 @@ def _apply_decision(outcome: Outcome, decided: Approval | None) -> None:
         outcome.refuse("skipped", "Skipped: the task was cancelled while awaiting approval.")
     elif decided.status == ApprovalStatus.APPROVED.value:
         outcome.status = "approved"
-        outcome.arguments = decided.approved_arguments or outcome.call.arguments
+        outcome.arguments = decided.approved_arguments or decided.arguments
     elif decided.status == ApprovalStatus.REJECTED.value:
         reason = f": {decided.reason}" if decided.reason else "."
         outcome.refuse("rejected", f"The user rejected this call{reason}")
@@ -172,12 +182,13 @@ async def _request_approvals(
     async with runner.tx(turn) as db:
         for outcome in gated:
             assert outcome.tool is not None
+            assert outcome.arguments is not None
             approval = approvals.create(
                 db,
                 kind=approvals.KIND_TOOL,
                 tool_name=outcome.call.name,
                 risk_level=outcome.tool.risk.value,
-                arguments=outcome.call.arguments,
+                arguments=outcome.arguments,
                 timeout_seconds=runner.approval_timeout(outcome.call.name),
                 user_id=turn.task.user_id,
                 editable=outcome.tool.editable_at_approval,
