@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,6 +97,12 @@ class HistoryFilter:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None
+
+
+async def has_ended(db: AsyncSession, task_id: str) -> bool:
+    """True when the task is finished or no longer exists."""
+    status = await db.scalar(select(Task.status).where(Task.id == task_id))
+    return status is None or status in FINISHED
 
 
 def active(principal: Principal) -> Select[Task]:
@@ -217,9 +224,11 @@ async def wait_finished(
         return task
 
 
-async def reconcile(database: Database) -> int:
+async def reconcile(
+    database: Database, on_finish: Callable[[AsyncSession, Task], Awaitable[None]] | None = None
+) -> int:
     """Tasks whose job ended without them (a turn that crashed on its last attempt) end Failed
-    with reason "gateway restarted"."""
+    with reason "gateway restarted"; `on_finish` runs for each in the same transaction."""
     async with database.transaction() as db:
         stmt = (
             select(Task, Job.status)
@@ -237,6 +246,8 @@ async def reconcile(database: Database) -> int:
                     error="gateway restarted",
                     error_code="gateway_restarted",
                 )
+                if on_finish is not None:
+                    await on_finish(db, task)
         return len(rows)
 
 
