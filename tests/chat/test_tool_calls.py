@@ -34,6 +34,16 @@ async def test_a_safe_tool_runs_and_its_result_reaches_the_model(
     assert task["toolCalls"][0]["name"] == "datetime.now"
 
 
+async def test_the_default_agent_of_a_fresh_install_can_tell_the_time(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    accepted, task = await chat_turn(client, admin, "/tool datetime.now {}")
+    assert task["status"] == "Completed", task
+    assert [(c["name"], c["status"]) for c in task["toolCalls"]] == [("datetime.now", "completed")]
+    history = await messages(client, admin, accepted["sessionId"])
+    assert history[3]["content"].startswith("(offline echo model) Tool results: datetime.now:")
+
+
 async def test_a_tool_outside_the_allowlist_is_an_error_result(
     client: httpx.AsyncClient, admin: Caller, agent_id: str
 ) -> None:
