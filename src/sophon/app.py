@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ from sophon.platform.errors import install_error_handlers
 from sophon.platform.gateway import Gateway
 from sophon.platform.middleware import BodyLimitMiddleware, HealthProbe, RequestContextMiddleware
 from sophon.platform.schemas import ErrorEnvelope
+from sophon.platform.server import BEFORE_SHUTDOWN
 from sophon.platform.tenancy import TenantPrefixMiddleware
 from sophon.providers import router as providers_router
 from sophon.public.router import router as public_router
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         route_index.add_routes(app, router)
     install_hubs(app)
+    setattr(app.state, BEFORE_SHUTDOWN, [*getattr(app.state, BEFORE_SHUTDOWN, []), _stopping(app)])
     install_docs(app)
     route_index.install(app.router)
     app.add_middleware(
@@ -105,6 +107,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _stopping(app: FastAPI) -> Callable[[], Awaitable[None]]:
+    """Tells the Gateway it is stopping before uvicorn waits for open requests to end."""
+
+    async def stopping() -> None:
+        gateway: Gateway | None = getattr(app.state, "gateway", None)
+        if gateway is not None:
+            gateway.stopping.set()
+
+    return stopping
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

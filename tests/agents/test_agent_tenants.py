@@ -44,6 +44,8 @@ async def test_a_new_tenant_has_its_own_default_agent_with_a_soul(
     acme_default = await default_agent(client, acme)
     assert acme_default["id"] != home_default["id"]
     assert acme_default["name"] == "default"
+    assert acme_default["tools"] == home_default["tools"]
+    assert "datetime.now" in acme_default["tools"]
     soul = await client.get(f"{AGENTS}/{acme_default['id']}/soul", headers=acme.headers)
     assert soul.status_code == 200, soul.text
     assert soul.json()["version"] == 1

@@ -9,11 +9,12 @@ import pytest
 from fastapi import FastAPI
 
 from sophon.runtime.tools.registry import RiskLevel, Tool
-from tests.agents.agent_helpers import AGENTS, audit_actions, create_agent
+from tests.agents.agent_helpers import AGENTS, audit_actions, create_agent, default_agent
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller
 
 TEST_TOOLS = ["agtest.alpha", "agtest.beta", "agtestother.gamma"]
+LOW = ("None", "Low")
 
 
 async def _noop(_context: Any, _arguments: dict[str, Any]) -> None:
@@ -28,6 +29,18 @@ def catalog(app: FastAPI, client: httpx.AsyncClient) -> list[str]:
             Tool(name, f"Test tool {name}.", {"type": "object"}, RiskLevel.LOW, _noop)
         )
     return TEST_TOOLS
+
+
+async def test_a_fresh_install_gives_the_default_agent_the_built_ins_up_to_low_risk(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    agent = await default_agent(client, admin)
+    catalog = (await client.get("/api/tools")).json()
+    low = [t["name"] for t in catalog if t["source"] == "builtin" and t["riskLevel"] in LOW]
+    assert "datetime.now" in low
+    granted = await client.get(f"{AGENTS}/{agent['id']}/tools", headers=admin.headers)
+    assert granted.json() == {"tools": low, "effective": low}
+    assert await audit_actions(client, admin, "agent.tools.") == []
 
 
 async def test_allowlist_set_and_read_with_effective_tools(

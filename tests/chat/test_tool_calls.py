@@ -34,6 +34,16 @@ async def test_a_safe_tool_runs_and_its_result_reaches_the_model(
     assert task["toolCalls"][0]["name"] == "datetime.now"
 
 
+async def test_the_default_agent_of_a_fresh_install_can_tell_the_time(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    accepted, task = await chat_turn(client, admin, "/tool datetime.now {}")
+    assert task["status"] == "Completed", task
+    assert [(c["name"], c["status"]) for c in task["toolCalls"]] == [("datetime.now", "completed")]
+    history = await messages(client, admin, accepted["sessionId"])
+    assert history[3]["content"].startswith("(offline echo model) Tool results: datetime.now:")
+
+
 async def test_a_tool_outside_the_allowlist_is_an_error_result(
     client: httpx.AsyncClient, admin: Caller, agent_id: str
 ) -> None:
@@ -85,6 +95,39 @@ async def test_a_high_risk_call_waits_for_approval_and_runs_once_approved(
         "/api/admin/audit", headers=admin.headers, params={"action": "approval."}
     )
     assert [e["action"] for e in audit.json()["items"]] == ["approval.approved"]
+
+
+async def test_invalid_arguments_are_an_error_result_at_once_and_ask_no_one(
+    client: httpx.AsyncClient, admin: Caller, agent_id: str, events: EventLog
+) -> None:
+    accepted, task = await chat_turn(client, admin, '/tool code.execute {"code": 7}')
+    assert task["status"] == "Completed", task
+    history = await messages(client, admin, accepted["sessionId"])
+    assert [m["role"] for m in history] == ["user", "assistant", "tool", "assistant"]
+    (call,) = history[1]["toolCalls"]
+    assert (call["status"], call["approvalId"]) == ("failed", None)
+    assert history[2]["content"] == (
+        "Invalid arguments for code.execute: code: Input should be a valid string."
+    )
+    assert "code.execute (error): " in history[3]["content"]
+    assert "ApprovalRequested" not in [e.name for e in events.of_task(accepted["taskId"])]
+    for listing in ("/api/approvals", "/api/approvals/history"):
+        assert (await client.get(listing, headers=admin.headers)).json()["items"] == []
+
+
+async def test_the_approval_shows_the_arguments_that_will_run(
+    client: httpx.AsyncClient, admin: Caller, agent_id: str, events: EventLog
+) -> None:
+    accepted = await send(client, admin, PRINT_CODE)
+    approval = await pending_approval(client, admin, events, accepted["taskId"])
+    ran = {"code": "print(6 * 7)", "stdin": "", "timeoutSeconds": 30.0}
+    assert approval["arguments"] == ran
+    approved = await client.post(f"/api/approvals/{approval['id']}/approve", headers=admin.headers)
+    assert approved.json()["approvedArguments"] == ran
+    await wait_task(client, admin, accepted["taskId"])
+    history = await messages(client, admin, accepted["sessionId"])
+    assert history[1]["toolCalls"][0]["arguments"] == ran
+    assert "stdout:\n42\n" in history[2]["content"]
 
 
 async def test_edit_approves_with_changed_arguments_checked_against_the_schema(

@@ -55,6 +55,21 @@ def test_chat_m_json_prints_the_final_message_object(signed_in: Cli, gateway: Ga
     assert follow["taskId"] in [t["id"] for t in recent]
 
 
+def test_chat_m_names_a_refused_tool_call_on_stderr_and_exits_5(signed_in: Cli) -> None:
+    refused = signed_in.run("chat", "-m", '/tool os.execute_sandboxed {"command": "true"}')
+    assert refused.returncode == 5, refused.stderr
+    assert refused.stdout.startswith("(offline echo model) Tool results: os.execute_sandboxed")
+    assert refused.stderr == (
+        "sophon: tool call os.execute_sandboxed failed: "
+        "The tool os.execute_sandboxed is not available to this agent.\n"
+    )
+    # a fresh install's default agent has the low-risk built-ins: the time is a tool call away
+    clock = signed_in.run("chat", "-m", "/tool datetime.now {}")
+    assert clock.returncode == 0, clock.stderr
+    assert clock.stdout.startswith("(offline echo model) Tool results: datetime.now: ")
+    assert clock.stderr == ""
+
+
 def test_chat_with_an_agent_by_name(signed_in: Cli, coder: str) -> None:
     message = json.loads(signed_in.invoke("chat", "-a", "coder", "-m", "yo", "--json").stdout)
     session = json.loads(
@@ -121,7 +136,10 @@ def test_approval_named_on_stderr_and_rejected_from_another_command(
     finally:
         chat.kill()
         chat.wait()
-    assert chat.returncode == 0, err
+    assert chat.returncode == 5, err
+    assert err.endswith(
+        b"sophon: tool call code.execute rejected: The user rejected this call: not now\n"
+    )
     answer = json.loads(out)
     assert answer["role"] == "assistant"
     assert "rejected" in answer["content"].lower()

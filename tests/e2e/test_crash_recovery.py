@@ -1,10 +1,13 @@
 """Crash recovery with real processes: turns in flight when a Gateway is SIGKILLed resume on the
-next start from their last persisted step, a running tool call gets an "interrupted" result, and
-a turn that crashed on its last attempt ends Failed "gateway restarted"."""
+next start from their last persisted step, a running tool call gets an "interrupted" result, a
+call waiting for its approval waits on that same approval again (or uses the decision made
+while no Gateway ran it), and a turn that crashed on its last attempt ends Failed "gateway
+restarted" with its approval closed."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ from tests.identity_helpers import PASSWORD
 pytestmark = pytest.mark.slow
 
 FINISHED = ("Completed", "Failed", "Cancelled")
+PRINT_CODE = '/tool code.execute {"code": "print(6 * 7)"}'
+RESUMED = "resumed after a Gateway restart"
 # Short leases, so a killed process's turns are taken over within seconds: it is the lease the
 # crashed process left behind that must run out, so every process of a test uses one.
 FAST = {
@@ -131,6 +136,38 @@ class Api:
         page = self.ok("GET", f"/api/sessions/{session_id}/messages", params={"limit": 200})
         items: list[dict[str, Any]] = page["items"]
         return items
+
+    def approvals(self) -> list[dict[str, Any]]:
+        pending = self.ok("GET", "/api/approvals")["items"]
+        decided = self.ok("GET", "/api/approvals/history")["items"]
+        return [*pending, *decided]
+
+    def pending_approval(self, task_id: str) -> dict[str, Any]:
+        """The task's approval once it waits for one (the REST API has no wait for that)."""
+        return self._until(
+            lambda: next((a for a in self.approvals() if a["taskId"] == task_id), None)
+        )
+
+    def resumed(self, task_id: str) -> None:
+        """Returns once a restarted Gateway has resumed the task."""
+
+        def probe() -> bool | None:
+            log = self.task(task_id)["log"]
+            return True if any(e["message"] == RESUMED for e in log) else None
+
+        self._until(probe)
+
+    @staticmethod
+    def _until(probe: Any, within: float = 30.0) -> Any:
+        deadline = time.monotonic() + within
+        while (found := probe()) is None:
+            assert time.monotonic() < deadline, f"not within {within}s"
+            time.sleep(0.05)  # polling state the REST API can't wait on
+        return found
+
+    def allow_code(self) -> None:
+        agent = next(a for a in self.ok("GET", "/api/agents")["items"] if a["isDefault"])
+        self.ok("PUT", f"/api/agents/{agent['id']}/tools", json={"tools": ["code.*"]})
 
 
 def test_a_turn_in_flight_resumes_after_sigkill(gateways: Gateways) -> None:
@@ -250,3 +287,88 @@ def test_a_turn_that_crashes_twice_fails_gateway_restarted(gateways: Gateways) -
     assert [(m["id"], m["role"], m["content"]) for m in history] == [
         (accepted["messageId"], "user", question)
     ]
+
+
+def test_an_approval_pending_at_a_crash_is_waited_on_again(gateways: Gateways) -> None:
+    first = gateways.start()
+    restarted = gateways.prepare()
+    api = Api(first, gateways.data)
+    api.allow_code()
+    accepted = api.send(PRINT_CODE)
+    approval = api.pending_approval(accepted["taskId"])
+    first.kill()
+
+    restarted.start()
+    api.use(restarted)
+    api.resumed(accepted["taskId"])
+    assert api.task(accepted["taskId"])["status"] == "Running"
+    assert [(a["id"], a["status"]) for a in api.approvals()] == [(approval["id"], "Pending")]
+    api.ok("POST", f"/api/approvals/{approval['id']}/approve")
+    task = api.finished(accepted["taskId"])
+
+    assert task["status"] == "Completed", task
+    assert [(c["status"], c["approvalId"]) for c in task["toolCalls"]] == [
+        ("completed", approval["id"])
+    ]
+    history = api.messages(accepted["sessionId"])
+    assert [m["role"] for m in history] == ["user", "assistant", "tool", "assistant"]
+    assert "stdout:\n42\n" in history[2]["content"]
+    assert len(api.approvals()) == 1
+
+
+def test_an_approval_decided_while_no_gateway_ran_the_turn_is_used(gateways: Gateways) -> None:
+    first = gateways.start()
+    api_only = gateways.prepare(SOPHON_RUN_WORKERS="false")
+    restarted = gateways.prepare()
+    api = Api(first, gateways.data)
+    api.allow_code()
+    accepted = api.send(PRINT_CODE)
+    approval = api.pending_approval(accepted["taskId"])
+    first.kill()
+
+    api_only.start()  # serves the API, runs no turns
+    api.use(api_only)
+    rejected = api.ok(
+        "POST", f"/api/approvals/{approval['id']}/reject", json={"reason": "not while down"}
+    )
+    assert rejected["status"] == "Rejected"
+    api_only.kill()
+    restarted.start()
+    api.use(restarted)
+    task = api.finished(accepted["taskId"])
+
+    assert task["status"] == "Completed", task
+    assert any(e["message"] == RESUMED for e in task["log"])
+    assert [(c["status"], c["approvalId"]) for c in task["toolCalls"]] == [
+        ("rejected", approval["id"])
+    ]
+    history = api.messages(accepted["sessionId"])
+    assert history[2]["content"] == "The user rejected this call: not while down"
+    assert len(api.approvals()) == 1
+
+
+def test_a_turn_that_crashes_twice_awaiting_approval_closes_it(gateways: Gateways) -> None:
+    first = gateways.start()
+    second, third = gateways.prepare(), gateways.prepare()
+    api = Api(first, gateways.data)
+    api.allow_code()
+    accepted = api.send(PRINT_CODE)
+    approval = api.pending_approval(accepted["taskId"])
+    first.kill()
+    second.start()
+    api.use(second)
+    api.resumed(accepted["taskId"])
+    second.kill()
+
+    third.start()
+    api.use(third)
+    task = api.finished(accepted["taskId"])
+    assert (task["status"], task["errorCode"]) == ("Failed", "gateway_restarted"), task
+    closed = api.ok("GET", f"/api/approvals/{approval['id']}")
+    assert (closed["status"], closed["reason"]) == (
+        "Expired",
+        "The task ended before this was decided.",
+    )
+    late = api.call("POST", f"/api/approvals/{approval['id']}/approve")
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "conflict")
+    assert api.ok("GET", "/api/approvals")["items"] == []

@@ -24,6 +24,9 @@ from sophon.tasks import service as tasks
 
 DEFAULT_AGENT_NAME = "default"
 DEFAULT_DESCRIPTION = "The workspace's general assistant."
+DEFAULT_TOOLS = ["datetime.now", "memory.read", "memory.search", "memory.traverse", "web.fetch"]
+"""A new default agent's allowlist: the built-ins up to Low risk, named one by one so a tool
+added to a family later is not granted unseen. Existing agents keep theirs."""
 
 
 def live() -> Select[Agent]:
@@ -205,7 +208,7 @@ async def ensure_default_agent(db: AsyncSession, data: Path | None) -> Agent:
         name=DEFAULT_AGENT_NAME,
         name_key=DEFAULT_AGENT_NAME,
         description=DEFAULT_DESCRIPTION,
-        tools=[],
+        tools=list(DEFAULT_TOOLS),
         is_default=True,
     )
     taken = await db.scalar(live().where(Agent.name_key == DEFAULT_AGENT_NAME))

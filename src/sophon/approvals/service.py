@@ -22,6 +22,7 @@ from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import session_tenant
 from sophon.runtime.tools.context import InvalidToolArguments, validate_arguments
+from sophon.tasks import service as tasks
 
 if TYPE_CHECKING:
     from sophon.platform.gateway import Gateway
@@ -30,6 +31,7 @@ PREVIEW_CHARS = 4000
 KIND_TOOL = "tool"
 KIND_PLAN = "plan"
 KIND_ACTION = "action"
+TASK_ENDED = "The task ended before this was decided."
 
 
 def preview_of(tool_name: str, arguments: dict[str, Any]) -> str:
@@ -164,7 +166,20 @@ async def _pending_for_decision(
         await audit.record(
             db, principal, "approval.expired", ("approval", approval.id), details=_summary(approval)
         )
-        raise Conflict("The approval expired before it was decided.", {"status": "Expired"})
+        raise Conflict(
+            "The approval expired before it was decided.", {"status": "Expired"}, keep_writes=True
+        )
+    if (
+        approval.status == ApprovalStatus.PENDING.value
+        and approval.task_id is not None
+        and await tasks.has_ended(db, approval.task_id)
+    ):  # nothing waits for this decision any more: it would be approved to no effect
+        await _withdraw(db, approval, TASK_ENDED)
+        raise Conflict(
+            "The task that asked for this approval has ended; nothing would act on a decision.",
+            {"status": approval.status, "taskId": approval.task_id},
+            keep_writes=True,
+        )
     if approval.status != ApprovalStatus.PENDING.value:
         raise Conflict(f"The approval is already {approval.status}.", {"status": approval.status})
     return approval
@@ -275,9 +290,36 @@ async def expire_if_due(db: AsyncSession, approval_id: str) -> Approval | None:
     return approval
 
 
+async def _withdraw(db: AsyncSession, approval: Approval, reason: str) -> None:
+    _expire(db, approval)
+    approval.reason = reason
+    await audit.record(
+        db,
+        audit.anonymous_actor(),
+        "approval.withdrawn",
+        ("approval", approval.id),
+        details={**_summary(approval), "reason": reason},
+    )
+
+
+async def withdraw_for_task(db: AsyncSession, task_id: str, reason: str) -> None:
+    """The task ended: its approvals still pending close (Expired, with `reason`), so none can
+    be approved to no effect."""
+    stmt = select(Approval).where(
+        Approval.task_id == task_id, Approval.status == ApprovalStatus.PENDING.value
+    )
+    for approval in (await db.scalars(stmt.with_for_update())).all():
+        await _withdraw(db, approval, reason)
+
+
+async def latest_for_task(db: AsyncSession, task_id: str, kind: str) -> Approval | None:
+    """The task's most recent approval of this kind (a resumed turn picks it up again)."""
+    stmt = select(Approval).where(Approval.task_id == task_id, Approval.kind == kind)
+    return await db.scalar(stmt.order_by(Approval.id.desc()).limit(1))
+
+
 async def withdraw(db: AsyncSession, approval_id: str, reason: str) -> None:
     """The requester no longer waits (task cancelled): a pending approval expires at once."""
     approval = await db.scalar(select(Approval).where(Approval.id == approval_id).with_for_update())
     if approval is not None and approval.status == ApprovalStatus.PENDING.value:
-        _expire(db, approval)
-        approval.reason = reason
+        await _withdraw(db, approval, reason)

@@ -19,6 +19,8 @@ from sophon.cli.listing import progress
 from sophon.cli.runtime import Runtime
 
 FINISHED = {"Completed", "Failed", "Cancelled"}
+REFUSED = {"failed", "rejected", "skipped", "interrupted"}  # tool calls that did not do their job
+_REASON_CHARS = 300
 _WAIT_STEP = 2.0  # seconds per long poll; between polls, pending approvals are looked at
 
 
@@ -30,6 +32,8 @@ class Turn:
         self.interactive = interactive
         self.timeout = timeout
         self._asked: set[str] = set()
+        self.refused: list[str] = []
+        """The last turn's tool calls that were refused or failed, each in words."""
 
     def run(self, content: str, agent: str | None, session: str | None) -> dict[str, Any]:
         body = {"content": content, "agentId": agent, "sessionId": session}
@@ -42,6 +46,12 @@ class Turn:
         if task["status"] != "Completed":
             reason = task.get("error") or task["status"].lower()
             fail(f"task {task['id']} {task['status'].lower()}: {reason}")
+        self.refused = [
+            f"tool call {call['name']} {call['status']}: "
+            + " ".join(str(call.get("result") or "").split())[:_REASON_CHARS]
+            for call in task.get("toolCalls") or []
+            if call.get("status") in REFUSED
+        ]
         return self._answer(accepted["sessionId"], task["id"])
 
     def cancel(self, task_id: str) -> None:

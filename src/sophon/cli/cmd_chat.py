@@ -16,7 +16,7 @@ from sophon.cli.chat_stream import StreamTurn
 from sophon.cli.chat_turn import Turn
 from sophon.cli.client import Unreachable
 from sophon.cli.cmd_agents import agent_id
-from sophon.cli.core import EXIT_ERROR, EXIT_UNREACHABLE, CliError
+from sophon.cli.core import EXIT_ERROR, EXIT_TOOL_REFUSED, EXIT_UNREACHABLE, CliError
 from sophon.cli.hub_client import ChatHub, HubClosed
 from sophon.cli.line_input import LineInput
 from sophon.cli.runtime import Runtime, runtime
@@ -32,7 +32,8 @@ def chat(
     agent: Annotated[str | None, typer.Option("--agent", "-a", help="Agent id or name.")] = None,
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for each answer.")] = 300.0,
 ) -> None:
-    """Chat with an agent: `-m` for one scripted turn (`--json`: the final message object)."""
+    """Chat with an agent: `-m` for one scripted turn (`--json`: the final message object; exit
+    code 5 when a tool call of the turn was refused, rejected, failed or interrupted)."""
     rt = runtime()
     chosen = agent or (rt.config.stored.get("defaultAgent") if not session else None)
     agent_ref = agent_id(chosen) if chosen else None
@@ -44,6 +45,9 @@ def chat(
             rt.out.raw_json(answer)
         else:
             rt.out.text(answer["content"])
+        if turn.refused:  # the answer stands, but a script must not take it for a full success
+            sys.stderr.write("".join(f"sophon: {line}\n" for line in turn.refused))
+            raise typer.Exit(EXIT_TOOL_REFUSED)
         return
     hub = _connect_hub(rt)
     if hub is None:

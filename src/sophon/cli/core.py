@@ -26,6 +26,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 EXIT_AUTH = 4
+EXIT_TOOL_REFUSED = 5  # `chat -m` answered, but a tool call of the turn did not run or failed
 
 Format = Literal["table", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("table", "json", "csv")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,8 @@ class Gateway:
     vault: Vault
     model_runtime: ProviderRuntime
     runtime: AgentRuntime | None = None  # the agent runtime, when this process runs turns
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when shutdown begins: long waits for clients (task long-polls) answer at once."""
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -105,6 +108,7 @@ class Gateway:
         await self.runtime.start()
 
     async def close(self) -> None:
+        self.stopping.set()
         if self.runtime is not None:
             await self.runtime.stop()
         await wait_for_released_events()

@@ -9,6 +9,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from sophon.approvals import service as approvals
 from sophon.memory import agent_loop as memory_loop
 from sophon.memory import jobs as memory_jobs
 from sophon.ops import service as ops
@@ -23,8 +24,13 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from sophon.platform.gateway import Gateway
+    from sophon.tasks.models import Task
 
 log = logging.getLogger("sophon.runtime")
+
+
+async def _close_approvals(db: AsyncSession, task: Task) -> None:
+    await approvals.withdraw_for_task(db, task.id, approvals.TASK_ENDED)
 
 
 class AgentRuntime:
@@ -103,6 +109,6 @@ class AgentRuntime:
         database = self.gateway.db
         if self.gateway.settings.heartbeat_enabled:
             await heartbeat.tick(database)
-        await tasks.reconcile(database)
+        await tasks.reconcile(database, _close_approvals)
         self.last_tick_at = asyncio.get_running_loop().time()
         self.ticks += 1

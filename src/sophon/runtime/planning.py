@@ -112,6 +112,8 @@ async def maybe_plan(runner: TurnRunner, turn: Turn) -> None:
         turn.plan = turn.task.plan
         turn.plan_approved = turn.plan.get("approved")
         return
+    if turn.resumed and await _resume_asked_plan(runner, turn):
+        return
     if not await _wants_plan(runner, turn):
         return
     hints = ", ".join(t.name for t in turn.tools)
@@ -134,6 +136,23 @@ async def maybe_plan(runner: TurnRunner, turn: Turn) -> None:
     await _save_plan(runner, turn, plan)
     if turn.plan_approved is False:
         turn.plan = None
+
+
+async def _resume_asked_plan(runner: TurnRunner, turn: Turn) -> bool:
+    """A restart caught the plan waiting for its approval: the same approval decides it (no new
+    plan, no second approval). False when this turn never asked for one."""
+    async with runner.tx(turn, readonly=True) as db:
+        asked = await approvals.latest_for_task(db, turn.task.id, approvals.KIND_PLAN)
+    if asked is None:
+        return False
+    arguments = asked.arguments
+    plan = {"goal": arguments["goal"], "steps": arguments["steps"], "id": new_id("plan")}
+    turn.plan = plan
+    turn.plan_approved = plan["approved"] = await _decision(runner, turn, asked.id)
+    await _save_plan(runner, turn, plan)
+    if turn.plan_approved is False:
+        turn.plan = None
+    return True
 
 
 async def _wants_plan(runner: TurnRunner, turn: Turn) -> bool:
@@ -185,8 +204,12 @@ async def approve_plan(runner: TurnRunner, turn: Turn, plan: dict[str, Any]) -> 
             session_id=turn.session.id,
             agent_id=turn.agent.id,
         )
+    return await _decision(runner, turn, approval.id)
+
+
+async def _decision(runner: TurnRunner, turn: Turn, approval_id: str) -> bool:
     await runner.status(turn, "waiting_approval", "plan")
-    decided = await runner.wait_for_approval(turn, approval.id)
+    decided = await runner.wait_for_approval(turn, approval_id)
     if decided is None:
         raise TurnCancelled
     return decided.status == ApprovalStatus.APPROVED.value

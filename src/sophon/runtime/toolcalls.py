@@ -20,7 +20,13 @@ from sophon.chat.models import ChatSession, Message
 from sophon.platform.events import EventName
 from sophon.runtime.errors import TurnCancelled
 from sophon.runtime.providers import ChatResponse, ToolCall
-from sophon.runtime.tools.context import ToolContext, ToolResult, run_tool
+from sophon.runtime.tools.context import (
+    InvalidToolArguments,
+    ToolContext,
+    ToolResult,
+    run_tool,
+    validate_arguments,
+)
 from sophon.runtime.tools.registry import RiskLevel, Tool, ToolRegistry
 
 if TYPE_CHECKING:
@@ -32,6 +38,9 @@ INTERRUPTED = (
     "Interrupted: the Gateway restarted while this call was running; it may or may not have "
     "taken effect."
 )
+AWAITING = "awaiting_approval"
+REFUSED = frozenset({"failed", "rejected", "skipped"})
+"""Statuses a call without a result has only when it was refused: it never ran."""
 
 
 @dataclass
@@ -63,6 +72,12 @@ def entry(registry: ToolRegistry, call: ToolCall) -> dict[str, Any]:
     }
 
 
+def awaiting_approval(message: Message, answered: set[str | None]) -> bool:
+    """Whether a restart caught this batch waiting for approvals: then none of its calls ran."""
+    calls = message.tool_calls
+    return any(c["status"] == AWAITING for c in calls) and not answered & {c["id"] for c in calls}
+
+
 def interrupt_unanswered(
     db: AsyncSession,
     session: ChatSession,
@@ -70,14 +85,16 @@ def interrupt_unanswered(
     message: Message,
     answered: set[str | None],
 ) -> None:
-    """Calls a crash left without a result get an error result (never re-run blindly)."""
+    """Calls a crash left without a result get an error result (never re-run blindly): a refused
+    call its refusal, one that may have been running `INTERRUPTED`."""
     entries = []
     for item in message.tool_calls:
         if item["id"] not in answered:
-            item = {**item, "status": "interrupted", "result": INTERRUPTED}
-            _tool_message(
-                db, session, task_id, str(item["id"]), str(item["name"]), INTERRUPTED, True
-            )
+            refused = item["status"] in REFUSED
+            if not refused:
+                item = {**item, "status": "interrupted", "result": INTERRUPTED}
+            content = str(item["result"] or "") if refused else INTERRUPTED
+            _tool_message(db, session, task_id, str(item["id"]), str(item["name"]), content, True)
         entries.append(item)
     message.tool_calls = entries
 
@@ -111,6 +128,11 @@ def _gate(runner: TurnRunner, turn: Turn, outcome: Outcome, allowed: set[str]) -
     if call.arguments_error:
         outcome.refuse("failed", f"Invalid arguments for {call.name}: {call.arguments_error}.")
         return False
+    try:  # before any approval: a person approves the arguments that will run, defaults and all
+        outcome.arguments = validate_arguments(tool, call.arguments)
+    except InvalidToolArguments as invalid:
+        outcome.refuse("failed", invalid.message)
+        return False
     ceiling = RiskLevel(runner.settings.heartbeat_risk_ceiling)
     if turn.heartbeat and tool.risk.rank > ceiling.rank:
         outcome.refuse(
@@ -124,7 +146,6 @@ def _gate(runner: TurnRunner, turn: Turn, outcome: Outcome, allowed: set[str]) -
     if tool.risk is RiskLevel.MEDIUM and turn.plan_approved is False:
         outcome.refuse("rejected", "The plan that included this call was rejected.")
         return False
-    outcome.arguments = call.arguments
     return False
 
 
@@ -136,13 +157,47 @@ async def run_calls(
     outcomes = [Outcome(call, registry.get(call.name)) for call in response.tool_calls]
     gated = [o for o in outcomes if _gate(runner, turn, o, allowed)]
     if gated:
-        await _request_approvals(runner, turn, message_id, gated)
+        await _request_approvals(runner, turn, message_id, outcomes, gated)
+    await _decide_and_run(runner, turn, message_id, outcomes, gated)
+
+
+async def resume_calls(
+    runner: TurnRunner, turn: Turn, message_id: str, entries: list[dict[str, Any]]
+) -> None:
+    """The batch a restart caught waiting for approvals (none of its calls ran): waits on the
+    same approvals again (a decision made meanwhile counts), then goes on as before."""
+    outcomes = [_stored_outcome(runner.gateway.tools, item) for item in entries]
+    gated = [o for o in outcomes if o.status == AWAITING]
+    await _decide_and_run(runner, turn, message_id, outcomes, gated)
+
+
+def _stored_outcome(registry: ToolRegistry, item: dict[str, Any]) -> Outcome:
+    """An outcome as `_request_approvals` stored it: awaiting a decision, cleared to run with
+    its checked arguments, or refused with its reason."""
+    arguments = dict(item["arguments"])
+    call = ToolCall(str(item["id"]), str(item["name"]), arguments, json.dumps(arguments))
+    outcome = Outcome(call, registry.get(call.name), str(item["status"]), arguments)
+    outcome.approval_id = item.get("approvalId")
+    if outcome.status in REFUSED:
+        outcome.refuse(outcome.status, str(item["result"] or ""))
+    elif outcome.tool is None:
+        outcome.refuse("failed", f"The tool {call.name} is no longer available.")
+    return outcome
+
+
+async def _decide_and_run(
+    runner: TurnRunner, turn: Turn, message_id: str, outcomes: list[Outcome], gated: list[Outcome]
+) -> None:
+    if gated:
         await runner.status(turn, "waiting_approval", ", ".join(o.call.name for o in gated))
         decisions = await asyncio.gather(
             *(runner.wait_for_approval(turn, o.approval_id or "") for o in gated)
         )
         for outcome, decided in zip(gated, decisions, strict=True):
             _apply_decision(outcome, decided)
+        # stored before anything runs: a restart from here on may find calls that ran
+        async with runner.tx(turn) as db:
+            await _update_entries(db, message_id, outcomes)
     runnable = [o for o in outcomes if o.arguments is not None]
     if runnable and not turn.stop.is_set():
         await runner.status(turn, "calling_tool", ", ".join(o.call.name for o in runnable))
@@ -158,7 +213,7 @@ def _apply_decision(outcome: Outcome, decided: Approval | None) -> None:
         outcome.refuse("skipped", "Skipped: the task was cancelled while awaiting approval.")
     elif decided.status == ApprovalStatus.APPROVED.value:
         outcome.status = "approved"
-        outcome.arguments = decided.approved_arguments or outcome.call.arguments
+        outcome.arguments = decided.approved_arguments or decided.arguments
     elif decided.status == ApprovalStatus.REJECTED.value:
         reason = f": {decided.reason}" if decided.reason else "."
         outcome.refuse("rejected", f"The user rejected this call{reason}")
@@ -167,17 +222,19 @@ def _apply_decision(outcome: Outcome, decided: Approval | None) -> None:
 
 
 async def _request_approvals(
-    runner: TurnRunner, turn: Turn, message_id: str, gated: list[Outcome]
+    runner: TurnRunner, turn: Turn, message_id: str, outcomes: list[Outcome], gated: list[Outcome]
 ) -> None:
+    """Creates the approvals and stores every outcome so far (a resumed turn reads them back)."""
     async with runner.tx(turn) as db:
         for outcome in gated:
             assert outcome.tool is not None
+            assert outcome.arguments is not None
             approval = approvals.create(
                 db,
                 kind=approvals.KIND_TOOL,
                 tool_name=outcome.call.name,
                 risk_level=outcome.tool.risk.value,
-                arguments=outcome.call.arguments,
+                arguments=outcome.arguments,
                 timeout_seconds=runner.approval_timeout(outcome.call.name),
                 user_id=turn.task.user_id,
                 editable=outcome.tool.editable_at_approval,
@@ -187,8 +244,8 @@ async def _request_approvals(
                 tool_call_id=outcome.call.id,
             )
             outcome.approval_id = approval.id
-            outcome.status = "awaiting_approval"
-        await _update_entries(db, message_id, gated)
+            outcome.status = AWAITING
+        await _update_entries(db, message_id, outcomes)
 
 
 async def _execute(runner: TurnRunner, turn: Turn, outcome: Outcome) -> None:

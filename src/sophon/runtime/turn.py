@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
 from sophon.agents.models import Agent
+from sophon.approvals import service as approvals
 from sophon.approvals.gate import first_of, wait_for_decision
 from sophon.approvals.models import Approval
 from sophon.chat import service as chat
@@ -63,6 +64,8 @@ class Turn:
     tools: list[Tool] = field(default_factory=list)
     plan: dict[str, Any] | None = None
     plan_approved: bool | None = None
+    waiting_calls: tuple[str, list[dict[str, Any]]] | None = None
+    """(message id, tool-call entries) of a batch a restart caught waiting for approvals."""
 
     @property
     def heartbeat(self) -> bool:
@@ -137,10 +140,10 @@ class TurnRunner:
             if task is None or task.status in FINISHED:
                 return None
             if task.cancel_requested:
-                tasks.finish(db, task, TaskStatus.CANCELLED)
+                await finish(db, task, TaskStatus.CANCELLED)
                 return None
             if job.attempts > RESUMABLE_ATTEMPTS:
-                tasks.finish(
+                await finish(
                     db, task, TaskStatus.FAILED, error="gateway restarted",
                     error_code="gateway_restarted",
                 )  # fmt: skip
@@ -149,7 +152,7 @@ class TurnRunner:
             agent = await agents.get_any(db, task.agent_id) if task.agent_id else None
             if session is None or agent is None or agent.deleted_at is not None:
                 gone = "session" if session is None else "agent"
-                tasks.finish(db, task, TaskStatus.CANCELLED, error=f"The {gone} was deleted.")
+                await finish(db, task, TaskStatus.CANCELLED, error=f"The {gone} was deleted.")
                 return None
             resumed = task.status == TaskStatus.RUNNING.value
             task.status = TaskStatus.RUNNING.value
@@ -175,7 +178,7 @@ class TurnRunner:
             if task is None or task.status in FINISHED:
                 return
             tasks.note(task, error or status.value.lower())
-            tasks.finish(db, task, status, error=error, error_code=error_code)
+            await finish(db, task, status, error=error, error_code=error_code)
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -185,6 +188,8 @@ class TurnRunner:
             return
         turn.tools = self._offered_tools(turn)
         await planning.maybe_plan(self, turn)
+        if turn.waiting_calls is not None:
+            await toolcalls.resume_calls(self, turn, *turn.waiting_calls)
         steps = self.settings.max_agent_steps
         for step in range(steps + 1):
             self._check_stop(turn)
@@ -222,8 +227,9 @@ class TurnRunner:
             )
 
     async def _already_answered(self, turn: Turn) -> bool:
-        """On resume: a final answer stored before the crash completes the task; tool calls left
-        without a result are answered with an error the model sees."""
+        """On resume: a final answer stored before the crash completes the task; a batch of tool
+        calls still waiting for approvals is picked up again (`waiting_calls`); other tool calls
+        left without a result are answered with an error the model sees."""
         async with self.tx(turn) as db:
             mine = (
                 await db.scalars(
@@ -236,12 +242,15 @@ class TurnRunner:
             if assistants and not assistants[-1].tool_calls:
                 task = await db.get(Task, turn.task.id, with_for_update=True)
                 if task is not None:
-                    tasks.finish(db, task, TaskStatus.COMPLETED)
+                    await finish(db, task, TaskStatus.COMPLETED)
                 return True
             if assistants:
                 answered = {m.tool_call_id for m in mine if m.role == "tool"}
-                session = await db.get(ChatSession, turn.session.id, with_for_update=True)
                 last = assistants[-1]
+                if toolcalls.awaiting_approval(last, answered):
+                    turn.waiting_calls = (last.id, list(last.tool_calls))
+                    return False
+                session = await db.get(ChatSession, turn.session.id, with_for_update=True)
                 if session is not None:
                     toolcalls.interrupt_unanswered(db, session, turn.task.id, last, answered)
         return False
@@ -402,7 +411,7 @@ class TurnRunner:
             else:  # a checklist run is no conversation to learn from
                 for hook in hooks.answer_hooks:
                     hook(db, turn.info)
-            tasks.finish(db, task, TaskStatus.COMPLETED)
+            await finish(db, task, TaskStatus.COMPLETED)
 
     def _heartbeat_outcome(
         self, db: AsyncSession, turn: Turn, task: Task, session: ChatSession, content: str
@@ -449,6 +458,12 @@ class TurnRunner:
 
     async def status(self, turn: Turn, status: str, detail: str) -> None:
         await self.publish(turn, EventName.AGENT_STATUS, status=status, detail=detail)
+
+
+async def finish(db: AsyncSession, task: Task, status: TaskStatus, **fields: object) -> None:
+    """Ends the task; approvals it still waits for close with it."""
+    tasks.finish(db, task, status, **fields)
+    await approvals.withdraw_for_task(db, task.id, approvals.TASK_ENDED)
 
 
 def _words(text: str) -> set[str]:

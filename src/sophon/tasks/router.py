@@ -72,7 +72,9 @@ async def get_task(
 ) -> TaskDetailOut:
     """One task: status, timing, token usage, tool calls, plan, log and child tasks."""
     if wait:
-        task = await tasks.wait_finished(db, gateway.bus, principal, task_id, wait)
+        task = await tasks.wait_finished(
+            db, gateway.bus, principal, task_id, wait, gateway.stopping
+        )
     else:
         task = await tasks.get(db, principal, task_id)
     calls = await tasks.tool_messages(db, task.id)

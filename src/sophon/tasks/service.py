@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from sophon.platform import queue
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
 from sophon.platform.errors import Conflict, NotAuthorized, NotFound
-from sophon.platform.events import EventBus, EventName, after_commit
+from sophon.platform.events import EventBus, EventName, Subscription, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
@@ -96,6 +97,12 @@ class HistoryFilter:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None
+
+
+async def has_ended(db: AsyncSession, task_id: str) -> bool:
+    """True when the task is finished or no longer exists."""
+    status = await db.scalar(select(Task.status).where(Task.id == task_id))
+    return status is None or status in FINISHED
 
 
 def active(principal: Principal) -> Select[Task]:
@@ -194,32 +201,49 @@ async def cancel(db: AsyncSession, principal: Principal, task_id: str) -> Task:
 
 
 async def wait_finished(
-    db: AsyncSession, bus: EventBus, principal: Principal, task_id: str, seconds: float
+    db: AsyncSession,
+    bus: EventBus,
+    principal: Principal,
+    task_id: str,
+    seconds: float,
+    stopping: asyncio.Event,
 ) -> Task:
-    """The task once it is finished, or as it is after `seconds`. The read transaction is ended
-    while waiting so no connection is held."""
+    """The task once it is finished, or as it is after `seconds` or as soon as `stopping` is set
+    (the Gateway shuts down). The read transaction is ended while waiting so no connection is
+    held."""
     async with bus.subscribe(
         lambda e: e.name in TERMINAL_EVENTS and e.payload.get("taskId") == task_id, max_queue=4
     ) as finished:
         task = await get(db, principal, task_id)
         deadline = asyncio.get_running_loop().time() + seconds
-        while task.status not in FINISHED:
+        while task.status not in FINISHED and not stopping.is_set():
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 break
             await db.commit()
             # a replica without a shared bus finishes tasks too: look again at least every second
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(left, 1.0)):
-                    await finished.next()
+            await _next_or_stop(finished, stopping, min(left, 1.0))
             db.expire_all()
             task = await get(db, principal, task_id)
         return task
 
 
-async def reconcile(database: Database) -> int:
+async def _next_or_stop(finished: Subscription, stopping: asyncio.Event, limit: float) -> None:
+    """Returns on the subscription's next event, on `stopping`, or after `limit` seconds."""
+    waits = [asyncio.ensure_future(finished.next()), asyncio.ensure_future(stopping.wait())]
+    try:
+        await asyncio.wait(waits, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+
+
+async def reconcile(
+    database: Database, on_finish: Callable[[AsyncSession, Task], Awaitable[None]] | None = None
+) -> int:
     """Tasks whose job ended without them (a turn that crashed on its last attempt) end Failed
-    with reason "gateway restarted"."""
+    with reason "gateway restarted"; `on_finish` runs for each in the same transaction."""
     async with database.transaction() as db:
         stmt = (
             select(Task, Job.status)
@@ -237,6 +261,8 @@ async def reconcile(database: Database) -> int:
                     error="gateway restarted",
                     error_code="gateway_restarted",
                 )
+                if on_finish is not None:
+                    await on_finish(db, task)
         return len(rows)
 
 
