@@ -14,6 +14,7 @@ from sophon.identity.models import AuthSession, Membership, Role, RoleAssignment
 from sophon.identity.revocation import credentials_revoked
 from sophon.license.service import License
 from sophon.platform.clock import utcnow
+from sophon.platform.delegation import require_within
 from sophon.platform.emails import normalize_email
 from sophon.platform.errors import Conflict, NotAuthorized, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
@@ -282,12 +283,9 @@ async def update_member(
 
 def _refuse_beyond(actor: Principal, permissions: frozenset[Permission]) -> None:
     """Nobody hands out, or acts on someone holding, permissions they lack themselves."""
-    beyond = sorted(permissions - actor.permissions)
-    if beyond:
-        raise NotAuthorized(
-            "You can't manage a user who holds permissions you lack, or grant them.",
-            {"permission": beyond[0], "permissions": beyond},
-        )
+    require_within(
+        actor, permissions, "You can't manage a user who holds permissions you lack, or grant them."
+    )
 
 
 async def _refuse_outranked(db: AsyncSession, actor: Principal, user_id: str) -> None:

@@ -44,12 +44,13 @@ def delegate(
     return Delegation(granted, expires_at)
 
 
-def require_within(maker: Principal, wanted: frozenset[Permission]) -> None:
+def require_within(
+    maker: Principal,
+    wanted: frozenset[Permission],
+    message: str = "A credential can't hand on permissions it lacks.",
+) -> None:
     """403 `not_authorized` naming what `maker` lacks of `wanted`: nothing it hands on (a
-    credential's permissions, a role it assigns) may reach beyond what it holds itself."""
+    credential's permissions, a role it assigns) or acts on may reach beyond what it holds."""
     beyond = sorted(p.value for p in wanted - maker.permissions)
     if beyond:
-        raise NotAuthorized(
-            "A credential can't hand on permissions it lacks.",
-            {"permission": beyond[0], "permissions": beyond},
-        )
+        raise NotAuthorized(message, {"permission": beyond[0], "permissions": beyond})
