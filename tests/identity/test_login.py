@@ -15,14 +15,16 @@ async def test_setup_creates_the_first_admin_once(
 ) -> None:
     secret_file = data_dir / "setup-token"
     assert secret_file.stat().st_mode & 0o777 == 0o600
+    secret = secret_file.read_text().strip()
     admin = await setup_admin(client, data_dir)
+    assert not secret_file.exists()  # used up: deleted once setup committed
     me = (await client.get("/api/auth/me", headers=admin.headers)).json()
     assert me["roles"] == ["Admin"]
     assert "ManageUsers" in me["permissions"]
     again = await client.post(
         "/api/auth/setup",
         json={
-            "setupToken": secret_file.read_text().strip(),
+            "setupToken": secret,
             "email": "second@example.com",
             "password": PASSWORD,
             "displayName": "Second",
@@ -44,6 +46,7 @@ async def test_setup_with_a_wrong_token_is_401_and_creates_nobody(
         },
     )
     assert_error(response, 401, "unauthenticated")
+    assert (data_dir / "setup-token").exists()
     await setup_admin(client, data_dir)  # the real secret still works: nothing was created
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request, Response, status
 
 from sophon.identity import auth_service, me_service
-from sophon.identity.bootstrap import read_setup_token
+from sophon.identity.bootstrap import setup_token_path
 from sophon.identity.guard import PrincipalDep, authenticated, requires
 from sophon.identity.schemas import (
     LoginIn,
@@ -58,7 +58,7 @@ async def setup(body: SetupIn, request: Request, db: DbDep, gateway: GatewayDep)
     issued = await auth_service.setup_first_admin(
         db,
         gateway.auth,
-        setup_secret=await read_setup_token(gateway.settings),
+        setup_token_file=setup_token_path(gateway.settings),
         given=body.setup_token,
         email=str(body.email),
         password=body.password,
