@@ -119,7 +119,7 @@ async def test_sessions_lists_own_sessions_and_revokes_them(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
     laptop = await login(client, admin.email, **{"User-Agent": "laptop"})
-    sessions = (await client.get("/api/auth/sessions", headers=admin.headers)).json()
+    sessions = (await client.get("/api/auth/sessions", headers=admin.headers)).json()["items"]
     assert len(sessions) == 2
     current = [s for s in sessions if s["current"]]
     assert len(current) == 1
@@ -133,7 +133,7 @@ async def test_sessions_lists_own_sessions_and_revokes_them(
 
 async def test_another_users_session_is_404(client: httpx.AsyncClient, admin: Caller) -> None:
     bob = await add_user(client, admin, "bob@example.com")
-    bobs = (await client.get("/api/auth/sessions", headers=bob.headers)).json()[0]["id"]
+    bobs = (await client.get("/api/auth/sessions", headers=bob.headers)).json()["items"][0]["id"]
     response = await client.delete(f"/api/auth/sessions/{bobs}", headers=admin.headers)
     assert_error(response, 404, "not_found")
     assert (await client.get("/api/auth/me", headers=bob.headers)).status_code == 200

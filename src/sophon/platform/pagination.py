@@ -138,6 +138,18 @@ class Paginator:
         return chunk, cursor, has_more
 
 
+def page_in_memory(
+    paginator: Paginator,
+    items: Sequence[T],
+    params: PageParams,
+    scope: str,
+    key: Callable[[T], str],
+) -> Page[T]:
+    """`paginator.page_list` as a page of the given wire models."""
+    chunk, cursor, more = paginator.page_list(items, params, scope, key)
+    return Page[T](items=chunk, next_cursor=cursor, has_more=more)
+
+
 async def page_of(
     paginator: Paginator,
     db: AsyncSession,

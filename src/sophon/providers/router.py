@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sophon.identity.guard import PrincipalDep, authenticated, requires
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
-from sophon.platform.pagination import Page
+from sophon.platform.pagination import Page, page_in_memory
 from sophon.platform.permissions import Permission as P
 from sophon.platform.vault import Vault
 from sophon.providers import service
@@ -73,10 +73,7 @@ async def list_models(
 ) -> Page[CatalogEntry]:
     """The model catalog: every model of the tenant's providers, then the offline echo model."""
     scope = f"models:{principal.tenant_id}"
-    entries, cursor, more = gateway.paginator.page_list(
-        await catalog(db), page, scope, lambda entry: entry.ref
-    )
-    return Page[CatalogEntry](items=entries, next_cursor=cursor, has_more=more)
+    return page_in_memory(gateway.paginator, await catalog(db), page, scope, lambda e: e.ref)
 
 
 @router.get("/providers", operation_id="listModelProviders")
