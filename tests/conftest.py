@@ -27,6 +27,8 @@ from tests.identity_helpers import Caller, setup_admin
 from tests.runtime.providers.fakes import FakeServer
 
 PG_ADMIN_DSN = os.environ.get("SOPHON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+pytest_plugins = ["tests.browser"]  # browser fixtures, for any test folder
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _counter = iter(range(1_000_000))
 

@@ -186,7 +186,7 @@ async def test_a_long_history_is_compacted_into_a_summary(
             client, admin, f"turn {n} " + "x" * 2000, sessionId=session, isStreaming=False
         )
     # the catalog now gives the model a small window, which the history outgrows: compaction
-    (provider,) = (await client.get("/api/models/providers", headers=admin.headers)).json()
+    (provider,) = (await client.get("/api/models/providers", headers=admin.headers)).json()["items"]
     resized = await client.patch(
         f"/api/models/providers/{provider['id']}",
         headers=admin.headers,

@@ -34,6 +34,33 @@ async def test_bad_messages_are_refused_and_store_nothing(
     assert tasks.json()["items"] == []
 
 
+async def test_an_agent_can_be_named_instead_of_its_id(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    made = await client.post("/api/agents", headers=admin.headers, json={"name": "Helper Bot"})
+    assert made.status_code == 201, made.text
+    agent_id = made.json()["id"]
+    accepted = await send(client, admin, "hi", agentId="helper bot")
+    session = await client.get(f"/api/sessions/{accepted['sessionId']}", headers=admin.headers)
+    assert session.json()["agentId"] == agent_id
+    again = await send(client, admin, "more", agentId="Helper Bot", sessionId=session.json()["id"])
+    assert again["sessionId"] == accepted["sessionId"]
+    other = await client.post(
+        "/api/chat",
+        headers=admin.headers,
+        json={"content": "x", "agentId": "default", "sessionId": accepted["sessionId"]},
+    )
+    assert_error(other, 409, "conflict")
+
+    unknown = await client.post(
+        "/api/chat", headers=admin.headers, json={"content": "hi", "agentId": "Nobody"}
+    )
+    error = assert_error(unknown, 404, "not_found")
+    assert "GET /api/agents" in error["message"]
+    assert error["details"] == {"agentId": "Nobody"}
+    assert await _count(client, admin) == 1
+
+
 async def test_an_idempotency_key_makes_a_retry_return_the_first_answer(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:

@@ -74,7 +74,7 @@ def test_login_with_an_api_token(cli: Cli, gateway: Gateway) -> None:
     assert "authExpiresAt" not in cli.config()
     assert json.loads(cli.invoke("whoami", "--json").stdout)["authMethod"] != "jwt"
     assert cli.invoke("logout").code == 0  # an sk_ token is forgotten locally, not revoked
-    assert gateway.api("GET", "/api/auth/tokens").json()[0]["name"] == "cli"
+    assert gateway.api("GET", "/api/auth/tokens").json()["items"][0]["name"] == "cli"
 
 
 def test_login_with_a_narrow_token_shows_what_it_may_do(cli: Cli, gateway: Gateway) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Cli, Gateway, one_line_error
+from tests.runtime.providers.fakes import FakeServer
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +87,32 @@ def test_model_providers_add_list_test(signed_in: Cli) -> None:
         for p in json.loads(signed_in.invoke("models", "providers", "list", "--json").stdout)
     ]
     assert names == ["offline"]
+
+
+def test_models_list_shows_what_a_provider_without_models_serves(
+    signed_in: Cli, gateway: Gateway, fake_server: FakeServer
+) -> None:
+    fake_server.reset()
+    url = f"{fake_server.url}/v1"
+    added = signed_in.invoke("models", "providers", "add", "--name", "local", "--json",
+                             "--provider-type", "openai", "--base-url", url)  # fmt: skip
+    assert added.code == 0, added.stderr
+    try:
+        _list_discovered(signed_in)
+    finally:  # the module's other tests expect only their own providers
+        gateway.api("DELETE", f"/api/models/providers/{json.loads(added.stdout)['id']}")
+
+
+def _list_discovered(signed_in: Cli) -> None:
+    refs = [m["ref"] for m in json.loads(signed_in.invoke("models", "list", "--json").stdout)]
+    assert {"local/fake-chat-large", "local/fake-chat-small"} <= set(refs)
+    table = signed_in.invoke("models", "list", "--limit", "1")
+    assert table.code == 0, table.stderr
+    assert "--cursor" in table.stderr
+    everything = json.loads(
+        signed_in.invoke("models", "list", "--all", "--limit", "1", "--json").stdout
+    )
+    assert [m["ref"] for m in everything] == refs
 
 
 def test_tools_list_needs_no_sign_in(cli: Cli) -> None:

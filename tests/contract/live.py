@@ -98,7 +98,8 @@ class LiveGateway:
                 made[name] = self.create("/api/admin/tenants", {"slug": f"t{tag}", "name": tag})
             elif name == "provider_id":
                 made[name] = self.create(
-                    "/api/models/providers", {"name": f"p{tag}", "type": "openai"}
+                    "/api/models/providers",
+                    {"name": f"p{tag}", "providerType": "openai", "defaultModel": "gpt-4o"},
                 )
             elif name == "entry_id":
                 made[name] = self.create("/api/memory/entries", {"content": f"fuzz fact {tag}"})

@@ -34,4 +34,4 @@ async def assign(
 async def member_emails(client: httpx.AsyncClient, root: Caller, tenant_id: str) -> list[str]:
     response = await client.get(f"{TENANTS}/{tenant_id}/users", headers=root.headers)
     assert response.status_code == 200, response.text
-    return [m["email"] for m in response.json()]
+    return [m["email"] for m in response.json()["items"]]

@@ -143,7 +143,7 @@ async def test_last_admin_cannot_be_demoted(client: httpx.AsyncClient, admin: Ca
 
 
 async def test_builtin_roles_are_listed_and_fixed(client: httpx.AsyncClient, admin: Caller) -> None:
-    roles = (await client.get("/api/admin/roles", headers=admin.headers)).json()
+    roles = (await client.get("/api/admin/roles", headers=admin.headers)).json()["items"]
     names = {r["name"]: r for r in roles}
     assert {"Admin", "Operator", "Viewer"} <= set(names)
     assert names["Admin"]["builtin"] is True
@@ -164,3 +164,30 @@ async def test_custom_roles_need_enterprise_and_licence(
     )
     error = assert_error(response, 403, "not_authorized")
     assert error["details"]["requiredTier"] == "Enterprise"
+
+
+async def test_roles_tokens_and_sign_in_sessions_are_cursor_pages(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    for name in ("one", "two"):
+        made = await client.post("/api/auth/tokens", headers=admin.headers, json={"name": name})
+        assert made.status_code == 201, made.text
+    for path in ("/api/admin/roles", "/api/auth/tokens", "/api/auth/sessions"):
+        whole = (await client.get(path, headers=admin.headers)).json()
+        assert (whole["hasMore"], whole["nextCursor"]) == (False, None), path
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+            page = (await client.get(path, headers=admin.headers, params=params)).json()
+            seen += [item["id"] for item in page["items"]]
+            cursor = page["nextCursor"]
+            if cursor is None:
+                break
+        assert seen == [item["id"] for item in whole["items"]], path
+    roles_cursor = await client.get("/api/admin/roles", headers=admin.headers, params={"limit": 1})
+    tokens = await client.get(
+        "/api/auth/tokens",
+        headers=admin.headers,
+        params={"cursor": roles_cursor.json()["nextCursor"]},
+    )
+    assert_error(tokens, 400, "invalid_request")

@@ -23,7 +23,7 @@ async def _role(client: httpx.AsyncClient, admin: Caller, **body: Any) -> httpx.
 
 
 async def _custom_names(client: httpx.AsyncClient, admin: Caller) -> list[str]:
-    roles = (await client.get(ROLES, headers=admin.headers)).json()
+    roles = (await client.get(ROLES, headers=admin.headers)).json()["items"]
     return sorted(r["name"] for r in roles if not r["builtin"])
 
 
@@ -62,7 +62,9 @@ async def test_bad_roles_are_refused_and_write_nothing(
 async def test_built_in_roles_cannot_be_edited_or_deleted(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    roles = {r["name"]: r["id"] for r in (await client.get(ROLES, headers=admin.headers)).json()}
+    roles = {
+        r["name"]: r["id"] for r in (await client.get(ROLES, headers=admin.headers)).json()["items"]
+    }
     for name in ("Admin", "Operator", "Viewer"):
         url = f"{ROLES}/{roles[name]}"
         patched = await client.patch(url, headers=admin.headers, json={"permissions": []})

@@ -252,7 +252,7 @@ async def test_custom_roles_need_a_licence_with_rbac(
     response = await client.post("/api/admin/roles", headers=admin.headers, json=AUDITOR)
     assert response.status_code == 201, response.text
     assert response.json()["permissions"] == ["ViewAudit"]
-    roles = (await client.get("/api/admin/roles", headers=admin.headers)).json()
+    roles = (await client.get("/api/admin/roles", headers=admin.headers)).json()["items"]
     assert [r["name"] for r in roles if not r["builtin"]] == ["Auditor"]
 
 

@@ -15,14 +15,16 @@ async def test_setup_creates_the_first_admin_once(
 ) -> None:
     secret_file = data_dir / "setup-token"
     assert secret_file.stat().st_mode & 0o777 == 0o600
+    secret = secret_file.read_text().strip()
     admin = await setup_admin(client, data_dir)
+    assert not secret_file.exists()  # used up: deleted once setup committed
     me = (await client.get("/api/auth/me", headers=admin.headers)).json()
     assert me["roles"] == ["Admin"]
     assert "ManageUsers" in me["permissions"]
     again = await client.post(
         "/api/auth/setup",
         json={
-            "setupToken": secret_file.read_text().strip(),
+            "setupToken": secret,
             "email": "second@example.com",
             "password": PASSWORD,
             "displayName": "Second",
@@ -44,6 +46,7 @@ async def test_setup_with_a_wrong_token_is_401_and_creates_nobody(
         },
     )
     assert_error(response, 401, "unauthenticated")
+    assert (data_dir / "setup-token").exists()
     await setup_admin(client, data_dir)  # the real secret still works: nothing was created
 
 
@@ -116,7 +119,7 @@ async def test_sessions_lists_own_sessions_and_revokes_them(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
     laptop = await login(client, admin.email, **{"User-Agent": "laptop"})
-    sessions = (await client.get("/api/auth/sessions", headers=admin.headers)).json()
+    sessions = (await client.get("/api/auth/sessions", headers=admin.headers)).json()["items"]
     assert len(sessions) == 2
     current = [s for s in sessions if s["current"]]
     assert len(current) == 1
@@ -130,7 +133,7 @@ async def test_sessions_lists_own_sessions_and_revokes_them(
 
 async def test_another_users_session_is_404(client: httpx.AsyncClient, admin: Caller) -> None:
     bob = await add_user(client, admin, "bob@example.com")
-    bobs = (await client.get("/api/auth/sessions", headers=bob.headers)).json()[0]["id"]
+    bobs = (await client.get("/api/auth/sessions", headers=bob.headers)).json()["items"][0]["id"]
     response = await client.delete(f"/api/auth/sessions/{bobs}", headers=admin.headers)
     assert_error(response, 404, "not_found")
     assert (await client.get("/api/auth/me", headers=bob.headers)).status_code == 200

@@ -78,7 +78,7 @@ async def test_a_users_writes_over_the_limit_are_429(
 
     listed = await client.get(TOKENS, headers=admin.headers)  # reads have a bucket of their own
     assert listed.status_code == 200
-    assert [t["name"] for t in listed.json()] == ["b", "a"]
+    assert [t["name"] for t in listed.json()["items"]] == ["b", "a"]
     assert limit_headers(listed) == ("120", "119")
     assert (await new_token(client, bob, "bob's")).status_code == 201  # so has every user
 
@@ -322,3 +322,19 @@ async def test_without_redis_limits_fail_open_and_sign_ins_fail_closed(
     )
     assert_error(refused, 503, "service_unavailable")
     assert int(refused.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize("limits", [LOCK_AFTER_3])
+async def test_a_429_carries_one_set_of_rate_limit_headers(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    """The public login route is also limited per IP: only the refusing limiter's set leaves."""
+    wrong = {"email": admin.email, "password": "wrong-guess"}
+    for _ in range(3):
+        assert_error(await client.post("/api/auth/login", json=wrong), 401, "unauthenticated")
+    locked = await client.post("/api/auth/login", json=wrong)
+    assert_error(locked, 429, "rate_limited")
+    for name in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after"):
+        assert len(locked.headers.get_list(name)) == 1, (name, locked.headers)
+    assert limit_headers(locked) == ("3", "0")
+    assert locked.headers["retry-after"] == "300"

@@ -102,9 +102,9 @@ async def test_lists_show_only_the_tenants_own_objects(
             admin, slug = side.admin, side.slug
             users = (await api("GET", admin, slug, "/api/admin/users")).json()["items"]
             assert sorted(u["email"] for u in users) == sorted([admin.email, side.member.email])
-            roles = (await api("GET", admin, slug, "/api/admin/roles")).json()
+            roles = (await api("GET", admin, slug, "/api/admin/roles")).json()["items"]
             assert [r["id"] for r in roles if not r["builtin"]] == [side.role_id]
-            tokens = (await api("GET", admin, slug, "/api/auth/tokens")).json()
+            tokens = (await api("GET", admin, slug, "/api/auth/tokens")).json()["items"]
             assert [t["id"] for t in tokens] == [side.token_id]
             trail = await api("GET", admin, slug, "/api/admin/audit", params={"limit": 200})
             entries = trail.json()["items"]
@@ -215,7 +215,7 @@ async def test_token_lists_and_revocation_stay_in_their_tenant(
     acme, globex = world.acme, world.globex
     assert (await assign(client, world.root, globex.id, acme.admin.email, ["Admin"])).is_success
     for api in apis:
-        listed = (await api("GET", acme.admin, "globex", "/api/auth/tokens")).json()
+        listed = (await api("GET", acme.admin, "globex", "/api/auth/tokens")).json()["items"]
         assert listed == []
         revoke = await api("DELETE", acme.admin, "globex", f"/api/auth/tokens/{acme.token_id}")
         assert_error(revoke, 404, "not_found")
@@ -274,7 +274,7 @@ async def test_tenants_are_managed_from_the_default_tenant_only(
         for method, path, body in attempts:
             response = await api(method, admin, "globex", path, json=body)
             assert assert_error(response, 403, "not_authorized")["details"]["tenant"] == "globex"
-    listed = (await client.get(TENANTS, headers=world.root.headers)).json()
+    listed = (await client.get(TENANTS, headers=world.root.headers)).json()["items"]
     assert [(t["slug"], t["status"]) for t in listed] == [
         ("default", "Active"),
         ("acme", "Active"),

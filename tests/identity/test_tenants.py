@@ -27,7 +27,7 @@ def gateway_overrides(enterprise: dict[str, Any]) -> dict[str, Any]:
 async def slugs(client: httpx.AsyncClient, root: Caller) -> list[str]:
     response = await client.get(TENANTS, headers=root.headers)
     assert response.status_code == 200, response.text
-    return [t["slug"] for t in response.json()]
+    return [t["slug"] for t in response.json()["items"]]
 
 
 async def default_tenant_id(client: httpx.AsyncClient, root: Caller) -> str:
@@ -148,7 +148,7 @@ async def test_delete_removes_the_tenant_and_what_it_owns(
     await create_tenant(client, admin, "acme", initialAdmin=admin.email)
     users = (await client.get("/api/admin/users", headers=in_acme)).json()["items"]
     assert [u["email"] for u in users] == [admin.email]
-    roles = (await client.get("/api/admin/roles", headers=in_acme)).json()
+    roles = (await client.get("/api/admin/roles", headers=in_acme)).json()["items"]
     assert "Auditor" not in {r["name"] for r in roles}
 
 
@@ -187,11 +187,15 @@ async def test_members_list_and_assign(client: httpx.AsyncClient, admin: Caller)
     )
     assert by_default.json()["roles"] == ["Viewer"]
     dave = await add_user(client, admin, "dave@example.com")
-    builtin = {r["name"]: r["id"] for r in (await client.get(ROLES, headers=admin.headers)).json()}
+    builtin = {
+        r["name"]: r["id"] for r in (await client.get(ROLES, headers=admin.headers)).json()["items"]
+    }
     role_ids = [builtin["Viewer"], builtin["Operator"], builtin["Viewer"]]
     by_role_id = await assign(client, admin, acme["id"], dave.id, role_ids)
     assert by_role_id.json()["roles"] == ["Operator", "Viewer"]  # names, as the list shows them
-    listed = (await client.get(f"{TENANTS}/{acme['id']}/users", headers=admin.headers)).json()
+    listed = (await client.get(f"{TENANTS}/{acme['id']}/users", headers=admin.headers)).json()[
+        "items"
+    ]
     assert [(m["email"], m["roles"]) for m in listed] == [
         ("bob@example.com", ["Operator"]),
         ("carol@example.com", ["Viewer"]),
@@ -219,14 +223,18 @@ async def test_bad_assignments_are_refused_and_write_nothing(
     assert_error(
         await client.get(f"{TENANTS}/tnt_nope/users", headers=admin.headers), 404, "not_found"
     )
-    listed = (await client.get(f"{TENANTS}/{acme['id']}/users", headers=admin.headers)).json()
+    listed = (await client.get(f"{TENANTS}/{acme['id']}/users", headers=admin.headers)).json()[
+        "items"
+    ]
     assert [(m["email"], m["roles"]) for m in listed] == [("bob@example.com", ["Viewer"])]
 
 
 async def test_initial_admin(client: httpx.AsyncClient, admin: Caller) -> None:
     await add_user(client, admin, "boss@example.com", [])
     acme = await create_tenant(client, admin, "acme", initialAdmin="boss@example.com")
-    listed = (await client.get(f"{TENANTS}/{acme['id']}/users", headers=admin.headers)).json()
+    listed = (await client.get(f"{TENANTS}/{acme['id']}/users", headers=admin.headers)).json()[
+        "items"
+    ]
     assert [(m["email"], m["roles"]) for m in listed] == [("boss@example.com", ["Admin"])]
     boss = await login(client, "boss@example.com", **{"X-Sophon-Tenant": "acme"})
     boss.tenant = "acme"

@@ -24,7 +24,7 @@ async def test_token_is_shown_once_and_works(client: httpx.AsyncClient, admin: C
     assert body["token"].startswith(body["prefix"])
     me = await client.get("/api/auth/me", headers=bearer(body["token"]))
     assert me.json()["authMethod"] == "token"
-    listed = (await client.get("/api/auth/tokens", headers=admin.headers)).json()
+    listed = (await client.get("/api/auth/tokens", headers=admin.headers)).json()["items"]
     assert [t["id"] for t in listed] == [body["id"]]
     assert "token" not in listed[0]
     assert listed[0]["lastUsedAt"] is not None
@@ -56,7 +56,7 @@ async def test_token_permissions_are_a_subset_of_the_creators(
     )
     error = assert_error(escalate, 403, "not_authorized")
     assert error["details"]["permission"] == "ManageUsers"
-    assert (await client.get("/api/auth/tokens", headers=viewer.headers)).json() == []
+    assert (await client.get("/api/auth/tokens", headers=viewer.headers)).json()["items"] == []
 
 
 async def test_unknown_permission_is_422(client: httpx.AsyncClient, admin: Caller) -> None:

@@ -120,7 +120,7 @@ async def test_update_keeps_versions_and_restore_undoes(
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["version"] == 2
-    versions = (await client.get(f"{url}/versions", headers=admin.headers)).json()
+    versions = (await client.get(f"{url}/versions", headers=admin.headers)).json()["items"]
     assert [(v["version"], v["change"]) for v in versions] == [(2, "update"), (1, "create")]
     assert versions[1]["content"] == "The office door code is 4521."
     assert versions[0]["actor"]["userId"] == admin.id

@@ -36,7 +36,7 @@ async def call(app: FastAPI, context: ToolContext, name: str, **arguments: Any) 
 
 
 async def test_catalog_lists_the_memory_tools_with_their_risks(client: httpx.AsyncClient) -> None:
-    tools = {t["name"]: t["riskLevel"] for t in (await client.get("/api/tools")).json()}
+    tools = {t["name"]: t["riskLevel"] for t in (await client.get("/api/tools")).json()["items"]}
     assert {k: v for k, v in tools.items() if k.startswith("memory.")} == {
         "memory.search": "None",
         "memory.read": "None",

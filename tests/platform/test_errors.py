@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.helpers import assert_error
+from tests.identity_helpers import Caller
 
 
 async def test_unknown_route_is_404_envelope(client: httpx.AsyncClient) -> None:
@@ -34,6 +35,45 @@ async def test_schema_violation_is_422_naming_each_field(client: httpx.AsyncClie
 async def test_missing_body_is_422(client: httpx.AsyncClient) -> None:
     error = assert_error(await client.post("/api/_probe/echo"), 422, "validation_failed")
     assert error["details"]["fields"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"name=x&count=2", "application/x-www-form-urlencoded"),  # what `curl -d` sends
+        (b'{"name": "x", "count": 2}', "text/plain"),
+        (b'{"name": "x", "count": 2}', None),
+    ],
+)
+async def test_body_not_sent_as_json_is_415_naming_the_type(
+    client: httpx.AsyncClient, content: bytes, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await client.post("/api/_probe/echo", content=content, headers=headers)
+    error = assert_error(response, 415, "unsupported_media_type")
+    assert "application/json" in error["message"]
+    assert error["details"] == {"expected": "application/json", "received": content_type}
+
+
+async def test_json_subtype_is_accepted(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/_probe/echo",
+        content=b'{"name": "x", "count": 2}',
+        headers={"content-type": "application/merge-patch+json; charset=utf-8"},
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_create_with_form_body_is_415_and_writes_nothing(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    before = (await client.get("/api/agents", headers=admin.headers)).json()["items"]
+    response = await client.post(
+        "/api/agents", headers=admin.headers, data={"name": "Form Agent", "model": "echo"}
+    )
+    assert_error(response, 415, "unsupported_media_type")
+    after = (await client.get("/api/agents", headers=admin.headers)).json()["items"]
+    assert after == before
 
 
 async def test_valid_body_passes_through(client: httpx.AsyncClient) -> None:

@@ -27,7 +27,7 @@ GPT = {
 async def names(client: httpx.AsyncClient, admin: Caller) -> list[str]:
     response = await client.get(PROVIDERS, headers=admin.headers)
     assert response.status_code == 200, response.text
-    return [p["name"] for p in response.json()]
+    return [p["name"] for p in response.json()["items"]]
 
 
 async def test_create_read_update_delete_round_trip(
@@ -146,7 +146,9 @@ async def _provider_of_another_tenant(gateway: Gateway) -> str:
 async def test_the_key_is_never_returned_nor_stored_in_plaintext(
     client: httpx.AsyncClient, admin: Caller, gateway: Gateway
 ) -> None:
-    made = await add_provider(client, admin, name="Vendor", type="openai", apiKey=SECRET)
+    made = await add_provider(  # a default model: no model list is fetched from the vendor
+        client, admin, name="Vendor", type="openai", apiKey=SECRET, defaultModel="gpt-4o"
+    )
     responses = [
         await client.get(PROVIDERS, headers=admin.headers),
         await client.get(f"{PROVIDERS}/{made['id']}", headers=admin.headers),
@@ -173,7 +175,9 @@ async def test_the_key_is_never_returned_nor_stored_in_plaintext(
 async def test_tampered_ciphertext_is_refused_not_used(
     client: httpx.AsyncClient, admin: Caller, gateway: Gateway
 ) -> None:
-    made = await add_provider(client, admin, name="Vendor", type="openai", apiKey=SECRET)
+    made = await add_provider(  # a default model: no model list is fetched from the vendor
+        client, admin, name="Vendor", type="openai", apiKey=SECRET, defaultModel="gpt-4o"
+    )
     async with tenant_session(gateway, readonly=False) as db:
         stored = await db.scalar(select(ModelProvider.api_key_secret))
         assert stored is not None
@@ -188,4 +192,4 @@ async def test_tampered_ciphertext_is_refused_not_used(
         "Error",
     )
     listed = await client.get(PROVIDERS, headers=admin.headers)
-    assert listed.json()[0]["lastError"] == body["error"]["message"]
+    assert listed.json()["items"][0]["lastError"] == body["error"]["message"]

@@ -30,13 +30,13 @@ async def run_test(client: httpx.AsyncClient, admin: Caller, provider_id: str) -
 async def test_openai_on_loopback_is_allowed_by_default_and_reports_models(
     client: httpx.AsyncClient, admin: Caller, fake: FakeServer, runtime: ProviderRuntime
 ) -> None:
+    made = await add_provider(
+        client, admin, name="Ollama", type="openai", baseUrl=f"{fake.url}/v1", apiKey=SECRET
+    )
     fake.script(
         "GET", "/v1/models", JsonReply({"object": "list", "data": [{"id": "m1"}, {"id": "m2"}]})
     )
     fake.script("POST", "/v1/chat/completions", JsonReply(openai_completion("ok")))
-    made = await add_provider(
-        client, admin, name="Ollama", type="openai", baseUrl=f"{fake.url}/v1", apiKey=SECRET
-    )
     body = await run_test(client, admin, made["id"])
     assert (body["ok"], body["models"], body["model"], body["reply"]) == (
         True,
@@ -91,12 +91,12 @@ async def test_failures_are_reported_and_stored(
     client: httpx.AsyncClient, admin: Caller, fake: FakeServer, runtime: ProviderRuntime
 ) -> None:
     runtime.allow = ("127.0.0.1",)
+    made = await add_provider(client, admin, name="Claude", type="anthropic", baseUrl=fake.url)
     fake.script(
         "GET",
         "/v1/models",
         JsonReply(anthropic_error("invalid x-api-key", "authentication_error"), 401),
     )
-    made = await add_provider(client, admin, name="Claude", type="anthropic", baseUrl=fake.url)
     body = await run_test(client, admin, made["id"])
     assert (body["ok"], body["status"]) == (False, "Error")
     assert body["error"] == {

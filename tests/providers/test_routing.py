@@ -148,7 +148,9 @@ async def test_model_references(
     await two_providers(client, admin, fake)
     await client.patch(
         "/api/models/providers/"
-        + (await client.get("/api/models/providers", headers=admin.headers)).json()[1]["id"],
+        + (await client.get("/api/models/providers", headers=admin.headers)).json()["items"][1][
+            "id"
+        ],
         headers=admin.headers,
         json={"models": [{"id": "vendor/special"}]},
     )  # Good (priority 2) now lists a model whose id contains a slash

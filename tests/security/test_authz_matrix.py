@@ -338,7 +338,7 @@ async def _assert_untouched(client: httpx.AsyncClient, admin: Caller, owned: Own
     task = await client.get(f"/api/tasks/{owned.task_id}", headers=alice.headers)
     assert task.status_code == 200, task.text
     assert task.json()["status"] != "Cancelled"
-    tokens = (await client.get("/api/auth/tokens", headers=alice.headers)).json()
+    tokens = (await client.get("/api/auth/tokens", headers=alice.headers)).json()["items"]
     assert owned.token_id in {t["id"] for t in tokens}
     agent = await client.get(f"/api/agents/{owned.agent_id}", headers=admin.headers)
     assert agent.status_code == 200, agent.text

@@ -13,6 +13,7 @@ from sophon.app import create_app
 from sophon.runtime.sandbox import sandbox_status
 from sophon.settings import Settings
 from tests.conftest import serve_in_process
+from tests.helpers import assert_error
 
 BUILTIN_RISKS = {
     "code.execute": "High",
@@ -30,7 +31,7 @@ BUILTIN_RISKS = {
 
 def by_name(response: httpx.Response) -> dict[str, dict[str, Any]]:
     assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()
+    items: list[dict[str, Any]] = response.json()["items"]
     assert [item["name"] for item in items] == sorted(item["name"] for item in items)
     return {item["name"]: item for item in items}
 
@@ -95,3 +96,21 @@ async def test_without_bwrap_the_sandboxed_tools_are_listed_as_unavailable(
         assert tools[name]["available"] is False
         assert "bwrap" in tools[name]["unavailableReason"]
     assert tools["datetime.now"]["available"] is True
+
+
+async def test_the_catalog_is_a_cursor_page(client: httpx.AsyncClient) -> None:
+    whole = (await client.get("/api/tools", params={"limit": 200})).json()
+    assert (whole["hasMore"], whole["nextCursor"]) == (False, None)
+    names, cursor = [], None
+    while True:
+        params = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/api/tools", params=params)).json()
+        assert len(page["items"]) <= 3
+        names += [tool["name"] for tool in page["items"]]
+        cursor = page["nextCursor"]
+        assert page["hasMore"] is (cursor is not None)
+        if cursor is None:
+            break
+    assert names == [tool["name"] for tool in whole["items"]]
+    forged = await client.get("/api/tools", params={"cursor": "bm9wZQ.AAAA"})
+    assert_error(forged, 400, "invalid_request")

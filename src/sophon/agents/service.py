@@ -47,6 +47,21 @@ async def get(db: AsyncSession, agent_id: str, *, for_update: bool = False) -> A
     return agent
 
 
+async def by_id_or_name(db: AsyncSession, ref: str) -> Agent:
+    """A live agent of the session's tenant by id, else by name (names are unique in a tenant,
+    case-insensitively); a 404 says where the ids are."""
+    agent = await db.scalar(live().where(Agent.id == ref))
+    if agent is None:
+        agent = await db.scalar(live().where(Agent.name_key == _key(ref)))
+    if agent is None:
+        raise NotFound(
+            f"No agent with the id or name {ref!r}; GET /api/agents (or `sophon agents list`) "
+            "lists the agents with their ids.",
+            {"agentId": ref},
+        )
+    return agent
+
+
 async def get_any(db: AsyncSession, agent_id: str) -> Agent | None:
     """An agent of the session's tenant even if deleted (for tasks and sessions that refer to
     it); None when it never existed here."""

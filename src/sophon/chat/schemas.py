@@ -15,7 +15,9 @@ Role = Literal["user", "assistant", "tool", "system"]
 
 
 class ChatIn(RequestModel):
-    agent_id: str | None = None
+    agent_id: str | None = Field(
+        None, description="The agent's id or its name; absent: the tenant's default agent."
+    )
     session_id: str | None = None
     content: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
     attachments: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)

@@ -107,7 +107,7 @@ async def submit_chat(
 async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> ChatSession:
     if body.session_id is not None:
         session = await get_session(db, principal, body.session_id, for_update=True)
-        if body.agent_id and body.agent_id != session.agent_id:
+        if body.agent_id and (await agents.by_id_or_name(db, body.agent_id)).id != session.agent_id:
             raise Conflict(
                 "This session belongs to another agent; start a new session to switch.",
                 {"sessionId": session.id, "agentId": session.agent_id},
@@ -116,7 +116,7 @@ async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> 
         session.archived = False
         return session
     if body.agent_id:
-        agent = await agents.get(db, body.agent_id)
+        agent = await agents.by_id_or_name(db, body.agent_id)
     else:
         found = await agents.default_agent(db)
         if found is None:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import typer
 
 from sophon.cli.core import EXIT_USAGE, CliError, fail, new_app
-from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_list, show_page
+from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page
 from sophon.cli.runtime import runtime
 
 app = new_app("Administration.")
@@ -92,21 +92,27 @@ def users_delete(user: Annotated[str, typer.Argument(help="User id or email.")])
 
 
 @roles_app.command("list")
-def roles_list() -> None:
+def roles_list(limit: LimitOpt = 50, cursor: CursorOpt = None, everything: AllOpt = False) -> None:
     """Built-in and custom roles."""
-    show_list(
+    show_page(
         "/api/admin/roles",
         [("id", "id"), ("name", "name"), ("built-in", "builtin"), ("permissions", "permissions")],
+        limit=limit,
+        cursor=cursor,
+        everything=everything,
     )
 
 
 @tenants_app.command("list")
-def tenants_list() -> None:
+def tenants_list(
+    limit: LimitOpt = 50, cursor: CursorOpt = None, everything: AllOpt = False
+) -> None:
     """Every tenant of this Gateway."""
-    show_list(
+    show_page(
         "/api/admin/tenants",
         [("id", "id"), ("slug", "slug"), ("name", "name"), ("status", "status"),
          ("tier", "tierOverride"), ("created", "createdAt")],
+        limit=limit, cursor=cursor, everything=everything,
     )  # fmt: skip
 
 

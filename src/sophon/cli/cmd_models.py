@@ -9,7 +9,7 @@ from urllib.parse import quote
 import typer
 
 from sophon.cli.core import EXIT_ERROR, EXIT_USAGE, CliError, fail, new_app
-from sophon.cli.listing import progress, show_list
+from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, progress, show_page
 from sophon.cli.runtime import runtime
 
 app = new_app("Models and model providers.")
@@ -31,32 +31,46 @@ PROVIDER_COLUMNS = [
 
 def _provider_id(ref: str) -> str:
     """A provider id from an id or a name."""
-    providers = runtime().api.get("/api/models/providers") or []
-    for provider in providers:
-        if ref in (provider["id"], provider["name"]):
-            return str(provider["id"])
+    for page in runtime().api.pages("/api/models/providers", limit=200):
+        for provider in page.items:
+            if ref in (provider["id"], provider["name"]):
+                return str(provider["id"])
     raise CliError(f"no model provider {ref!r}")
 
 
 @app.command("list")
-def list_models() -> None:
-    """Every model of the tenant's providers in routing order, then the offline echo model."""
-    show_list(
+def list_models(limit: LimitOpt = 50, cursor: CursorOpt = None, everything: AllOpt = False) -> None:
+    """Every model of the tenant's providers in routing order, then the offline echo model.
+    A provider added without models shows the ones its server listed."""
+    show_page(
         "/api/models",
         [("ref", "ref"), ("provider", "provider"), ("model", "id"), ("name", "displayName")],
+        limit=limit,
+        cursor=cursor,
+        everything=everything,
     )
 
 
 @providers_app.command("list")
-def list_providers() -> None:
+def list_providers(
+    limit: LimitOpt = 50, cursor: CursorOpt = None, everything: AllOpt = False
+) -> None:
     """The tenant's providers in routing order."""
-    show_list("/api/models/providers", PROVIDER_COLUMNS)
+    show_page(
+        "/api/models/providers",
+        PROVIDER_COLUMNS,
+        limit=limit,
+        cursor=cursor,
+        everything=everything,
+    )
 
 
 @providers_app.command("add")
 def add_provider(
     name: Annotated[str, typer.Option(help="Unique in the tenant; models are `<name>/<model>`.")],
-    type_: Annotated[str, typer.Option("--type", help="openai, anthropic or echo.")],
+    type_: Annotated[
+        str, typer.Option("--type", "--provider-type", help="openai, anthropic or echo.")
+    ],
     base_url: Annotated[
         str | None, typer.Option(help="Default: the vendor's public API (e.g. Ollama's URL).")
     ] = None,
@@ -67,12 +81,14 @@ def add_provider(
     model: Annotated[
         list[str] | None, typer.Option("--model", help="A model id it serves; repeat.")
     ] = None,
-    default_model: Annotated[str | None, typer.Option()] = None,
+    default_model: Annotated[
+        str | None, typer.Option(help="Without it or --model: the models the server lists.")
+    ] = None,
     priority: Annotated[int | None, typer.Option(help="Lower is tried first.")] = None,
 ) -> None:
     """Add a provider (its API key is encrypted at rest, shown only masked)."""
     rt = runtime()
-    body: dict[str, Any] = {"name": name, "type": type_}
+    body: dict[str, Any] = {"name": name, "providerType": type_}
     if api_key_stdin:
         key = sys.stdin.readline().strip()
         if not key:
@@ -118,9 +134,9 @@ def test_provider(provider: Annotated[str, typer.Argument(help="Provider id or n
 
 
 @tools_app.command("list")
-def list_tools() -> None:
+def list_tools(limit: LimitOpt = 50, cursor: CursorOpt = None, everything: AllOpt = False) -> None:
     """Every tool the Gateway offers, with its risk level and whether it can run here."""
-    show_list(
+    show_page(
         "/api/tools",
         [
             ("name", "name"),
@@ -130,4 +146,7 @@ def list_tools() -> None:
             ("description", "description"),
             ("why unavailable", "unavailableReason"),
         ],
+        limit=limit,
+        cursor=cursor,
+        everything=everything,
     )

@@ -167,7 +167,9 @@ def gateway_checks(api: Api, cli_version: str) -> list[Check]:
 
 def _providers_check(api: Api) -> Check:
     try:
-        providers = api.get("/api/models/providers") or []
+        providers = [
+            p for page in api.pages("/api/models/providers", limit=200) for p in page.items
+        ]
     except ApiError as exc:
         if exc.status == 403:
             return Check("providers", "skip", "needs the models.manage permission")

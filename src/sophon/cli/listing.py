@@ -1,4 +1,4 @@
-"""Shared shapes of list commands: cursor pages (`{items, nextCursor, hasMore}`) and plain lists."""
+"""Shared shapes of list commands: cursor pages (`{items, nextCursor, hasMore}`)."""
 
 from __future__ import annotations
 
@@ -77,10 +77,3 @@ def show_page(
     rt.out.items(items, columns)
     if next_cursor:
         rt.out.note(f"More: --cursor {next_cursor} (or --all)")
-
-
-def show_list(
-    path: str, columns: Sequence[Column], params: Mapping[str, Any] | None = None
-) -> None:
-    rt = runtime()
-    rt.out.items(rt.api.get(path, params=params) or [], columns)

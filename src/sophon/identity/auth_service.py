@@ -6,12 +6,14 @@ import asyncio
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
 from sophon.identity import users_service
+from sophon.identity.bootstrap import discard_setup_token_on_commit, read_setup_token
 from sophon.identity.credential_cache import CredentialCache
 from sophon.identity.models import ApiToken, AuthSession, User
 from sophon.identity.principals import SessionPolicy, session_alive
@@ -316,7 +318,7 @@ async def setup_first_admin(
     db: AsyncSession,
     config: AuthConfig,
     *,
-    setup_secret: str | None,
+    setup_token_file: Path,
     given: str,
     email: str,
     password: str,
@@ -324,9 +326,11 @@ async def setup_first_admin(
     ip: str | None,
     user_agent: str | None,
 ) -> IssuedLogin:
-    """Creates the first Admin with the one-time setup secret; afterwards 409."""
+    """Creates the first Admin with the one-time setup secret from `setup_token_file`, which is
+    deleted once this commits; afterwards 409."""
     if await users_service.any_user(db):
         raise Conflict("Setup is already complete.")
+    setup_secret = await read_setup_token(setup_token_file)
     if setup_secret is None or not _same(setup_secret, given):
         raise Unauthenticated("The setup token is incorrect.")
     if not await claim_setting_once(db, "setup.completed", {"at": utcnow().isoformat()}):
@@ -347,6 +351,7 @@ async def setup_first_admin(
             "auth.setup",
             ("user", user.id),
         )
+    discard_setup_token_on_commit(db, setup_token_file)
     return await _open_session(db, config, user, tenant.id, ip, user_agent)
 
 

@@ -9,6 +9,10 @@ import os
 import secrets
 from pathlib import Path
 
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
 from sophon.agents import service as agents_service
 from sophon.audit import chain as audit_chain
 from sophon.audit import service as audit
@@ -27,13 +31,22 @@ def setup_token_path(settings: Settings) -> Path:
     return settings.data / SETUP_TOKEN_FILE
 
 
-async def read_setup_token(settings: Settings) -> str | None:
-    path = setup_token_path(settings)
-
+async def read_setup_token(path: Path) -> str | None:
     def read() -> str | None:
         return path.read_text().strip() if path.exists() else None
 
     return await asyncio.to_thread(read)
+
+
+def discard_setup_token_on_commit(db: AsyncSession, path: Path) -> None:
+    """Deletes the setup secret once the transaction that used it commits: setup is done and the
+    secret is useless. A rollback keeps it, so the setup can be tried again."""
+
+    def committed(session: Session) -> None:
+        if session.get_nested_transaction() is None:  # the outermost commit, not a savepoint
+            path.unlink(missing_ok=True)
+
+    sa_event.listen(db.sync_session, "after_commit", committed)
 
 
 async def prepare(settings: Settings, database: Database) -> None:

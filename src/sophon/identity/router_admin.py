@@ -20,7 +20,7 @@ from sophon.identity.schemas import (
 from sophon.identity.views import role_out, user_out, users_out
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
-from sophon.platform.pagination import Page
+from sophon.platform.pagination import Page, page_in_memory
 from sophon.platform.permissions import Permission as P
 
 users = api_router("/admin/users", tags=["Admin: users"])
@@ -102,9 +102,13 @@ async def logout_user(user_id: str, db: DbDep, principal: PrincipalDep) -> Logou
 
 @roles.get("", operation_id="listRoles")
 @requires(P.VIEW_USERS)
-async def list_roles(db: DbDep) -> list[RoleOut]:
+async def list_roles(
+    db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
+) -> Page[RoleOut]:
     """The built-in roles and the tenant's custom roles."""
-    return [role_out(r) for r in await roles_service.list_roles(db)]
+    listed = [role_out(r) for r in await roles_service.list_roles(db)]
+    scope = f"roles:{principal.tenant_id}"
+    return page_in_memory(gateway.paginator, listed, page, scope, lambda role: role.id)
 
 
 @roles.post("", operation_id="createRole", status_code=status.HTTP_201_CREATED)

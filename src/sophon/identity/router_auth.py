@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request, Response, status
 
 from sophon.identity import auth_service, me_service
-from sophon.identity.bootstrap import read_setup_token
+from sophon.identity.bootstrap import setup_token_path
 from sophon.identity.guard import PrincipalDep, authenticated, requires
 from sophon.identity.schemas import (
     LoginIn,
@@ -20,7 +20,8 @@ from sophon.identity.schemas import (
 )
 from sophon.identity.views import token_out, user_out
 from sophon.platform.access import api_router, public
-from sophon.platform.deps import DbDep, GatewayDep
+from sophon.platform.deps import DbDep, GatewayDep, PageDep
+from sophon.platform.pagination import Page, page_in_memory
 from sophon.platform.throttle import client_ip
 
 router = api_router("/auth", tags=["Auth"])
@@ -58,7 +59,7 @@ async def setup(body: SetupIn, request: Request, db: DbDep, gateway: GatewayDep)
     issued = await auth_service.setup_first_admin(
         db,
         gateway.auth,
-        setup_secret=await read_setup_token(gateway.settings),
+        setup_token_file=setup_token_path(gateway.settings),
         given=body.setup_token,
         email=str(body.email),
         password=body.password,
@@ -103,10 +104,12 @@ async def change_password(body: PasswordIn, principal: PrincipalDep, db: DbDep) 
 
 @router.get("/sessions", operation_id="listAuthSessions")
 @authenticated
-async def sessions(principal: PrincipalDep, db: DbDep, gateway: GatewayDep) -> list[SessionOut]:
+async def sessions(
+    principal: PrincipalDep, db: DbDep, gateway: GatewayDep, page: PageDep
+) -> Page[SessionOut]:
     """The caller's live sign-in sessions."""
     rows = await auth_service.list_sessions(db, gateway.auth, principal)
-    return [
+    listed = [
         SessionOut(
             id=row.id,
             created_at=row.created_at,
@@ -118,6 +121,8 @@ async def sessions(principal: PrincipalDep, db: DbDep, gateway: GatewayDep) -> l
         )
         for row in rows
     ]
+    scope = f"auth-sessions:{principal.user_id}"
+    return page_in_memory(gateway.paginator, listed, page, scope, lambda session: session.id)
 
 
 @router.delete(
@@ -148,9 +153,13 @@ async def create_token(body: TokenIn, principal: PrincipalDep, db: DbDep) -> New
 
 @router.get("/tokens", operation_id="listApiTokens")
 @authenticated
-async def list_tokens(principal: PrincipalDep, db: DbDep) -> list[TokenOut]:
+async def list_tokens(
+    principal: PrincipalDep, db: DbDep, gateway: GatewayDep, page: PageDep
+) -> Page[TokenOut]:
     """The caller's API tokens (never their secrets)."""
-    return [token_out(t) for t in await auth_service.list_tokens(db, principal)]
+    listed = [token_out(t) for t in await auth_service.list_tokens(db, principal)]
+    scope = f"tokens:{principal.user_id}"
+    return page_in_memory(gateway.paginator, listed, page, scope, lambda token: token.id)
 
 
 @router.delete(

@@ -31,7 +31,7 @@ from sophon.memory.schemas import (
 from sophon.memory.views import entries_out, graph_out, one_out, version_out
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
-from sophon.platform.pagination import Page
+from sophon.platform.pagination import Page, page_in_memory
 from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import VersionNumber, error_responses
 
@@ -124,10 +124,14 @@ async def delete_entry(entry_id: str, db: DbDep, principal: PrincipalDep) -> Res
 
 @router.get("/entries/{entry_id}/versions", operation_id="listMemoryEntryVersions", responses=ONE)
 @read_memory
-async def list_versions(entry_id: str, db: DbDep, principal: PrincipalDep) -> list[EntryVersionOut]:
+async def list_versions(
+    entry_id: str, db: DbDep, principal: PrincipalDep, gateway: GatewayDep, page: PageDep
+) -> Page[EntryVersionOut]:
     """Every saved state of the memory, newest first, each with who made it."""
     rows = await entries.versions(db, Actor.of(principal), entry_id)
-    return [version_out(v) for v in rows]
+    listed = [version_out(v) for v in rows]
+    scope = f"memory-versions:{entry_id}"
+    return page_in_memory(gateway.paginator, listed, page, scope, lambda v: str(v.version))
 
 
 @router.post(

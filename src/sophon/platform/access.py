@@ -57,14 +57,15 @@ _BODIES = {"POST", "PUT", "PATCH"}
 def _generic_error_statuses(path: str, methods: set[str]) -> list[int]:
     """The errors any route of this shape can answer, whatever its endpoint does: a malformed
     body, cursor or parameter (400), a path naming nothing (404), a write meeting a state
-    conflict (409), a body over the size limit (413), validation (422), rate limits (429)."""
+    conflict (409), a body over the size limit (413) or not JSON (415), validation (422), rate
+    limits (429)."""
     statuses = [400]
     if "{" in path:
         statuses.append(404)
     if methods & _WRITES:
         statuses.append(409)
     if methods & _BODIES:
-        statuses.append(413)
+        statuses += [413, 415]
     return [*statuses, 422, 429, 500]
 
 

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from sophon.platform.context import request_id_var
 
 log = logging.getLogger("sophon.errors")
+JSON_MEDIA_TYPE = "application/json"
 
 
 class DomainError(Exception):
@@ -67,6 +68,11 @@ class PayloadTooLarge(DomainError):
     status, code, default_message = 413, "payload_too_large", "The request body is too large."
 
 
+class UnsupportedMediaType(DomainError):
+    status, code = 415, "unsupported_media_type"
+    default_message = "The request body must be JSON (Content-Type: application/json)."
+
+
 class ValidationFailed(DomainError):
     status, code, default_message = 422, "validation_failed", "The request failed validation."
 
@@ -116,6 +122,7 @@ _STATUS_ERRORS: dict[int, type[DomainError]] = {
         MethodNotAllowed,
         Conflict,
         PayloadTooLarge,
+        UnsupportedMediaType,
         ValidationFailed,
         RateLimited,
         InternalError,
@@ -133,7 +140,9 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-def validation_error(exc: RequestValidationError) -> DomainError:
+def validation_error(exc: RequestValidationError, content_type: str | None = None) -> DomainError:
+    if isinstance(exc.body, bytes):  # FastAPI hands over raw bytes when the type is not JSON
+        return UnsupportedMediaType(details={"expected": JSON_MEDIA_TYPE, "received": content_type})
     errors = exc.errors()
     if any(err.get("type") == "json_invalid" for err in errors):
         return InvalidRequest("The request body is not valid JSON.")
@@ -150,9 +159,9 @@ async def _domain_handler(_: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def _validation_handler(_: Request, exc: Exception) -> Response:
+async def _validation_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return error_response(validation_error(exc))
+    return error_response(validation_error(exc, request.headers.get("content-type")))
 
 
 async def _http_handler(_: Request, exc: Exception) -> Response:

@@ -64,8 +64,13 @@ class RequestContextMiddleware:
                 response_started = True
                 status = message["status"]
                 headers = [*message.get("headers", ()), id_header]
+                # the response's own header wins: a 429 from another limiter (login lockout)
+                # carries its set, and the route's allowed-request set must not be added to it
+                present = {name.lower() for name, _ in headers}
                 for name, value in extra_headers.items():
-                    headers.append((name.lower().encode(), value.encode()))
+                    key = name.lower().encode()
+                    if key not in present:
+                        headers.append((key, value.encode()))
                 message["headers"] = headers
             await send(message)
 

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -116,6 +116,38 @@ class Paginator:
             last = rows[-1]
             cursor = self.codec.encode(scope, [getattr(last, c.key) for c in order])
         return rows, cursor, has_more
+
+    def page_list(
+        self, items: Sequence[T], params: PageParams, scope: str, key: Callable[[T], str]
+    ) -> tuple[list[T], str | None, bool]:
+        """A page of a list built in memory (a catalog, not a table), in its given order. The
+        cursor holds the last item's `key` and position: the next page starts after that item,
+        or at its position if the item has gone since."""
+        start = 0
+        if params.cursor:
+            after = self.codec.decode(scope, params.cursor)
+            if len(after) != 2 or not isinstance(after[0], int) or not isinstance(after[1], str):
+                raise InvalidRequest("The cursor is invalid or belongs to another list.")
+            keys = [key(item) for item in items]
+            start = keys.index(after[1]) + 1 if after[1] in keys else min(after[0], len(items))
+        chunk = list(items[start : start + params.limit])
+        has_more = start + len(chunk) < len(items)
+        cursor = None
+        if has_more:
+            cursor = self.codec.encode(scope, [start + len(chunk), key(chunk[-1])])
+        return chunk, cursor, has_more
+
+
+def page_in_memory(
+    paginator: Paginator,
+    items: Sequence[T],
+    params: PageParams,
+    scope: str,
+    key: Callable[[T], str],
+) -> Page[T]:
+    """`paginator.page_list` as a page of the given wire models."""
+    chunk, cursor, more = paginator.page_list(items, params, scope, key)
+    return Page[T](items=chunk, next_cursor=cursor, has_more=more)
 
 
 async def page_of(

@@ -63,6 +63,7 @@ class ProviderRuntime:
         name: str,
         base_url: str | None,
         api_key: str | None,
+        retry: RetryPolicy | None = None,
     ) -> Provider:
         return build_provider(
             provider_type,
@@ -70,6 +71,6 @@ class ProviderRuntime:
             name=name,
             base_url=base_url,
             api_key=api_key,
-            retry=self.retry,
+            retry=self.retry if retry is None else retry,
             sleep=self.sleep,
         )

@@ -8,7 +8,8 @@ from fastapi import Response, status
 
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep
+from sophon.platform.deps import DbDep, GatewayDep, PageDep
+from sophon.platform.pagination import Page, page_in_memory, page_of
 from sophon.platform.permissions import Permission as P
 from sophon.platform.vault import Vault
 from sophon.providers import service
@@ -38,6 +39,7 @@ def provider_out(row: ModelProvider) -> ProviderOut:
     return ProviderOut(
         id=row.id,
         name=row.name,
+        provider_type=row.type,
         type=row.type,
         base_url=row.base_url,
         api_key=row.api_key_mask,
@@ -65,16 +67,31 @@ def _vault(gateway: GatewayDep) -> Vault:
     "`ref` is the model reference callers pass (`<provider name>/<model id>`).",
 )
 @requires(P.VIEW_MODELS)
-async def list_models(db: DbDep) -> list[CatalogEntry]:
+async def list_models(
+    db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
+) -> Page[CatalogEntry]:
     """The model catalog: every model of the tenant's providers, then the offline echo model."""
-    return await catalog(db)
+    scope = f"models:{principal.tenant_id}"
+    return page_in_memory(gateway.paginator, await catalog(db), page, scope, lambda e: e.ref)
 
 
 @router.get("/providers", operation_id="listModelProviders")
 @requires(P.MANAGE_MODELS)
-async def list_providers(db: DbDep) -> list[ProviderOut]:
+async def list_providers(
+    db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
+) -> Page[ProviderOut]:
     """The tenant's model providers in routing order (priority ascending, then name)."""
-    return [provider_out(row) for row in await service.list_providers(db)]
+    scope = f"providers:{principal.tenant_id}"
+    return await page_of(
+        gateway.paginator,
+        db,
+        service.providers(),
+        page,
+        scope,
+        provider_out,
+        order=service.ROUTING_ORDER,
+        descending=False,
+    )
 
 
 @router.post(
@@ -88,7 +105,8 @@ async def create_provider(
     body: ProviderIn, db: DbDep, principal: PrincipalDep, gateway: GatewayDep
 ) -> ProviderOut:
     """Adds a provider; its API key is encrypted at rest and only ever shown masked."""
-    return provider_out(await service.create(db, principal, _vault(gateway), body))
+    row = await service.create(db, principal, _vault(gateway), gateway.model_runtime, body)
+    return provider_out(row)
 
 
 @router.get("/providers/{provider_id}", operation_id="getModelProvider", responses=_MISSING)

@@ -60,7 +60,11 @@ def _candidate(row: ModelProvider, vault: Vault, model: str | None) -> Candidate
         name=row.name, type=row.type, model=model or "", provider_id=row.id, base_url=row.base_url
     )
     if not model:
-        return replace(base, problem="no model given and no default model configured")
+        return replace(
+            base,
+            problem="no model given, and the provider has no default model and lists no models "
+            "(set its defaultModel, or test it to fetch the models its server lists)",
+        )
     try:
         return replace(base, api_key=api_key_of(row, vault))
     except VaultError as exc:

@@ -6,13 +6,15 @@ from enum import StrEnum
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
 from sophon.platform.schemas import ApiModel, RequestModel, Timestamp
 
 ProviderType = Literal["openai", "anthropic", "echo"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"  # no "/": it separates name and model
 MIN_PRIORITY, MAX_PRIORITY = 0, 1000
+MODEL_ID_MAX = 200
+MAX_MODELS = 500
 
 
 class ProviderStatus(StrEnum):
@@ -34,7 +36,7 @@ class Capabilities(ApiModel):
 class ModelSpec(ApiModel):
     """A model a provider serves. Prices are USD per 1M tokens."""
 
-    id: str = Field(min_length=1, max_length=200)
+    id: str = Field(min_length=1, max_length=MODEL_ID_MAX)
     display_name: str | None = Field(None, max_length=200)
     capabilities: Capabilities = Field(default_factory=Capabilities)
     context_window: int | None = Field(None, ge=1)
@@ -75,17 +77,19 @@ class _ProviderFields(RequestModel):
 
 
 class ProviderIn(_ProviderFields):
-    """`baseUrl` defaults to the vendor's public API (OpenAI, Anthropic); `echo` ignores it and
-    `apiKey`. `defaultModel` is used when the caller names no model; else the first of `models`."""
+    """`providerType` (also accepted as `type`) is the wire format. `baseUrl` defaults to the
+    vendor's public API (OpenAI, Anthropic); `echo` ignores it and `apiKey`. `defaultModel` is
+    used when the caller names no model; else the first of `models`. Given neither, `models` are
+    what the server lists (`GET /models`), fetched now and again by each test while empty."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    type: ProviderType
+    type: ProviderType = Field(validation_alias=AliasChoices("providerType", "type"))
     base_url: str | None = Field(None, max_length=2000)
     api_key: str | None = Field(None, min_length=1, max_length=4000)
     priority: int = Field(1, ge=MIN_PRIORITY, le=MAX_PRIORITY)
     status: Literal[ProviderStatus.ACTIVE, ProviderStatus.INACTIVE] = ProviderStatus.ACTIVE
     default_model: str | None = Field(None, min_length=1, max_length=200)
-    models: list[ModelSpec] = Field(default_factory=list, max_length=500)
+    models: list[ModelSpec] = Field(default_factory=list, max_length=MAX_MODELS)
 
 
 class ProviderPatchIn(_ProviderFields):
@@ -97,14 +101,16 @@ class ProviderPatchIn(_ProviderFields):
     priority: int | None = Field(None, ge=MIN_PRIORITY, le=MAX_PRIORITY)
     status: Literal[ProviderStatus.ACTIVE, ProviderStatus.INACTIVE] | None = None
     default_model: str | None = Field(None, min_length=1, max_length=200)
-    models: list[ModelSpec] | None = Field(None, max_length=500)
+    models: list[ModelSpec] | None = Field(None, max_length=MAX_MODELS)
 
 
 class ProviderOut(ApiModel):
-    """`apiKey` is the masked key (`sk-…abcd`) or null; the key itself is never returned."""
+    """`apiKey` is the masked key (`sk-…abcd`) or null; the key itself is never returned.
+    `providerType` and `type` are the same value (`type` is the older name)."""
 
     id: str
     name: str
+    provider_type: ProviderType
     type: ProviderType
     base_url: str | None
     api_key: str | None

@@ -3,9 +3,11 @@ through the vault (associated data: the provider id) and only their mask is ever
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,20 +21,40 @@ from sophon.platform.vault import Vault, VaultError, mask_secret
 from sophon.providers.connect import ProviderRuntime
 from sophon.providers.models import ModelProvider
 from sophon.providers.schemas import (
+    MAX_MODELS,
+    MODEL_ID_MAX,
+    ModelSpec,
     ProbeErrorOut,
     ProviderIn,
     ProviderPatchIn,
     ProviderStatus,
     ProviderTestOut,
 )
-from sophon.runtime.providers import ProbeResult, probe_provider
+from sophon.runtime.providers import (
+    ModelInfo,
+    ProbeResult,
+    ProviderError,
+    RetryPolicy,
+    probe_provider,
+)
 
+log = logging.getLogger("sophon.providers")
 _ERROR_TEXT_MAX = 1000
+DISCOVERY_TIMEOUT = 15.0  # seconds a create waits for the server's model list
+_ONE_TRY = RetryPolicy(max_retries=0)  # a create does not wait out a down server; a test retries
+
+
+ROUTING_ORDER = [ModelProvider.priority, ModelProvider.name]  # names are unique in a tenant
+
+
+def providers() -> Select[tuple[ModelProvider]]:
+    """The tenant's providers, to be ordered by `ROUTING_ORDER` (a page, or every one)."""
+    return select(ModelProvider)
 
 
 async def list_providers(db: AsyncSession) -> list[ModelProvider]:
     """The tenant's providers in routing order (priority ascending, then name)."""
-    stmt = select(ModelProvider).order_by(ModelProvider.priority, ModelProvider.name)
+    stmt = providers().order_by(*ROUTING_ORDER)
     return list((await db.scalars(stmt)).all())
 
 
@@ -72,8 +94,14 @@ def api_key_of(row: ModelProvider, vault: Vault) -> str | None:
 
 
 async def create(
-    db: AsyncSession, principal: Principal, vault: Vault, body: ProviderIn
+    db: AsyncSession,
+    principal: Principal,
+    vault: Vault,
+    runtime: ProviderRuntime,
+    body: ProviderIn,
 ) -> ModelProvider:
+    """A provider given neither `defaultModel` nor `models` gets the models its server lists
+    (best effort: an unreachable server leaves the list empty until a test fills it)."""
     await _ensure_name_free(db, body.name)
     row = ModelProvider(
         id=new_id("prov"),
@@ -86,12 +114,52 @@ async def create(
         models=[m.model_dump(by_alias=True) for m in body.models],
     )
     _set_key(row, vault, body.api_key)
+    if _needs_discovery(row):
+        row.models = _specs(await _discover(runtime, row, body.api_key))
     db.add(row)
     await _flush_unique(db, row.name)
     await audit.record(
-        db, principal, "provider.create", ("provider", row.id), details=_summary(row)
+        db,
+        principal,
+        "provider.create",
+        ("provider", row.id),
+        details={**_summary(row), "models": len(row.models)},
     )
     return row
+
+
+def _needs_discovery(row: ModelProvider) -> bool:
+    """Without a default model or a model list, routing would have no model to ask for."""
+    return row.type != "echo" and not row.default_model and not row.models
+
+
+def _specs(models: list[ModelInfo]) -> list[dict[str, Any]]:
+    """Catalog entries for listed models, in the server's order (ids too long to store are
+    left out)."""
+    fitting = [m for m in models if 0 < len(m.id) <= MODEL_ID_MAX]
+    return [
+        ModelSpec(id=m.id, display_name=m.display_name).model_dump(by_alias=True)
+        for m in fitting[:MAX_MODELS]
+    ]
+
+
+async def _discover(
+    runtime: ProviderRuntime, row: ModelProvider, api_key: str | None
+) -> list[ModelInfo]:
+    try:
+        async with asyncio.timeout(DISCOVERY_TIMEOUT), runtime.client(row.type) as http:
+            adapter = runtime.adapter(
+                row.type,
+                http,
+                name=row.name,
+                base_url=row.base_url,
+                api_key=api_key,
+                retry=_ONE_TRY,
+            )
+            return await adapter.list_models()
+    except (ProviderError, OutboundRefused, TimeoutError) as exc:
+        log.info("provider %s: no model list at create (%s)", row.name, exc)
+        return []
 
 
 async def update(
@@ -171,6 +239,8 @@ async def test(
     row.last_error = error.message[:_ERROR_TEXT_MAX] if error else None
     if row.status != ProviderStatus.INACTIVE:
         row.status = ProviderStatus.ACTIVE if ok else ProviderStatus.ERROR
+    if result is not None and _needs_discovery(row):
+        row.models = _specs(result.models)
     await db.flush()
     out = ProviderTestOut(
         ok=ok,

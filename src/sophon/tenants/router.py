@@ -8,8 +8,9 @@ from fastapi import Response, status
 from sophon.identity import users_service
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep
+from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.errors import NotAuthorized
+from sophon.platform.pagination import Page, page_in_memory
 from sophon.platform.permissions import Permission as P
 from sophon.platform.principal import Principal
 from sophon.platform.schemas import error_responses
@@ -30,10 +31,13 @@ def _from_home(principal: Principal) -> None:
 
 @router.get("", operation_id="listTenants")
 @manage_tenants
-async def list_tenants(db: DbDep, principal: PrincipalDep) -> list[TenantOut]:
+async def list_tenants(
+    db: DbDep, principal: PrincipalDep, gateway: GatewayDep, page: PageDep
+) -> Page[TenantOut]:
     """Every tenant of this Gateway."""
     _from_home(principal)
-    return [TenantOut.model_validate(t) for t in await service.list_all(db)]
+    listed = [TenantOut.model_validate(t) for t in await service.list_all(db)]
+    return page_in_memory(gateway.paginator, listed, page, "tenants", lambda tenant: tenant.id)
 
 
 @router.post(
@@ -102,14 +106,18 @@ async def delete_tenant(tenant_id: str, db: DbDep, principal: PrincipalDep) -> R
 
 @router.get("/{tenant_id}/users", operation_id="listTenantUsers")
 @manage_tenants
-async def list_members(tenant_id: str, db: DbDep, principal: PrincipalDep) -> list[MemberOut]:
+async def list_members(
+    tenant_id: str, db: DbDep, principal: PrincipalDep, gateway: GatewayDep, page: PageDep
+) -> Page[MemberOut]:
     """The tenant's members and their roles there."""
     _from_home(principal)
     await service.get(db, tenant_id)
-    return [
+    listed = [
         MemberOut(id=u.id, email=u.email, display_name=u.display_name, status=u.status, roles=roles)
         for u, roles in await users_service.members_of(db, tenant_id)
     ]
+    scope = f"tenant-members:{tenant_id}"
+    return page_in_memory(gateway.paginator, listed, page, scope, lambda member: member.id)
 
 
 @router.post(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from sophon.platform.access import api_router, public
-from sophon.platform.deps import GatewayDep
+from sophon.platform.deps import GatewayDep, PageDep
+from sophon.platform.pagination import Page
 from sophon.runtime.tools.registry import Tool
 from sophon.tools.schemas import ToolOut
 
@@ -14,12 +15,18 @@ router = api_router("/tools", tags=["Tools"])
 
 @router.get("", operation_id="listTools")
 @public
-async def list_tools(gateway: GatewayDep) -> list[ToolOut]:
+async def list_tools(gateway: GatewayDep, page: PageDep) -> Page[ToolOut]:
     """Every tool this Gateway offers, by name, with its argument schema and risk level."""
-    tools = gateway.tools.all()
+    tools, cursor, more = gateway.paginator.page_list(
+        gateway.tools.all(), page, "tools", lambda tool: tool.name
+    )
     # Availability probes may run a process (the sandbox check): off the event loop.
     reasons = await asyncio.to_thread(lambda: [tool.unavailable() for tool in tools])
-    return [_tool_out(tool, reason) for tool, reason in zip(tools, reasons, strict=True)]
+    return Page[ToolOut](
+        items=[_tool_out(tool, reason) for tool, reason in zip(tools, reasons, strict=True)],
+        next_cursor=cursor,
+        has_more=more,
+    )
 
 
 def _tool_out(tool: Tool, reason: str | None) -> ToolOut:

@@ -84,12 +84,42 @@ class SseReply:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+FAKE_MODELS = ("fake-chat-large", "fake-chat-small")
+
+
+def models_list(models: list[str], *, anthropic: bool) -> dict[str, Any]:
+    """`GET /v1/models` as the vendor answers it: OpenAI's `object: list`, or Anthropic's page."""
+    if anthropic:
+        data = [
+            {
+                "type": "model",
+                "id": m,
+                "display_name": m.replace("-", " ").title(),
+                "created_at": "2025-01-01T00:00:00Z",
+            }
+            for m in models
+        ]
+        return {
+            "data": data,
+            "has_more": False,
+            "first_id": models[0] if models else None,
+            "last_id": models[-1] if models else None,
+        }
+    data = [
+        {"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "fake"} for m in models
+    ]
+    return {"object": "list", "data": data}
+
+
 class FakeServer:
     """One uvicorn server on a free 127.0.0.1 port, on a thread of its own, shared by the tests
-    (`reset` between them). Replies are queued per (method, path) and used once each, in order;
-    an unscripted request gets a 404 in OpenAI's error shape."""
+    (`reset` between them). Replies are queued per (method, path) and used once each, in order.
+    An unscripted `GET /v1/models` lists `models` in the wire format of whoever asks (Anthropic's
+    when the request carries `anthropic-version`, else OpenAI's); any other unscripted request
+    gets a 404 in OpenAI's error shape."""
 
     def __init__(self) -> None:
+        self.models: list[str] = list(FAKE_MODELS)
         self._lock = threading.Lock()
         self._replies: dict[tuple[str, str], deque[Reply]] = defaultdict(deque)
         self._requests: list[Recorded] = []
@@ -112,6 +142,7 @@ class FakeServer:
 
     def reset(self) -> None:
         with self._lock:
+            self.models = list(FAKE_MODELS)
             self._replies.clear()
             self._requests.clear()
 
@@ -138,11 +169,14 @@ class FakeServer:
         with self._lock:
             self._requests.append(recorded)
             queue = self._replies.get((scope["method"], scope["path"]))
-            reply: Reply = (
-                queue.popleft()
-                if queue
-                else JsonReply({"error": {"message": "not scripted", "type": "not_found"}}, 404)
-            )
+            reply: Reply
+            if queue:
+                reply = queue.popleft()
+            elif (scope["method"], scope["path"]) == ("GET", "/v1/models"):
+                anthropic = "anthropic-version" in headers
+                reply = JsonReply(models_list(self.models, anthropic=anthropic))
+            else:
+                reply = JsonReply({"error": {"message": "not scripted", "type": "not_found"}}, 404)
         await reply.play(receive, send)
 
 
