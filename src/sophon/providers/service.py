@@ -47,7 +47,7 @@ _ONE_TRY = RetryPolicy(max_retries=0)  # a create does not wait out a down serve
 ROUTING_ORDER = [ModelProvider.priority, ModelProvider.name]  # names are unique in a tenant
 
 
-def providers() -> Select[tuple[ModelProvider]]:
+def providers() -> Select[ModelProvider]:
     """The tenant's providers, to be ordered by `ROUTING_ORDER` (a page, or every one)."""
     return select(ModelProvider)
 
