@@ -1,4 +1,4 @@
-"""Gateways with a tier and a licence authority of the test's choosing."""
+"""Gateways with a tier, a licence authority and a rate-limiter clock of the test's choosing."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from sophon.settings import Settings, Tier
+from tests.identity.ratelimit_helpers import LimiterClock, install_limiter_clock
 from tests.license_keys import ALL_FEATURES, Authority
 
 
@@ -37,3 +38,11 @@ def enterprise(request: pytest.FixtureRequest, authority: Authority) -> dict[str
         "license_public_key": authority.public_b64,
         "license_key": authority.licence(features=features),
     }
+
+
+@pytest.fixture
+def limiter_clock(monkeypatch: pytest.MonkeyPatch) -> LimiterClock:
+    """The rate limiter's clock of the Gateways built after it (name it before `client`)."""
+    clock = LimiterClock()
+    install_limiter_clock(monkeypatch, clock)
+    return clock

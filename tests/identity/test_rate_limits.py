@@ -23,7 +23,6 @@ from tests.identity.ratelimit_helpers import (
     LimiterClock,
     caller_from,
     delete_redis_keys,
-    install_limiter_clock,
     loopback_alias,
     redis_unavailable,
     running,
@@ -163,13 +162,6 @@ async def test_limits_can_be_switched_off(client: httpx.AsyncClient, admin: Call
         made = await new_token(client, admin, name)
         assert made.status_code == 201
         assert "ratelimit-limit" not in made.headers
-
-
-@pytest.fixture
-def limiter_clock(monkeypatch: pytest.MonkeyPatch) -> LimiterClock:
-    clock = LimiterClock()
-    install_limiter_clock(monkeypatch, clock)
-    return clock
 
 
 LOCK_AFTER_3 = {"login_max_failures_per_account": 3, "login_failure_window_minutes": 15}

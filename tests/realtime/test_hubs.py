@@ -118,9 +118,19 @@ async def test_tasks_hub_owner_and_view_active_tasks(live: Live, owner: Caller) 
         assert theirs["taskId"] not in ids  # no ViewActiveTasks: only the user's own tasks
 
 
+async def processing(live: Live, caller: Caller, action: str) -> None:
+    """Pauses or resumes the Gateway's dequeuing of agent turns (`/api/ops`)."""
+    response = await live.http.post(f"/api/ops/{action}", headers=caller.headers)
+    assert response.status_code == 200, response.text
+
+
 async def test_stream_task_streams_one_tasks_events(live: Live, owner: Caller) -> None:
+    bus = live.gateway.bus
+    assert isinstance(bus, MemoryEventBus)
     async with await hub(live, owner, "tasks") as tasks:
+        await processing(live, owner, "pause")  # the turn waits until the stream is listening
         accepted = await send(live.http, owner, "stream me")
+        before = bus.subscriber_count
         await tasks.send(
             {
                 "type": 4,
@@ -129,6 +139,8 @@ async def test_stream_task_streams_one_tasks_events(live: Live, owner: Caller) -
                 "arguments": [accepted["taskId"]],
             }
         )
+        await until(lambda: bus.subscriber_count == before + 1)
+        await processing(live, owner, "resume")
         items: list[dict[str, Any]] = []
         while True:
             message = await tasks.next_matching(lambda m: m.get("invocationId") == "st")
@@ -137,6 +149,7 @@ async def test_stream_task_streams_one_tasks_events(live: Live, owner: Caller) -
                 break
             items.append(message["item"])
         names = [i["event"] for i in items]
+        assert names[0] == "TaskStarted"  # every event from the subscription on
         assert names[-1] == "TaskCompleted"
         assert all(i["payload"]["taskId"] == accepted["taskId"] for i in items)
         # a finished task's stream completes at once; an unknown one is an error

@@ -12,7 +12,8 @@ identically with no float rounding; a unit's interval is rounded down to the mic
 
 Time: `MemoryRateLimiter` reads an injectable clock (default `time.monotonic`). `RedisRateLimiter`
 by default reads Redis's own `TIME` inside the script, so replicas need no clock sync; an injected
-clock (tests) is passed into the script instead.
+clock (tests) is passed into the script instead. It counts Unix seconds, as `TIME` does: a key
+expires at its TAT on Redis's clock, so a test clock that stands still starts ahead of the real one.
 
 Redis unavailable: a policy fails open by default (the replica falls back to its own in-process
 buckets and logs one warning per outage); a policy with `fail_closed=True` (login throttling)

@@ -27,7 +27,10 @@ log = logging.getLogger("sophon.ratelimit")
 
 # KEYS[1] bucket; ARGV: now in µs ('' = Redis TIME), interval µs, window µs, cost, consume (1/0).
 # Returns {allowed (1/0), now, tat after the call}; the TAT is stored with '%.17g' so every digit
-# of the integer survives whatever number formatting the server's Lua uses.
+# of the integer survives whatever number formatting the server's Lua uses. The key expires at
+# its TAT as a moment on Redis's clock (PXAT), i.e. once the bucket is full again on the timeline
+# its TAT was computed on. A TTL from the call would count Redis's time instead, which an injected
+# clock need not follow: a test's stands still, and its buckets would vanish mid-test.
 _HIT_SCRIPT = """
 local now
 if ARGV[1] == '' then
@@ -47,8 +50,8 @@ if new_tat - now <= window then
   allowed = 1
   if ARGV[5] == '1' then
     tat = new_tat
-    local ttl_ms = math.ceil((new_tat - now) / 1000)
-    redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PX', ttl_ms)
+    local expires_at = string.format('%.17g', math.ceil(new_tat / 1000))
+    redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PXAT', expires_at)
   end
 end
 return {allowed, now, tat}
