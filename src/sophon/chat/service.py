@@ -4,7 +4,7 @@ owner's sessions and their history: list, read, fork, archive, delete. HTTP-free
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,7 @@ from sophon.platform.errors import Conflict, NotFound
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.tasks import service as tasks
-from sophon.tasks.models import ACTIVE, Task
+from sophon.tasks.models import Task
 
 if TYPE_CHECKING:
     from sophon.platform.gateway import Gateway
@@ -238,9 +238,7 @@ async def delete_session(db: AsyncSession, principal: Principal, session_id: str
     """Deletes the session and its messages; its queued or running tasks are cancelled (they
     are returned so the caller can report them)."""
     session = await get_session(db, principal, session_id, for_update=True)
-    running = (
-        await db.scalars(select(Task).where(Task.session_id == session.id, Task.status.in_(ACTIVE)))
-    ).all()
+    running = await tasks.active_in_session(db, session.id)
     for task in running:
         await tasks.cancel(db, principal, task.id)
     await db.execute(
@@ -249,4 +247,79 @@ async def delete_session(db: AsyncSession, principal: Principal, session_id: str
         .values(parent_session_id=None)
     )
     await db.delete(session)
-    return list(running)
+    return running
+
+
+async def lock_session(db: AsyncSession, session_id: str) -> ChatSession | None:
+    """The session, locked for update (None once deleted), for a turn writing to it."""
+    return await db.get(ChatSession, session_id, with_for_update=True)
+
+
+def add_tokens(session: ChatSession, tokens: int) -> None:
+    session.tokens_used += tokens
+
+
+def archive(session: ChatSession) -> None:
+    session.archived = True
+
+
+async def get_session_any(db: AsyncSession, session_id: str) -> ChatSession | None:
+    """The session whoever owns it (a turn's, read by the runtime); None once deleted."""
+    return await db.get(ChatSession, session_id)
+
+
+async def get_message(
+    db: AsyncSession, message_id: str, *, for_update: bool = False
+) -> Message | None:
+    """One message by id, whoever owns it (a turn reading or updating its own messages)."""
+    return await db.get(Message, message_id, with_for_update=for_update)
+
+
+async def task_messages(db: AsyncSession, session_id: str, task_id: str) -> list[Message]:
+    """The messages a task wrote to its session, in order."""
+    stmt = (
+        select(Message)
+        .where(Message.session_id == session_id, Message.task_id == task_id)
+        .order_by(Message.id)
+    )
+    return list((await db.scalars(stmt)).all())
+
+
+async def tool_messages(db: AsyncSession, task_id: str) -> list[Message]:
+    """The assistant messages of a task that carry tool calls, in order."""
+    stmt = (
+        select(Message)
+        .where(Message.task_id == task_id, Message.role == "assistant")
+        .order_by(Message.id)
+    )
+    return [m for m in (await db.scalars(stmt)).all() if m.tool_calls]
+
+
+async def tool_calls_of(
+    db: AsyncSession, task_ids: list[str]
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(task id, tool-call entries) of each assistant message of the tasks."""
+    if not task_ids:
+        return []
+    rows = await db.execute(
+        select(Message.task_id, Message.tool_calls).where(
+            Message.task_id.in_(task_ids), Message.role == "assistant"
+        )
+    )
+    return [(str(task_id), list(calls or [])) for task_id, calls in rows.all()]
+
+
+async def exchange(
+    db: AsyncSession, task_id: str, message_id: str | None
+) -> list[tuple[str, str, str]]:
+    """The user message `message_id` and the task's non-empty user and assistant messages, in
+    order, as (role, content, message id)."""
+    stmt = select(Message.role, Message.content, Message.id).where(
+        Message.role.in_(("user", "assistant")), Message.content != ""
+    )
+    if message_id:
+        stmt = stmt.where((Message.task_id == task_id) | (Message.id == message_id))
+    else:
+        stmt = stmt.where(Message.task_id == task_id)
+    rows = await db.execute(stmt.order_by(Message.id))
+    return [(str(r), str(c), str(i)) for r, c, i in rows.all()]

@@ -17,7 +17,7 @@ from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
 from sophon.platform.errors import Conflict, NotFound
 from sophon.platform.ids import new_id
-from sophon.platform.queue_models import Job, JobStatus
+from sophon.platform.queue_models import FINISHED, Job, JobStatus
 from sophon.platform.tenancy import ALL_TENANTS
 
 RETRY_BASE_SECONDS = 2.0
@@ -344,6 +344,7 @@ async def get_job(database: Database, job_id: str) -> Job | None:
 
 
 __all__ = [
+    "FINISHED",
     "WORKER_LOST",
     "ClaimedJob",
     "Heartbeat",

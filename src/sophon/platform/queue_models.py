@@ -22,6 +22,9 @@ class JobStatus(StrEnum):
     CANCELLED = "Cancelled"
 
 
+FINISHED = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+
+
 class Job(Base, TenantScoped, Timestamped):
     """One unit of background work; `serial_key` makes jobs sharing it run one at a time."""
 

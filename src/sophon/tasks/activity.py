@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.chat.models import Message
+from sophon.chat import service as chat
 from sophon.tasks.models import Task
 
 ALL_USERS = "*"
@@ -140,19 +140,10 @@ async def tasks_between(
 
 
 async def _tools_of(db: AsyncSession, task_ids: list[str]) -> dict[str, list[ToolUse]]:
-    if not task_ids:
-        return {}
-    rows = await db.execute(
-        select(Message.task_id, Message.tool_calls).where(
-            Message.task_id.in_(task_ids), Message.role == "assistant"
-        )
-    )
     used: dict[str, list[ToolUse]] = defaultdict(list)
-    for task_id, calls in rows.all():
-        for call in calls or []:
-            used[str(task_id)].append(
-                ToolUse(str(call.get("name", "?")), str(call.get("status", "?")))
-            )
+    for task_id, calls in await chat.tool_calls_of(db, task_ids):
+        for call in calls:
+            used[task_id].append(ToolUse(str(call.get("name", "?")), str(call.get("status", "?"))))
     return used
 
 
@@ -162,12 +153,4 @@ async def exchange_of_task(db: AsyncSession, task_id: str) -> list[tuple[str, st
     task = await db.get(Task, task_id)
     if task is None:
         return []
-    stmt = select(Message.role, Message.content, Message.id).where(
-        Message.role.in_(("user", "assistant")), Message.content != ""
-    )
-    if task.message_id:
-        stmt = stmt.where((Message.task_id == task_id) | (Message.id == task.message_id))
-    else:
-        stmt = stmt.where(Message.task_id == task_id)
-    rows = await db.execute(stmt.order_by(Message.id))
-    return [(str(r), str(c), str(i)) for r, c, i in rows.all()]
+    return await chat.exchange(db, task_id, task.message_id)

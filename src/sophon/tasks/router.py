@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import Query
 
+from sophon.chat import service as chat
 from sophon.identity.guard import PrincipalDep, requires_any
 from sophon.platform.access import api_router
 from sophon.platform.deps import DbDep, GatewayDep, PageDep
@@ -77,7 +78,7 @@ async def get_task(
         )
     else:
         task = await tasks.get(db, principal, task_id)
-    calls = await tasks.tool_messages(db, task.id)
+    calls = await chat.tool_messages(db, task.id)
     return task_detail(task, calls, await tasks.children_of(db, task.id))
 
 

@@ -8,11 +8,11 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.chat.models import Message
 from sophon.platform import queue
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
@@ -21,7 +21,6 @@ from sophon.platform.events import EventBus, EventName, Subscription, after_comm
 from sophon.platform.ids import new_id
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
-from sophon.platform.queue_models import Job
 from sophon.platform.tenancy import ALL_TENANTS, acting_in, session_tenant
 from sophon.tasks import events
 from sophon.tasks.models import ACTIVE, FINISHED, Task, TaskStatus
@@ -132,19 +131,46 @@ async def children_of(db: AsyncSession, task_id: str) -> list[str]:
     return list((await db.scalars(select(Task.id).where(Task.parent_task_id == task_id))).all())
 
 
-async def tool_messages(db: AsyncSession, task_id: str) -> list[Message]:
-    """The assistant messages of a task that carry tool calls, in order."""
-    stmt = (
-        select(Message)
-        .where(Message.task_id == task_id, Message.role == "assistant")
-        .order_by(Message.id)
-    )
-    return [m for m in (await db.scalars(stmt)).all() if m.tool_calls]
+async def active_in_session(db: AsyncSession, session_id: str) -> list[Task]:
+    """The session's queued or running tasks."""
+    stmt = select(Task).where(Task.session_id == session_id, Task.status.in_(ACTIVE))
+    return list((await db.scalars(stmt)).all())
+
+
+async def lock(db: AsyncSession, task_id: str) -> Task | None:
+    """The task, locked for update, whoever owns it (a runner moving it on); None if gone."""
+    return await db.get(Task, task_id, with_for_update=True)
 
 
 def note(task: Task, message: str) -> None:
     """Appends a line to the task's log."""
     task.log = [*task.log, {"at": iso(utcnow()), "message": message}]
+
+
+def start(db: AsyncSession, task: Task) -> bool:
+    """Moves a claimed task to Running and queues TaskStarted; True when it was Running already
+    (a run interrupted by a restart is resumed)."""
+    resumed = task.status == TaskStatus.RUNNING.value
+    task.status = TaskStatus.RUNNING.value
+    task.started_at = task.started_at or utcnow()
+    note(task, "resumed after a Gateway restart" if resumed else "started")
+    after_commit(
+        db, events.task_event(task, EventName.TASK_STARTED, startedAt=iso(task.started_at))
+    )
+    return resumed
+
+
+def add_tokens(task: Task, input_tokens: int, output_tokens: int) -> None:
+    task.input_tokens += input_tokens
+    task.output_tokens += output_tokens
+
+
+async def save_plan(db: AsyncSession, task_id: str, plan: dict[str, Any]) -> None:
+    """Stores the task's execution plan (gone tasks are skipped) and notes it in the log."""
+    task = await lock(db, task_id)
+    if task is not None:
+        task.plan = plan
+        note(task, f"plan made: {len(plan['steps'])} steps")
 
 
 def finish(db: AsyncSession, task: Task, status: TaskStatus, **fields: object) -> None:
@@ -189,15 +215,21 @@ async def cancel(db: AsyncSession, principal: Principal, task_id: str) -> Task:
     await db.refresh(task, with_for_update=True)
     if task.status in FINISHED:
         raise Conflict(f"The task is already {task.status}.", {"status": task.status})
+    await _cancel_one(db, task)
+    return task
+
+
+async def _cancel_one(db: AsyncSession, task: Task, **fields: object) -> None:
+    """A Queued task (and its job) ends Cancelled at once with `fields`; a Running one is
+    flagged for its runner."""
     if task.status == TaskStatus.QUEUED.value:
         if task.job_id:
             with contextlib.suppress(NotFound, Conflict):
                 await queue.cancel(db, task.job_id)
-        finish(db, task, TaskStatus.CANCELLED)
+        finish(db, task, TaskStatus.CANCELLED, **fields)
     else:
         task.cancel_requested = True
         after_commit(db, events.cancel_requested(task))
-    return task
 
 
 async def wait_finished(
@@ -246,9 +278,9 @@ async def reconcile(
     with reason "gateway restarted"; `on_finish` runs for each in the same transaction."""
     async with database.transaction() as db:
         stmt = (
-            select(Task, Job.status)
-            .join(Job, Job.id == Task.job_id)
-            .where(Task.status.in_(ACTIVE), Job.status.in_(FINISHED))
+            select(Task, queue.Job.status)
+            .join(queue.Job, queue.Job.id == Task.job_id)
+            .where(Task.status.in_(ACTIVE), queue.Job.status.in_(queue.FINISHED))
             .execution_options(**ALL_TENANTS)
         )
         rows = (await db.execute(stmt)).all()
@@ -285,12 +317,5 @@ async def cancel_for_agent(db: AsyncSession, agent_id: str) -> int:
         )
     ).all()
     for task in rows:
-        if task.status == TaskStatus.QUEUED.value:
-            if task.job_id:
-                with contextlib.suppress(NotFound, Conflict):
-                    await queue.cancel(db, task.job_id)
-            finish(db, task, TaskStatus.CANCELLED, error="The agent was deleted.")
-        else:
-            task.cancel_requested = True
-            after_commit(db, events.cancel_requested(task))
+        await _cancel_one(db, task, error="The agent was deleted.")
     return len(rows)
