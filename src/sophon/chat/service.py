@@ -10,6 +10,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
+from sophon.audit import service as audit
 from sophon.chat.models import ChatSession, Message
 from sophon.chat.schemas import ChatAccepted, ChatIn, SessionPatchIn
 from sophon.ops import service as ops
@@ -231,6 +232,13 @@ async def fork(
             meta={**original.meta, "forkedFrom": original.id},
         )
     child.last_message_at = copied[-1].created_at if copied else None
+    await audit.record(
+        db,
+        principal,
+        "session.fork",
+        ("chat_session", child.id),
+        details={"parentSessionId": parent.id, "messages": len(copied)},
+    )
     return child
 
 
@@ -247,6 +255,13 @@ async def delete_session(db: AsyncSession, principal: Principal, session_id: str
         .values(parent_session_id=None)
     )
     await db.delete(session)
+    await audit.record(
+        db,
+        principal,
+        "session.delete",
+        ("chat_session", session.id),
+        details={"cancelledTasks": [t.id for t in running]},
+    )
     return running
 
 

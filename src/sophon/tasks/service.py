@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.audit import service as audit
 from sophon.platform import queue
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
@@ -215,7 +216,9 @@ async def cancel(db: AsyncSession, principal: Principal, task_id: str) -> Task:
     await db.refresh(task, with_for_update=True)
     if task.status in FINISHED:
         raise Conflict(f"The task is already {task.status}.", {"status": task.status})
+    was = task.status
     await _cancel_one(db, task)
+    await audit.record(db, principal, "task.cancel", ("task", task.id), details={"status": was})
     return task
 
 
