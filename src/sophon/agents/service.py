@@ -15,6 +15,7 @@ from sophon.agents import files
 from sophon.agents.models import Agent, AgentFileVersion
 from sophon.agents.schemas import AgentIn, AgentPatchIn
 from sophon.audit import service as audit
+from sophon.audit.marks import audited, exempt
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
@@ -105,6 +106,7 @@ def _heartbeat_columns(body: AgentIn | AgentPatchIn) -> dict[str, Any]:
     }
 
 
+@audited("agent.create")
 async def create(db: AsyncSession, actor: Principal, body: AgentIn) -> Agent:
     """Creates an agent owned by the actor; its Markdown files start empty."""
     name = body.name.strip()
@@ -129,6 +131,7 @@ async def create(db: AsyncSession, actor: Principal, body: AgentIn) -> Agent:
     return agent
 
 
+@audited("agent.update")
 async def update(db: AsyncSession, actor: Principal, agent_id: str, body: AgentPatchIn) -> Agent:
     agent = await get(db, agent_id)
     changes = body.model_dump(mode="json", exclude_unset=True, by_alias=True)
@@ -159,6 +162,7 @@ async def update(db: AsyncSession, actor: Principal, agent_id: str, body: AgentP
     return agent
 
 
+@audited("agent.delete")
 async def delete(db: AsyncSession, actor: Principal, agent_id: str) -> None:
     """Soft-deletes the agent: it disappears from the API and frees its name, while whatever
     refers to it by id (tasks, sessions) can still read it through `get_any`. Its files and
@@ -172,6 +176,7 @@ async def delete(db: AsyncSession, actor: Principal, agent_id: str) -> None:
     await audit.record(db, actor, "agent.delete", ("agent", agent.id), details={"name": agent.name})
 
 
+@audited("agent.tools.update")
 async def set_tools(
     db: AsyncSession, actor: Principal, registry: ToolRegistry, agent_id: str, tools: list[str]
 ) -> tuple[Agent, list[str]]:
@@ -211,6 +216,7 @@ def effective_tools(registry: ToolRegistry, agent: Agent) -> list[str]:
     return sorted(granted)
 
 
+@exempt("seeding: every start-up and each new tenant make the default agent")
 async def ensure_default_agent(db: AsyncSession, data: Path | None) -> Agent:
     """Makes the session tenant's `default` agent with a starter SOUL.md if it has none; idempotent
     (called at every start-up and when a tenant is created). Without `data` the file is written

@@ -14,6 +14,7 @@ from sophon.approvals import actions
 from sophon.approvals.models import Approval, ApprovalStatus
 from sophon.approvals.views import approval_out
 from sophon.audit import service as audit
+from sophon.audit.marks import audited, exempt
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotAuthorized, NotFound, ValidationFailed
 from sophon.platform.events import Audience, Event, EventName, after_commit
@@ -58,6 +59,7 @@ def _event(approval: Approval, name: EventName) -> Event:
     )
 
 
+@exempt("a turn asks a person inside the runtime; the decision on it is audited")
 def create(
     db: AsyncSession,
     *,
@@ -98,6 +100,7 @@ def create(
     return approval
 
 
+@audited("approval.requested")
 async def request_action(
     db: AsyncSession,
     principal: Principal,
@@ -220,6 +223,7 @@ async def _decide(
     return approval
 
 
+@audited("approval.approved", "approval.expired")
 async def approve(
     gateway: Gateway, db: AsyncSession, principal: Principal, approval_id: str
 ) -> Approval:
@@ -228,6 +232,7 @@ async def approve(
     return await _decide(db, principal, approval, ApprovalStatus.APPROVED, "approval.approved")
 
 
+@audited("approval.edited", "approval.expired")
 async def edit(
     gateway: Gateway,
     db: AsyncSession,
@@ -253,6 +258,7 @@ async def edit(
     )
 
 
+@audited("approval.rejected", "approval.expired")
 async def reject(
     gateway: Gateway,
     db: AsyncSession,
@@ -272,6 +278,7 @@ def _expire(db: AsyncSession, approval: Approval) -> None:
     after_commit(db, _event(approval, EventName.APPROVAL_RESOLVED))
 
 
+@audited("approval.expired")
 async def expire_if_due(db: AsyncSession, approval_id: str) -> Approval | None:
     """Expires a pending approval whose time is up (timeout counts as reject); the approval as
     it is now, or None when it no longer exists."""
@@ -302,6 +309,7 @@ async def _withdraw(db: AsyncSession, approval: Approval, reason: str) -> None:
     )
 
 
+@audited("approval.withdrawn")
 async def withdraw_for_task(db: AsyncSession, task_id: str, reason: str) -> None:
     """The task ended: its approvals still pending close (Expired, with `reason`), so none can
     be approved to no effect."""
@@ -318,6 +326,7 @@ async def latest_for_task(db: AsyncSession, task_id: str, kind: str) -> Approval
     return await db.scalar(stmt.order_by(Approval.id.desc()).limit(1))
 
 
+@audited("approval.withdrawn")
 async def withdraw(db: AsyncSession, approval_id: str, reason: str) -> None:
     """The requester no longer waits (task cancelled): a pending approval expires at once."""
     approval = await db.scalar(select(Approval).where(Approval.id == approval_id).with_for_update())

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
 from sophon.audit import service as audit
+from sophon.audit.marks import audited, exempt
 from sophon.chat.models import ChatSession, Message
 from sophon.chat.schemas import ChatAccepted, ChatIn, SessionPatchIn
 from sophon.ops import service as ops
@@ -65,6 +66,7 @@ def history(session_id: str) -> Select[Message]:
     return select(Message).where(Message.session_id == session_id)
 
 
+@exempt("a message is conversation, not administration; its task records the turn")
 async def submit_chat(
     gateway: Gateway,
     db: AsyncSession,
@@ -130,6 +132,7 @@ async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> 
     return session
 
 
+@exempt("part of a chat message or a heartbeat run")
 def new_session(
     db: AsyncSession, *, user_id: str | None, agent_id: str, kind: str, title: str
 ) -> ChatSession:
@@ -152,6 +155,7 @@ def _title(content: str) -> str:
     return line[:TITLE_CHARS]
 
 
+@exempt("conversation content: the stored message is its own record")
 def append_message(
     db: AsyncSession,
     session: ChatSession,
@@ -185,6 +189,7 @@ def append_message(
     return message
 
 
+@exempt("renaming or archiving one's own conversation")
 async def update_session(
     db: AsyncSession, principal: Principal, session_id: str, body: SessionPatchIn
 ) -> ChatSession:
@@ -196,6 +201,7 @@ async def update_session(
     return session
 
 
+@audited("session.fork")
 async def fork(
     db: AsyncSession, principal: Principal, session_id: str, from_message_id: str | None
 ) -> ChatSession:
@@ -242,6 +248,7 @@ async def fork(
     return child
 
 
+@audited("session.delete")
 async def delete_session(db: AsyncSession, principal: Principal, session_id: str) -> list[Task]:
     """Deletes the session and its messages; its queued or running tasks are cancelled (they
     are returned so the caller can report them)."""
@@ -270,10 +277,12 @@ async def lock_session(db: AsyncSession, session_id: str) -> ChatSession | None:
     return await db.get(ChatSession, session_id, with_for_update=True)
 
 
+@exempt("usage counters of a turn")
 def add_tokens(session: ChatSession, tokens: int) -> None:
     session.tokens_used += tokens
 
 
+@exempt("a heartbeat run with nothing to report archives its own session")
 def archive(session: ChatSession) -> None:
     session.archived = True
 

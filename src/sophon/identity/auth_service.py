@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
+from sophon.audit.marks import audited
 from sophon.identity import users_service
 from sophon.identity.bootstrap import discard_setup_token_on_commit, read_setup_token
 from sophon.identity.credential_cache import CredentialCache
@@ -98,6 +99,7 @@ async def _open_session(
     return IssuedLogin(token, min(expires, session.expires_at), session, user)
 
 
+@audited("auth.login")
 async def login(
     db: AsyncSession,
     config: AuthConfig,
@@ -179,6 +181,7 @@ async def _login_failed(
         await asyncio.sleep(min(guard.slowdown_seconds * (failures - 2), 2.0))
 
 
+@audited("auth.refresh")
 async def refresh(db: AsyncSession, config: AuthConfig, principal: Principal) -> IssuedLogin:
     if principal.method is not AuthMethod.JWT or principal.session_id is None:
         raise InvalidRequest("Only a sign-in session can be refreshed; API tokens don't expire so.")
@@ -199,6 +202,7 @@ async def _revoke(db: AsyncSession, session: AuthSession) -> None:
         credentials_revoked(db, session.user_id, "session")
 
 
+@audited("auth.logout")
 async def logout(db: AsyncSession, principal: Principal) -> None:
     if principal.session_id is None:
         raise InvalidRequest("Only a sign-in session can log out; revoke API tokens instead.")
@@ -221,6 +225,7 @@ async def list_sessions(
     return [s for s in rows if session_alive(s, config.sessions, now)]
 
 
+@audited("auth.session.revoke")
 async def revoke_session(db: AsyncSession, principal: Principal, session_id: str) -> None:
     session = await db.get(AuthSession, session_id)
     if session is None or session.user_id != principal.user_id or session.revoked_at:
@@ -235,6 +240,7 @@ class NewToken:
     token: ApiToken
 
 
+@audited("auth.token.create")
 async def create_token(
     db: AsyncSession,
     principal: Principal,
@@ -276,6 +282,7 @@ async def list_tokens(db: AsyncSession, principal: Principal) -> list[ApiToken]:
     return list((await db.scalars(stmt)).all())
 
 
+@audited("auth.token.revoke")
 async def revoke_token(db: AsyncSession, principal: Principal, token_id: str) -> None:
     token = await db.get(ApiToken, token_id)
     if token is None or token.user_id != principal.user_id or token.revoked_at is not None:
@@ -285,6 +292,7 @@ async def revoke_token(db: AsyncSession, principal: Principal, token_id: str) ->
     credentials_revoked(db, token.user_id, "token")
 
 
+@audited("auth.password.change")
 async def change_password(
     db: AsyncSession, principal: Principal, *, current: str, new: str
 ) -> None:
@@ -314,6 +322,7 @@ async def change_password(
     credentials_revoked(db, user.id, "password")
 
 
+@audited("auth.setup")
 async def setup_first_admin(
     db: AsyncSession,
     config: AuthConfig,

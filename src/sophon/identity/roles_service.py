@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
+from sophon.audit.marks import audited, exempt
 from sophon.identity.models import Role, RoleAssignment
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
@@ -34,6 +35,7 @@ def union_permissions(roles: Iterable[Role]) -> frozenset[Permission]:
     return frozenset(granted)
 
 
+@exempt("seeding: the built-in roles of every tenant")
 async def ensure_builtins(db: AsyncSession) -> None:
     existing = set((await db.scalars(select(Role.name).where(Role.builtin.is_(True)))).all())
     for name in BUILTIN_ROLES:
@@ -79,6 +81,7 @@ def _checked_permissions(names: list[str]) -> list[str]:
     return sorted(p.value for p in require_known(names))
 
 
+@audited("role.create")
 async def create(
     db: AsyncSession, actor: Principal, *, name: str, description: str, permissions: list[str]
 ) -> Role:
@@ -100,6 +103,7 @@ def _refuse_builtin(role: Role) -> None:
         )
 
 
+@audited("role.update")
 async def update(
     db: AsyncSession,
     actor: Principal,
@@ -126,6 +130,7 @@ async def update(
     return role
 
 
+@audited("role.delete")
 async def delete(db: AsyncSession, actor: Principal, role_id: str) -> None:
     role = await get(db, role_id)
     _refuse_builtin(role)

@@ -9,6 +9,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
+from sophon.audit.marks import audited, exempt
 from sophon.identity import roles_service
 from sophon.identity.models import AuthSession, Membership, Role, RoleAssignment, User
 from sophon.identity.revocation import credentials_revoked
@@ -51,6 +52,7 @@ async def any_user(db: AsyncSession) -> bool:
     return bool(await db.scalar(select(func.count()).select_from(User)))
 
 
+@exempt("its callers (user creation, first-admin setup, the local CLI) audit it")
 async def create_member(
     db: AsyncSession,
     *,
@@ -92,6 +94,7 @@ class CreatedUser:
     roles: list[str]
 
 
+@audited("user.create", "tenant.user.assign")
 async def create(
     db: AsyncSession,
     actor: Principal,
@@ -231,6 +234,7 @@ async def statuses_by_member(db: AsyncSession, user_ids: list[str]) -> dict[str,
     return {user_id: status for user_id, status in rows}  # noqa: C416 — Rows, not pairs
 
 
+@audited("user.update", "user.suspend", "user.reactivate")
 async def update_member(
     db: AsyncSession,
     actor: Principal,
@@ -350,6 +354,7 @@ async def _member_elsewhere(db: AsyncSession, user_id: str) -> bool:
     return bool(others)
 
 
+@audited("user.delete")
 async def delete_member(db: AsyncSession, actor: Principal, user_id: str) -> None:
     """Removes the user from this tenant; a user left in no tenant is deleted outright (their
     resources stay, owned by nobody)."""
@@ -366,6 +371,7 @@ async def delete_member(db: AsyncSession, actor: Principal, user_id: str) -> Non
     credentials_revoked(db, user_id, "removed")
 
 
+@audited("user.logout")
 async def force_logout(db: AsyncSession, actor: Principal, user_id: str) -> int:
     user = await get_member(db, user_id)
     await _refuse_outranked(db, actor, user.id)
@@ -375,6 +381,7 @@ async def force_logout(db: AsyncSession, actor: Principal, user_id: str) -> int:
     return ended
 
 
+@audited("tenant.user.assign")
 async def add_to_tenant(
     db: AsyncSession, actor: Principal, tenant_id: str, user_ref: str, roles: list[str]
 ) -> User:

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
 from sophon.audit import service as audit
+from sophon.audit.marks import audited
 from sophon.memory.models import MemoryAgentSettings
 from sophon.memory.schemas import AgentMemorySettings
 from sophon.platform.clock import utcnow
@@ -24,6 +25,7 @@ async def get(db: AsyncSession, agent_id: str) -> AgentMemorySettings:
     )
 
 
+@audited("memory.settings.update")
 async def put(
     db: AsyncSession, principal: Principal, agent_id: str, extraction: bool
 ) -> AgentMemorySettings:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
+from sophon.audit.marks import audited, exempt
 from sophon.platform import kv
 from sophon.platform.errors import ServiceUnavailable
 from sophon.platform.events import Audience, Event, after_commit
@@ -40,6 +41,7 @@ def _announce(db: AsyncSession, to: Processing) -> None:
     after_commit(db, Event(PROCESSING_CHANGED, {"processing": to.value}, None, Audience()))
 
 
+@audited("ops.running", "ops.paused", "ops.draining")
 async def change(db: AsyncSession, principal: Principal, to: Processing) -> Processing:
     before = await state(db)
     await kv.put_setting(db, STATE_KEY, to.value)
@@ -50,6 +52,7 @@ async def change(db: AsyncSession, principal: Principal, to: Processing) -> Proc
     return to
 
 
+@exempt("a drain the operator started (audited as ops.draining) ends by itself")
 async def settle_drain(db: AsyncSession) -> None:
     """Draining ends in paused once nothing runs (called by a worker that is idle)."""
     if await state(db) is Processing.DRAINING:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
+from sophon.audit.marks import audited
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound
 from sophon.platform.ids import new_id
@@ -93,6 +94,7 @@ def api_key_of(row: ModelProvider, vault: Vault) -> str | None:
     return vault.decrypt(row.api_key_secret, row.id) if row.api_key_secret else None
 
 
+@audited("provider.create")
 async def create(
     db: AsyncSession,
     principal: Principal,
@@ -162,6 +164,7 @@ async def _discover(
         return []
 
 
+@audited("provider.update")
 async def update(
     db: AsyncSession,
     principal: Principal,
@@ -200,6 +203,7 @@ async def update(
     return row
 
 
+@audited("provider.delete")
 async def delete(db: AsyncSession, principal: Principal, provider_id: str) -> None:
     row = await get_provider(db, provider_id)
     details = _summary(row)
@@ -208,6 +212,7 @@ async def delete(db: AsyncSession, principal: Principal, provider_id: str) -> No
     await audit.record(db, principal, "provider.delete", ("provider", provider_id), details=details)
 
 
+@audited("provider.test")
 async def test(
     db: AsyncSession,
     principal: Principal,

@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
+from sophon.audit.marks import audited, exempt
 from sophon.platform import queue
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
@@ -35,6 +36,7 @@ TERMINAL_EVENTS = frozenset(
 TURN_ATTEMPTS = 2
 
 
+@exempt("queued by a chat message or a heartbeat; the task is the ledger entry")
 def create(
     db: AsyncSession,
     *,
@@ -143,11 +145,13 @@ async def lock(db: AsyncSession, task_id: str) -> Task | None:
     return await db.get(Task, task_id, with_for_update=True)
 
 
+@exempt("the task's own log")
 def note(task: Task, message: str) -> None:
     """Appends a line to the task's log."""
     task.log = [*task.log, {"at": iso(utcnow()), "message": message}]
 
 
+@exempt("the runner's lifecycle bookkeeping")
 def start(db: AsyncSession, task: Task) -> bool:
     """Moves a claimed task to Running and queues TaskStarted; True when it was Running already
     (a run interrupted by a restart is resumed)."""
@@ -161,11 +165,13 @@ def start(db: AsyncSession, task: Task) -> bool:
     return resumed
 
 
+@exempt("usage counters of a turn")
 def add_tokens(task: Task, input_tokens: int, output_tokens: int) -> None:
     task.input_tokens += input_tokens
     task.output_tokens += output_tokens
 
 
+@exempt("the runner's lifecycle bookkeeping; a risky plan is audited by its approval")
 async def save_plan(db: AsyncSession, task_id: str, plan: dict[str, Any]) -> None:
     """Stores the task's execution plan (gone tasks are skipped) and notes it in the log."""
     task = await lock(db, task_id)
@@ -174,6 +180,7 @@ async def save_plan(db: AsyncSession, task_id: str, plan: dict[str, Any]) -> Non
         note(task, f"plan made: {len(plan['steps'])} steps")
 
 
+@exempt("the runner's lifecycle bookkeeping")
 def finish(db: AsyncSession, task: Task, status: TaskStatus, **fields: object) -> None:
     """Moves a task to a terminal state and queues its terminal event."""
     now = utcnow()
@@ -204,6 +211,7 @@ def duration_ms(task: Task) -> int | None:
     return int((end - task.started_at).total_seconds() * 1000)
 
 
+@audited("task.cancel")
 async def cancel(db: AsyncSession, principal: Principal, task_id: str) -> Task:
     """Queued: cancelled at once. Running: flagged; the runner stops at its next cancellation
     point (a running tool call finishes, queued ones are skipped). Finished: 409."""
@@ -274,6 +282,7 @@ async def _next_or_stop(finished: Subscription, stopping: asyncio.Event, limit: 
         await asyncio.gather(*waits, return_exceptions=True)
 
 
+@exempt("crash recovery at start-up")
 async def reconcile(
     database: Database, on_finish: Callable[[AsyncSession, Task], Awaitable[None]] | None = None
 ) -> int:
@@ -312,6 +321,7 @@ async def running_count(db: AsyncSession) -> int:
     return int(await db.scalar(stmt) or 0)
 
 
+@exempt("part of deleting the agent, audited as agent.delete")
 async def cancel_for_agent(db: AsyncSession, agent_id: str) -> int:
     """Cancels every queued or running task of an agent being deleted (the session's tenant)."""
     rows = (

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents_service
 from sophon.audit import service as audit
+from sophon.audit.marks import audited, exempt
 from sophon.identity import users_service
 from sophon.memory import jobs as memory_jobs
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
@@ -42,6 +43,7 @@ async def default_tenant(db: AsyncSession) -> Tenant:
     return tenant
 
 
+@exempt("seeding: the default tenant of a fresh install")
 async def ensure_default(db: AsyncSession) -> Tenant:
     """Creates the default tenant (and its audit chain) if it does not exist yet."""
     tenant = await by_slug(db, DEFAULT_TENANT_SLUG)
@@ -74,6 +76,7 @@ async def get(db: AsyncSession, tenant_id: str) -> Tenant:
     return tenant
 
 
+@audited("tenant.create")
 async def create(
     db: AsyncSession,
     actor: Principal,
@@ -108,6 +111,7 @@ async def create(
     return tenant
 
 
+@audited("tenant.update")
 async def update(
     db: AsyncSession,
     actor: Principal,
@@ -148,6 +152,7 @@ async def update(
     return tenant
 
 
+@audited("tenant.delete")
 async def delete(db: AsyncSession, actor: Principal, tenant_id: str) -> None:
     """Deletes a tenant and, by cascade, everything it owns."""
     tenant = await get(db, tenant_id)
