@@ -3,11 +3,12 @@ allowlist. HTTP-free; callers own the transaction."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import update as update_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
+from sophon.platform.tenancy import ALL_TENANTS
 from sophon.runtime.tools.registry import ToolRegistry, UnknownTools
 from sophon.tasks import service as tasks
 
@@ -67,6 +69,44 @@ async def get_any(db: AsyncSession, agent_id: str) -> Agent | None:
     """An agent of the session's tenant even if deleted (for tasks and sessions that refer to
     it); None when it never existed here."""
     return await db.get(Agent, agent_id)
+
+
+def _heartbeat_due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Agent.heartbeat_enabled.is_(True),
+        or_(Agent.heartbeat_next_at.is_(None), Agent.heartbeat_next_at <= now),
+    )
+
+
+async def heartbeats_due(db: AsyncSession, now: datetime) -> list[tuple[str, str]]:
+    """(agent id, tenant id) of every tenant's live agent whose heartbeat is due at `now`."""
+    stmt = (
+        select(Agent.id, Agent.tenant_id)
+        .where(_heartbeat_due(now), Agent.deleted_at.is_(None))
+        .execution_options(**ALL_TENANTS)
+    )
+    return [(str(a), str(t)) for a, t in (await db.execute(stmt)).all()]
+
+
+@exempt("the scheduler's bookkeeping: the heartbeat's task records the run")
+async def claim_heartbeat(db: AsyncSession, agent_id: str, now: datetime) -> Agent | None:
+    """The agent, once this caller moved its next heartbeat on by its interval; None when it is
+    gone or another replica took this tick (a conditional UPDATE decides)."""
+    agent = await db.get(Agent, agent_id)
+    if agent is None:
+        return None
+    claim = (
+        update_rows(Agent)
+        .where(Agent.id == agent_id, _heartbeat_due(now))
+        .values(
+            heartbeat_next_at=now + timedelta(minutes=agent.heartbeat_interval_minutes),
+            heartbeat_last_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if (await db.execute(claim)).rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return agent
 
 
 async def default_agent(db: AsyncSession) -> Agent | None:

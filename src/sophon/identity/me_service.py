@@ -15,22 +15,18 @@ from sophon.platform.principal import Principal
 from sophon.platform.tenancy import ALL_TENANTS
 from sophon.settings import Tier
 from sophon.tenants import service as tenants_service
-from sophon.tenants.models import Tenant
 
 
 async def describe(db: AsyncSession, principal: Principal, tier: Tier) -> MeOut:
     user = await db.get(User, principal.user_id)
     if user is None:
         raise NotFound("No such user.")
-    tenants = (
-        await db.execute(
-            select(Tenant)
-            .join(Membership, Membership.tenant_id == Tenant.id)
-            .where(Membership.user_id == user.id)
-            .order_by(Tenant.slug)
-            .execution_options(**ALL_TENANTS)  # the caller's own memberships, in every tenant
-        )
-    ).scalars()
+    member_of = await db.scalars(
+        select(Membership.tenant_id)
+        .where(Membership.user_id == user.id)
+        .execution_options(**ALL_TENANTS)  # the caller's own memberships, in every tenant
+    )
+    tenants = await tenants_service.by_ids(db, list(member_of.all()))
     assigned = await db.execute(
         select(RoleAssignment.tenant_id, Role.name)
         .join(Role, Role.id == RoleAssignment.role_id)
@@ -45,7 +41,9 @@ async def describe(db: AsyncSession, principal: Principal, tier: Tier) -> MeOut:
         for t in tenants
     ]
     current = next(r for r in refs if r.id == principal.tenant_id)
-    tier = tenants_service.effective_tier(await db.get(Tenant, principal.tenant_id), tier)
+    tier = tenants_service.effective_tier(
+        await tenants_service.by_id(db, principal.tenant_id), tier
+    )
     return MeOut(
         user=await user_out(db, user),
         roles=list(principal.roles),

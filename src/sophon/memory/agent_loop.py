@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.memory import context, daily_logs, extraction, jobs, vectors
 from sophon.platform.db import Database
 from sophon.runtime import hooks
-from sophon.tenants.models import Tenant
+from sophon.tenants import service as tenants
 
 if TYPE_CHECKING:
     from sophon.platform.gateway import Gateway
@@ -76,7 +75,7 @@ async def _extract_now(gateway: Gateway, turn: hooks.TurnInfo, exchange: hooks.E
 
 async def schedule_every_tenant(database: Database) -> None:
     async with database.transaction(readonly=True) as db:
-        tenant_ids = list((await db.scalars(select(Tenant.id))).all())
+        tenant_ids = await tenants.all_ids(db)
     for tenant_id in tenant_ids:
         async with database.transaction(tenant_id=tenant_id) as db:
             await jobs.schedule_daily_logs(db)

@@ -20,7 +20,6 @@ from sophon.memory.models import MemoryEntry
 from sophon.memory.schemas import EntityType
 from sophon.platform import queue
 from sophon.platform.errors import DomainError
-from sophon.platform.queue_models import Job, JobStatus
 from sophon.providers import routing
 from sophon.providers.schemas import ProviderStatus
 from sophon.providers.service import list_providers
@@ -139,12 +138,8 @@ async def request(db: AsyncSession, entry_ids: list[str]) -> None:
         return
     if QUEUED_KEY not in db.info:
         db.info[QUEUED_KEY] = await has_model(db)
-        if db.info[QUEUED_KEY]:
-            waiting = await db.scalar(
-                select(Job.id).where(Job.kind == JOB, Job.status == JobStatus.QUEUED.value)
-            )
-            if waiting is None:
-                queue.enqueue(db, JOB, {}, serial_key=JOB)
+        if db.info[QUEUED_KEY] and not await queue.is_queued(db, JOB):
+            queue.enqueue(db, JOB, {}, serial_key=JOB)
     if db.info[QUEUED_KEY]:
         await db.execute(
             update(MemoryEntry).where(MemoryEntry.id.in_(entry_ids)).values(graph_method=PENDING)

@@ -6,13 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.memory import daily_logs, entity_model, extraction, modelcall, vectors
 from sophon.platform import queue
-from sophon.platform.queue import ClaimedJob
-from sophon.platform.queue_models import Job, JobStatus
+from sophon.platform.queue import ClaimedJob, Job
 from sophon.platform.queue_worker import Handler, PermanentJobError
 from sophon.tasks import activity
 
@@ -44,10 +42,7 @@ def next_run(day: date) -> datetime:
 async def schedule_daily_logs(db: AsyncSession, day: date | None = None) -> Job | None:
     """Makes sure the session tenant has a daily-log job queued (call at start-up and when a
     tenant is created); None when one is already waiting."""
-    waiting = await db.scalar(
-        select(Job.id).where(Job.kind == DAILY_LOG, Job.status == JobStatus.QUEUED.value)
-    )
-    if waiting is not None:
+    if await queue.is_queued(db, DAILY_LOG):
         return None
     target = day or daily_logs.today()
     return queue.enqueue(

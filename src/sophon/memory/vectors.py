@@ -30,7 +30,6 @@ from sophon.memory.models import MemoryEmbedding, MemoryEntry
 from sophon.platform import queue
 from sophon.platform.http import outbound_client, split_allow_setting
 from sophon.platform.netguard import OutboundRefused
-from sophon.platform.queue_models import Job, JobStatus
 from sophon.platform.tenancy import session_tenant
 from sophon.settings import Settings
 
@@ -122,10 +121,7 @@ async def request_embedding(db: AsyncSession) -> None:
     """Makes sure an embedding pass runs after this transaction (one queued at a time)."""
     if db.info.get(QUEUED_KEY):
         return
-    waiting = await db.scalar(
-        select(Job.id).where(Job.kind == EMBED_JOB, Job.status == JobStatus.QUEUED.value).limit(1)
-    )
-    if waiting is None:
+    if not await queue.is_queued(db, EMBED_JOB):
         queue.enqueue(db, EMBED_JOB, {}, serial_key=EMBED_JOB)
     db.info[QUEUED_KEY] = True
 

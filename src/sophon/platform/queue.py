@@ -88,6 +88,12 @@ def enqueue(
     return job
 
 
+async def is_queued(db: AsyncSession, kind: str) -> bool:
+    """Whether a job of `kind` of the session's tenant waits to run (scheduled ones included)."""
+    stmt = select(Job.id).where(Job.kind == kind, Job.status == JobStatus.QUEUED.value).limit(1)
+    return await db.scalar(stmt) is not None
+
+
 def _claimable(kinds: Sequence[str], now: datetime, limit: int) -> Select[Job]:
     other = aliased(Job)
     same_key_busy = (
@@ -360,6 +366,7 @@ __all__ = [
     "get_job",
     "heartbeat",
     "heartbeat_many",
+    "is_queued",
     "reclaim_expired",
     "release",
     "retry_delay",

@@ -5,34 +5,19 @@ several replicas exactly one starts it; after downtime the missed ticks run once
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
-
-from sophon.agents.models import Agent
+from sophon.agents import service as agents
 from sophon.chat import service as chat
 from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
-from sophon.platform.tenancy import ALL_TENANTS
 from sophon.tasks import service as tasks
 
 log = logging.getLogger("sophon.heartbeat")
 
 CHECKLIST_PROMPT = "Heartbeat: work through your HEARTBEAT.md checklist now."
-
-
-def _due(now: datetime) -> Any:
-    return (
-        select(Agent.id, Agent.tenant_id)
-        .where(
-            Agent.heartbeat_enabled.is_(True),
-            Agent.deleted_at.is_(None),
-            or_(Agent.heartbeat_next_at.is_(None), Agent.heartbeat_next_at <= now),
-        )
-        .execution_options(**ALL_TENANTS)
-    )
 
 
 def in_active_hours(active_hours: dict[str, Any] | None, now: datetime) -> bool:
@@ -50,7 +35,7 @@ async def tick(database: Database) -> list[str]:
     """Starts the heartbeat runs that are due; returns their task ids."""
     now = utcnow()
     async with database.transaction(readonly=True) as db:
-        due = (await db.execute(_due(now))).all()
+        due = await agents.heartbeats_due(db, now)
     started = []
     for agent_id, tenant_id in due:
         task_id = await _start(database, agent_id, tenant_id, now)
@@ -61,24 +46,9 @@ async def tick(database: Database) -> list[str]:
 
 async def _start(database: Database, agent_id: str, tenant_id: str, now: datetime) -> str | None:
     async with database.transaction(tenant_id=tenant_id) as db:
-        agent = await db.get(Agent, agent_id)
+        agent = await agents.claim_heartbeat(db, agent_id, now)
         if agent is None:
-            return None
-        claim = (
-            update(Agent)
-            .where(
-                Agent.id == agent_id,
-                Agent.heartbeat_enabled.is_(True),
-                or_(Agent.heartbeat_next_at.is_(None), Agent.heartbeat_next_at <= now),
-            )
-            .values(
-                heartbeat_next_at=now + timedelta(minutes=agent.heartbeat_interval_minutes),
-                heartbeat_last_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if (await db.execute(claim)).rowcount != 1:  # type: ignore[attr-defined]
-            return None  # another replica took this tick
+            return None  # gone, or another replica took this tick
         if not in_active_hours(agent.heartbeat_active_hours, now):
             return None
         session = chat.new_session(

@@ -14,7 +14,7 @@ from sophon.memory import jobs as memory_jobs
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
-from sophon.platform.tenancy import DEFAULT_TENANT_SLUG, acting_in
+from sophon.platform.tenancy import ALL_TENANTS, DEFAULT_TENANT_SLUG, acting_in
 from sophon.settings import Tier
 from sophon.tenants.models import Tenant
 
@@ -34,6 +34,22 @@ async def by_slug(db: AsyncSession, slug: str) -> Tenant | None:
 
 async def by_id(db: AsyncSession, tenant_id: str) -> Tenant | None:
     return await db.get(Tenant, tenant_id)
+
+
+async def by_ids(db: AsyncSession, tenant_ids: list[str]) -> list[Tenant]:
+    """The tenants with these ids, whatever the session's tenant, by slug."""
+    stmt = (
+        select(Tenant)
+        .where(Tenant.id.in_(tenant_ids))
+        .order_by(Tenant.slug)
+        .execution_options(**ALL_TENANTS)
+    )
+    return list((await db.scalars(stmt)).all())
+
+
+async def all_ids(db: AsyncSession) -> list[str]:
+    """The id of every tenant."""
+    return list((await db.scalars(select(Tenant.id))).all())
 
 
 async def default_tenant(db: AsyncSession) -> Tenant:
