@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
@@ -27,6 +27,15 @@ if TYPE_CHECKING:
     from sophon.platform.gateway import Gateway
 
 TITLE_CHARS = 80
+HISTORY_COLUMNS = (
+    Message.id,
+    Message.role,
+    Message.content,
+    Message.tool_calls,
+    Message.tool_call_id,
+    Message.meta,
+)
+"""A message as a turn's prompt reads it (`runtime.history.Past`)."""
 
 
 def owned(principal: Principal) -> Select[ChatSession]:
@@ -307,6 +316,47 @@ async def task_messages(db: AsyncSession, session_id: str, task_id: str) -> list
         .order_by(Message.id)
     )
     return list((await db.scalars(stmt)).all())
+
+
+def _turn_visible(
+    stmt: Select[Any], session_id: str, task_id: str, message_id: str | None
+) -> Select[Any]:
+    """`stmt` limited to the session up to the message a turn answers, plus the turn's own
+    messages (messages sent meanwhile wait for their own turns)."""
+    stmt = stmt.where(Message.session_id == session_id)
+    if message_id:
+        stmt = stmt.where(or_(Message.id <= message_id, Message.task_id == task_id))
+    return stmt
+
+
+async def turn_history(
+    db: AsyncSession, session_id: str, task_id: str, message_id: str | None
+) -> list[tuple[Any, ...]]:
+    """What a turn answering `message_id` sees of its session, from the latest compaction
+    summary on (the summary included), in order, as rows of `HISTORY_COLUMNS`: a long
+    session's older, summarised messages stay in the database."""
+    summaries = _turn_visible(select(Message.meta), session_id, task_id, message_id)
+    meta = await db.scalar(
+        summaries.where(Message.role == "system").order_by(Message.id.desc()).limit(1)
+    )
+    stmt = _turn_visible(select(*HISTORY_COLUMNS), session_id, task_id, message_id)
+    if meta is not None and meta.get("compaction"):
+        stmt = stmt.where(Message.id > str(meta.get("through", "")))
+    return [tuple(row) for row in await db.execute(stmt.order_by(Message.id))]
+
+
+async def answered_before(db: AsyncSession, session_id: str, task_id: str) -> bool:
+    """Whether another task already answered in the session (not the session's first turn)."""
+    earlier = await db.scalar(
+        select(Message.id)
+        .where(
+            Message.session_id == session_id,
+            Message.role == "assistant",
+            Message.task_id != task_id,
+        )
+        .limit(1)
+    )
+    return earlier is not None
 
 
 async def tool_messages(db: AsyncSession, task_id: str) -> list[Message]:
