@@ -3,27 +3,29 @@ after each completed turn and before compaction, and the daily-log schedule of e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.memory import context, daily_logs, extraction, jobs, vectors
 from sophon.platform.db import Database
+from sophon.platform.vault import Vault
+from sophon.providers.connect import ProviderRuntime
 from sophon.runtime import hooks
+from sophon.settings import Settings
 from sophon.tenants.models import Tenant
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 Hook = TypeVar("Hook")
 MEMORY_TOKENS = 1500
 LOG_DAYS = 2
 
 
-def install(gateway: Gateway) -> None:
+def install(
+    database: Database, settings: Settings, vault: Vault, model_runtime: ProviderRuntime
+) -> None:
     """Registers memory's turn hooks (once per process)."""
-    nearest = vectors.vector_search(gateway.settings)
+    nearest = vectors.vector_search(settings)
 
     async def memories(db: AsyncSession, turn: hooks.TurnInfo) -> tuple[str, str] | None:
         text = await context.for_turn(
@@ -40,10 +42,27 @@ def install(gateway: Gateway) -> None:
         text = await daily_logs.recent(db, turn.agent_id, LOG_DAYS, user_id=turn.user_id)
         return ("Your recent daily logs", text) if text else None
 
+    async def extract_now(turn: hooks.TurnInfo, exchange: hooks.Exchange) -> None:
+        """Before older turns are folded into a summary, what matters in them becomes memory."""
+        await extraction.propose(
+            database,
+            vault,
+            model_runtime,
+            embed=vectors.enabled(settings),
+            tenant_id=turn.tenant_id,
+            user_id=turn.user_id,
+            agent_id=turn.agent_id,
+            session_id=turn.session_id,
+            messages=list(exchange.messages),
+        )
+
     hooks.context_hooks[:] = [h for h in hooks.context_hooks if h.__module__ != __name__]
     hooks.context_hooks += [memories, logs]
     _register_once(hooks.answer_hooks, _extract_later)
-    _register_once(hooks.before_compaction_hooks, _extract_now)
+    hooks.before_compaction_hooks[:] = [
+        h for h in hooks.before_compaction_hooks if h.__module__ != __name__
+    ]
+    hooks.before_compaction_hooks.append(extract_now)
 
 
 def _register_once(registry: list[Hook], hook: Hook) -> None:
@@ -59,18 +78,6 @@ def _extract_later(db: AsyncSession, turn: hooks.TurnInfo) -> None:
         agent_id=turn.agent_id,
         session_id=turn.session_id,
         task_id=turn.task_id,
-    )
-
-
-async def _extract_now(gateway: Gateway, turn: hooks.TurnInfo, exchange: hooks.Exchange) -> None:
-    """Before older turns are folded into a summary, what matters in them becomes memory."""
-    await extraction.propose(
-        gateway,
-        tenant_id=turn.tenant_id,
-        user_id=turn.user_id,
-        agent_id=turn.agent_id,
-        session_id=turn.session_id,
-        messages=list(exchange.messages),
     )
 
 

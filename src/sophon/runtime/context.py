@@ -133,7 +133,7 @@ async def _compact(
     exchange = hooks.Exchange([(m.role, m.content, m.id) for m in older])
     for hook in hooks.before_compaction_hooks:
         try:
-            await hook(runner.gateway, turn.info, exchange)
+            await hook(turn.info, exchange)
         except Exception:
             log.exception("a before-compaction hook failed")
     earlier = f"{summary.content}\n" if summary is not None else ""
@@ -166,7 +166,9 @@ async def _summarise(runner: TurnRunner, turn: Turn, older: list[history.Past]) 
         max_tokens=1024,
     )
     try:
-        candidate, response = await routing.complete_with(runner.gateway, candidates, request)
+        candidate, response = await routing.complete_with(
+            runner.gateway.model_runtime, candidates, request
+        )
     except DomainError:
         return digest
     await runner.record_usage(turn, candidate, response)

@@ -23,7 +23,7 @@ from sophon.tasks import service as tasks
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from sophon.platform.gateway import Gateway
+    from sophon.gateway import Gateway
     from sophon.tasks.models import Task
 
 log = logging.getLogger("sophon.runtime")
@@ -36,12 +36,17 @@ async def _close_approvals(db: AsyncSession, task: Task) -> None:
 class AgentRuntime:
     def __init__(self, gateway: Gateway) -> None:
         settings = gateway.settings
-        memory_loop.install(gateway)
+        memory_loop.install(gateway.db, settings, gateway.vault, gateway.model_runtime)
         self.gateway = gateway
         self.runner = TurnRunner(gateway)
         self.worker = Worker(
             gateway.db,
-            {tasks.TURN_JOB: self.runner.handle, **memory_jobs.job_handlers(gateway)},
+            {
+                tasks.TURN_JOB: self.runner.handle,
+                **memory_jobs.job_handlers(
+                    gateway.db, settings, gateway.vault, gateway.model_runtime
+                ),
+            },
             lease_seconds=settings.task_lease_seconds,
             poll_interval=settings.queue_poll_seconds,
             concurrency=settings.worker_concurrency,

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 
 @dataclass(frozen=True)
@@ -36,7 +32,7 @@ ContextHook = Callable[[AsyncSession, TurnInfo], Awaitable[tuple[str, str] | Non
 AnswerHook = Callable[[AsyncSession, TurnInfo], None]
 """Adds to the transaction that stores a completed turn's answer (e.g. queues a job), so it is
 stored exactly when the answer is; no I/O."""
-ExchangeHook = Callable[["Gateway", TurnInfo, Exchange], Awaitable[None]]
+ExchangeHook = Callable[[TurnInfo, Exchange], Awaitable[None]]
 
 context_hooks: list[ContextHook] = []
 answer_hooks: list[AnswerHook] = []

@@ -46,7 +46,7 @@ from sophon.tasks.events import task_event
 from sophon.tasks.models import FINISHED, Task, TaskStatus
 
 if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
+    from sophon.gateway import Gateway
 
 log = logging.getLogger("sophon.runtime")
 
@@ -279,7 +279,7 @@ class TurnRunner:
         if candidates is None:
             async with self.tx(turn, readonly=True) as db:
                 candidates = await routing.plan(db, self.gateway.vault, turn.agent.model or None)
-        return await routing.complete_with(self.gateway, candidates, request)
+        return await routing.complete_with(self.gateway.model_runtime, candidates, request)
 
     async def _call_model(
         self, turn: Turn, context: context_builder.Context, *, offer_tools: bool
@@ -307,7 +307,7 @@ class TurnRunner:
         if not turn.task.streaming:
             return await self.complete(turn, request, candidates)
         used: list[routing.Candidate] = []
-        events = routing.stream_with(self.gateway, candidates, request, used)
+        events = routing.stream_with(self.gateway.model_runtime, candidates, request, used)
         async with aclosing(events):
             async for event in events:
                 if isinstance(event, TextDelta) and event.text:
