@@ -16,6 +16,7 @@ from sophon.ops import service as ops
 from sophon.platform.events import EventName, Subscription
 from sophon.platform.queue_worker import Worker
 from sophon.runtime import heartbeat
+from sophon.runtime.step import TurnScope
 from sophon.runtime.turn import TurnRunner
 from sophon.tasks import events as task_events
 from sophon.tasks import service as tasks
@@ -38,7 +39,16 @@ class AgentRuntime:
         settings = gateway.settings
         memory_loop.install(gateway.db, settings, gateway.vault, gateway.model_runtime)
         self.gateway = gateway
-        self.runner = TurnRunner(gateway)
+        self.runner = TurnRunner(
+            TurnScope(
+                settings=settings,
+                database=gateway.db,
+                bus=gateway.bus,
+                vault=gateway.vault,
+                model_runtime=gateway.model_runtime,
+                tools=gateway.tools,
+            )
+        )
         self.worker = Worker(
             gateway.db,
             {
