@@ -19,6 +19,7 @@ from sophon.gateway import Gateway
 from sophon.identity import bootstrap, router_admin, router_auth
 from sophon.license import router as license_router
 from sophon.memory import router as memory_router
+from sophon.models import metadata
 from sophon.ops import router as ops_router
 from sophon.platform import migrate, route_index
 from sophon.platform.docs import OPENAPI_URL, install_docs
@@ -74,7 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.gateway = gateway
         await gateway.start()
         if settings.migrate_on_start:
-            await migrate.ensure_schema(gateway.db.engine)
+            await migrate.ensure_schema(gateway.db.engine, metadata)
         await bootstrap.prepare(settings, gateway.db)
         app.state.runtime = await _start_runtime(gateway)
         log.info("gateway ready", extra={"database": gateway.db.dialect})
