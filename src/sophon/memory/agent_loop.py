@@ -10,8 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.memory import context, daily_logs, extraction, jobs, vectors
 from sophon.platform.db import Database
-from sophon.platform.vault import Vault
-from sophon.providers.connect import ProviderRuntime
 from sophon.runtime import hooks
 from sophon.settings import Settings
 from sophon.tenants.models import Tenant
@@ -21,9 +19,7 @@ MEMORY_TOKENS = 1500
 LOG_DAYS = 2
 
 
-def install(
-    database: Database, settings: Settings, vault: Vault, model_runtime: ProviderRuntime
-) -> None:
+def install(settings: Settings) -> None:
     """Registers memory's turn hooks (once per process)."""
     nearest = vectors.vector_search(settings)
 
@@ -42,27 +38,10 @@ def install(
         text = await daily_logs.recent(db, turn.agent_id, LOG_DAYS, user_id=turn.user_id)
         return ("Your recent daily logs", text) if text else None
 
-    async def extract_now(turn: hooks.TurnInfo, exchange: hooks.Exchange) -> None:
-        """Before older turns are folded into a summary, what matters in them becomes memory."""
-        await extraction.propose(
-            database,
-            vault,
-            model_runtime,
-            embed=vectors.enabled(settings),
-            tenant_id=turn.tenant_id,
-            user_id=turn.user_id,
-            agent_id=turn.agent_id,
-            session_id=turn.session_id,
-            messages=list(exchange.messages),
-        )
-
     hooks.context_hooks[:] = [h for h in hooks.context_hooks if h.__module__ != __name__]
     hooks.context_hooks += [memories, logs]
     _register_once(hooks.answer_hooks, _extract_later)
-    hooks.before_compaction_hooks[:] = [
-        h for h in hooks.before_compaction_hooks if h.__module__ != __name__
-    ]
-    hooks.before_compaction_hooks.append(extract_now)
+    _register_once(hooks.before_compaction_hooks, _extract_now)
 
 
 def _register_once(registry: list[Hook], hook: Hook) -> None:
@@ -78,6 +57,23 @@ def _extract_later(db: AsyncSession, turn: hooks.TurnInfo) -> None:
         agent_id=turn.agent_id,
         session_id=turn.session_id,
         task_id=turn.task_id,
+    )
+
+
+async def _extract_now(
+    parts: hooks.TurnParts, turn: hooks.TurnInfo, exchange: hooks.Exchange
+) -> None:
+    """Before older turns are folded into a summary, what matters in them becomes memory."""
+    await extraction.propose(
+        parts.database,
+        parts.vault,
+        parts.model_runtime,
+        embed=vectors.enabled(parts.settings),
+        tenant_id=turn.tenant_id,
+        user_id=turn.user_id,
+        agent_id=turn.agent_id,
+        session_id=turn.session_id,
+        messages=list(exchange.messages),
     )
 
 

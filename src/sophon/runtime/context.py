@@ -133,7 +133,7 @@ async def _compact(
     exchange = hooks.Exchange([(m.role, m.content, m.id) for m in older])
     for hook in hooks.before_compaction_hooks:
         try:
-            await hook(turn.info, exchange)
+            await hook(scope, turn.info, exchange)
         except Exception:
             log.exception("a before-compaction hook failed")
     earlier = f"{summary.content}\n" if summary is not None else ""

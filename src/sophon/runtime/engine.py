@@ -37,7 +37,7 @@ async def _close_approvals(db: AsyncSession, task: Task) -> None:
 class AgentRuntime:
     def __init__(self, gateway: Gateway) -> None:
         settings = gateway.settings
-        memory_loop.install(gateway.db, settings, gateway.vault, gateway.model_runtime)
+        memory_loop.install(settings)
         self.gateway = gateway
         self.runner = TurnRunner(
             TurnScope(
