@@ -4,7 +4,6 @@ owner's sessions and their history: list, read, fork, archive, delete. HTTP-free
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,9 +19,6 @@ from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.tasks import service as tasks
 from sophon.tasks.models import ACTIVE, Task
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 TITLE_CHARS = 80
 
@@ -65,7 +61,6 @@ def history(session_id: str) -> Select[Message]:
 
 
 async def submit_chat(
-    gateway: Gateway,
     db: AsyncSession,
     principal: Principal,
     body: ChatIn,
