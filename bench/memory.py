@@ -33,6 +33,7 @@ from sophon.memory import search as searching
 from sophon.memory.access import Actor
 from sophon.memory.entries import EntryFilter
 from sophon.memory.schemas import EntryIn
+from sophon.models import metadata
 from sophon.platform import migrate
 from sophon.platform.db import Database
 from sophon.settings import Settings
@@ -210,7 +211,7 @@ async def _database(kind: str, root: Path) -> tuple[Database, Settings]:
         url = (
             PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
         )
-    await asyncio.to_thread(migrate.upgrade, url)
+    await asyncio.to_thread(migrate.upgrade, url, metadata)
     settings = Settings(data=root / "data", database_url=url, auto_admin=False)
     database = Database(url)
     await prepare(settings, database)

@@ -20,6 +20,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from sophon.app import create_app
+from sophon.models import metadata
 from sophon.platform import migrate
 from sophon.platform.clock import set_clock
 from sophon.settings import Settings
@@ -66,7 +67,7 @@ def pg_unavailable() -> str | None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "sophon.db"
-    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}", metadata)
     return path
 
 
@@ -124,7 +125,7 @@ def pg_pool(pg_unavailable: str | None) -> Iterator[PgDatabasePool]:
         pytest.skip(pg_unavailable)
     template = f"sophon_tpl_{os.getpid()}"
     pg_admin(f'DROP DATABASE IF EXISTS "{template}"', f'CREATE DATABASE "{template}"')
-    migrate.upgrade(_pg_url(template))
+    migrate.upgrade(_pg_url(template), metadata)
     pool = PgDatabasePool(template)
     yield pool
     pool.close()

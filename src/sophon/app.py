@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -15,14 +15,15 @@ from sophon.agents import router as agents_router
 from sophon.approvals import router as approvals_router
 from sophon.audit import router as audit_router
 from sophon.chat import router as chat_router
+from sophon.gateway import Gateway
 from sophon.identity import bootstrap, router_admin, router_auth
 from sophon.license import router as license_router
 from sophon.memory import router as memory_router
+from sophon.models import metadata
 from sophon.ops import router as ops_router
 from sophon.platform import migrate, route_index
 from sophon.platform.docs import OPENAPI_URL, install_docs
 from sophon.platform.errors import install_error_handlers
-from sophon.platform.gateway import Gateway
 from sophon.platform.middleware import BodyLimitMiddleware, HealthProbe, RequestContextMiddleware
 from sophon.platform.schemas import ErrorEnvelope
 from sophon.platform.server import BEFORE_SHUTDOWN
@@ -34,6 +35,9 @@ from sophon.settings import Settings
 from sophon.tasks import router as tasks_router
 from sophon.tenants import router as tenants_router
 from sophon.tools import router as tools_router
+
+if TYPE_CHECKING:
+    from sophon.runtime.engine import AgentRuntime
 
 log = logging.getLogger("sophon.app")
 
@@ -71,13 +75,15 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.gateway = gateway
         await gateway.start()
         if settings.migrate_on_start:
-            await migrate.ensure_schema(gateway.db.engine)
+            await migrate.ensure_schema(gateway.db.engine, metadata)
         await bootstrap.prepare(settings, gateway.db)
-        await gateway.start_runtime()
+        app.state.runtime = await _start_runtime(gateway)
         log.info("gateway ready", extra={"database": gateway.db.dialect})
         try:
             yield
         finally:
+            gateway.stopping.set()
+            await _stop_runtime(app)
             await gateway.close()
             log.info("gateway stopped")
 
@@ -107,6 +113,24 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _start_runtime(gateway: Gateway) -> AgentRuntime | None:
+    """Starts running agent turns, heartbeats and sweeps (after the schema is ready)."""
+    if not gateway.settings.run_workers:
+        return None
+    from sophon.runtime.engine import AgentRuntime  # the agent loop loads only where it runs
+
+    runtime = AgentRuntime(gateway)
+    await runtime.start()
+    return runtime
+
+
+async def _stop_runtime(app: FastAPI) -> None:
+    """Stops the runtime the app holds (a test may have replaced it): turns go back to the queue."""
+    runtime: AgentRuntime | None = getattr(app.state, "runtime", None)
+    if runtime is not None:
+        await runtime.stop()
 
 
 def _stopping(app: FastAPI) -> Callable[[], Awaitable[None]]:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from sophon.settings import Settings
 from tests.agents.agent_helpers import default_agent
 from tests.chat.chat_helpers import EventLog

@@ -9,10 +9,11 @@ import json
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import update
 
+from sophon.gateway import Gateway
 from sophon.platform.events import Event
-from sophon.platform.gateway import Gateway
 from sophon.runtime.engine import AgentRuntime
 from sophon.runtime.tools.registry import RiskLevel, Tool
 from sophon.tasks.models import Task
@@ -30,15 +31,16 @@ PRINT_CODE = '/tool code.execute {"code": "print(6 * 7)"}'
 CHAT = "/v1/chat/completions"
 
 
-async def stop_runtime(gateway: Gateway) -> None:
+async def stop_runtime(app: FastAPI) -> None:
     """The runtime stops as at shutdown: its turns are handed back to the queue."""
-    assert gateway.runtime is not None
-    await gateway.runtime.stop()
+    runtime: AgentRuntime | None = app.state.runtime
+    assert runtime is not None
+    await runtime.stop()
 
 
-async def start_runtime(gateway: Gateway) -> None:
-    gateway.runtime = AgentRuntime(gateway)
-    await gateway.runtime.start()
+async def start_runtime(app: FastAPI) -> None:
+    app.state.runtime = runtime = AgentRuntime(app.state.gateway)
+    await runtime.start()
 
 
 def waiting_again(task_id: str, events: EventLog) -> Any:
@@ -62,12 +64,17 @@ async def approvals_of(client: httpx.AsyncClient, admin: Caller) -> list[dict[st
 
 
 async def test_a_pending_approval_survives_a_restart_and_the_resumed_turn_waits_on_it(
-    client: httpx.AsyncClient, admin: Caller, agent_id: str, gateway: Gateway, events: EventLog
+    client: httpx.AsyncClient,
+    admin: Caller,
+    agent_id: str,
+    app: FastAPI,
+    gateway: Gateway,
+    events: EventLog,
 ) -> None:
     accepted = await send(client, admin, PRINT_CODE)
     approval = await pending_approval(client, admin, events, accepted["taskId"])
-    await stop_runtime(gateway)
-    await start_runtime(gateway)
+    await stop_runtime(app)
+    await start_runtime(app)
     await events.wait_for(waiting_again(accepted["taskId"], events))
 
     assert [(a["id"], a["status"]) for a in await approvals_of(client, admin)] == [
@@ -87,14 +94,19 @@ async def test_a_pending_approval_survives_a_restart_and_the_resumed_turn_waits_
 
 
 async def test_a_decision_made_while_no_runtime_ran_is_what_the_resumed_turn_uses(
-    client: httpx.AsyncClient, admin: Caller, agent_id: str, gateway: Gateway, events: EventLog
+    client: httpx.AsyncClient,
+    admin: Caller,
+    agent_id: str,
+    app: FastAPI,
+    gateway: Gateway,
+    events: EventLog,
 ) -> None:
     accepted = await send(client, admin, PRINT_CODE)
     approval = await pending_approval(client, admin, events, accepted["taskId"])
-    await stop_runtime(gateway)
+    await stop_runtime(app)
     approved = await client.post(f"/api/approvals/{approval['id']}/approve", headers=admin.headers)
     assert approved.status_code == 200, approved.text
-    await start_runtime(gateway)
+    await start_runtime(app)
 
     task = await wait_task(client, admin, accepted["taskId"])
     assert task["status"] == "Completed", task
@@ -106,14 +118,19 @@ async def test_a_decision_made_while_no_runtime_ran_is_what_the_resumed_turn_use
 
 
 async def test_a_task_cancelled_while_no_runtime_ran_closes_its_approval(
-    client: httpx.AsyncClient, admin: Caller, agent_id: str, gateway: Gateway, events: EventLog
+    client: httpx.AsyncClient,
+    admin: Caller,
+    agent_id: str,
+    app: FastAPI,
+    gateway: Gateway,
+    events: EventLog,
 ) -> None:
     accepted = await send(client, admin, PRINT_CODE)
     approval = await pending_approval(client, admin, events, accepted["taskId"])
-    await stop_runtime(gateway)
+    await stop_runtime(app)
     cancel = await client.post(f"/api/tasks/{accepted['taskId']}/cancel", headers=admin.headers)
     assert cancel.status_code == 200, cancel.text
-    await start_runtime(gateway)
+    await start_runtime(app)
 
     task = await wait_task(client, admin, accepted["taskId"])
     assert task["status"] == "Cancelled", task
@@ -128,13 +145,18 @@ async def test_a_task_cancelled_while_no_runtime_ran_closes_its_approval(
 
 
 async def test_an_approval_orphaned_by_an_ended_task_is_closed_instead_of_approved(
-    client: httpx.AsyncClient, admin: Caller, agent_id: str, gateway: Gateway, events: EventLog
+    client: httpx.AsyncClient,
+    admin: Caller,
+    agent_id: str,
+    app: FastAPI,
+    gateway: Gateway,
+    events: EventLog,
 ) -> None:
     """An approval whose task ended without closing it (as earlier versions left them after a
     restart): deciding it answers 409 and closes it, nothing runs."""
     accepted = await send(client, admin, PRINT_CODE)
     approval = await pending_approval(client, admin, events, accepted["taskId"])
-    await stop_runtime(gateway)
+    await stop_runtime(app)
     async with gateway.db.transaction(tenant_id=approval_tenant(events)) as db:
         await db.execute(
             update(Task).where(Task.id == accepted["taskId"]).values(status="Completed")
@@ -159,7 +181,12 @@ async def test_an_approval_orphaned_by_an_ended_task_is_closed_instead_of_approv
 
 
 async def test_a_refused_call_caught_by_a_restart_says_it_never_ran(
-    client: httpx.AsyncClient, admin: Caller, agent_id: str, gateway: Gateway, events: EventLog
+    client: httpx.AsyncClient,
+    admin: Caller,
+    agent_id: str,
+    app: FastAPI,
+    gateway: Gateway,
+    events: EventLog,
 ) -> None:
     """The restart comes while the approved call of a batch runs: that one "may or may not have
     taken effect", the rejected one did not run, and the model is told so."""
@@ -176,8 +203,8 @@ async def test_a_refused_call_caught_by_a_restart_says_it_never_ran(
         decided = await client.post(url, headers=admin.headers, json=body)
         assert decided.status_code == 200, decided.text
     await events.named("ToolCallStarted", accepted["taskId"])
-    await stop_runtime(gateway)
-    await start_runtime(gateway)
+    await stop_runtime(app)
+    await start_runtime(app)
 
     task = await wait_task(client, admin, accepted["taskId"])
     assert task["status"] == "Completed", task
@@ -194,6 +221,7 @@ async def test_a_plan_waiting_for_its_approval_is_not_planned_again_after_a_rest
     client: httpx.AsyncClient,
     admin: Caller,
     agent_id: str,
+    app: FastAPI,
     gateway: Gateway,
     model: FakeServer,
     events: EventLog,
@@ -237,8 +265,8 @@ async def test_a_plan_waiting_for_its_approval_is_not_planned_again_after_a_rest
     accepted = await send(client, admin, "Write down milk", isStreaming=False)
     approval = await pending_approval(client, admin, events, accepted["taskId"])
     assert approval["kind"] == "plan"
-    await stop_runtime(gateway)
-    await start_runtime(gateway)
+    await stop_runtime(app)
+    await start_runtime(app)
     await events.wait_for(waiting_again(accepted["taskId"], events))
 
     approved = await client.post(f"/api/approvals/{approval['id']}/approve", headers=admin.headers)

@@ -7,7 +7,7 @@ import asyncio
 
 import httpx
 
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from sophon.runtime.tools.registry import RiskLevel, Tool
 from tests.agents.agent_helpers import default_agent
 from tests.chat.chat_helpers import EventLog, messages, pending_approval, send, wait_task

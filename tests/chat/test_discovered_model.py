@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from tests.chat.chat_helpers import chat_turn
 from tests.identity_helpers import Caller
 from tests.providers.provider_helpers import add_provider

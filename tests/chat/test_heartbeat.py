@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
-from sophon.platform.gateway import Gateway
+from sophon.runtime.engine import AgentRuntime
 from tests.agents.agent_helpers import create_agent
 from tests.chat.chat_helpers import EventLog, messages, wait_task
 from tests.conftest import FakeClock
@@ -43,19 +44,20 @@ async def _runs(client: httpx.AsyncClient, admin: Caller, agent_id: str) -> list
     return list(listed.values())
 
 
-async def _tick(gateway: Gateway) -> None:
-    assert gateway.runtime is not None
-    await gateway.runtime.tick()
+async def _tick(app: FastAPI) -> None:
+    runtime: AgentRuntime | None = app.state.runtime
+    assert runtime is not None
+    await runtime.tick()
 
 
 async def test_a_due_heartbeat_runs_and_alerts_its_owner(
-    client: httpx.AsyncClient, admin: Caller, gateway: Gateway, clock: FakeClock, events: EventLog
+    client: httpx.AsyncClient, admin: Caller, app: FastAPI, clock: FakeClock, events: EventLog
 ) -> None:
     agent = await _agent(client, admin, "- Look at the inbox")
-    await _tick(gateway)
+    await _tick(app)
     assert await _runs(client, admin, agent["id"]) == []
     clock.advance(minutes=5)
-    await _tick(gateway)
+    await _tick(app)
     (run,) = await _runs(client, admin, agent["id"])
     task = await wait_task(client, admin, run["id"])
     assert task["kind"] == "heartbeat"
@@ -72,7 +74,7 @@ async def test_a_due_heartbeat_runs_and_alerts_its_owner(
 async def test_heartbeat_ok_is_a_quiet_no_op(
     client: httpx.AsyncClient,
     admin: Caller,
-    gateway: Gateway,
+    app: FastAPI,
     clock: FakeClock,
     events: EventLog,
     model: FakeServer,
@@ -80,7 +82,7 @@ async def test_heartbeat_ok_is_a_quiet_no_op(
     model.script("POST", CHAT, JsonReply(openai_completion("HEARTBEAT_OK")))
     agent = await _agent(client, admin, "- Anything urgent?")
     clock.advance(minutes=6)
-    await _tick(gateway)
+    await _tick(app)
     (run,) = await _runs(client, admin, agent["id"])
     task = await wait_task(client, admin, run["id"])
     assert task["status"] == "Completed"
@@ -92,11 +94,11 @@ async def test_heartbeat_ok_is_a_quiet_no_op(
 
 
 async def test_an_empty_checklist_is_recorded_as_skipped(
-    client: httpx.AsyncClient, admin: Caller, gateway: Gateway, clock: FakeClock
+    client: httpx.AsyncClient, admin: Caller, app: FastAPI, clock: FakeClock
 ) -> None:
     agent = await _agent(client, admin, "   ")
     clock.advance(minutes=5)
-    await _tick(gateway)
+    await _tick(app)
     (run,) = await _runs(client, admin, agent["id"])
     task = await wait_task(client, admin, run["id"])
     assert task["status"] == "Cancelled"
@@ -104,24 +106,24 @@ async def test_an_empty_checklist_is_recorded_as_skipped(
 
 
 async def test_missed_ticks_after_downtime_run_once(
-    client: httpx.AsyncClient, admin: Caller, gateway: Gateway, clock: FakeClock
+    client: httpx.AsyncClient, admin: Caller, app: FastAPI, clock: FakeClock
 ) -> None:
     agent = await _agent(client, admin, "- Check")
     clock.advance(minutes=25)  # five intervals, the sign-in still fresh
-    await _tick(gateway)
-    await _tick(gateway)
+    await _tick(app)
+    await _tick(app)
     runs = await _runs(client, admin, agent["id"])
     assert len(runs) == 1
     await wait_task(client, admin, runs[0]["id"])
     clock.advance(minutes=5)
-    await _tick(gateway)
+    await _tick(app)
     assert len(await _runs(client, admin, agent["id"])) == 2
 
 
 async def test_heartbeat_runs_refuse_tools_above_the_risk_ceiling(
     client: httpx.AsyncClient,
     admin: Caller,
-    gateway: Gateway,
+    app: FastAPI,
     clock: FakeClock,
     model: FakeServer,
 ) -> None:
@@ -137,7 +139,7 @@ async def test_heartbeat_runs_refuse_tools_above_the_risk_ceiling(
         JsonReply(openai_completion("Could not run it.")),
     )
     clock.advance(minutes=5)
-    await _tick(gateway)
+    await _tick(app)
     (run,) = await _runs(client, admin, agent["id"])
     task = await wait_task(client, admin, run["id"])
     assert task["toolCalls"][0]["status"] == "rejected"

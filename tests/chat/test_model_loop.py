@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from sophon.agents.files import FileKind, file_path, sha256_of
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from sophon.runtime.tools.registry import RiskLevel, Tool
 from tests.chat.chat_helpers import EventLog, chat_turn, messages, pending_approval, send, wait_task
 from tests.identity_helpers import Caller

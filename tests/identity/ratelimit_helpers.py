@@ -14,7 +14,7 @@ import redis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from sophon.platform import gateway as gateway_module
+from sophon import gateway as gateway_module
 from sophon.platform.ratelimit import DEFAULT_PREFIX, RateLimiter, build_rate_limiter
 
 REDIS_URL = "redis://127.0.0.1:6379"

@@ -100,7 +100,8 @@ async def test_managing_roles_needs_manage_roles(client: httpx.AsyncClient, admi
 async def test_the_last_active_admin_cannot_be_suspended_or_deleted(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    everything = [r["permissions"] for r in (await client.get(ROLES, headers=admin.headers)).json()]
+    roles = (await client.get(ROLES, headers=admin.headers)).json()["items"]
+    everything = [r["permissions"] for r in roles]
     role = await _role(client, admin, name="Deputy", permissions=max(everything, key=len))
     assert role.status_code == 201, role.text
     deputy = await add_user(client, admin, "deputy@example.com", ["Deputy"])

@@ -110,9 +110,8 @@ async def _made(client: httpx.AsyncClient, headers: dict[str, str], **body: obje
 
 
 async def _token_names(client: httpx.AsyncClient, admin: Caller) -> list[str]:
-    return sorted(
-        t["name"] for t in (await client.get("/api/auth/tokens", headers=admin.headers)).json()
-    )
+    tokens = (await client.get("/api/auth/tokens", headers=admin.headers)).json()["items"]
+    return sorted(t["name"] for t in tokens)
 
 
 async def test_a_token_makes_tokens_only_within_its_own_subset(

@@ -8,11 +8,11 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
-from sophon.memory import context, daily_logs, entries, extraction, jobs
+from sophon.gateway import Gateway
+from sophon.memory import context, daily_logs, entries, extraction, jobs, vectors
 from sophon.memory.access import Actor
 from sophon.memory.schemas import EntryIn
 from sophon.platform.clock import utcnow
-from sophon.platform.gateway import Gateway
 from sophon.platform.queue import ClaimedJob
 from sophon.platform.tenancy import session_tenant
 from tests.agents.agent_helpers import create_agent, default_agent
@@ -33,7 +33,10 @@ async def _propose(
         tenant_id = session_tenant(db.sync_session)
     assert tenant_id is not None
     return await extraction.propose(
-        gateway,
+        gateway.db,
+        gateway.vault,
+        gateway.model_runtime,
+        embed=vectors.enabled(gateway.settings),
         tenant_id=tenant_id,
         user_id=user.id,
         agent_id=agent_id,
@@ -204,7 +207,7 @@ async def test_daily_logs_on_demand_and_by_the_job(
         recent = await daily_logs.recent(db, agent["id"], user_id=alice.id)
     assert "Draft my CV" in recent
     assert "offsite" not in recent
-    handlers = jobs.job_handlers(gateway)
+    handlers = jobs.job_handlers(gateway.db, gateway.settings, gateway.vault, gateway.model_runtime)
     today = utcnow().date()
     done = await handlers[jobs.DAILY_LOG](
         _job(jobs.DAILY_LOG, {"day": today.isoformat()}, tenant_id)
@@ -253,7 +256,9 @@ async def test_the_extraction_job_reads_the_turn(
         tenant_id = db.info["tenant_id"]
     payload = {"userId": admin.id, "agentId": agent["id"], "sessionId": accepted["sessionId"],
                "taskId": accepted["taskId"]}  # fmt: skip
-    result = await jobs.job_handlers(gateway)[jobs.EXTRACT](_job(jobs.EXTRACT, payload, tenant_id))
+    result = await jobs.job_handlers(
+        gateway.db, gateway.settings, gateway.vault, gateway.model_runtime
+    )[jobs.EXTRACT](_job(jobs.EXTRACT, payload, tenant_id))
     assert result is not None
     assert len(result["entries"]) == 1
     entry = (await client.get(f"{ENTRIES}/{result['entries'][0]}", headers=admin.headers)).json()

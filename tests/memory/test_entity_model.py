@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from sophon.gateway import Gateway
 from sophon.memory import entity_model, jobs
 from sophon.platform.clock import utcnow
-from sophon.platform.gateway import Gateway
 from sophon.platform.queue import ClaimedJob
 from tests.identity_helpers import Caller
 from tests.memory.memory_helpers import ENTRIES, remember
@@ -43,7 +43,9 @@ async def _run_job(app: FastAPI) -> Any:
         id="job_e", tenant_id=tenant_id, kind=entity_model.JOB, payload={}, attempts=1,
         max_attempts=3, serial_key=None, lease_expires_at=utcnow() + timedelta(minutes=1),
     )  # fmt: skip
-    return await jobs.job_handlers(gateway)[entity_model.JOB](job)
+    return await jobs.job_handlers(
+        gateway.db, gateway.settings, gateway.vault, gateway.model_runtime
+    )[entity_model.JOB](job)
 
 
 async def _scalar(app: FastAPI, sql: str) -> Any:

@@ -9,6 +9,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
+from sophon.models import metadata
 from sophon.platform import migrate
 from sophon.platform.db import create_engine
 from tests.platform.test_migrations import empty_database  # noqa: F401  (fixture)
@@ -44,7 +45,7 @@ def test_full_text_objects_on_both_paths(empty_database: str, path: str) -> None
     if path == "migrations":
         command.upgrade(migrate.alembic_config(empty_database), "head")
     else:
-        migrate.upgrade(empty_database)
+        migrate.upgrade(empty_database, metadata)
     found = set(asyncio.run(_objects(empty_database)))
     assert _expected(empty_database) <= found
 

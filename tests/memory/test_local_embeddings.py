@@ -9,9 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from sophon.gateway import Gateway
 from sophon.memory import jobs, local_embeddings, vectors
 from sophon.platform.clock import utcnow
-from sophon.platform.gateway import Gateway
 from sophon.platform.queue import ClaimedJob
 from sophon.settings import Settings
 from tests.identity_helpers import Caller
@@ -43,7 +43,9 @@ async def test_a_paraphrase_is_found_by_meaning(
         id="job_l", tenant_id=tenant_id, kind=vectors.EMBED_JOB, payload={}, attempts=1,
         max_attempts=3, serial_key=None, lease_expires_at=utcnow() + timedelta(minutes=1),
     )  # fmt: skip
-    assert await jobs.job_handlers(gateway)[vectors.EMBED_JOB](job) == {"embedded": 3}
+    assert await jobs.job_handlers(
+        gateway.db, gateway.settings, gateway.vault, gateway.model_runtime
+    )[vectors.EMBED_JOB](job) == {"embedded": 3}
     query = "which automobile do I drive"
     found = await search(client, admin, query)
     assert found["mode"] == "hybrid"

@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from sophon.runtime.tools.context import ToolContext, ToolResult, run_tool
 from tests.agents.agent_helpers import create_agent
 from tests.identity_helpers import Caller, add_user

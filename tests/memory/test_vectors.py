@@ -11,11 +11,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from sophon.gateway import Gateway
 from sophon.memory import entries, jobs, vector_index, vectors
 from sophon.memory.access import Actor
 from sophon.memory.schemas import EntryIn
 from sophon.platform.clock import utcnow
-from sophon.platform.gateway import Gateway
 from sophon.platform.queue import ClaimedJob
 from sophon.settings import Settings
 from tests.identity_helpers import Caller, add_user
@@ -59,7 +59,9 @@ async def _embed(app: FastAPI) -> Any:
         id="job_t", tenant_id=tenant_id, kind=vectors.EMBED_JOB, payload={}, attempts=1,
         max_attempts=3, serial_key=None, lease_expires_at=utcnow() + timedelta(minutes=1),
     )  # fmt: skip
-    return await jobs.job_handlers(gateway)[vectors.EMBED_JOB](job)
+    return await jobs.job_handlers(
+        gateway.db, gateway.settings, gateway.vault, gateway.model_runtime
+    )[vectors.EMBED_JOB](job)
 
 
 async def test_hybrid_search_finds_by_meaning(

@@ -8,8 +8,8 @@ from fastapi import Query
 from pydantic import Field
 from sqlalchemy import select
 
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.access import api_router, public
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.kv import SystemSetting, put_setting
 from sophon.platform.pagination import Page
 from sophon.platform.schemas import ApiModel, RequestModel

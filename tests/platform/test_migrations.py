@@ -55,7 +55,7 @@ def test_migrations_from_empty_reach_head_and_match_models(empty_database: str) 
 
 
 def test_a_fresh_database_is_built_from_the_models_at_the_head(empty_database: str) -> None:
-    migrate.upgrade(empty_database)
+    migrate.upgrade(empty_database, metadata)
     revision, diff = asyncio.run(_state(empty_database))
     assert revision == migrate.head_revision()
     assert diff == []
@@ -64,15 +64,15 @@ def test_a_fresh_database_is_built_from_the_models_at_the_head(empty_database: s
 def test_an_older_database_is_migrated_forward(empty_database: str) -> None:
     command.upgrade(migrate.alembic_config(empty_database), "0001")
     assert asyncio.run(_state(empty_database))[0] == "0001"
-    migrate.upgrade(empty_database)
+    migrate.upgrade(empty_database, metadata)
     revision, diff = asyncio.run(_state(empty_database))
     assert revision == migrate.head_revision()
     assert diff == []
 
 
 def test_upgrade_is_idempotent(empty_database: str) -> None:
-    migrate.upgrade(empty_database)
-    migrate.upgrade(empty_database)
+    migrate.upgrade(empty_database, metadata)
+    migrate.upgrade(empty_database, metadata)
     assert asyncio.run(_state(empty_database))[0] == migrate.head_revision()
 
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from sophon.providers.connect import ProviderRuntime
 from tests.platform.loopback_http import LoopbackOnlyConnector
 from tests.runtime.providers.fakes import FakeServer, SleepRecorder

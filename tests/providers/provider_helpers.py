@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from sophon.platform.tenancy import DEFAULT_TENANT_SLUG
 from sophon.tenants.models import Tenant
 from tests.identity_helpers import Caller

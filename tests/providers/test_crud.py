@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, text, update
 
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from sophon.providers.models import ModelProvider
 from sophon.tenants.models import Tenant
 from tests.helpers import assert_error

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from sophon.gateway import Gateway
 from sophon.platform.errors import InvalidRequest, UpstreamUnavailable
-from sophon.platform.gateway import Gateway
 from sophon.providers import routing
 from sophon.providers.connect import ProviderRuntime
 from sophon.runtime.providers import ChatMessage, ChatRequest, Completed, TextDelta
@@ -66,7 +66,7 @@ async def test_fails_over_from_a_failing_provider_to_the_next(
     fake.script("POST", FLAKY, overloaded(), overloaded(), overloaded())
     fake.script("POST", GOOD, JsonReply(openai_completion("from good", model="good-model")))
     async with tenant_session(gateway) as db:
-        answer = await routing.complete(db, gateway, HELLO)
+        answer = await routing.complete(db, gateway.vault, gateway.model_runtime, HELLO)
     assert (answer.content, answer.model) == ("from good", "good-model")
     assert len(fake.received(FLAKY)) == 3  # the adapter's own retries came first
     assert runtime.sleep.delays == [0.5, 1.0]  # type: ignore[attr-defined]
@@ -85,7 +85,7 @@ async def test_all_failing_is_502_naming_each_provider(
     fake.script("POST", GOOD, *[JsonReply(openai_error("slow down", "rate_limit"), 429)] * 3)
     async with tenant_session(gateway) as db:
         with pytest.raises(UpstreamUnavailable) as caught:
-            await routing.complete(db, gateway, HELLO)
+            await routing.complete(db, gateway.vault, gateway.model_runtime, HELLO)
     failed = caught.value.details["providers"]
     assert [(f["name"], f["status"], f["retryable"]) for f in failed] == [
         ("Flaky", 500, True),
@@ -118,7 +118,7 @@ async def test_bad_request_stops_and_unreachable_fails_over(
     fake.script("POST", GOOD, JsonReply(openai_error("context too long"), 400))
     async with tenant_session(gateway) as db:
         with pytest.raises(UpstreamUnavailable) as caught:
-            await routing.complete(db, gateway, HELLO)
+            await routing.complete(db, gateway.vault, gateway.model_runtime, HELLO)
     assert [f["name"] for f in caught.value.details["providers"]] == ["Down", "Picky"]
 
 
@@ -126,16 +126,20 @@ async def test_no_enabled_provider_routes_to_the_echo_model(
     client: httpx.AsyncClient, admin: Caller, gateway: Gateway, runtime: ProviderRuntime
 ) -> None:
     async with tenant_session(gateway) as db:
-        answer = await routing.complete(db, gateway, HELLO, model_ref="whatever")
+        answer = await routing.complete(
+            db, gateway.vault, gateway.model_runtime, HELLO, model_ref="whatever"
+        )
     assert answer.content == "(offline echo model) You said: hello"
     await add_provider(
         client, admin, name="Off", type="openai", status="Inactive", defaultModel="m"
     )
     async with tenant_session(gateway) as db:
-        answer = await routing.complete(db, gateway, HELLO)
+        answer = await routing.complete(db, gateway.vault, gateway.model_runtime, HELLO)
         assert answer.content.startswith("(offline echo model)")
         with pytest.raises(InvalidRequest, match="inactive"):
-            await routing.complete(db, gateway, HELLO, model_ref="Off/m")
+            await routing.complete(
+                db, gateway.vault, gateway.model_runtime, HELLO, model_ref="Off/m"
+            )
 
 
 async def test_model_references(
@@ -158,12 +162,22 @@ async def test_model_references(
     fake.script("POST", FLAKY, overloaded(), overloaded(), overloaded())
     async with tenant_session(gateway) as db:
         assert (
-            await routing.complete(db, gateway, HELLO, model_ref="vendor/special")
+            await routing.complete(
+                db, gateway.vault, gateway.model_runtime, HELLO, model_ref="vendor/special"
+            )
         ).content == "good"
-        assert (await routing.complete(db, gateway, HELLO, model_ref="Good/x/y")).content == "good"
+        assert (
+            await routing.complete(
+                db, gateway.vault, gateway.model_runtime, HELLO, model_ref="Good/x/y"
+            )
+        ).content == "good"
         with pytest.raises(UpstreamUnavailable) as pinned:
-            await routing.complete(db, gateway, HELLO, model_ref="Flaky/m")
-        echo = await routing.complete(db, gateway, HELLO, model_ref="echo/echo")
+            await routing.complete(
+                db, gateway.vault, gateway.model_runtime, HELLO, model_ref="Flaky/m"
+            )
+        echo = await routing.complete(
+            db, gateway.vault, gateway.model_runtime, HELLO, model_ref="echo/echo"
+        )
     assert [r.json()["model"] for r in fake.received(GOOD)] == ["vendor/special", "x/y"]
     assert [f["name"] for f in pinned.value.details["providers"]] == ["Flaky"]
     assert echo.content.startswith("(offline echo model)")
@@ -186,7 +200,9 @@ async def test_stream_fails_over_before_the_first_event(
     ]
     fake.script("POST", GOOD, SseReply(chunks))
     async with tenant_session(gateway) as db:
-        events = [event async for event in routing.stream(db, gateway, HELLO)]
+        events = [
+            event async for event in routing.stream(db, gateway.vault, gateway.model_runtime, HELLO)
+        ]
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "streamed"
     assert isinstance(events[-1], Completed)
     assert events[-1].response.content == "streamed"
@@ -195,7 +211,10 @@ async def test_stream_fails_over_before_the_first_event(
     fake.script("POST", GOOD, *[overloaded()] * 3)
     async with tenant_session(gateway) as db:
         with pytest.raises(UpstreamUnavailable) as caught:
-            _ = [event async for event in routing.stream(db, gateway, HELLO)]
+            _ = [
+                event
+                async for event in routing.stream(db, gateway.vault, gateway.model_runtime, HELLO)
+            ]
     assert [f["name"] for f in caught.value.details["providers"]] == ["Flaky", "Good"]
 
 
@@ -212,7 +231,7 @@ async def test_stream_breaking_after_the_first_event_is_502_without_failover(
 
     async def consume() -> None:
         async with tenant_session(gateway) as db:
-            async for event in routing.stream(db, gateway, HELLO):
+            async for event in routing.stream(db, gateway.vault, gateway.model_runtime, HELLO):
                 received.append(event)
 
     with pytest.raises(UpstreamUnavailable) as caught:
@@ -243,7 +262,7 @@ async def test_anthropic_rate_limited_fails_over_after_backoff(
     limited = JsonReply(anthropic_error("slow down", "rate_limit_error"), 429, {"retry-after": "3"})
     fake.script("POST", "/v1/messages", limited, limited, limited)
     async with tenant_session(gateway) as db:
-        answer = await routing.complete(db, gateway, HELLO)
+        answer = await routing.complete(db, gateway.vault, gateway.model_runtime, HELLO)
     assert answer.content == "(offline echo model) You said: hello"
     assert len(fake.received("/v1/messages")) == 3
     assert runtime.sleep.delays == [3.0, 3.0]  # type: ignore[attr-defined]

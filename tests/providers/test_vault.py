@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from sophon.platform.vault import Vault, VaultError, mask_secret, vault_key_from_setting
 from sophon.settings import SettingsError, load_settings
 

@@ -13,7 +13,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from sophon.realtime.router import hub_server
 from sophon.realtime.server import HubServer
 

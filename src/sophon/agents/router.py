@@ -24,9 +24,9 @@ from sophon.agents.schemas import (
     ToolsOut,
 )
 from sophon.agents.views import FILE_BODY, agent_out, file_content, file_out, version_out
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page
 from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import VersionNumber, error_responses

@@ -4,12 +4,10 @@ least every `POLL_SECONDS` (for a replica without a shared bus, and to expire on
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable
-from typing import Any
 
 from sophon.approvals import service
 from sophon.approvals.models import Approval, ApprovalStatus
+from sophon.platform.aio import first_of
 from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
 from sophon.platform.events import EventBus, EventName
@@ -42,16 +40,3 @@ async def wait_for_decision(
                     await service.withdraw(db, approval_id, "The task was cancelled.")
                 return None
             await first_of(resolved.next(), stop.wait(), limit=POLL_SECONDS)
-
-
-async def first_of(*waits: Awaitable[Any], limit: float | None) -> None:
-    """Returns when any of `waits` finishes or `limit` seconds pass; cancels the rest."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await task

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sophon.approvals import service as approvals
 from sophon.approvals.schemas import ApprovalOut, EditIn, RejectIn
 from sophon.approvals.views import approval_out
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity.guard import PrincipalDep, requires, requires_any
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page, page_of
 from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import error_responses
@@ -50,12 +50,10 @@ async def get_approval(approval_id: str, db: DbDep, principal: PrincipalDep) -> 
 
 @router.post("/{approval_id}/approve", operation_id="approveAction", responses=DECISION)
 @decide
-async def approve(
-    approval_id: str, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
-) -> ApprovalOut:
+async def approve(approval_id: str, db: DbDep, principal: PrincipalDep) -> ApprovalOut:
     """Approves with the original arguments. Needs `ApproveActions` (the requester too, in every
     tier). Deciding twice → 409."""
-    return approval_out(await approvals.approve(gateway, db, principal, approval_id))
+    return approval_out(await approvals.approve(db, principal, approval_id))
 
 
 @router.post(
@@ -69,7 +67,9 @@ async def edit(
 ) -> ApprovalOut:
     """Approves with changed arguments, validated against the tool's schema (422); only for
     tools whose arguments may be edited (else 409)."""
-    return approval_out(await approvals.edit(gateway, db, principal, approval_id, body.arguments))
+    return approval_out(
+        await approvals.edit(gateway.tools, db, principal, approval_id, body.arguments)
+    )
 
 
 @router.post("/{approval_id}/reject", operation_id="rejectAction", responses=DECISION)
@@ -77,10 +77,9 @@ async def edit(
 async def reject(
     approval_id: str,
     db: DbDep,
-    gateway: GatewayDep,
     principal: PrincipalDep,
     body: RejectIn | None = None,
 ) -> ApprovalOut:
     """Rejects; the agent sees an error result with the reason."""
     reason = body.reason if body is not None else None
-    return approval_out(await approvals.reject(gateway, db, principal, approval_id, reason))
+    return approval_out(await approvals.reject(db, principal, approval_id, reason))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +23,8 @@ from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import session_tenant
 from sophon.runtime.tools.context import InvalidToolArguments, validate_arguments
+from sophon.runtime.tools.registry import ToolRegistry
 from sophon.tasks import service as tasks
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 PREVIEW_CHARS = 4000
 KIND_TOOL = "tool"
@@ -224,9 +222,7 @@ async def _decide(
 
 
 @audited("approval.approved", "approval.expired")
-async def approve(
-    gateway: Gateway, db: AsyncSession, principal: Principal, approval_id: str
-) -> Approval:
+async def approve(db: AsyncSession, principal: Principal, approval_id: str) -> Approval:
     approval = await _pending_for_decision(db, principal, approval_id)
     approval.approved_arguments = dict(approval.arguments)
     return await _decide(db, principal, approval, ApprovalStatus.APPROVED, "approval.approved")
@@ -234,7 +230,7 @@ async def approve(
 
 @audited("approval.edited", "approval.expired")
 async def edit(
-    gateway: Gateway,
+    tools: ToolRegistry,
     db: AsyncSession,
     principal: Principal,
     approval_id: str,
@@ -242,7 +238,7 @@ async def edit(
 ) -> Approval:
     """Approves with changed arguments, validated against the tool's schema (editable tools)."""
     approval = await _pending_for_decision(db, principal, approval_id)
-    tool = gateway.tools.get(approval.tool_name)
+    tool = tools.get(approval.tool_name)
     if approval.kind != KIND_TOOL or tool is None or not tool.editable_at_approval:
         raise Conflict(
             f"The arguments of {approval.tool_name} cannot be edited; approve or reject it.",
@@ -260,7 +256,6 @@ async def edit(
 
 @audited("approval.rejected", "approval.expired")
 async def reject(
-    gateway: Gateway,
     db: AsyncSession,
     principal: Principal,
     approval_id: str,

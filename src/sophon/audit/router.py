@@ -15,9 +15,9 @@ from fastapi.responses import StreamingResponse
 from sophon.audit import service
 from sophon.audit.models import AuditEntry
 from sophon.audit.schemas import AuditEntryOut, ChainReportOut
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page
 from sophon.platform.permissions import Permission as P
 from sophon.platform.throttle import RateCategory

@@ -19,9 +19,9 @@ from sophon.chat.schemas import (
     SessionPatchIn,
 )
 from sophon.chat.views import message_out, session_out
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page, page_of
 from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import error_responses
@@ -49,14 +49,13 @@ IdempotencyKey = Annotated[
 async def send_message(
     body: ChatIn,
     db: DbDep,
-    gateway: GatewayDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ChatAccepted:
     """Stores the message and queues the agent's turn; returns at once. Without `sessionId` a
     new session is started with `agentId` (default: the tenant's default agent). Follow the
     turn on `/hubs/chat` or with `GET /api/tasks/{taskId}?wait=30`."""
-    return await chat.submit_chat(gateway, db, principal, body, idempotency_key)
+    return await chat.submit_chat(db, principal, body, idempotency_key)
 
 
 async def _out(db: DbDep, session: ChatSession) -> SessionOut:

@@ -4,7 +4,7 @@ owner's sessions and their history: list, read, fork, archive, delete. HTTP-free
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +22,6 @@ from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.tasks import service as tasks
 from sophon.tasks.models import Task
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 TITLE_CHARS = 80
 HISTORY_COLUMNS = (
@@ -77,7 +74,6 @@ def history(session_id: str) -> Select[Message]:
 
 @exempt("a message is conversation, not administration; its task records the turn")
 async def submit_chat(
-    gateway: Gateway,
     db: AsyncSession,
     principal: Principal,
     body: ChatIn,

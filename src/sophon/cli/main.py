@@ -71,10 +71,11 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _migrate(settings: Settings) -> None:
+    from sophon.models import metadata
     from sophon.platform import migrate
 
     try:
-        migrate.upgrade(settings.db_url)
+        migrate.upgrade(settings.db_url, metadata)
     except Exception as exc:  # noqa: BLE001 — any failure here is reported as one line
         fail(f"cannot migrate the database at {_redacted(settings.db_url)}: {exc}")
 

@@ -14,15 +14,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
+from sophon.deps import DbDep, gateway_of
+from sophon.gateway import Gateway
 from sophon.identity import principals
 from sophon.identity.models import ApiToken, AuthSession, Role, RoleAssignment, User
 from sophon.platform.access import Access, declare
 from sophon.platform.changes import ACTIVITY_ONLY
 from sophon.platform.clock import utcnow
 from sophon.platform.context import tenant_id_var, user_id_var
-from sophon.platform.deps import DbDep, gateway_of
 from sophon.platform.errors import NotAuthorized, RateLimited, Unauthenticated
-from sophon.platform.gateway import Gateway
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import AuthMethod, Principal
 from sophon.platform.ratelimit import RateLimitPolicy
@@ -160,7 +160,7 @@ async def authorize(request: Request, principal: PrincipalDep, db: DbDep) -> Non
             "You must change your password before doing anything else.",
             {"code": "password_change_required"},
         )
-    await enforce(request, gateway, principal.rate_key)
+    await enforce(request, gateway.settings, gateway.limiter, principal.rate_key)
     check(principal, access.permissions, access.any_of)
     if access.tier is not None:
         tenant = await tenants.by_id(db, principal.tenant_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Response, status
 
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity import roles_service, users_service
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.identity.models import User
@@ -19,7 +20,6 @@ from sophon.identity.schemas import (
 )
 from sophon.identity.views import role_out, user_out, users_out
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page, page_in_memory
 from sophon.platform.permissions import Permission as P
 

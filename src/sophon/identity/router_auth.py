@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response, status
 
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity import auth_service, me_service
 from sophon.identity.bootstrap import setup_token_path
 from sophon.identity.guard import PrincipalDep, authenticated, requires
@@ -20,7 +21,6 @@ from sophon.identity.schemas import (
 )
 from sophon.identity.views import token_out, user_out
 from sophon.platform.access import api_router, public
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page, page_in_memory
 from sophon.platform.throttle import client_ip
 

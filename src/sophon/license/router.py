@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from sophon.deps import DbDep, GatewayDep
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.license.schemas import LicenseKeyIn, LicenseOut, LicenseVerifyIn
 from sophon.license.service import License
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep
 from sophon.platform.permissions import Permission as P
 
 router = api_router("/admin/license", tags=["Admin: licence"])

@@ -3,26 +3,24 @@ after each completed turn and before compaction, and the daily-log schedule of e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.memory import context, daily_logs, extraction, jobs, vectors
 from sophon.platform.db import Database
 from sophon.runtime import hooks
+from sophon.settings import Settings
 from sophon.tenants import service as tenants
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 Hook = TypeVar("Hook")
 MEMORY_TOKENS = 1500
 LOG_DAYS = 2
 
 
-def install(gateway: Gateway) -> None:
+def install(settings: Settings) -> None:
     """Registers memory's turn hooks (once per process)."""
-    nearest = vectors.vector_search(gateway.settings)
+    nearest = vectors.vector_search(settings)
 
     async def memories(db: AsyncSession, turn: hooks.TurnInfo) -> tuple[str, str] | None:
         text = await context.for_turn(
@@ -61,10 +59,15 @@ def _extract_later(db: AsyncSession, turn: hooks.TurnInfo) -> None:
     )
 
 
-async def _extract_now(gateway: Gateway, turn: hooks.TurnInfo, exchange: hooks.Exchange) -> None:
+async def _extract_now(
+    parts: hooks.TurnParts, turn: hooks.TurnInfo, exchange: hooks.Exchange
+) -> None:
     """Before older turns are folded into a summary, what matters in them becomes memory."""
     await extraction.propose(
-        gateway,
+        parts.database,
+        parts.vault,
+        parts.model_runtime,
+        embed=vectors.enabled(parts.settings),
         tenant_id=turn.tenant_id,
         user_id=turn.user_id,
         agent_id=turn.agent_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,14 +19,14 @@ from sophon.memory.extractor import Extraction, Found
 from sophon.memory.models import MemoryEntry
 from sophon.memory.schemas import EntityType
 from sophon.platform import queue
+from sophon.platform.db import Database
 from sophon.platform.errors import DomainError
+from sophon.platform.vault import Vault
 from sophon.providers import routing
+from sophon.providers.connect import ProviderRuntime
 from sophon.providers.schemas import ProviderStatus
 from sophon.providers.service import list_providers
 from sophon.runtime.providers import ChatMessage, ChatRequest
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,9 @@ async def request(db: AsyncSession, entry_ids: list[str]) -> None:
         )
 
 
-async def ask(gateway: Gateway, candidates: list[routing.Candidate], text: str) -> str | None:
+async def ask(
+    model_runtime: ProviderRuntime, candidates: list[routing.Candidate], text: str
+) -> str | None:
     """The model's answer for one entry, or None (no model, or every provider failed)."""
     chat = ChatRequest(
         model="",
@@ -156,17 +158,18 @@ async def ask(gateway: Gateway, candidates: list[routing.Candidate], text: str) 
         response_format=RESPONSE_FORMAT,
     )
     try:
-        _who, answer = await routing.complete_with(gateway, candidates, chat)
+        _who, answer = await routing.complete_with(model_runtime, candidates, chat)
     except DomainError as error:
         log.warning("memory entity extraction failed", extra={"error": error.message})
         return None
     return None if answer.model == routing.ECHO_MODEL else answer.content
 
 
-async def run(gateway: Gateway, tenant_id: str) -> int:
+async def run(
+    database: Database, vault: Vault, model_runtime: ProviderRuntime, tenant_id: str
+) -> int:
     """Reads up to `BATCH` pending entries with the model; how many it looked at. The model is
     called outside any transaction; an entry changed meanwhile is left for its next pass."""
-    database = gateway.db
     async with database.transaction(tenant_id=tenant_id, readonly=True) as db:
         rows = (
             await db.execute(
@@ -176,9 +179,9 @@ async def run(gateway: Gateway, tenant_id: str) -> int:
                 .limit(BATCH)
             )
         ).all()
-        candidates = await routing.plan(db, gateway.vault, None) if rows else []
+        candidates = await routing.plan(db, vault, None) if rows else []
     for entry_id, content, version in rows:
-        answer = await ask(gateway, candidates, content)
+        answer = await ask(model_runtime, candidates, content)
         extraction: Extraction | None = None
         if answer is not None:
             try:

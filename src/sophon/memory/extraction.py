@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.identity import users_service
-from sophon.memory import entries, fts, modelcall, settings_service, vectors
+from sophon.memory import entries, fts, modelcall, settings_service
 from sophon.memory import search as searching
 from sophon.memory.access import Actor
 from sophon.memory.entries import EntryFilter
@@ -29,7 +29,9 @@ from sophon.memory.schemas import (
 from sophon.platform.errors import NotFound
 
 if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
+    from sophon.platform.db import Database
+    from sophon.platform.vault import Vault
+    from sophon.providers.connect import ProviderRuntime
     from sophon.providers.routing import Candidate
 
 Turn = tuple[str, str, str | None]  # (role, content, message id)
@@ -118,10 +120,10 @@ def _from_model(answer: str, turns: Sequence[Turn]) -> list[Proposal]:
 
 
 async def _proposals(
-    gateway: Gateway, planned: list[Candidate], turns: Sequence[Turn]
+    model_runtime: ProviderRuntime, planned: list[Candidate], turns: Sequence[Turn]
 ) -> list[Proposal]:
     transcript = "\n".join(f"[{i}] {role}: {content}" for i, (role, content, _) in enumerate(turns))
-    answer = await modelcall.ask(gateway, planned, SYSTEM, transcript[-TRANSCRIPT_CHARS:])
+    answer = await modelcall.ask(model_runtime, planned, SYSTEM, transcript[-TRANSCRIPT_CHARS:])
     if answer is not None:
         try:
             return _from_model(answer, turns)
@@ -173,8 +175,11 @@ async def save(
 
 
 async def propose(
-    gateway: Gateway,
+    database: Database,
+    vault: Vault,
+    model_runtime: ProviderRuntime,
     *,
+    embed: bool,
     tenant_id: str,
     user_id: str | None,
     agent_id: str,
@@ -183,20 +188,20 @@ async def propose(
 ) -> list[str]:
     """Proposes and saves memories from these messages; the ids created or updated. Nothing
     when the agent's extraction is off or the turn has no user. The model is asked between a
-    read and one write that a cancellation does not cut short, never inside a transaction."""
+    read and one write that a cancellation does not cut short, never inside a transaction.
+    `embed`: the saved memories are queued for embedding (an embedding engine is configured)."""
     if user_id is None or not messages:
         return []
-    async with gateway.db.transaction(readonly=True, tenant_id=tenant_id) as db:
+    async with database.transaction(readonly=True, tenant_id=tenant_id) as db:
         if not await settings_service.extraction_enabled(db, agent_id):
             return []
         try:
             email = (await users_service.get_member(db, user_id)).email
         except NotFound:
             return []
-        planned = await modelcall.candidates(gateway, db)
+        planned = await modelcall.candidates(vault, db)
     actor = Actor.agent(tenant_id, user_id, agent_id, email)
-    proposals = await _proposals(gateway, planned, messages)
-    embed = vectors.enabled(gateway.settings)
-    return await gateway.db.uninterrupted(
+    proposals = await _proposals(model_runtime, planned, messages)
+    return await database.uninterrupted(
         lambda db: save(db, actor, proposals, session_id, embed=embed), tenant_id=tenant_id
     )

@@ -4,18 +4,19 @@ logs (which schedule their next run themselves). The Gateway's worker runs `job_
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.memory import daily_logs, entity_model, extraction, modelcall, vectors
 from sophon.platform import queue
+from sophon.platform.db import Database
 from sophon.platform.queue import ClaimedJob, Job
 from sophon.platform.queue_worker import Handler, PermanentJobError
+from sophon.platform.vault import Vault
+from sophon.providers.connect import ProviderRuntime
+from sophon.settings import Settings
 from sophon.tasks import activity
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 EXTRACT = "memory.extract"
 DAILY_LOG = "memory.daily_log"
@@ -50,31 +51,37 @@ async def schedule_daily_logs(db: AsyncSession, day: date | None = None) -> Job 
     )
 
 
-async def build_day(gateway: Gateway, tenant_id: str, day: date) -> list[daily_logs.Digest]:
+async def build_day(
+    database: Database, vault: Vault, model_runtime: ProviderRuntime, tenant_id: str, day: date
+) -> list[daily_logs.Digest]:
     """The day's log of every (agent, user) that was active in the tenant, summarised by the
     model when one answers (asked outside any transaction), a digest otherwise."""
     start, end = daily_logs.bounds(day)
-    async with gateway.db.transaction(readonly=True, tenant_id=tenant_id) as db:
+    async with database.transaction(readonly=True, tenant_id=tenant_id) as db:
         pairs = await activity.pairs_between(db, start, end)
         made = [await daily_logs.build(db, agent_id, user_id, day) for agent_id, user_id in pairs]
-        planned = await modelcall.candidates(gateway, db) if made else []
+        planned = await modelcall.candidates(vault, db) if made else []
     for digest in made:
         lines = "\n".join(digest.lines)
-        summary = await modelcall.ask(gateway, planned, SUMMARY_SYSTEM, lines, max_tokens=300)
+        summary = await modelcall.ask(model_runtime, planned, SUMMARY_SYSTEM, lines, max_tokens=300)
         if summary and summary.strip():
             digest.summary, digest.method = " ".join(summary.split()), "model"
     return made
 
 
-def job_handlers(gateway: Gateway) -> dict[str, Handler]:
-    database = gateway.db
+def job_handlers(
+    database: Database, settings: Settings, vault: Vault, model_runtime: ProviderRuntime
+) -> dict[str, Handler]:
 
     async def extract(job: ClaimedJob) -> dict[str, Any] | None:
         payload = job.payload
         async with database.transaction(readonly=True, tenant_id=job.tenant_id) as db:
             turns = await activity.exchange_of_task(db, str(payload["taskId"]))
         ids = await extraction.propose(
-            gateway,
+            database,
+            vault,
+            model_runtime,
+            embed=vectors.enabled(settings),
             tenant_id=job.tenant_id,
             user_id=payload.get("userId"),
             agent_id=str(payload["agentId"]),
@@ -88,7 +95,7 @@ def job_handlers(gateway: Gateway) -> dict[str, Handler]:
             day = date.fromisoformat(str(job.payload["day"]))
         except (KeyError, ValueError):
             raise PermanentJobError("the payload names no valid day") from None
-        made = await build_day(gateway, job.tenant_id, day)
+        made = await build_day(database, vault, model_runtime, job.tenant_id, day)
         following = day + timedelta(days=1)
 
         async def store(db: AsyncSession) -> None:
@@ -106,7 +113,7 @@ def job_handlers(gateway: Gateway) -> dict[str, Handler]:
         return {"logs": len(made)}
 
     async def embed(job: ClaimedJob) -> dict[str, Any] | None:
-        engine = vectors.embedder(gateway.settings)
+        engine = vectors.embedder(settings)
         if engine is None:
             return {"embedded": 0}
         done = 0
@@ -124,7 +131,7 @@ def job_handlers(gateway: Gateway) -> dict[str, Handler]:
     async def entities(job: ClaimedJob) -> dict[str, Any] | None:
         done = 0
         for _ in range(EMBED_ROUNDS):
-            count = await entity_model.run(gateway, job.tenant_id)
+            count = await entity_model.run(database, vault, model_runtime, job.tenant_id)
             done += count
             if count < entity_model.BATCH:
                 return {"read": done}

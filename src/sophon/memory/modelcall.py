@@ -7,27 +7,26 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.platform.errors import DomainError
+from sophon.platform.vault import Vault
 from sophon.providers import routing
+from sophon.providers.connect import ProviderRuntime
 from sophon.runtime.providers import ChatMessage, ChatRequest
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
 
-async def candidates(gateway: Gateway, db: AsyncSession) -> list[routing.Candidate]:
+async def candidates(vault: Vault, db: AsyncSession) -> list[routing.Candidate]:
     """The session tenant's providers to ask, in routing order."""
-    return await routing.plan(db, gateway.vault, None)
+    return await routing.plan(db, vault, None)
 
 
 async def ask(
-    gateway: Gateway,
+    model_runtime: ProviderRuntime,
     planned: list[routing.Candidate],
     system: str,
     user: str,
@@ -41,7 +40,7 @@ async def ask(
         max_tokens=max_tokens,
     )
     try:
-        _, answer = await routing.complete_with(gateway, planned, request)
+        _, answer = await routing.complete_with(model_runtime, planned, request)
     except DomainError as error:  # every provider failed: the caller degrades, it does not fail
         log.warning("memory model call failed", extra={"error": error.message})
         return None

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity.guard import PrincipalDep, requires, requires_any
 from sophon.memory import daily_logs, entries, forgetting, settings_service, traverse, vectors
 from sophon.memory import search as searching
@@ -30,7 +31,6 @@ from sophon.memory.schemas import (
 )
 from sophon.memory.views import entries_out, graph_out, one_out, version_out
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page, page_in_memory
 from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import VersionNumber, error_responses

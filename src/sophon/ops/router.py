@@ -6,11 +6,13 @@ import asyncio
 import time
 from typing import Any
 
+from fastapi import Request
+
+from sophon.deps import DbDep, GatewayDep, agent_runtime_of
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.ops import service as ops
 from sophon.platform import queue
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep
 from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import ApiModel
 from sophon.providers.service import list_providers
@@ -48,7 +50,7 @@ async def drain(db: DbDep, principal: PrincipalDep) -> ProcessingOut:
 
 @router.get("/health", operation_id="opsHealth")
 @observe
-async def health(db: DbDep, gateway: GatewayDep) -> dict[str, Any]:
+async def health(request: Request, db: DbDep, gateway: GatewayDep) -> dict[str, Any]:
     """Database, queue, workers, scheduler and the tenant's model providers."""
     started = time.perf_counter()
     await gateway.db.ping()
@@ -57,7 +59,7 @@ async def health(db: DbDep, gateway: GatewayDep) -> dict[str, Any]:
         "dialect": gateway.db.dialect,
         "latencyMs": round((time.perf_counter() - started) * 1000, 2),
     }
-    runtime = gateway.runtime
+    runtime = agent_runtime_of(request)
     loop_time = asyncio.get_running_loop().time()
     workers: dict[str, Any] = {"status": "off", "running": 0, "concurrency": 0}
     scheduler: dict[str, Any] = {"status": "off", "lastTickSecondsAgo": None, "ticks": 0}

@@ -2,8 +2,9 @@
 
 Revisions are numbered `NNNN` in a single line, so the newest file names the head. A database
 already there skips loading Alembic at all, which keeps restarts fast; an empty one is built
-straight from the models and stamped at the head, as Alembic recommends for new databases (a test
-proves the migrations and the models build the same schema)."""
+straight from the models' metadata (`sophon.models`, handed in by the caller) and stamped at the
+head, as Alembic recommends for new databases (a test proves the migrations and the models build
+the same schema)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -59,10 +60,8 @@ async def _revision(engine: AsyncEngine) -> str | None:
         return None
 
 
-async def _create_fresh(engine: AsyncEngine) -> bool:
+async def _create_fresh(engine: AsyncEngine, metadata: MetaData) -> bool:
     """Builds an empty database from the models and stamps the head; False if not empty."""
-    from sophon.models import metadata
-
     async with engine.begin() as conn:
         existing = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
         if existing:
@@ -87,18 +86,18 @@ def _alembic_upgrade(url: str, revision: str) -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-async def ensure_schema(engine: AsyncEngine) -> None:
+async def ensure_schema(engine: AsyncEngine, metadata: MetaData) -> None:
     """Brings the database to the head: nothing to do, built fresh, or migrated by Alembic."""
     current = await _revision(engine)
     if current == newest_revision():
         return
-    if current is None and await _create_fresh(engine):
+    if current is None and await _create_fresh(engine, metadata):
         return
     url = engine.url.render_as_string(hide_password=False)
     await asyncio.to_thread(_alembic_upgrade, url, "head")  # Alembic runs its own event loop
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, metadata: MetaData, revision: str = "head") -> None:
     """Blocking entry point for the CLI and tests (not for a running event loop)."""
     if revision != "head":
         _alembic_upgrade(url, revision)
@@ -107,7 +106,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     async def run() -> None:
         engine = create_engine(url, pool=False)
         try:
-            await ensure_schema(engine)
+            await ensure_schema(engine, metadata)
         finally:
             await engine.dispose()
 

@@ -4,16 +4,13 @@ declaration (the one place): 429 `rate_limited` with `Retry-After` and `RateLimi
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from sophon.platform.errors import RateLimited
 from sophon.platform.middleware import RESPONSE_HEADERS_KEY
-from sophon.platform.ratelimit import RateLimitPolicy
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
+from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy
+from sophon.settings import Settings
 
 MINUTE = 60.0
 
@@ -26,8 +23,8 @@ class RateCategory(StrEnum):
     CHAT = "chat"
 
 
-def policy_for(gateway: Gateway, category: RateCategory) -> RateLimitPolicy:
-    per_minute = getattr(gateway.settings, f"rate_limit_{category.value}")
+def policy_for(settings: Settings, category: RateCategory) -> RateLimitPolicy:
+    per_minute = getattr(settings, f"rate_limit_{category.value}")
     return RateLimitPolicy(limit=per_minute, window_seconds=MINUTE)
 
 
@@ -40,11 +37,11 @@ def category_of(request: Request) -> RateCategory | None:
     return RateCategory.READ if request.method in ("GET", "HEAD") else RateCategory.WRITE
 
 
-async def enforce(request: Request, gateway: Gateway, who: str) -> None:
+async def enforce(request: Request, settings: Settings, limiter: RateLimiter, who: str) -> None:
     category = category_of(request)
-    if category is None or not gateway.settings.rate_limits_enabled:
+    if category is None or not settings.rate_limits_enabled:
         return
-    decision = await gateway.limiter.hit(f"{who}:{category.value}", policy_for(gateway, category))
+    decision = await limiter.hit(f"{who}:{category.value}", policy_for(settings, category))
     if not decision.allowed:
         raise RateLimited(
             f"Rate limit for {category.value} requests exceeded; retry later.",
@@ -61,4 +58,5 @@ def client_ip(request: Request) -> str:
 
 async def limit_by_ip(request: Request) -> None:
     """For public routes: unauthenticated callers are limited per IP."""
-    await enforce(request, request.app.state.gateway, f"ip:{client_ip(request)}")
+    gateway = request.app.state.gateway
+    await enforce(request, gateway.settings, gateway.limiter, f"ip:{client_ip(request)}")

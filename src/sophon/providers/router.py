@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import Response, status
 
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page, page_in_memory, page_of
 from sophon.platform.permissions import Permission as P
 from sophon.platform.vault import Vault

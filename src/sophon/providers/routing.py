@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,9 +25,6 @@ from sophon.runtime.providers import (
     ProviderError,
     StreamEvent,
 )
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 ECHO_PROVIDER = "echo"
 ECHO_MODEL = "echo"
@@ -164,7 +161,12 @@ def all_failed(failures: list[dict[str, Any]]) -> UpstreamUnavailable:
 
 
 async def complete(
-    db: AsyncSession, gateway: Gateway, request: ChatRequest, *, model_ref: str | None = None
+    db: AsyncSession,
+    vault: Vault,
+    model_runtime: ProviderRuntime,
+    request: ChatRequest,
+    *,
+    model_ref: str | None = None,
 ) -> ChatResponse:
     """One answer from the first provider that gives one (order and references: `plan`);
     `request.model` is replaced by the routed model.
@@ -175,12 +177,12 @@ async def complete(
     invalid (other 4xx) stops the walk. When nothing answered: 502 `upstream_unavailable` whose
     `details.providers` lists each attempt's name, id, error, status and retryable flag.
     Routing never changes a provider's stored status; `POST .../test` does."""
-    candidates = await plan(db, gateway.vault, model_ref)
-    return (await complete_with(gateway, candidates, request))[1]
+    candidates = await plan(db, vault, model_ref)
+    return (await complete_with(model_runtime, candidates, request))[1]
 
 
 async def complete_with(
-    gateway: Gateway, candidates: list[Candidate], request: ChatRequest
+    model_runtime: ProviderRuntime, candidates: list[Candidate], request: ChatRequest
 ) -> tuple[Candidate, ChatResponse]:
     """`complete` over candidates planned earlier (no database needed); also says who answered."""
     failures: list[dict[str, Any]] = []
@@ -189,7 +191,7 @@ async def complete_with(
             failures.append(_failure(candidate, candidate.problem))
             continue
         try:
-            async with _adapter(gateway.model_runtime, candidate) as provider:
+            async with _adapter(model_runtime, candidate) as provider:
                 answer = await provider.complete(replace(request, model=candidate.model))
                 return candidate, answer
         except (ProviderError, OutboundRefused) as exc:
@@ -200,18 +202,23 @@ async def complete_with(
 
 
 async def stream(
-    db: AsyncSession, gateway: Gateway, request: ChatRequest, *, model_ref: str | None = None
+    db: AsyncSession,
+    vault: Vault,
+    model_runtime: ProviderRuntime,
+    request: ChatRequest,
+    *,
+    model_ref: str | None = None,
 ) -> AsyncGenerator[StreamEvent, None]:
     """The streaming twin of `complete`. Failover happens only before the first event; a
     provider failing mid-stream raises 502 naming it (what was sent cannot be unsent)."""
-    candidates = await plan(db, gateway.vault, model_ref)
-    async with aclosing(stream_with(gateway, candidates, request)) as events:
+    candidates = await plan(db, vault, model_ref)
+    async with aclosing(stream_with(model_runtime, candidates, request)) as events:
         async for event in events:
             yield event
 
 
 async def stream_with(
-    gateway: Gateway,
+    model_runtime: ProviderRuntime,
     candidates: list[Candidate],
     request: ChatRequest,
     used: list[Candidate] | None = None,
@@ -224,7 +231,7 @@ async def stream_with(
             continue
         try:
             async with (
-                _adapter(gateway.model_runtime, candidate) as provider,
+                _adapter(model_runtime, candidate) as provider,
                 aclosing(provider.stream(replace(request, model=candidate.model))) as events,
             ):
                 try:

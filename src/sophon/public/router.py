@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sophon import API_VERSION, __version__
+from sophon.deps import GatewayDep
 from sophon.platform.access import api_router, public, unlimited
-from sophon.platform.deps import GatewayDep
 from sophon.public.schemas import Health, Version
 
 router = api_router(tags=["Public"])

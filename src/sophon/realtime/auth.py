@@ -17,7 +17,7 @@ from sophon.platform.principal import Principal
 from sophon.platform.tenancy import TENANT_HEADER
 
 if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
+    from sophon.gateway import Gateway
 
 TENANT_QUERY = "tenant"
 

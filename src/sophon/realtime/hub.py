@@ -39,7 +39,7 @@ from sophon.realtime.protocol import MessageType
 from sophon.realtime.registry import Registry
 
 if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
+    from sophon.gateway import Gateway
 
 log = logging.getLogger("sophon.realtime")
 
@@ -145,7 +145,7 @@ class Hub:
         """The REST rate limit of that category, sharing the caller's bucket."""
         if not self.gateway.settings.rate_limits_enabled:
             return
-        policy = policy_for(self.gateway, category)
+        policy = policy_for(self.gateway.settings, category)
         decision = await self.gateway.limiter.hit(
             f"{conn.principal.rate_key}:{category.value}", policy
         )

@@ -21,7 +21,7 @@ from sophon.realtime.connection import Connection
 from sophon.realtime.hub import Hub
 
 if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
+    from sophon.gateway import Gateway
 
 log = logging.getLogger("sophon.realtime")
 

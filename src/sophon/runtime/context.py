@@ -25,7 +25,7 @@ from sophon.runtime.providers import ChatMessage, ChatRequest
 from sophon.runtime.providers.base import estimate_tokens
 
 if TYPE_CHECKING:
-    from sophon.runtime.turn import Turn, TurnRunner
+    from sophon.runtime.step import Turn, TurnScope
 
 log = logging.getLogger("sophon.runtime")
 
@@ -43,12 +43,12 @@ class Context:
     candidates: list[routing.Candidate]
 
 
-async def build(runner: TurnRunner, turn: Turn) -> Context:
-    async with runner.tx(turn, readonly=True) as db:
-        files = await _persona(runner, db, turn)
+async def build(scope: TurnScope, turn: Turn) -> Context:
+    async with scope.tx(turn, readonly=True) as db:
+        files = await _persona(scope, db, turn)
         extras = await _context_extras(db, turn.info)
         stored = await _history_since_compaction(db, turn)
-        candidates = await routing.plan(db, runner.gateway.vault, turn.agent.model or None)
+        candidates = await scope.candidates(db, turn)
         window = await routing.context_window(db, candidates)
     system = system_prompt(
         turn.agent.name,
@@ -63,14 +63,14 @@ async def build(runner: TurnRunner, turn: Turn) -> Context:
         estimate_tokens(f"{t.name} {t.description} {t.parameters}") for t in turn.tools
     )
     budget = (
-        (window or runner.settings.default_context_window)
+        (window or scope.settings.default_context_window)
         - turn.agent.max_tokens
         - estimate_tokens(system)
         - tool_tokens
     )
     split = history.compaction_split(recent, max(budget, 0))
     if split:
-        summary = await _compact(runner, turn, summary, recent[:split])
+        summary = await _compact(scope, turn, summary, recent[:split])
         recent = recent[split:]
     messages = [
         ChatMessage.system(system),
@@ -100,14 +100,14 @@ async def _history_since_compaction(db: AsyncSession, turn: Turn) -> list[histor
     return [history.Past(*row) for row in rows]
 
 
-async def _persona(runner: TurnRunner, db: AsyncSession, turn: Turn) -> dict[FileKind, str]:
+async def _persona(scope: TurnScope, db: AsyncSession, turn: Turn) -> dict[FileKind, str]:
     kinds = [FileKind.SOUL, FileKind.TOOLS_GUIDE, FileKind.AGENTS_GUIDE]
     if turn.heartbeat:
         kinds.append(FileKind.HEARTBEAT)
     elif await _first_turn(db, turn):
         kinds.append(FileKind.BOOT)
-    gateway, data = runner.gateway, runner.settings.data
-    read = await persona.read_many(db, gateway.db, data, turn.agent.id, kinds)
+    data = scope.settings.data
+    read = await persona.read_many(db, scope.database, data, turn.agent.id, kinds)
     files = {kind: state.content for kind, state in read.items()}
     if turn.heartbeat and not files[FileKind.HEARTBEAT].strip():
         raise TurnSkipped("HEARTBEAT.md is empty: nothing to check.")
@@ -128,17 +128,17 @@ async def _first_turn(db: AsyncSession, turn: Turn) -> bool:
 
 
 async def _compact(
-    runner: TurnRunner, turn: Turn, summary: history.Past | None, older: list[history.Past]
+    scope: TurnScope, turn: Turn, summary: history.Past | None, older: list[history.Past]
 ) -> history.Past:
     exchange = hooks.Exchange([(m.role, m.content, m.id) for m in older])
     for hook in hooks.before_compaction_hooks:
         try:
-            await hook(runner.gateway, turn.info, exchange)
+            await hook(scope, turn.info, exchange)
         except Exception:
             log.exception("a before-compaction hook failed")
     earlier = f"{summary.content}\n" if summary is not None else ""
-    text = earlier + await _summarise(runner, turn, older)
-    async with runner.tx(turn) as db:
+    text = earlier + await _summarise(scope, turn, older)
+    async with scope.tx(turn) as db:
         session = await db.get(ChatSession, turn.session.id, with_for_update=True)
         if session is None:
             raise TurnCancelled
@@ -153,10 +153,10 @@ async def _compact(
     return history.Past.of(stored)
 
 
-async def _summarise(runner: TurnRunner, turn: Turn, older: list[history.Past]) -> str:
+async def _summarise(scope: TurnScope, turn: Turn, older: list[history.Past]) -> str:
     digest = history.digest(older)
-    async with runner.tx(turn, readonly=True) as db:
-        candidates = await routing.plan(db, runner.gateway.vault, turn.agent.model or None)
+    async with scope.tx(turn, readonly=True) as db:
+        candidates = await scope.candidates(db, turn)
     if all(c.type == "echo" for c in candidates):
         return digest
     request = ChatRequest(
@@ -166,10 +166,10 @@ async def _summarise(runner: TurnRunner, turn: Turn, older: list[history.Past]) 
         max_tokens=1024,
     )
     try:
-        candidate, response = await routing.complete_with(runner.gateway, candidates, request)
+        candidate, response = await scope.complete(turn, request, candidates)
     except DomainError:
         return digest
-    await runner.record_usage(turn, candidate, response)
+    await scope.record_usage(turn, candidate, response)
     return response.content.strip() or digest
 
 

@@ -16,6 +16,7 @@ from sophon.ops import service as ops
 from sophon.platform.events import EventName, Subscription
 from sophon.platform.queue_worker import Worker
 from sophon.runtime import heartbeat
+from sophon.runtime.step import TurnScope
 from sophon.runtime.turn import TurnRunner
 from sophon.tasks import events as task_events
 from sophon.tasks import service as tasks
@@ -23,7 +24,7 @@ from sophon.tasks import service as tasks
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from sophon.platform.gateway import Gateway
+    from sophon.gateway import Gateway
     from sophon.tasks.models import Task
 
 log = logging.getLogger("sophon.runtime")
@@ -36,12 +37,26 @@ async def _close_approvals(db: AsyncSession, task: Task) -> None:
 class AgentRuntime:
     def __init__(self, gateway: Gateway) -> None:
         settings = gateway.settings
-        memory_loop.install(gateway)
+        memory_loop.install(settings)
         self.gateway = gateway
-        self.runner = TurnRunner(gateway)
+        self.runner = TurnRunner(
+            TurnScope(
+                settings=settings,
+                database=gateway.db,
+                bus=gateway.bus,
+                vault=gateway.vault,
+                model_runtime=gateway.model_runtime,
+                tools=gateway.tools,
+            )
+        )
         self.worker = Worker(
             gateway.db,
-            {tasks.TURN_JOB: self.runner.handle, **memory_jobs.job_handlers(gateway)},
+            {
+                tasks.TURN_JOB: self.runner.handle,
+                **memory_jobs.job_handlers(
+                    gateway.db, settings, gateway.vault, gateway.model_runtime
+                ),
+            },
             lease_seconds=settings.task_lease_seconds,
             poll_interval=settings.queue_poll_seconds,
             concurrency=settings.worker_concurrency,

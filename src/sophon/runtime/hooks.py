@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
+    from sophon.platform.db import Database
+    from sophon.platform.vault import Vault
+    from sophon.providers.connect import ProviderRuntime
+    from sophon.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,22 @@ ContextHook = Callable[[AsyncSession, TurnInfo], Awaitable[tuple[str, str] | Non
 AnswerHook = Callable[[AsyncSession, TurnInfo], None]
 """Adds to the transaction that stores a completed turn's answer (e.g. queues a job), so it is
 stored exactly when the answer is; no I/O."""
-ExchangeHook = Callable[["Gateway", TurnInfo, Exchange], Awaitable[None]]
+
+
+class TurnParts(Protocol):
+    """The process parts an exchange hook may use (the turn's `TurnScope` is one)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def database(self) -> Database: ...
+    @property
+    def vault(self) -> Vault: ...
+    @property
+    def model_runtime(self) -> ProviderRuntime: ...
+
+
+ExchangeHook = Callable[[TurnParts, TurnInfo, Exchange], Awaitable[None]]
 
 context_hooks: list[ContextHook] = []
 answer_hooks: list[AnswerHook] = []

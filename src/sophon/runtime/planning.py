@@ -19,7 +19,7 @@ from sophon.tasks import service as tasks
 from sophon.tasks.models import Task
 
 if TYPE_CHECKING:
-    from sophon.runtime.turn import Turn, TurnRunner
+    from sophon.runtime.step import Turn, TurnScope
 
 CONJUNCTIONS = ("and then", "after that", "first", "then")
 MULTI_STEP = ("steps", "plan", "sequence")
@@ -105,16 +105,16 @@ def plan_risk(plan: dict[str, Any]) -> RiskLevel:
     return max((RiskLevel(s["estimatedRisk"]) for s in plan["steps"]), key=lambda r: r.rank)
 
 
-async def maybe_plan(runner: TurnRunner, turn: Turn) -> None:
+async def maybe_plan(scope: TurnScope, turn: Turn) -> None:
     if turn.heartbeat or not turn.tools:
         return
     if turn.task.plan is not None:  # resumed: the plan was made (and decided) before
         turn.plan = turn.task.plan
         turn.plan_approved = turn.plan.get("approved")
         return
-    if turn.resumed and await _resume_asked_plan(runner, turn):
+    if turn.resumed and await _resume_asked_plan(scope, turn):
         return
-    if not await _wants_plan(runner, turn):
+    if not await _wants_plan(scope, turn):
         return
     hints = ", ".join(t.name for t in turn.tools)
     request = ChatRequest(
@@ -122,40 +122,40 @@ async def maybe_plan(runner: TurnRunner, turn: Turn) -> None:
         messages=[ChatMessage.user(f"{PLAN_INSTRUCTION}{hints}\n\nRequest: {turn.query}")],
         temperature=0.0,
     )
-    await runner.status(turn, "thinking", "planning")
-    candidate, response = await runner.complete(turn, request)
-    await runner.record_usage(turn, candidate, response)
-    plan = parse_plan(response.content, runner.gateway.tools)
+    await scope.status(turn, "thinking", "planning")
+    candidate, response = await scope.complete(turn, request)
+    await scope.record_usage(turn, candidate, response)
+    plan = parse_plan(response.content, scope.tools)
     if plan is None:
         return
     plan["id"] = new_id("plan")
     turn.plan = plan
     if plan_risk(plan).at_least(RiskLevel.MEDIUM):
-        turn.plan_approved = await approve_plan(runner, turn, plan)
+        turn.plan_approved = await approve_plan(scope, turn, plan)
         plan["approved"] = turn.plan_approved
-    await _save_plan(runner, turn, plan)
+    await _save_plan(scope, turn, plan)
     if turn.plan_approved is False:
         turn.plan = None
 
 
-async def _resume_asked_plan(runner: TurnRunner, turn: Turn) -> bool:
+async def _resume_asked_plan(scope: TurnScope, turn: Turn) -> bool:
     """A restart caught the plan waiting for its approval: the same approval decides it (no new
     plan, no second approval). False when this turn never asked for one."""
-    async with runner.tx(turn, readonly=True) as db:
+    async with scope.tx(turn, readonly=True) as db:
         asked = await approvals.latest_for_task(db, turn.task.id, approvals.KIND_PLAN)
     if asked is None:
         return False
     arguments = asked.arguments
     plan = {"goal": arguments["goal"], "steps": arguments["steps"], "id": new_id("plan")}
     turn.plan = plan
-    turn.plan_approved = plan["approved"] = await _decision(runner, turn, asked.id)
-    await _save_plan(runner, turn, plan)
+    turn.plan_approved = plan["approved"] = await _decision(scope, turn, asked.id)
+    await _save_plan(scope, turn, plan)
     if turn.plan_approved is False:
         turn.plan = None
     return True
 
 
-async def _wants_plan(runner: TurnRunner, turn: Turn) -> bool:
+async def _wants_plan(scope: TurnScope, turn: Turn) -> bool:
     mode = turn.agent.planning_mode
     if mode == "Never":
         return False
@@ -169,8 +169,8 @@ async def _wants_plan(runner: TurnRunner, turn: Turn) -> bool:
             max_tokens=3,
         )
         try:
-            candidate, response = await runner.complete(turn, request)
-            await runner.record_usage(turn, candidate, response)
+            candidate, response = await scope.complete(turn, request)
+            await scope.record_usage(turn, candidate, response)
             decided = parse_decision(response.content)
             if decided is not None:
                 return decided
@@ -179,37 +179,37 @@ async def _wants_plan(runner: TurnRunner, turn: Turn) -> bool:
     return heuristic_wants_plan(turn.query)
 
 
-async def _save_plan(runner: TurnRunner, turn: Turn, plan: dict[str, Any]) -> None:
-    async with runner.tx(turn) as db:
+async def _save_plan(scope: TurnScope, turn: Turn, plan: dict[str, Any]) -> None:
+    async with scope.tx(turn) as db:
         task = await db.get(Task, turn.task.id, with_for_update=True)
         if task is not None:
             task.plan = plan
             tasks.note(task, f"plan made: {len(plan['steps'])} steps")
 
 
-async def approve_plan(runner: TurnRunner, turn: Turn, plan: dict[str, Any]) -> bool:
+async def approve_plan(scope: TurnScope, turn: Turn, plan: dict[str, Any]) -> bool:
     """One approval for a plan with a step at Medium or above; True when approved."""
     steps = "\n".join(f"{n}. {s['description']}" for n, s in enumerate(plan["steps"], 1))
-    async with runner.tx(turn) as db:
+    async with scope.tx(turn) as db:
         approval = approvals.create(
             db,
             kind=approvals.KIND_PLAN,
             tool_name="plan",
             risk_level=plan_risk(plan).value,
             arguments={"goal": plan["goal"], "steps": plan["steps"]},
-            timeout_seconds=runner.approval_timeout("plan"),
+            timeout_seconds=scope.approval_timeout("plan"),
             user_id=turn.task.user_id,
             preview=f"Goal: {plan['goal']}\n{steps}",
             task_id=turn.task.id,
             session_id=turn.session.id,
             agent_id=turn.agent.id,
         )
-    return await _decision(runner, turn, approval.id)
+    return await _decision(scope, turn, approval.id)
 
 
-async def _decision(runner: TurnRunner, turn: Turn, approval_id: str) -> bool:
-    await runner.status(turn, "waiting_approval", "plan")
-    decided = await runner.wait_for_approval(turn, approval_id)
+async def _decision(scope: TurnScope, turn: Turn, approval_id: str) -> bool:
+    await scope.status(turn, "waiting_approval", "plan")
+    decided = await scope.await_approval(turn, approval_id)
     if decided is None:
         raise TurnCancelled
     return decided.status == ApprovalStatus.APPROVED.value

@@ -30,7 +30,7 @@ from sophon.runtime.tools.context import (
 from sophon.runtime.tools.registry import RiskLevel, Tool, ToolRegistry
 
 if TYPE_CHECKING:
-    from sophon.runtime.turn import Turn, TurnRunner
+    from sophon.runtime.step import Turn, TurnScope
 
 RESULT_CHARS = 65_536
 PREVIEW_CHARS = 2_000
@@ -119,7 +119,7 @@ def _tool_message(
     )
 
 
-def _gate(runner: TurnRunner, turn: Turn, outcome: Outcome, allowed: set[str]) -> bool:
+def _gate(scope: TurnScope, turn: Turn, outcome: Outcome, allowed: set[str]) -> bool:
     """Decides what needs no person; True when the call must wait for an approval."""
     call, tool = outcome.call, outcome.tool
     if tool is None or call.name not in allowed:
@@ -133,7 +133,7 @@ def _gate(runner: TurnRunner, turn: Turn, outcome: Outcome, allowed: set[str]) -
     except InvalidToolArguments as invalid:
         outcome.refuse("failed", invalid.message)
         return False
-    ceiling = RiskLevel(runner.settings.heartbeat_risk_ceiling)
+    ceiling = RiskLevel(scope.settings.heartbeat_risk_ceiling)
     if turn.heartbeat and tool.risk.rank > ceiling.rank:
         outcome.refuse(
             "rejected",
@@ -149,26 +149,24 @@ def _gate(runner: TurnRunner, turn: Turn, outcome: Outcome, allowed: set[str]) -
     return False
 
 
-async def run_calls(
-    runner: TurnRunner, turn: Turn, message_id: str, response: ChatResponse
-) -> None:
-    registry = runner.gateway.tools
+async def run_calls(scope: TurnScope, turn: Turn, message_id: str, response: ChatResponse) -> None:
+    registry = scope.tools
     allowed = set(agents.effective_tools(registry, turn.agent))
     outcomes = [Outcome(call, registry.get(call.name)) for call in response.tool_calls]
-    gated = [o for o in outcomes if _gate(runner, turn, o, allowed)]
+    gated = [o for o in outcomes if _gate(scope, turn, o, allowed)]
     if gated:
-        await _request_approvals(runner, turn, message_id, outcomes, gated)
-    await _decide_and_run(runner, turn, message_id, outcomes, gated)
+        await _request_approvals(scope, turn, message_id, outcomes, gated)
+    await _decide_and_run(scope, turn, message_id, outcomes, gated)
 
 
 async def resume_calls(
-    runner: TurnRunner, turn: Turn, message_id: str, entries: list[dict[str, Any]]
+    scope: TurnScope, turn: Turn, message_id: str, entries: list[dict[str, Any]]
 ) -> None:
     """The batch a restart caught waiting for approvals (none of its calls ran): waits on the
     same approvals again (a decision made meanwhile counts), then goes on as before."""
-    outcomes = [_stored_outcome(runner.gateway.tools, item) for item in entries]
+    outcomes = [_stored_outcome(scope.tools, item) for item in entries]
     gated = [o for o in outcomes if o.status == AWAITING]
-    await _decide_and_run(runner, turn, message_id, outcomes, gated)
+    await _decide_and_run(scope, turn, message_id, outcomes, gated)
 
 
 def _stored_outcome(registry: ToolRegistry, item: dict[str, Any]) -> Outcome:
@@ -186,26 +184,26 @@ def _stored_outcome(registry: ToolRegistry, item: dict[str, Any]) -> Outcome:
 
 
 async def _decide_and_run(
-    runner: TurnRunner, turn: Turn, message_id: str, outcomes: list[Outcome], gated: list[Outcome]
+    scope: TurnScope, turn: Turn, message_id: str, outcomes: list[Outcome], gated: list[Outcome]
 ) -> None:
     if gated:
-        await runner.status(turn, "waiting_approval", ", ".join(o.call.name for o in gated))
+        await scope.status(turn, "waiting_approval", ", ".join(o.call.name for o in gated))
         decisions = await asyncio.gather(
-            *(runner.wait_for_approval(turn, o.approval_id or "") for o in gated)
+            *(scope.await_approval(turn, o.approval_id or "") for o in gated)
         )
         for outcome, decided in zip(gated, decisions, strict=True):
             _apply_decision(outcome, decided)
         # stored before anything runs: a restart from here on may find calls that ran
-        async with runner.tx(turn) as db:
+        async with scope.tx(turn) as db:
             await _update_entries(db, message_id, outcomes)
     runnable = [o for o in outcomes if o.arguments is not None]
     if runnable and not turn.stop.is_set():
-        await runner.status(turn, "calling_tool", ", ".join(o.call.name for o in runnable))
-        await asyncio.gather(*(_execute(runner, turn, o) for o in runnable))
+        await scope.status(turn, "calling_tool", ", ".join(o.call.name for o in runnable))
+        await asyncio.gather(*(_execute(scope, turn, o) for o in runnable))
     for outcome in runnable:
         if outcome.result is None:
             outcome.refuse("skipped", "Skipped: the task was cancelled before this call ran.")
-    await _persist(runner, turn, message_id, outcomes)
+    await _persist(scope, turn, message_id, outcomes)
 
 
 def _apply_decision(outcome: Outcome, decided: Approval | None) -> None:
@@ -222,10 +220,10 @@ def _apply_decision(outcome: Outcome, decided: Approval | None) -> None:
 
 
 async def _request_approvals(
-    runner: TurnRunner, turn: Turn, message_id: str, outcomes: list[Outcome], gated: list[Outcome]
+    scope: TurnScope, turn: Turn, message_id: str, outcomes: list[Outcome], gated: list[Outcome]
 ) -> None:
     """Creates the approvals and stores every outcome so far (a resumed turn reads them back)."""
-    async with runner.tx(turn) as db:
+    async with scope.tx(turn) as db:
         for outcome in gated:
             assert outcome.tool is not None
             assert outcome.arguments is not None
@@ -235,7 +233,7 @@ async def _request_approvals(
                 tool_name=outcome.call.name,
                 risk_level=outcome.tool.risk.value,
                 arguments=outcome.arguments,
-                timeout_seconds=runner.approval_timeout(outcome.call.name),
+                timeout_seconds=scope.approval_timeout(outcome.call.name),
                 user_id=turn.task.user_id,
                 editable=outcome.tool.editable_at_approval,
                 task_id=turn.task.id,
@@ -248,29 +246,29 @@ async def _request_approvals(
         await _update_entries(db, message_id, outcomes)
 
 
-async def _execute(runner: TurnRunner, turn: Turn, outcome: Outcome) -> None:
+async def _execute(scope: TurnScope, turn: Turn, outcome: Outcome) -> None:
     assert outcome.tool is not None
     assert outcome.arguments is not None
     name = outcome.call.name
     digest = hashlib.sha256(json.dumps(outcome.arguments, sort_keys=True).encode()).hexdigest()
-    await runner.publish(
+    await scope.publish_live(
         turn, EventName.TOOL_CALL_STARTED, toolName=name, argsHash=digest[:16],
         toolCallId=outcome.call.id,
     )  # fmt: skip
     context = ToolContext(
-        settings=runner.settings,
+        settings=scope.settings,
         principal_id=turn.task.user_id,
         tenant_id=turn.task.tenant_id,
         agent_id=turn.agent.id,
         session_id=turn.session.id,
-        deadline=time.monotonic() + runner.settings.tool_timeout_seconds,
-        database=runner.gateway.db,
+        deadline=time.monotonic() + scope.settings.tool_timeout_seconds,
+        database=scope.database,
     )
     started = time.monotonic()
     result = await run_tool(outcome.tool, context, outcome.arguments)
     outcome.result = result
     outcome.status = "failed" if result.is_error else "completed"
-    await runner.publish(
+    await scope.publish_live(
         turn,
         EventName.TOOL_CALL_COMPLETED,
         toolName=name,
@@ -303,10 +301,8 @@ async def _update_entries(db: AsyncSession, message_id: str, outcomes: list[Outc
     message.tool_calls = entries
 
 
-async def _persist(
-    runner: TurnRunner, turn: Turn, message_id: str, outcomes: list[Outcome]
-) -> None:
-    async with runner.tx(turn) as db:
+async def _persist(scope: TurnScope, turn: Turn, message_id: str, outcomes: list[Outcome]) -> None:
+    async with scope.tx(turn) as db:
         session = await db.get(ChatSession, turn.session.id, with_for_update=True)
         if session is None:
             raise TurnCancelled

@@ -8,20 +8,17 @@ import asyncio
 import logging
 import re
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
-from sophon.agents.models import Agent
 from sophon.approvals import service as approvals
-from sophon.approvals.gate import first_of, wait_for_decision
-from sophon.approvals.models import Approval
 from sophon.chat import service as chat
 from sophon.chat.models import ChatSession, Message
+from sophon.platform.aio import first_of
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import Audience, Event, EventName, after_commit
@@ -40,53 +37,24 @@ from sophon.runtime.providers import (
     TextDelta,
     ToolSpec,
 )
+from sophon.runtime.step import Turn, TurnScope, add_usage, locked
 from sophon.runtime.tools.registry import Tool
 from sophon.tasks import service as tasks
 from sophon.tasks.events import task_event
 from sophon.tasks.models import FINISHED, Task, TaskStatus
-
-if TYPE_CHECKING:
-    from sophon.platform.gateway import Gateway
 
 log = logging.getLogger("sophon.runtime")
 
 RESUMABLE_ATTEMPTS = 2  # the first run and one resume after a crash
 
 
-@dataclass
-class Turn:
-    task: Task
-    session: ChatSession
-    agent: Agent
-    stop: asyncio.Event
-    query: str = ""  # the message this turn answers
-    resumed: bool = False  # a previous run of this turn was interrupted
-    tools: list[Tool] = field(default_factory=list)
-    plan: dict[str, Any] | None = None
-    plan_approved: bool | None = None
-    waiting_calls: tuple[str, list[dict[str, Any]]] | None = None
-    """(message id, tool-call entries) of a batch a restart caught waiting for approvals."""
-
-    @property
-    def heartbeat(self) -> bool:
-        return self.task.kind == "heartbeat"
-
-    @property
-    def info(self) -> hooks.TurnInfo:
-        return hooks.TurnInfo(
-            tenant_id=self.task.tenant_id,
-            task_id=self.task.id,
-            session_id=self.session.id,
-            agent_id=self.agent.id,
-            user_id=self.task.user_id,
-            query=self.query,
-        )
-
-
 class TurnRunner:
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.settings = gateway.settings
+    """Runs turns: their lifecycle (begin, end) and the loop of steps; the steps' services are
+    the `TurnScope`."""
+
+    def __init__(self, scope: TurnScope) -> None:
+        self.scope = scope
+        self.settings = scope.settings
         self._stops: dict[str, asyncio.Event] = {}
 
     def request_stop(self, task_id: str) -> None:
@@ -128,14 +96,8 @@ class TurnRunner:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    def tx(self, turn_or_tenant: Turn | str, *, readonly: bool = False) -> Any:
-        tenant = (
-            turn_or_tenant if isinstance(turn_or_tenant, str) else turn_or_tenant.task.tenant_id
-        )
-        return self.gateway.db.transaction(readonly=readonly, tenant_id=tenant)
-
     async def _begin(self, job: ClaimedJob, task_id: str, stop: asyncio.Event) -> Turn | None:
-        async with self.tx(job.tenant_id) as db:
+        async with self.scope.database.transaction(tenant_id=job.tenant_id) as db:
             task = await db.get(Task, task_id, with_for_update=True)
             if task is None or task.status in FINISHED:
                 return None
@@ -173,7 +135,7 @@ class TurnRunner:
         error: str | None = None,
         error_code: str | None = None,
     ) -> None:
-        async with self.tx(turn) as db:
+        async with self.scope.tx(turn) as db:
             task = await db.get(Task, turn.task.id, with_for_update=True)
             if task is None or task.status in FINISHED:
                 return
@@ -187,21 +149,21 @@ class TurnRunner:
         if turn.resumed and await self._already_answered(turn):
             return
         turn.tools = self._offered_tools(turn)
-        await planning.maybe_plan(self, turn)
+        await planning.maybe_plan(self.scope, turn)
         if turn.waiting_calls is not None:
-            await toolcalls.resume_calls(self, turn, *turn.waiting_calls)
+            await toolcalls.resume_calls(self.scope, turn, *turn.waiting_calls)
         steps = self.settings.max_agent_steps
         for step in range(steps + 1):
             self._check_stop(turn)
             last = step == steps
-            context = await context_builder.build(self, turn)
-            await self.status(turn, "thinking", "")
+            context = await context_builder.build(self.scope, turn)
+            await self.scope.status(turn, "thinking", "")
             candidate, response = await self._call_model(turn, context, offer_tools=not last)
             if not response.tool_calls or last:
                 await self._answer(turn, candidate, response)
                 return
             message_id = await self._store_calls(turn, candidate, response)
-            await toolcalls.run_calls(self, turn, message_id, response)
+            await toolcalls.run_calls(self.scope, turn, message_id, response)
             self._check_stop(turn)
 
     def _check_stop(self, turn: Turn) -> None:
@@ -213,7 +175,7 @@ class TurnRunner:
         if not budget:
             return
         midnight = datetime.combine(utcnow().date(), datetime.min.time(), tzinfo=UTC)
-        async with self.tx(turn, readonly=True) as db:
+        async with self.scope.tx(turn, readonly=True) as db:
             used = await db.scalar(
                 select(func.sum(ModelUsage.input_tokens + ModelUsage.output_tokens)).where(
                     ModelUsage.agent_id == turn.agent.id, ModelUsage.at >= midnight
@@ -230,7 +192,7 @@ class TurnRunner:
         """On resume: a final answer stored before the crash completes the task; a batch of tool
         calls still waiting for approvals is picked up again (`waiting_calls`); other tool calls
         left without a result are answered with an error the model sees."""
-        async with self.tx(turn) as db:
+        async with self.scope.tx(turn) as db:
             mine = (
                 await db.scalars(
                     select(Message)
@@ -256,8 +218,9 @@ class TurnRunner:
         return False
 
     def _offered_tools(self, turn: Turn) -> list[Tool]:
-        names = agents.effective_tools(self.gateway.tools, turn.agent)
-        available = [t for n in names if (t := self.gateway.tools.get(n)) is not None]
+        tools = self.scope.tools
+        names = agents.effective_tools(tools, turn.agent)
+        available = [t for n in names if (t := tools.get(n)) is not None]
         query = turn.query
         words = _words(query)
 
@@ -268,18 +231,7 @@ class TurnRunner:
 
         return sorted(available, key=relevance)[: self.settings.max_tools_per_call]
 
-    # --- planning ------------------------------------------------------------------------------
-
     # --- model calls ---------------------------------------------------------------------------
-
-    async def complete(
-        self, turn: Turn, request: ChatRequest, candidates: list[routing.Candidate] | None = None
-    ) -> tuple[routing.Candidate, ChatResponse]:
-        """One answer, without streaming, from `candidates` (by default the agent's plan now)."""
-        if candidates is None:
-            async with self.tx(turn, readonly=True) as db:
-                candidates = await routing.plan(db, self.gateway.vault, turn.agent.model or None)
-        return await routing.complete_with(self.gateway, candidates, request)
 
     async def _call_model(
         self, turn: Turn, context: context_builder.Context, *, offer_tools: bool
@@ -305,13 +257,13 @@ class TurnRunner:
         self, turn: Turn, request: ChatRequest, candidates: list[routing.Candidate]
     ) -> tuple[routing.Candidate, ChatResponse]:
         if not turn.task.streaming:
-            return await self.complete(turn, request, candidates)
+            return await self.scope.complete(turn, request, candidates)
         used: list[routing.Candidate] = []
-        events = routing.stream_with(self.gateway, candidates, request, used)
+        events = self.scope.stream(candidates, request, used)
         async with aclosing(events):
             async for event in events:
                 if isinstance(event, TextDelta) and event.text:
-                    await self.publish(
+                    await self.scope.publish_live(
                         turn, EventName.STREAM_CHUNK, delta=event.text, isFinal=False
                     )
                 elif isinstance(event, Completed):
@@ -320,57 +272,13 @@ class TurnRunner:
 
     # --- persistence ---------------------------------------------------------------------------
 
-    def _add_usage(
-        self,
-        db: AsyncSession,
-        turn: Turn,
-        task: Task,
-        session: ChatSession | None,
-        candidate: routing.Candidate,
-        response: ChatResponse,
-    ) -> None:
-        usage = response.usage
-        db.add(
-            ModelUsage(
-                id=new_id("use"),
-                agent_id=turn.agent.id,
-                user_id=task.user_id,
-                session_id=turn.session.id,
-                task_id=task.id,
-                provider=candidate.name,
-                model=response.model,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                estimated=usage.estimated,
-                at=utcnow(),
-            )
-        )
-        task.input_tokens += usage.input_tokens
-        task.output_tokens += usage.output_tokens
-        if session is not None:
-            session.tokens_used += usage.total_tokens
-
-    async def record_usage(
-        self, turn: Turn, candidate: routing.Candidate, response: ChatResponse
-    ) -> None:
-        async with self.tx(turn) as db:
-            task, session = await self._locked(db, turn)
-            self._add_usage(db, turn, task, session, candidate, response)
-
-    async def _locked(self, db: AsyncSession, turn: Turn) -> tuple[Task, ChatSession]:
-        task = await db.get(Task, turn.task.id, with_for_update=True)
-        session = await db.get(ChatSession, turn.session.id, with_for_update=True)
-        if task is None or session is None:
-            raise TurnCancelled  # the session was deleted meanwhile
-        return task, session
-
     async def _store_calls(
         self, turn: Turn, candidate: routing.Candidate, response: ChatResponse
     ) -> str:
-        async with self.tx(turn) as db:
-            task, session = await self._locked(db, turn)
-            self._add_usage(db, turn, task, session, candidate, response)
-            entries = [toolcalls.entry(self.gateway.tools, call) for call in response.tool_calls]
+        async with self.scope.tx(turn) as db:
+            task, session = await locked(db, turn)
+            add_usage(db, turn, task, session, candidate, response)
+            entries = [toolcalls.entry(self.scope.tools, call) for call in response.tool_calls]
             message = chat.append_message(
                 db,
                 session,
@@ -387,10 +295,10 @@ class TurnRunner:
     ) -> None:
         content = response.content
         if turn.task.streaming:
-            await self.publish(turn, EventName.STREAM_CHUNK, delta="", isFinal=True)
-        async with self.tx(turn) as db:
-            task, session = await self._locked(db, turn)
-            self._add_usage(db, turn, task, session, candidate, response)
+            await self.scope.publish_live(turn, EventName.STREAM_CHUNK, delta="", isFinal=True)
+        async with self.scope.tx(turn) as db:
+            task, session = await locked(db, turn)
+            add_usage(db, turn, task, session, candidate, response)
             message = chat.append_message(
                 db, session, "assistant", content, task_id=task.id,
                 tokens=response.usage.output_tokens,
@@ -441,23 +349,6 @@ class TurnRunner:
                 audience=Audience(user_ids=frozenset({task.user_id})),
             ),
         )
-
-    # --- events --------------------------------------------------------------------------------
-
-    def approval_timeout(self, tool_name: str) -> float:
-        overrides = self.settings.approval_timeouts
-        return overrides.get(tool_name, self.settings.approval_timeout_seconds)
-
-    async def wait_for_approval(self, turn: Turn, approval_id: str) -> Approval | None:
-        return await wait_for_decision(
-            self.gateway.db, self.gateway.bus, turn.task.tenant_id, approval_id, turn.stop
-        )
-
-    async def publish(self, turn: Turn, name: EventName, **payload: Any) -> None:
-        await self.gateway.bus.publish(task_event(turn.task, name, **payload))
-
-    async def status(self, turn: Turn, status: str, detail: str) -> None:
-        await self.publish(turn, EventName.AGENT_STATUS, status=status, detail=detail)
 
 
 async def finish(db: AsyncSession, task: Task, status: TaskStatus, **fields: object) -> None:

@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 from fastapi import Query
 
 from sophon.chat import service as chat
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity.guard import PrincipalDep, requires_any
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.pagination import Page, page_of
 from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import error_responses

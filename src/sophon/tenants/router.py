@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import Response, status
 
+from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity import users_service
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
-from sophon.platform.deps import DbDep, GatewayDep, PageDep
 from sophon.platform.errors import NotAuthorized
 from sophon.platform.pagination import Page, page_in_memory
 from sophon.platform.permissions import Permission as P

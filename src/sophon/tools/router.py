@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from sophon.deps import GatewayDep, PageDep
 from sophon.platform.access import api_router, public
-from sophon.platform.deps import GatewayDep, PageDep
 from sophon.platform.pagination import Page
 from sophon.runtime.tools.registry import Tool
 from sophon.tools.schemas import ToolOut

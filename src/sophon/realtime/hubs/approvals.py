@@ -29,7 +29,7 @@ class ApprovalsHub(Hub):
         wanted = text_id(approval_id, "id")
         await self.limit(conn, RateCategory.APPROVAL)
         async with self.transaction(conn) as db:
-            approval = await approvals.approve(self.gateway, db, conn.principal, wanted)
+            approval = await approvals.approve(db, conn.principal, wanted)
             return approvals.wire(approval)
 
     @hub_method("Reject", requires=(Permission.APPROVE_ACTIONS,))
@@ -40,7 +40,7 @@ class ApprovalsHub(Hub):
         why = optional_text(reason, "reason")
         await self.limit(conn, RateCategory.APPROVAL)
         async with self.transaction(conn) as db:
-            approval = await approvals.reject(self.gateway, db, conn.principal, wanted, why)
+            approval = await approvals.reject(db, conn.principal, wanted, why)
             return approvals.wire(approval)
 
     @hub_method("Edit", requires=(Permission.APPROVE_ACTIONS,))
@@ -49,5 +49,5 @@ class ApprovalsHub(Hub):
         changed = json_object(arguments, "arguments")
         await self.limit(conn, RateCategory.APPROVAL)
         async with self.transaction(conn) as db:
-            approval = await approvals.edit(self.gateway, db, conn.principal, wanted, changed)
+            approval = await approvals.edit(self.gateway.tools, db, conn.principal, wanted, changed)
             return approvals.wire(approval)

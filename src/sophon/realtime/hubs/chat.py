@@ -52,7 +52,7 @@ class ChatHub(Hub):
         request = ChatIn.model_validate(json_object(body, "message"))
         await self.limit(conn, RateCategory.CHAT)
         async with self.transaction(conn) as db:
-            accepted = await chat.submit_chat(self.gateway, db, conn.principal, request, None)
+            accepted = await chat.submit_chat(db, conn.principal, request, None)
             conn.join(accepted.session_id)  # before the commit releases the turn's events
         return accepted.model_dump(mode="json", by_alias=True)
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.platform.gateway import Gateway
+from sophon.gateway import Gateway
 from sophon.platform.pagination import PageParams, page_params
+
+if TYPE_CHECKING:
+    from sophon.runtime.engine import AgentRuntime
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -22,6 +25,12 @@ def gateway_of(request: Request) -> Gateway:
 
 async def get_gateway(request: Request) -> Gateway:  # async: a plain def would cost a thread hop
     return gateway_of(request)
+
+
+def agent_runtime_of(request: Request) -> AgentRuntime | None:
+    """The agent runtime, when this process runs turns (set by the app's lifespan)."""
+    runtime: AgentRuntime | None = getattr(request.app.state, "runtime", None)
+    return runtime
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:

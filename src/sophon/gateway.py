@@ -1,11 +1,11 @@
-"""The Gateway's process-wide parts, built once at start-up and reached by dependencies."""
+"""The composition root: the process-wide parts, built once at start-up; services get only the
+parts they use, and only routers, hubs, the agent runtime and the auth guard see the whole."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sophon.audit.chain import load_audit_key
 from sophon.identity.auth_service import AuthConfig, LoginGuard
@@ -24,9 +24,6 @@ from sophon.runtime.tools.builtins import builtin_tools
 from sophon.runtime.tools.registry import ToolRegistry
 from sophon.settings import Settings
 
-if TYPE_CHECKING:
-    from sophon.runtime.engine import AgentRuntime
-
 
 @dataclass
 class Gateway:
@@ -40,7 +37,6 @@ class Gateway:
     tools: ToolRegistry
     vault: Vault
     model_runtime: ProviderRuntime
-    runtime: AgentRuntime | None = None  # the agent runtime, when this process runs turns
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when shutdown begins: long waits for clients (task long-polls) answer at once."""
 
@@ -98,19 +94,8 @@ class Gateway:
     async def start(self) -> None:
         await self.bus.start()
 
-    async def start_runtime(self) -> None:
-        """Starts running agent turns, heartbeats and sweeps (after the schema is ready)."""
-        if not self.settings.run_workers:
-            return
-        from sophon.runtime.engine import AgentRuntime  # the agent loop loads only where it runs
-
-        self.runtime = AgentRuntime(self)
-        await self.runtime.start()
-
     async def close(self) -> None:
         self.stopping.set()
-        if self.runtime is not None:
-            await self.runtime.stop()
         await wait_for_released_events()
         await self.bus.aclose()
         await self.limiter.aclose()
