@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import persona
 from sophon.agents.files import FileKind
 from sophon.chat import service as chat
-from sophon.chat.models import ChatSession, Message
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import DomainError
 from sophon.providers import routing
@@ -79,24 +77,8 @@ async def build(scope: TurnScope, turn: Turn) -> Context:
     return Context(messages, candidates)
 
 
-def _visible(stmt: Select[Any], turn: Turn) -> Select[Any]:
-    """`stmt` limited to the session up to the message this turn answers, plus this turn's own
-    messages (messages sent meanwhile wait for their own turns)."""
-    stmt = stmt.where(Message.session_id == turn.session.id)
-    if turn.task.message_id:
-        stmt = stmt.where(or_(Message.id <= turn.task.message_id, Message.task_id == turn.task.id))
-    return stmt
-
-
 async def _history_since_compaction(db: AsyncSession, turn: Turn) -> list[history.Past]:
-    """The visible messages from the latest compaction summary on (the summary included): a long
-    session's older messages, already summarised, stay in the database."""
-    summaries = _visible(select(Message.meta), turn).where(Message.role == "system")
-    meta = await db.scalar(summaries.order_by(Message.id.desc()).limit(1))
-    stmt = _visible(history.select_past(), turn)
-    if meta is not None and meta.get("compaction"):
-        stmt = stmt.where(Message.id > str(meta.get("through", "")))
-    rows = await db.execute(stmt.order_by(Message.id))
+    rows = await chat.turn_history(db, turn.session.id, turn.task.id, turn.task.message_id)
     return [history.Past(*row) for row in rows]
 
 
@@ -115,16 +97,7 @@ async def _persona(scope: TurnScope, db: AsyncSession, turn: Turn) -> dict[FileK
 
 
 async def _first_turn(db: AsyncSession, turn: Turn) -> bool:
-    earlier = await db.scalar(
-        select(Message.id)
-        .where(
-            Message.session_id == turn.session.id,
-            Message.role == "assistant",
-            Message.task_id != turn.task.id,
-        )
-        .limit(1)
-    )
-    return earlier is None
+    return not await chat.answered_before(db, turn.session.id, turn.task.id)
 
 
 async def _compact(
@@ -139,7 +112,7 @@ async def _compact(
     earlier = f"{summary.content}\n" if summary is not None else ""
     text = earlier + await _summarise(scope, turn, older)
     async with scope.tx(turn) as db:
-        session = await db.get(ChatSession, turn.session.id, with_for_update=True)
+        session = await chat.lock_session(db, turn.session.id)
         if session is None:
             raise TurnCancelled
         stored = chat.append_message(

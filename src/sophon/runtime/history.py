@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
-
 from sophon.chat.models import Message
+from sophon.chat.service import HISTORY_COLUMNS
 from sophon.runtime.external import wrap
 from sophon.runtime.providers import ChatMessage, ToolCall
 from sophon.runtime.providers.base import estimate_tokens
@@ -35,22 +34,7 @@ class Past:
 
     @classmethod
     def of(cls, message: Message) -> Past:
-        return cls(*(getattr(message, c.key) for c in _COLUMNS))
-
-
-_COLUMNS = (
-    Message.id,
-    Message.role,
-    Message.content,
-    Message.tool_calls,
-    Message.tool_call_id,
-    Message.meta,
-)
-
-
-def select_past() -> Select[Any]:
-    """The columns of `Past`, to filter and order like any select of messages."""
-    return select(*_COLUMNS)
+        return cls(*(getattr(message, c.key) for c in HISTORY_COLUMNS))
 
 
 def since_compaction(messages: Sequence[Past]) -> tuple[Past | None, list[Past]]:

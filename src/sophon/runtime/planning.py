@@ -16,7 +16,6 @@ from sophon.runtime.errors import TurnCancelled
 from sophon.runtime.providers import ChatMessage, ChatRequest
 from sophon.runtime.tools.registry import RiskLevel, ToolRegistry
 from sophon.tasks import service as tasks
-from sophon.tasks.models import Task
 
 if TYPE_CHECKING:
     from sophon.runtime.step import Turn, TurnScope
@@ -181,10 +180,7 @@ async def _wants_plan(scope: TurnScope, turn: Turn) -> bool:
 
 async def _save_plan(scope: TurnScope, turn: Turn, plan: dict[str, Any]) -> None:
     async with scope.tx(turn) as db:
-        task = await db.get(Task, turn.task.id, with_for_update=True)
-        if task is not None:
-            task.plan = plan
-            tasks.note(task, f"plan made: {len(plan['steps'])} steps")
+        await tasks.save_plan(db, turn.task.id, plan)
 
 
 async def approve_plan(scope: TurnScope, turn: Turn, plan: dict[str, Any]) -> bool:

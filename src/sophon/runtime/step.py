@@ -23,20 +23,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sophon.agents.models import Agent
 from sophon.approvals.gate import wait_for_decision
 from sophon.approvals.models import Approval
+from sophon.chat import service as chat
 from sophon.chat.models import ChatSession
-from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
 from sophon.platform.events import EventBus, EventName
-from sophon.platform.ids import new_id
 from sophon.platform.vault import Vault
-from sophon.providers import routing
+from sophon.providers import routing, usage
 from sophon.providers.connect import ProviderRuntime
-from sophon.providers.models import ModelUsage
 from sophon.runtime import hooks
 from sophon.runtime.errors import TurnCancelled
 from sophon.runtime.providers import ChatRequest, ChatResponse, StreamEvent
 from sophon.runtime.tools.registry import Tool, ToolRegistry
 from sophon.settings import Settings
+from sophon.tasks import service as tasks
 from sophon.tasks.events import task_event
 from sophon.tasks.models import Task
 
@@ -142,8 +141,8 @@ class TurnScope:
 
 async def locked(db: AsyncSession, turn: Turn) -> tuple[Task, ChatSession]:
     """The turn's task and session, locked for an update."""
-    task = await db.get(Task, turn.task.id, with_for_update=True)
-    session = await db.get(ChatSession, turn.session.id, with_for_update=True)
+    task = await tasks.lock(db, turn.task.id)
+    session = await chat.lock_session(db, turn.session.id)
     if task is None or session is None:
         raise TurnCancelled  # the session was deleted meanwhile
     return task, session
@@ -157,23 +156,15 @@ def add_usage(
     candidate: routing.Candidate,
     response: ChatResponse,
 ) -> None:
-    usage = response.usage
-    db.add(
-        ModelUsage(
-            id=new_id("use"),
-            agent_id=turn.agent.id,
-            user_id=task.user_id,
-            session_id=turn.session.id,
-            task_id=task.id,
-            provider=candidate.name,
-            model=response.model,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            estimated=usage.estimated,
-            at=utcnow(),
-        )
+    usage.record(
+        db,
+        candidate.name,
+        response,
+        agent_id=turn.agent.id,
+        user_id=task.user_id,
+        session_id=turn.session.id,
+        task_id=task.id,
     )
-    task.input_tokens += usage.input_tokens
-    task.output_tokens += usage.output_tokens
+    tasks.add_tokens(task, response.usage.input_tokens, response.usage.output_tokens)
     if session is not None:
-        session.tokens_used += usage.total_tokens
+        chat.add_tokens(session, response.usage.total_tokens)

@@ -279,7 +279,7 @@ async def _execute(scope: TurnScope, turn: Turn, outcome: Outcome) -> None:
 
 
 async def _update_entries(db: AsyncSession, message_id: str, outcomes: list[Outcome]) -> None:
-    message = await db.get(Message, message_id, with_for_update=True)
+    message = await chat.get_message(db, message_id, for_update=True)
     if message is None:
         return
     by_id = {o.call.id: o for o in outcomes}
@@ -303,7 +303,7 @@ async def _update_entries(db: AsyncSession, message_id: str, outcomes: list[Outc
 
 async def _persist(scope: TurnScope, turn: Turn, message_id: str, outcomes: list[Outcome]) -> None:
     async with scope.tx(turn) as db:
-        session = await db.get(ChatSession, turn.session.id, with_for_update=True)
+        session = await chat.lock_session(db, turn.session.id)
         if session is None:
             raise TurnCancelled
         await _update_entries(db, message_id, outcomes)

@@ -11,21 +11,19 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
 from sophon.approvals import service as approvals
 from sophon.chat import service as chat
-from sophon.chat.models import ChatSession, Message
+from sophon.chat.models import ChatSession
 from sophon.platform.aio import first_of
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.queue import ClaimedJob
-from sophon.providers import routing
-from sophon.providers.models import ModelUsage
+from sophon.providers import routing, usage
 from sophon.runtime import context as context_builder
 from sophon.runtime import hooks, planning, toolcalls
 from sophon.runtime.errors import TurnCancelled, TurnFailed, TurnSkipped
@@ -44,8 +42,6 @@ from sophon.tasks.events import task_event
 from sophon.tasks.models import FINISHED, Task, TaskStatus
 
 log = logging.getLogger("sophon.runtime")
-
-RESUMABLE_ATTEMPTS = 2  # the first run and one resume after a crash
 
 
 class TurnRunner:
@@ -98,32 +94,26 @@ class TurnRunner:
 
     async def _begin(self, job: ClaimedJob, task_id: str, stop: asyncio.Event) -> Turn | None:
         async with self.scope.database.transaction(tenant_id=job.tenant_id) as db:
-            task = await db.get(Task, task_id, with_for_update=True)
+            task = await tasks.lock(db, task_id)
             if task is None or task.status in FINISHED:
                 return None
             if task.cancel_requested:
                 await finish(db, task, TaskStatus.CANCELLED)
                 return None
-            if job.attempts > RESUMABLE_ATTEMPTS:
+            if job.attempts > tasks.TURN_ATTEMPTS:
                 await finish(
                     db, task, TaskStatus.FAILED, error="gateway restarted",
                     error_code="gateway_restarted",
                 )  # fmt: skip
                 return None
-            session = await db.get(ChatSession, task.session_id) if task.session_id else None
+            session = await chat.get_session_any(db, task.session_id) if task.session_id else None
             agent = await agents.get_any(db, task.agent_id) if task.agent_id else None
             if session is None or agent is None or agent.deleted_at is not None:
                 gone = "session" if session is None else "agent"
                 await finish(db, task, TaskStatus.CANCELLED, error=f"The {gone} was deleted.")
                 return None
-            resumed = task.status == TaskStatus.RUNNING.value
-            task.status = TaskStatus.RUNNING.value
-            task.started_at = task.started_at or utcnow()
-            tasks.note(task, "resumed after a Gateway restart" if resumed else "started")
-            after_commit(
-                db, task_event(task, EventName.TASK_STARTED, startedAt=iso(task.started_at))
-            )
-            message = await db.get(Message, task.message_id) if task.message_id else None
+            resumed = tasks.start(db, task)
+            message = await chat.get_message(db, task.message_id) if task.message_id else None
         query = message.content if message is not None else ""
         return Turn(task, session, agent, stop, query=query, resumed=resumed)
 
@@ -136,7 +126,7 @@ class TurnRunner:
         error_code: str | None = None,
     ) -> None:
         async with self.scope.tx(turn) as db:
-            task = await db.get(Task, turn.task.id, with_for_update=True)
+            task = await tasks.lock(db, turn.task.id)
             if task is None or task.status in FINISHED:
                 return
             tasks.note(task, error or status.value.lower())
@@ -176,12 +166,8 @@ class TurnRunner:
             return
         midnight = datetime.combine(utcnow().date(), datetime.min.time(), tzinfo=UTC)
         async with self.scope.tx(turn, readonly=True) as db:
-            used = await db.scalar(
-                select(func.sum(ModelUsage.input_tokens + ModelUsage.output_tokens)).where(
-                    ModelUsage.agent_id == turn.agent.id, ModelUsage.at >= midnight
-                )
-            )
-        if (used or 0) >= budget:
+            used = await usage.agent_tokens_since(db, turn.agent.id, midnight)
+        if used >= budget:
             raise TurnFailed(
                 "budget_exceeded",
                 f"The agent's daily token budget ({budget} tokens) is used up; "
@@ -193,16 +179,10 @@ class TurnRunner:
         calls still waiting for approvals is picked up again (`waiting_calls`); other tool calls
         left without a result are answered with an error the model sees."""
         async with self.scope.tx(turn) as db:
-            mine = (
-                await db.scalars(
-                    select(Message)
-                    .where(Message.session_id == turn.session.id, Message.task_id == turn.task.id)
-                    .order_by(Message.id)
-                )
-            ).all()
+            mine = await chat.task_messages(db, turn.session.id, turn.task.id)
             assistants = [m for m in mine if m.role == "assistant"]
             if assistants and not assistants[-1].tool_calls:
-                task = await db.get(Task, turn.task.id, with_for_update=True)
+                task = await tasks.lock(db, turn.task.id)
                 if task is not None:
                     await finish(db, task, TaskStatus.COMPLETED)
                 return True
@@ -212,7 +192,7 @@ class TurnRunner:
                 if toolcalls.awaiting_approval(last, answered):
                     turn.waiting_calls = (last.id, list(last.tool_calls))
                     return False
-                session = await db.get(ChatSession, turn.session.id, with_for_update=True)
+                session = await chat.lock_session(db, turn.session.id)
                 if session is not None:
                     toolcalls.interrupt_unanswered(db, session, turn.task.id, last, answered)
         return False
@@ -325,7 +305,7 @@ class TurnRunner:
         self, db: AsyncSession, turn: Turn, task: Task, session: ChatSession, content: str
     ) -> None:
         if content.strip() == HEARTBEAT_OK:
-            session.archived = True
+            chat.archive(session)
             tasks.note(task, "heartbeat: nothing to report")
             return
         tasks.note(task, "heartbeat: notified the owner")
