@@ -28,11 +28,13 @@ from sqlalchemy import select, text
 
 from bench.harness import Benchmark, Row, RunContext, Target
 from sophon.identity.bootstrap import prepare
-from sophon.memory import entries, fts, vector_index, vectors
-from sophon.memory import search as searching
-from sophon.memory.access import Actor
-from sophon.memory.entries import EntryFilter
+from sophon.memory.entries import fts
+from sophon.memory.entries import service as entries
+from sophon.memory.entries.access import Actor
+from sophon.memory.entries.service import EntryFilter
 from sophon.memory.schemas import EntryIn
+from sophon.memory.search import service as searching
+from sophon.memory.search import vector_index, vectors
 from sophon.models import metadata
 from sophon.platform import migrate
 from sophon.platform.db import Database

@@ -25,7 +25,7 @@ from sophon.platform import migrate
 from sophon.platform.clock import set_clock
 from sophon.settings import Settings
 from tests.identity_helpers import Caller, setup_admin
-from tests.runtime.providers.fakes import FakeServer
+from tests.llm.fakes import FakeServer
 
 PG_ADMIN_DSN = os.environ.get("SOPHON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 pytest_plugins = ["tests.browser"]  # browser fixtures, for any test folder

@@ -16,7 +16,10 @@ from sophon.approvals import router as approvals_router
 from sophon.audit import router as audit_router
 from sophon.chat import router as chat_router
 from sophon.gateway import Gateway
-from sophon.identity import bootstrap, router_admin, router_auth
+from sophon.identity import bootstrap
+from sophon.identity.auth import router as auth_router
+from sophon.identity.roles import router as roles_router
+from sophon.identity.users import router as users_router
 from sophon.license import router as license_router
 from sophon.memory import router as memory_router
 from sophon.models import metadata
@@ -50,9 +53,9 @@ DESCRIPTION = (
 
 ROUTERS = [
     public_router,
-    router_auth.router,
-    router_admin.users,
-    router_admin.roles,
+    auth_router.router,
+    users_router.router,
+    roles_router.router,
     audit_router.router,
     license_router.router,
     tenants_router.router,

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sophon.audit.chain import load_audit_key
-from sophon.identity.auth_service import AuthConfig, LoginGuard
-from sophon.identity.credential_cache import IDENTITY_TABLES, CredentialCache
-from sophon.identity.principals import SessionPolicy
+from sophon.identity.auth.credential_cache import IDENTITY_TABLES, CredentialCache
+from sophon.identity.auth.principals import SessionPolicy
+from sophon.identity.auth.service import AuthConfig, LoginGuard
 from sophon.license.service import LicenseService
 from sophon.platform.db import Database
 from sophon.platform.events import EventBus, build_event_bus, wait_for_released_events
@@ -20,9 +20,9 @@ from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy, build_rate_l
 from sophon.platform.security import JwtCodec, configure_password_hashing
 from sophon.platform.vault import Vault, vault_key_from_setting
 from sophon.providers.connect import ProviderRuntime
-from sophon.runtime.tools.builtins import builtin_tools
-from sophon.runtime.tools.registry import ToolRegistry
 from sophon.settings import Settings
+from sophon.tools.builtins import builtin_tools
+from sophon.tools.registry import ToolRegistry
 
 
 @dataclass

@@ -11,9 +11,9 @@ import pytest
 from sophon.settings import Settings, Tier
 from tests.agents.agent_helpers import AGENTS, create_agent, default_agent, list_agents
 from tests.helpers import assert_error
-from tests.identity.tenant_helpers import assign, create_tenant
 from tests.identity_helpers import Caller, add_user
 from tests.license_keys import Authority
+from tests.tenants.tenant_helpers import assign, create_tenant
 
 
 @pytest.fixture

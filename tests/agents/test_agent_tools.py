@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sophon.runtime.tools.registry import RiskLevel, Tool
+from sophon.tools.registry import RiskLevel, Tool
 from tests.agents.agent_helpers import AGENTS, audit_actions, create_agent, default_agent
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller

@@ -171,6 +171,6 @@ def test_a_service_function_that_changes_state_audits_or_says_why(
 
 def test_the_walk_finds_the_service_modules_and_their_mutations() -> None:
     assert "sophon.tasks.service" in SERVICE_MODULES
-    assert "sophon.identity.auth_service" in SERVICE_MODULES
+    assert "sophon.identity.auth.service" in SERVICE_MODULES
     assert _writes("sophon.tasks.service", "cancel") is not None
     assert _writes("sophon.tasks.service", "get") is None

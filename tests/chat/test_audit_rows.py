@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import httpx
 
+from tests.audit.audit_helpers import assert_entry, audit_entries, written_by
 from tests.chat.chat_helpers import EventLog, chat_turn, pending_approval, send, wait_task
-from tests.chat.test_tool_calls import PRINT_CODE
-from tests.identity.audit_helpers import assert_entry, audit_entries, written_by
 from tests.identity_helpers import Caller
+from tests.runtime.test_tool_calls import PRINT_CODE
 
 
 async def test_cancelling_a_task_is_audited_with_the_status_it_had(

@@ -8,14 +8,14 @@ import httpx
 from sophon.gateway import Gateway
 from tests.chat.chat_helpers import chat_turn
 from tests.identity_helpers import Caller
-from tests.providers.provider_helpers import add_provider
-from tests.runtime.providers.fakes import (
+from tests.llm.fakes import (
     OPENAI_DONE,
     FakeServer,
     SleepRecorder,
     SseReply,
     openai_chunk,
 )
+from tests.providers.provider_helpers import add_provider
 
 CHAT = "/v1/chat/completions"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Cli, Gateway, one_line_error
-from tests.runtime.providers.fakes import FakeServer
+from tests.llm.fakes import FakeServer
 
 pytestmark = pytest.mark.slow
 

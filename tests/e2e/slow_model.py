@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from tests.runtime.providers.fakes import (
+from tests.llm.fakes import (
     OPENAI_DONE,
     openai_chunk,
     openai_completion,

@@ -16,8 +16,8 @@ from fastapi import FastAPI
 
 from sophon.app import create_app
 from sophon.settings import Settings
+from tests.audit.audit_helpers import audit_entries, written_by
 from tests.helpers import assert_error
-from tests.identity.audit_helpers import audit_entries, written_by
 from tests.identity.ratelimit_helpers import (
     REDIS_URL,
     LimiterClock,

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.audit.audit_helpers import audit_entries
 from tests.helpers import assert_error
-from tests.identity.audit_helpers import audit_entries
-from tests.identity.tenant_helpers import create_tenant, member_emails
 from tests.identity_helpers import PASSWORD, Caller, add_user, login, setup_admin
+from tests.tenants.tenant_helpers import create_tenant, member_emails
 
 USERS = "/api/admin/users"
 FULLWIDTH_BOB = "\uff22\uff2f\uff22@Example.com"  # "BOB" in fullwidth letters

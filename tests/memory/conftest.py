@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from sophon.settings import Settings
-from tests.runtime.providers.fakes import FakeServer
+from tests.llm.fakes import FakeServer
 
 
 @pytest.fixture

@@ -13,13 +13,14 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from sophon.gateway import Gateway
-from sophon.memory import entity_model, jobs
+from sophon.memory.graph import entity_model
+from sophon.memory.learning import jobs
 from sophon.platform.clock import utcnow
 from sophon.platform.queue import ClaimedJob
 from tests.identity_helpers import Caller
+from tests.llm.fakes import FakeServer, JsonReply, openai_completion
 from tests.memory.memory_helpers import ENTRIES, remember
 from tests.providers.provider_helpers import add_provider, tenant_session
-from tests.runtime.providers.fakes import FakeServer, JsonReply, openai_completion
 
 COMPLETIONS = "/v1/chat/completions"
 NOTE = "Priya Raman joined Northwind Traders as head of research."

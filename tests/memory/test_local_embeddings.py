@@ -10,7 +10,8 @@ import pytest
 from fastapi import FastAPI
 
 from sophon.gateway import Gateway
-from sophon.memory import jobs, local_embeddings, vectors
+from sophon.memory.learning import jobs
+from sophon.memory.search import local_embeddings, vectors
 from sophon.platform.clock import utcnow
 from sophon.platform.queue import ClaimedJob
 from sophon.settings import Settings

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from sophon.memory import entries
-from sophon.memory.access import Actor
+from sophon.memory.entries import service as entries
+from sophon.memory.entries.access import Actor
 from sophon.memory.schemas import EntryIn
 from tests.agents.agent_helpers import create_agent
 from tests.helpers import assert_error

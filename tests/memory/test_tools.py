@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from sophon.gateway import Gateway
-from sophon.runtime.tools.context import ToolContext, ToolResult, run_tool
+from sophon.tools.invoke import ToolContext, ToolResult, run_tool
 from tests.agents.agent_helpers import create_agent
 from tests.identity_helpers import Caller, add_user
 from tests.memory.memory_helpers import ENTRIES, entry_ids, remember

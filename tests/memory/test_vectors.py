@@ -12,16 +12,18 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from sophon.gateway import Gateway
-from sophon.memory import entries, jobs, vector_index, vectors
-from sophon.memory.access import Actor
+from sophon.memory.entries import service as entries
+from sophon.memory.entries.access import Actor
+from sophon.memory.learning import jobs
 from sophon.memory.schemas import EntryIn
+from sophon.memory.search import vector_index, vectors
 from sophon.platform.clock import utcnow
 from sophon.platform.queue import ClaimedJob
 from sophon.settings import Settings
 from tests.identity_helpers import Caller, add_user
+from tests.llm.fakes import FakeServer, JsonReply
 from tests.memory.memory_helpers import ENTRIES, remember, search
 from tests.providers.provider_helpers import tenant_session
-from tests.runtime.providers.fakes import FakeServer, JsonReply
 
 EMBEDDINGS = "/v1/embeddings"
 

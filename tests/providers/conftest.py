@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 from sophon.gateway import Gateway
 from sophon.providers.connect import ProviderRuntime
+from tests.llm.fakes import FakeServer, SleepRecorder
 from tests.platform.loopback_http import LoopbackOnlyConnector
-from tests.runtime.providers.fakes import FakeServer, SleepRecorder
 
 
 @pytest.fixture

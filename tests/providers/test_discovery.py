@@ -8,8 +8,8 @@ import httpx
 from sophon.providers.connect import ProviderRuntime
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller
+from tests.llm.fakes import FakeServer, JsonReply, openai_completion, refused_url
 from tests.providers.provider_helpers import PROVIDERS, SECRET, add_provider
-from tests.runtime.providers.fakes import FakeServer, JsonReply, openai_completion, refused_url
 
 
 async def catalog_refs(client: httpx.AsyncClient, admin: Caller) -> list[str]:

@@ -9,15 +9,15 @@ import httpx
 
 from sophon.providers.connect import ProviderRuntime
 from tests.identity_helpers import Caller
-from tests.platform.loopback_http import LoopbackOnlyConnector
-from tests.providers.provider_helpers import PROVIDERS, SECRET, add_provider
-from tests.runtime.providers.fakes import (
+from tests.llm.fakes import (
     FakeServer,
     JsonReply,
     anthropic_error,
     anthropic_message,
     openai_completion,
 )
+from tests.platform.loopback_http import LoopbackOnlyConnector
+from tests.providers.provider_helpers import PROVIDERS, SECRET, add_provider
 
 
 async def run_test(client: httpx.AsyncClient, admin: Caller, provider_id: str) -> dict[str, Any]:

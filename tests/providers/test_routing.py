@@ -7,13 +7,12 @@ import httpx
 import pytest
 
 from sophon.gateway import Gateway
+from sophon.llm import ChatMessage, ChatRequest, Completed, TextDelta
 from sophon.platform.errors import InvalidRequest, UpstreamUnavailable
 from sophon.providers import routing
 from sophon.providers.connect import ProviderRuntime
-from sophon.runtime.providers import ChatMessage, ChatRequest, Completed, TextDelta
 from tests.identity_helpers import Caller
-from tests.providers.provider_helpers import add_provider, tenant_session
-from tests.runtime.providers.fakes import (
+from tests.llm.fakes import (
     OPENAI_DONE,
     FakeServer,
     JsonReply,
@@ -24,6 +23,7 @@ from tests.runtime.providers.fakes import (
     openai_error,
     refused_url,
 )
+from tests.providers.provider_helpers import add_provider, tenant_session
 
 HELLO = ChatRequest(model="", messages=[ChatMessage.user("hello")])
 # Two OpenAI-compatible "servers" on the one fake: distinct base paths.

@@ -11,11 +11,11 @@ import pytest
 
 from sophon.platform.events import Audience, Event, EventName
 from sophon.settings import Settings, Tier
-from tests.identity.tenant_helpers import assign, create_tenant
 from tests.identity_helpers import Caller, add_user
 from tests.license_keys import Authority
 from tests.realtime.hub_client import RawHub
 from tests.realtime.live import Live
+from tests.tenants.tenant_helpers import assign, create_tenant
 
 HUBS = ("notifications", "tasks", "approvals", "chat")
 

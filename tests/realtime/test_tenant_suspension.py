@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from sophon.settings import Settings, Tier
-from tests.identity.tenant_helpers import assign, create_tenant
 from tests.identity_helpers import Caller, add_user
 from tests.license_keys import Authority
 from tests.realtime.live import Live
 from tests.realtime.test_lifecycle import opened
+from tests.tenants.tenant_helpers import assign, create_tenant
 
 
 @pytest.fixture

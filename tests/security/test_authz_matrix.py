@@ -20,7 +20,6 @@ from sophon.platform.permissions import Permission
 from sophon.platform.tenancy import DEFAULT_TENANT_SLUG
 from sophon.settings import Settings, Tier
 from tests.helpers import assert_error
-from tests.identity.tenant_helpers import assign, create_tenant
 from tests.identity_helpers import Caller, add_user
 from tests.license_keys import Authority
 from tests.security.route_matrix import (
@@ -30,6 +29,7 @@ from tests.security.route_matrix import (
     guarded_routes,
     operations,
 )
+from tests.tenants.tenant_helpers import assign, create_tenant
 
 OTHER = "acme"
 F = TypeVar("F", bound=Callable[..., Any])

@@ -22,8 +22,8 @@ from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import ALL_TENANTS
-from sophon.runtime.tools.registry import ToolRegistry, UnknownTools
 from sophon.tasks import service as tasks
+from sophon.tools.registry import ToolRegistry, UnknownTools
 
 DEFAULT_AGENT_NAME = "default"
 DEFAULT_DESCRIPTION = "The workspace's general assistant."

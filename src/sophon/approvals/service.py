@@ -22,9 +22,9 @@ from sophon.platform.ids import new_id
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import session_tenant
-from sophon.runtime.tools.context import InvalidToolArguments, validate_arguments
-from sophon.runtime.tools.registry import ToolRegistry
 from sophon.tasks import service as tasks
+from sophon.tools.invoke import InvalidToolArguments, validate_arguments
+from sophon.tools.registry import ToolRegistry
 
 PREVIEW_CHARS = 4000
 KIND_TOOL = "tool"

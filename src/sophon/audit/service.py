@@ -15,11 +15,11 @@ from sophon.audit import chain
 from sophon.audit.marks import exempt
 from sophon.audit.models import AuditChainHead, AuditEntry
 from sophon.platform.clock import utcnow
-from sophon.platform.context import client_ip_var, request_id_var
 from sophon.platform.db import AUDIT_KEY_INFO, Database
 from sophon.platform.emails import normalize_email
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
+from sophon.platform.request_context import client_ip_var, request_id_var
 from sophon.platform.tenancy import ALL_TENANTS, acting_in, session_tenant
 
 Actor = dict[str, Any]

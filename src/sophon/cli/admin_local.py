@@ -6,7 +6,8 @@ import asyncio
 
 from sophon.audit import service as audit
 from sophon.audit.chain import load_audit_key
-from sophon.identity import bootstrap, users_service
+from sophon.identity import bootstrap
+from sophon.identity.users import service as users_service
 from sophon.platform.db import Database
 from sophon.platform.principal import system_principal
 from sophon.platform.security import configure_password_hashing

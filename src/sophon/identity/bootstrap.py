@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from sophon.agents import service as agents_service
 from sophon.audit import chain as audit_chain
 from sophon.audit import service as audit
-from sophon.identity import roles_service, users_service
+from sophon.identity.roles import service as roles_service
+from sophon.identity.users import service as users_service
 from sophon.platform.db import Database
 from sophon.platform.tenancy import acting_in
 from sophon.settings import Settings

@@ -16,16 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sophon.audit import service as audit
 from sophon.deps import DbDep, gateway_of
 from sophon.gateway import Gateway
-from sophon.identity import principals
+from sophon.identity.auth import principals
 from sophon.identity.models import ApiToken, AuthSession, Role, RoleAssignment, User
 from sophon.platform.access import Access, declare
 from sophon.platform.changes import ACTIVITY_ONLY
 from sophon.platform.clock import utcnow
-from sophon.platform.context import tenant_id_var, user_id_var
 from sophon.platform.errors import NotAuthorized, RateLimited, Unauthenticated
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import AuthMethod, Principal
 from sophon.platform.ratelimit import RateLimitPolicy
+from sophon.platform.request_context import tenant_id_var, user_id_var
 from sophon.platform.tenancy import TENANT_HEADER, TENANT_SLUG_KEY, set_session_tenant
 from sophon.platform.throttle import client_ip, enforce
 from sophon.settings import Tier

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.identity import roles_service, users_service
 from sophon.identity.models import ApiToken, Role, User
+from sophon.identity.roles import service as roles_service
 from sophon.identity.schemas import RoleOut, TokenOut, UserOut
+from sophon.identity.users import service as users_service
 
 
 async def user_out(db: AsyncSession, user: User) -> UserOut:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sophon.memory import fts
+from sophon.memory.entries import fts
 from sophon.platform.clock import utcnow
 from sophon.platform.db import Base, id_column
 from sophon.platform.tenancy import TenantScoped

@@ -9,10 +9,12 @@ from fastapi import Query, Response, status
 
 from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity.guard import PrincipalDep, requires, requires_any
-from sophon.memory import daily_logs, entries, forgetting, settings_service, traverse, vectors
-from sophon.memory import search as searching
-from sophon.memory.access import Actor
-from sophon.memory.entries import EntryFilter
+from sophon.memory import settings_service
+from sophon.memory.entries import service as entries
+from sophon.memory.entries.access import Actor
+from sophon.memory.entries.service import EntryFilter
+from sophon.memory.graph import traverse
+from sophon.memory.learning import daily_logs, forgetting
 from sophon.memory.models import MemoryEntry
 from sophon.memory.schemas import (
     AgentMemorySettings,
@@ -29,6 +31,8 @@ from sophon.memory.schemas import (
     SearchHit,
     SearchOut,
 )
+from sophon.memory.search import service as searching
+from sophon.memory.search import vectors
 from sophon.memory.views import entries_out, graph_out, one_out, version_out
 from sophon.platform.access import api_router
 from sophon.platform.pagination import Page, page_in_memory

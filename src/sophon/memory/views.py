@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.memory import graph
+from sophon.memory.graph import service as graph
+from sophon.memory.graph.traverse import Graph
 from sophon.memory.models import MemoryEntity, MemoryEntry, MemoryEntryVersion
 from sophon.memory.schemas import (
     EntityRef,
@@ -17,7 +18,6 @@ from sophon.memory.schemas import (
     SourceOut,
     SourceType,
 )
-from sophon.memory.traverse import Graph
 
 
 def _entity(entity: MemoryEntity) -> EntityRef:

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from sophon.platform.context import request_id_var
+from sophon.platform.request_context import request_id_var
 
 log = logging.getLogger("sophon.errors")
 JSON_MEDIA_TYPE = "application/json"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sophon.platform.clock import iso
-from sophon.platform.context import request_id_var, tenant_id_var, user_id_var
+from sophon.platform.request_context import request_id_var, tenant_id_var, user_id_var
 
 _listener: logging.handlers.QueueListener | None = None
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {

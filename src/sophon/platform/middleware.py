@@ -12,9 +12,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sophon.platform import metrics
-from sophon.platform.context import client_ip_var, request_id_var, tenant_id_var, user_id_var
 from sophon.platform.errors import InternalError, PayloadTooLarge, error_response
 from sophon.platform.ids import new_id
+from sophon.platform.request_context import (
+    client_ip_var,
+    request_id_var,
+    tenant_id_var,
+    user_id_var,
+)
 
 REQUEST_ID_HEADER = "x-sophon-request-id"
 RESPONSE_HEADERS_KEY = "sophon.response_headers"  # scope entry: headers for whatever response

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import httpcore
 import httpx
 
+from sophon.llm import Provider, RetryPolicy, build_provider
+from sophon.llm.transport import Sleep
 from sophon.platform.http import outbound_client, split_allow_setting
-from sophon.runtime.providers import Provider, RetryPolicy, build_provider
-from sophon.runtime.providers.transport import Sleep
 from sophon.settings import Settings
 
 

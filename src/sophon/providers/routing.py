@@ -10,14 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.platform.errors import InvalidRequest, UpstreamUnavailable
-from sophon.platform.netguard import OutboundRefused
-from sophon.platform.vault import Vault, VaultError
-from sophon.providers.connect import ProviderRuntime
-from sophon.providers.models import ModelProvider
-from sophon.providers.schemas import ProviderStatus
-from sophon.providers.service import api_key_of, list_providers
-from sophon.runtime.providers import (
+from sophon.llm import (
     ChatRequest,
     ChatResponse,
     Provider,
@@ -25,6 +18,13 @@ from sophon.runtime.providers import (
     ProviderError,
     StreamEvent,
 )
+from sophon.platform.errors import InvalidRequest, UpstreamUnavailable
+from sophon.platform.netguard import OutboundRefused
+from sophon.platform.vault import Vault, VaultError
+from sophon.providers.connect import ProviderRuntime
+from sophon.providers.models import ModelProvider
+from sophon.providers.schemas import ProviderStatus
+from sophon.providers.service import api_key_of, list_providers
 
 ECHO_PROVIDER = "echo"
 ECHO_MODEL = "echo"

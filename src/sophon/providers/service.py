@@ -13,6 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
 from sophon.audit.marks import audited
+from sophon.llm import (
+    ModelInfo,
+    ProbeResult,
+    ProviderError,
+    RetryPolicy,
+    probe_provider,
+)
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound
 from sophon.platform.ids import new_id
@@ -30,13 +37,6 @@ from sophon.providers.schemas import (
     ProviderPatchIn,
     ProviderStatus,
     ProviderTestOut,
-)
-from sophon.runtime.providers import (
-    ModelInfo,
-    ProbeResult,
-    ProviderError,
-    RetryPolicy,
-    probe_provider,
 )
 
 log = logging.getLogger("sophon.providers")

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.llm import ChatResponse
 from sophon.platform.clock import utcnow
 from sophon.platform.ids import new_id
 from sophon.providers.models import ModelUsage
-from sophon.runtime.providers import ChatResponse
 
 
 def record(

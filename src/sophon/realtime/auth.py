@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, cast
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
-from sophon.identity import guard, principals
+from sophon.identity import guard
+from sophon.identity.auth import principals
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import NotAuthorized, Unauthenticated
 from sophon.platform.principal import Principal

@@ -10,7 +10,7 @@ import secrets
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from sophon.identity.revocation import CREDENTIALS_REVOKED
+from sophon.identity.auth.revocation import CREDENTIALS_REVOKED
 from sophon.platform.errors import DomainError, NotFound
 from sophon.platform.events import Event, Subscription
 from sophon.platform.ids import new_id

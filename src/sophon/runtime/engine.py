@@ -10,8 +10,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from sophon.approvals import service as approvals
-from sophon.memory import agent_loop as memory_loop
-from sophon.memory import jobs as memory_jobs
+from sophon.memory import turn_hooks as memory_loop
+from sophon.memory.learning import jobs as memory_jobs
 from sophon.ops import service as ops
 from sophon.platform.events import EventName, Subscription
 from sophon.platform.queue_worker import Worker

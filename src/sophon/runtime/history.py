@@ -11,9 +11,9 @@ from typing import Any
 
 from sophon.chat.models import Message
 from sophon.chat.service import HISTORY_COLUMNS
+from sophon.llm import ChatMessage, ToolCall
+from sophon.llm.base import estimate_tokens
 from sophon.runtime.external import wrap
-from sophon.runtime.providers import ChatMessage, ToolCall
-from sophon.runtime.providers.base import estimate_tokens
 
 # channels whose text is typed by the session's own user in a Sophon client
 TRUSTED_CHANNELS = frozenset({None, "", "webchat", "cli", "api", "dashboard"})

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from sophon.approvals import service as approvals
 from sophon.approvals.models import ApprovalStatus
+from sophon.llm import ChatMessage, ChatRequest
 from sophon.platform.errors import DomainError
 from sophon.platform.ids import new_id
 from sophon.runtime.errors import TurnCancelled
-from sophon.runtime.providers import ChatMessage, ChatRequest
-from sophon.runtime.tools.registry import RiskLevel, ToolRegistry
 from sophon.tasks import service as tasks
+from sophon.tools.registry import RiskLevel, ToolRegistry
 
 if TYPE_CHECKING:
     from sophon.runtime.step import Turn, TurnScope

@@ -25,6 +25,7 @@ from sophon.approvals.gate import wait_for_decision
 from sophon.approvals.models import Approval
 from sophon.chat import service as chat
 from sophon.chat.models import ChatSession
+from sophon.llm import ChatRequest, ChatResponse, StreamEvent
 from sophon.platform.db import Database
 from sophon.platform.events import EventBus, EventName
 from sophon.platform.vault import Vault
@@ -32,12 +33,11 @@ from sophon.providers import routing, usage
 from sophon.providers.connect import ProviderRuntime
 from sophon.runtime import hooks
 from sophon.runtime.errors import TurnCancelled
-from sophon.runtime.providers import ChatRequest, ChatResponse, StreamEvent
-from sophon.runtime.tools.registry import Tool, ToolRegistry
 from sophon.settings import Settings
 from sophon.tasks import service as tasks
 from sophon.tasks.events import task_event
 from sophon.tasks.models import Task
+from sophon.tools.registry import Tool, ToolRegistry
 
 
 @dataclass

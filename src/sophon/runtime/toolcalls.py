@@ -17,17 +17,17 @@ from sophon.approvals import service as approvals
 from sophon.approvals.models import Approval, ApprovalStatus
 from sophon.chat import service as chat
 from sophon.chat.models import ChatSession, Message
+from sophon.llm import ChatResponse, ToolCall
 from sophon.platform.events import EventName
 from sophon.runtime.errors import TurnCancelled
-from sophon.runtime.providers import ChatResponse, ToolCall
-from sophon.runtime.tools.context import (
+from sophon.tools.invoke import (
     InvalidToolArguments,
     ToolContext,
     ToolResult,
     run_tool,
     validate_arguments,
 )
-from sophon.runtime.tools.registry import RiskLevel, Tool, ToolRegistry
+from sophon.tools.registry import RiskLevel, Tool, ToolRegistry
 
 if TYPE_CHECKING:
     from sophon.runtime.step import Turn, TurnScope

@@ -17,6 +17,13 @@ from sophon.agents import service as agents
 from sophon.approvals import service as approvals
 from sophon.chat import service as chat
 from sophon.chat.models import ChatSession
+from sophon.llm import (
+    ChatRequest,
+    ChatResponse,
+    Completed,
+    TextDelta,
+    ToolSpec,
+)
 from sophon.platform.aio import first_of
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.errors import DomainError
@@ -24,22 +31,15 @@ from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.queue import ClaimedJob
 from sophon.providers import routing, usage
-from sophon.runtime import context as context_builder
 from sophon.runtime import hooks, planning, toolcalls
+from sophon.runtime import prompt as context_builder
 from sophon.runtime.errors import TurnCancelled, TurnFailed, TurnSkipped
-from sophon.runtime.prompts import HEARTBEAT_OK
-from sophon.runtime.providers import (
-    ChatRequest,
-    ChatResponse,
-    Completed,
-    TextDelta,
-    ToolSpec,
-)
 from sophon.runtime.step import Turn, TurnScope, add_usage, locked
-from sophon.runtime.tools.registry import Tool
+from sophon.runtime.system_prompt import HEARTBEAT_OK
 from sophon.tasks import service as tasks
 from sophon.tasks.events import task_event
 from sophon.tasks.models import FINISHED, Task, TaskStatus
+from sophon.tools.registry import Tool
 
 log = logging.getLogger("sophon.runtime")
 

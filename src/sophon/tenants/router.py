@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import Response, status
 
 from sophon.deps import DbDep, GatewayDep, PageDep
-from sophon.identity import users_service
 from sophon.identity.guard import PrincipalDep, requires
+from sophon.identity.users import service as users_service
 from sophon.platform.access import api_router
 from sophon.platform.errors import NotAuthorized
 from sophon.platform.pagination import Page, page_in_memory

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sophon.agents import service as agents_service
 from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
-from sophon.identity import users_service
-from sophon.memory import jobs as memory_jobs
+from sophon.identity.users import service as users_service
+from sophon.memory.learning import jobs as memory_jobs
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal

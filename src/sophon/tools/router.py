@@ -7,8 +7,8 @@ import asyncio
 from sophon.deps import GatewayDep, PageDep
 from sophon.platform.access import api_router, public
 from sophon.platform.pagination import Page
-from sophon.runtime.tools.registry import Tool
 from sophon.tools.schemas import ToolOut
+from sophon.tools.views import tool_out
 
 router = api_router("/tools", tags=["Tools"])
 
@@ -23,20 +23,7 @@ async def list_tools(gateway: GatewayDep, page: PageDep) -> Page[ToolOut]:
     # Availability probes may run a process (the sandbox check): off the event loop.
     reasons = await asyncio.to_thread(lambda: [tool.unavailable() for tool in tools])
     return Page[ToolOut](
-        items=[_tool_out(tool, reason) for tool, reason in zip(tools, reasons, strict=True)],
+        items=[tool_out(tool, reason) for tool, reason in zip(tools, reasons, strict=True)],
         next_cursor=cursor,
         has_more=more,
-    )
-
-
-def _tool_out(tool: Tool, reason: str | None) -> ToolOut:
-    return ToolOut(
-        name=tool.name,
-        description=tool.description,
-        parameters=tool.parameters,
-        risk_level=tool.risk,
-        source=tool.source,
-        editable_at_approval=tool.editable_at_approval,
-        available=reason is None,
-        unavailable_reason=reason,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sophon.platform.schemas import ApiModel
-from sophon.runtime.tools.registry import RiskLevel, ToolSource
+from sophon.tools.registry import RiskLevel, ToolSource
 
 
 class ToolOut(ApiModel):

@@ -1,0 +1,1 @@
+"""The caller as the Gateway sees them."""

@@ -1,0 +1,1 @@
+"""Roles: the built-ins and custom roles."""

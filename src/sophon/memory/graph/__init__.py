@@ -1,0 +1,1 @@
+"""The entity graph: entities and relations, their extractors, walking the graph."""

@@ -1,0 +1,1 @@
+"""Memory learned in the background: extraction, daily logs, forgetting, their jobs."""

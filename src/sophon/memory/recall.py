@@ -1,0 +1,70 @@
+"""Memories for the agent's prompt: the user's and the agent's entries most relevant to the
+current message (ranked by the same search), then the most important ones, within a token
+budget. With few memories that is all of them; with many, the right ones."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.memory.entries import service as entries
+from sophon.memory.entries.access import Actor, visible
+from sophon.memory.entries.service import EntryFilter
+from sophon.memory.models import MemoryEntry
+from sophon.memory.search import service as searching
+from sophon.memory.search.vectors import VectorSearch
+from sophon.platform.clock import utcnow
+from sophon.platform.tenancy import session_tenant
+
+CHARS_PER_TOKEN = 4
+RELEVANT = 20
+BACKFILL = 50
+HEADER = "Memories (user: about the user, shared by their agents; agent: your own notes):"
+
+
+def _line(entry: MemoryEntry) -> str:
+    return f"- ({entry.scope}, {entry.category}) {' '.join(entry.content.split())}"
+
+
+async def for_turn(
+    db: AsyncSession,
+    *,
+    user_id: str | None,
+    agent_id: str,
+    query: str,
+    token_budget: int,
+    nearest: VectorSearch | None = None,
+) -> str:
+    """The memories to show the model for this message, as prompt text ("" for none).
+    `nearest` adds semantic matches (`vectors.vector_search(settings)`)."""
+    tenant = session_tenant(db.sync_session)
+    if tenant is None or token_budget <= 0:
+        return ""
+    actor = Actor.agent(tenant, user_id, agent_id, None)
+    hits, _mode = await searching.search(db, actor, query, EntryFilter(), RELEVANT, nearest)
+    now = utcnow()
+    chosen: dict[str, MemoryEntry] = {
+        h.entry.id: h.entry for h in hits if h.entry.valid_to is None or h.entry.valid_to > now
+    }
+    backfill = await db.scalars(
+        visible(actor)
+        .where(or_(MemoryEntry.valid_to.is_(None), MemoryEntry.valid_to > now))
+        .order_by(MemoryEntry.importance.desc(), MemoryEntry.updated_at.desc())
+        .limit(BACKFILL)
+    )
+    for entry in backfill:
+        chosen.setdefault(entry.id, entry)
+    budget = token_budget * CHARS_PER_TOKEN - len(HEADER)
+    lines: list[str] = []
+    used: list[str] = []
+    for entry in chosen.values():
+        line = _line(entry)
+        if len(line) + 1 > budget:
+            continue  # a long one may not fit where shorter ones still do
+        budget -= len(line) + 1
+        lines.append(line)
+        used.append(entry.id)
+    if not lines:
+        return ""
+    await entries.touch(db, used)
+    return "\n".join([HEADER, *lines])

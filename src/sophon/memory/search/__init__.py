@@ -1,0 +1,1 @@
+"""Memory search: lexical ranking, embeddings and the vector index."""

@@ -1,1 +1,0 @@
-"""Tools an agent may call: the registry, and (in `builtins`) the Gateway's own tools."""
