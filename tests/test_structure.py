@@ -13,8 +13,8 @@ SRC = ROOT / "src"
 PACKAGE = SRC / "sophon"
 LONGEST_CYCLE = 3
 MAX_LINES = 500
-# what `platform/` may import besides itself: the settings it is configured with
-PLATFORM_MAY_IMPORT = {"sophon.settings"}
+# what `platform/` may import besides itself: the package root (its version) and the settings
+PLATFORM_MAY_IMPORT = {"sophon", "sophon.settings"}
 
 
 def _module_name(path: Path) -> str:
