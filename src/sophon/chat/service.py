@@ -287,6 +287,11 @@ def add_tokens(session: ChatSession, tokens: int) -> None:
     session.tokens_used += tokens
 
 
+@exempt("a turn recording the progress of its own tool calls")
+def set_tool_calls(message: Message, entries: list[dict[str, Any]]) -> None:
+    message.tool_calls = entries
+
+
 @exempt("a heartbeat run with nothing to report archives its own session")
 def archive(session: ChatSession) -> None:
     session.archived = True

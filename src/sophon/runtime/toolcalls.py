@@ -96,7 +96,7 @@ def interrupt_unanswered(
             content = str(item["result"] or "") if refused else INTERRUPTED
             _tool_message(db, session, task_id, str(item["id"]), str(item["name"]), content, True)
         entries.append(item)
-    message.tool_calls = entries
+    chat.set_tool_calls(message, entries)
 
 
 def _tool_message(
@@ -298,7 +298,7 @@ async def _update_entries(db: AsyncSession, message_id: str, outcomes: list[Outc
                 "result": text[:PREVIEW_CHARS] if text is not None else None,
             }
         entries.append(item)
-    message.tool_calls = entries
+    chat.set_tool_calls(message, entries)
 
 
 async def _persist(scope: TurnScope, turn: Turn, message_id: str, outcomes: list[Outcome]) -> None:
