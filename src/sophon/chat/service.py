@@ -115,7 +115,12 @@ async def submit_chat(
 async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> ChatSession:
     if body.session_id is not None:
         session = await get_session(db, principal, body.session_id, for_update=True)
-        if body.agent_id and (await agents.by_id_or_name(db, body.agent_id)).id != session.agent_id:
+        named = body.agent_id
+        if (
+            named
+            and named != session.agent_id
+            and ((await agents.by_id_or_name(db, named)).id != session.agent_id)
+        ):
             raise Conflict(
                 "This session belongs to another agent; start a new session to switch.",
                 {"sessionId": session.id, "agentId": session.agent_id},
