@@ -1,0 +1,8 @@
+// The route table: one line per page. `page` loads the page's module on first visit (so the
+// first load fetches only its own page); `any` lists permissions of which the user needs one to
+// see the page (omitted: every signed-in user); `nav` names the navigation group (omitted: not
+// in the menu). A page module default-exports a component that receives {params, query}.
+export const routes = [
+  { path: "/operations", title: "Operations", nav: "Operations", any: ["ViewSystemHealth", "ManageOperations"], page: () => import("./pages/operations.js") },
+  { path: "/account", title: "Account", page: () => import("./pages/account.js") },
+];
