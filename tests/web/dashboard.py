@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Page, expect
 
 from tests.browser import BrowserPage
+from tests.identity_helpers import Caller
 from tests.realtime.live import Live
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
@@ -70,3 +72,23 @@ class Dashboard:
             }"""
         )
         return result
+
+
+async def call(live: Live, caller: Caller, method: str, path: str, **body: Any) -> Any:
+    """The API, as the test's own client (arranging what the browser then shows)."""
+    response = await live.http.request(
+        method, path, headers=caller.headers, json=body if method != "GET" else None
+    )
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
+
+
+async def allow_tools(live: Live, caller: Caller, *tools: str) -> str:
+    """The default agent, allowed `tools`, with memory extraction off (it would ask the model)."""
+    agents = await call(live, caller, "GET", "/api/agents")
+    agent = next(a for a in agents["items"] if a["name"] == "default")
+    await call(live, caller, "PUT", f"/api/agents/{agent['id']}/tools", tools=list(tools))
+    await call(
+        live, caller, "PUT", f"/api/memory/agents/{agent['id']}/settings", extractionEnabled=False
+    )
+    return str(agent["id"])

@@ -68,7 +68,7 @@ function App() {
   if (pathname === "/") content = home ? html`<${Loading} />` : html`<${PageHead} title="Welcome" />`;
   else if (!found) content = html`<${NotFound} />`;
   else if (!allowed(found.route)) content = html`<${Forbidden} />`;
-  else content = html`<${Routed} key=${full} route=${found.route} params=${found.params} />`;
+  else content = html`<${Routed} key=${found.route.path} route=${found.route} params=${found.params} />`;
   return html`<${Layout} path=${pathname}>${content}</${Layout}>`;
 }
 

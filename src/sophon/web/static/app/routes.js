@@ -3,6 +3,8 @@
 // see the page (omitted: every signed-in user); `nav` names the navigation group (omitted: not
 // in the menu). A page module default-exports a component that receives {params, query}.
 export const routes = [
+  { path: "/chat", title: "Chat", nav: "Use", any: ["UseChat"], page: () => import("./pages/chat.js") },
+  { path: "/chat/:sessionId", title: "Chat", any: ["UseChat"], page: () => import("./pages/chat.js") },
   { path: "/operations", title: "Operations", nav: "Operations", any: ["ViewSystemHealth", "ManageOperations"], page: () => import("./pages/operations.js") },
   { path: "/account", title: "Account", page: () => import("./pages/account.js") },
 ];
