@@ -5,6 +5,9 @@
 export const routes = [
   { path: "/chat", title: "Chat", nav: "Use", any: ["UseChat"], page: () => import("./pages/chat.js") },
   { path: "/chat/:sessionId", title: "Chat", any: ["UseChat"], page: () => import("./pages/chat.js") },
+  { path: "/approvals", title: "Approvals", nav: "Use", any: ["UseChat", "ApproveActions"], page: () => import("./pages/approvals.js") },
+  { path: "/tasks", title: "Tasks", nav: "Use", any: ["UseChat", "ViewActiveTasks"], page: () => import("./pages/tasks.js") },
+  { path: "/tasks/:id", title: "Task", any: ["UseChat", "ViewActiveTasks"], page: () => import("./pages/task.js") },
   { path: "/operations", title: "Operations", nav: "Operations", any: ["ViewSystemHealth", "ManageOperations"], page: () => import("./pages/operations.js") },
   { path: "/account", title: "Account", page: () => import("./pages/account.js") },
 ];
