@@ -43,9 +43,7 @@ async def test_an_approval_edited_and_approved_from_the_approvals_page(
     row = page.get_by_role("row").filter(has_text="code.execute")
     await expect(row).to_contain_text("Approved", timeout=TIMEOUT)
 
-    task = await call(
-        signed_in.live, web_admin, "GET", f"/api/tasks/{accepted['taskId']}?wait=30"
-    )
+    task = await call(signed_in.live, web_admin, "GET", f"/api/tasks/{accepted['taskId']}?wait=30")
     assert task["status"] == "Completed"
     await signed_in.go("Tasks")
     await page.get_by_role("tab", name="History").click()

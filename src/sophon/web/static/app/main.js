@@ -95,4 +95,6 @@ function Root() {
   return html`<${App} />`;
 }
 
-render(html`<${Root} />`, document.getElementById("app"));
+const root = document.getElementById("app");
+root.textContent = ""; // the boot message goes
+render(html`<${Root} />`, root);

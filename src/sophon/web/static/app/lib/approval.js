@@ -3,13 +3,13 @@
 // Gateway checks again), or reject with a reason. Used inline in chat and on the Approvals page.
 import { useState } from "preact/hooks";
 import { html } from "./html.js";
-import { api, enc } from "./api.js";
+import { api, enc, listAll } from "./api.js";
 import { can } from "./session.js";
 import { ErrorBox, Field, Json, Status, Time, useAction, toast } from "./ui.js";
 
 let catalog = null;
 function toolSchema(name) {
-  if (!catalog) catalog = api.get("/api/tools").then((page) => page.items || page);
+  if (!catalog) catalog = listAll("/api/tools");
   return catalog.then((tools) => (tools.find((t) => t.name === name) || {}).parameters || null);
 }
 
