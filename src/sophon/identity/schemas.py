@@ -97,6 +97,9 @@ class MeOut(ApiModel):
     tenants: list[TenantRef]
     tier: str
     auth_method: str
+    features: list[str] = Field(
+        default_factory=list, description="Licence features in effect (e.g. `rbac`)."
+    )
 
 
 class UserCreateIn(RequestModel):

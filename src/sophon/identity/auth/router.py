@@ -159,8 +159,10 @@ async def logout(principal: PrincipalDep, db: DbDep) -> Response:
 @router.get("/me", operation_id="getMe")
 @password_pending_ok
 async def me(principal: PrincipalDep, db: DbDep, gateway: GatewayDep) -> MeOut:
-    """The caller: user, roles, effective permissions, tenants and tier."""
-    return await me_service.describe(db, principal, gateway.settings.tier)
+    """The caller: user, roles, effective permissions, tenants, tier and licence features."""
+    described = await me_service.describe(db, principal, gateway.settings.tier)
+    described.features = await gateway.license.features(db)
+    return described
 
 
 @router.post("/password", operation_id="changePassword", status_code=status.HTTP_204_NO_CONTENT)

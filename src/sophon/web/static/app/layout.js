@@ -2,7 +2,7 @@
 // use), tenant switcher, theme, account and sign-out; the page itself in <main>.
 import { useState } from "preact/hooks";
 import { html } from "./lib/html.js";
-import { session, can } from "./lib/session.js";
+import { session, can, hasFeature } from "./lib/session.js";
 import { useStore } from "./lib/store.js";
 import { signOut, switchTenant } from "./lib/auth.js";
 import { Toasts } from "./lib/ui.js";
@@ -10,7 +10,7 @@ import { routes } from "./routes.js";
 import { ThemePicker } from "./theme.js";
 
 export function allowed(route) {
-  return !route.any || can(...route.any);
+  return (!route.any || can(...route.any)) && (!route.feature || hasFeature(route.feature));
 }
 
 function Nav({ current, onPick }) {

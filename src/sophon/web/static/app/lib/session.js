@@ -19,3 +19,9 @@ export function canAll(...permissions) {
   const me = session.get().me;
   return !!me && permissions.every((p) => me.permissions.includes(p));
 }
+
+/** Whether the licence grants `feature` (e.g. `multi_tenancy`, `rbac`). */
+export function hasFeature(feature) {
+  const me = session.get().me;
+  return !!me && (me.features || []).includes(feature);
+}
