@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     )
     memory_embedding_model: str = Field("nomic-embed-text", description="The embedding model.")
     memory_embedding_key: SecretStr | None = Field(None, description="Its API key, if any.")
+    memory_learning_turns: int = Field(
+        10,
+        ge=1,
+        description="Memory learning asks the model once per this many turns of a session "
+        "(or when the session has been idle `memory_learning_idle_seconds`, or at compaction).",
+    )
+    memory_learning_idle_seconds: float = Field(
+        300.0, gt=0, le=86_400, description="A session quiet this long has its turns learned."
+    )
     memory_embedding_local: bool = Field(
         False,
         description="Embed with all-MiniLM-L6-v2 on this machine, offline, instead of the API "

@@ -22,6 +22,8 @@ from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import ALL_TENANTS
+from sophon.providers import usage
+from sophon.providers.usage import KindTotal
 from sophon.tasks import service as tasks
 from sophon.tools.registry import ToolRegistry, UnknownTools
 
@@ -310,3 +312,9 @@ async def deleted_ids(db: AsyncSession, agent_ids: set[str]) -> set[str]:
         return set()
     stmt = select(Agent.id).where(Agent.id.in_(agent_ids), Agent.deleted_at.is_not(None))
     return set((await db.scalars(stmt)).all())
+
+
+async def usage_since(db: AsyncSession, agent_id: str, since: datetime) -> list[KindTotal]:
+    """The live agent's model usage from `since` on, by kind (404 for an unknown agent)."""
+    await get(db, agent_id)
+    return await usage.agent_totals(db, agent_id, since)

@@ -4,6 +4,7 @@ owner's sessions and their history: list, read, fork, archive, delete. HTTP-free
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, or_, select, update
@@ -403,3 +404,19 @@ async def exchange(
         stmt = stmt.where(Message.task_id == task_id)
     rows = await db.execute(stmt.order_by(Message.id))
     return [(str(r), str(c), str(i)) for r, c, i in rows.all()]
+
+
+async def exchange_after(
+    db: AsyncSession, session_id: str, after_id: str | None, limit: int
+) -> list[tuple[str, str, str, datetime]]:
+    """The session's non-empty user and assistant messages after `after_id` (ids sort by time),
+    oldest first, at most `limit`, as (role, content, message id, created at)."""
+    stmt = select(Message.role, Message.content, Message.id, Message.created_at).where(
+        Message.session_id == session_id,
+        Message.role.in_(("user", "assistant")),
+        Message.content != "",
+    )
+    if after_id is not None:
+        stmt = stmt.where(Message.id > after_id)
+    rows = await db.execute(stmt.order_by(Message.id).limit(limit))
+    return [(str(r), str(c), str(i), at) for r, c, i, at in rows.all()]

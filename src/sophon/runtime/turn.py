@@ -298,7 +298,7 @@ class TurnRunner:
                 self._heartbeat_outcome(db, turn, task, session, content)
             else:  # a checklist run is no conversation to learn from
                 for hook in hooks.answer_hooks:
-                    hook(db, turn.info)
+                    await hook(db, turn.info)
             await finish(db, task, TaskStatus.COMPLETED)
 
     def _heartbeat_outcome(
