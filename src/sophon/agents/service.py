@@ -39,6 +39,12 @@ def live() -> Select[Agent]:
     return select(Agent).where(Agent.deleted_at.is_(None))
 
 
+def is_live(agent_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """A clause for another domain's query: the agent `agent_id` names is live (in the tenant,
+    not deleted), so that query need not look it up on its own."""
+    return live().where(Agent.id == agent_id).exists()
+
+
 def _key(name: str) -> str:
     return name.strip().casefold()
 

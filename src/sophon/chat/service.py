@@ -115,7 +115,13 @@ async def submit_chat(
 
 async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> ChatSession:
     if body.session_id is not None:
-        session = await get_session(db, principal, body.session_id, for_update=True)
+        stmt = owned(principal).add_columns(agents.is_live(ChatSession.agent_id))
+        found = (
+            await db.execute(stmt.where(ChatSession.id == body.session_id).with_for_update())
+        ).first()
+        if found is None:
+            raise NotFound("No such session.", {"sessionId": body.session_id})
+        session, agent_live = found
         named = body.agent_id
         if (
             named
@@ -126,7 +132,8 @@ async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> 
                 "This session belongs to another agent; start a new session to switch.",
                 {"sessionId": session.id, "agentId": session.agent_id},
             )
-        await agents.get(db, session.agent_id)  # a deleted agent's session is read-only
+        if not agent_live:  # a deleted agent's session is read-only
+            raise NotFound("No such agent.", {"agentId": session.agent_id})
         session.archived = False
         return session
     if body.agent_id:
