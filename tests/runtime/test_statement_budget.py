@@ -53,18 +53,19 @@ async def test_an_ordinary_warm_turn_stays_within_its_statement_budget(
         await chat_turn(client, admin, text, sessionId=session_id)
 
     seen: list[str] = []
+    job_done = asyncio.Event()
 
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
         seen.append(" ".join(statement.split()))
+        if _completes_job(seen[-1]):
+            job_done.set()
 
     engine = gateway.db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
     try:
         sent = await send(client, admin, "What time is it in Ghent?", sessionId=session_id)
         await events.named("TaskCompleted", sent["taskId"])
-        async with asyncio.timeout(20):
-            while not any(_completes_job(s) for s in seen):
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(job_done.wait(), 20)
     finally:
         event.remove(engine, "before_cursor_execute", count)
 
