@@ -154,13 +154,17 @@ async def _gateway(
         async def first_turn() -> str:
             accepted = await api.post("/api/chat", headers=headers, json={"content": "hello"})
             accepted.raise_for_status()
-            task = await api.get(
-                f"/api/tasks/{accepted.json()['taskId']}", headers=headers, params={"wait": 60}
-            )
-            task.raise_for_status()
-            if task.json().get("status") != "Completed":
-                raise RuntimeError(f"first turn did not complete: {task.text[:500]}")
-            return str(accepted.json()["sessionId"])
+            deadline = time.perf_counter() + SETTLE_TIMEOUT  # set-up waits as long as it takes
+            while True:  # one wait is at most 60 s; 200 new sessions on a slow machine take more
+                task = await api.get(
+                    f"/api/tasks/{accepted.json()['taskId']}", headers=headers, params={"wait": 30}
+                )
+                task.raise_for_status()
+                status = task.json().get("status")
+                if status == "Completed":
+                    return str(accepted.json()["sessionId"])
+                if status in ("Failed", "Cancelled") or time.perf_counter() > deadline:
+                    raise RuntimeError(f"first turn did not complete: {task.text[:500]}")
 
         ws_url = server.url.replace("http://", "ws://")
         session_ids: list[str] = []

@@ -207,7 +207,7 @@ def main() -> None:
     wrapped, app = gateway_app()
     from sophon.settings import load_settings
 
-    options["timeout_keep_alive"] = load_settings().keep_alive_seconds  # as `sophon serve`
+    options["timeout_keep_alive"] = load_settings().keep_alive_seconds  # as `serve`
     GracefulServer(uvicorn.Config(wrapped, **options), app).run()
 
 

@@ -65,9 +65,9 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(1 * MIB, ge=1 * KIB)
     max_upload_bytes: int = Field(50 * MIB, ge=1 * KIB)
     migrate_on_start: bool = True
-    keep_alive_seconds: float = Field(
-        75.0,
-        gt=0,
+    keep_alive_seconds: int = Field(
+        75,
+        ge=1,
         le=3600,
         description="An idle HTTP keep-alive connection is closed after this: longer than "
         "client pools keep idle ones (httpx, Node and browsers 5 s, aiohttp 15 s, Go 90 s max), "

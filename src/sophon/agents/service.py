@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy import update as update_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from sophon.agents import files
 from sophon.agents.models import Agent, AgentFileVersion
@@ -39,7 +40,7 @@ def live() -> Select[Agent]:
     return select(Agent).where(Agent.deleted_at.is_(None))
 
 
-def is_live(agent_id: ColumnElement[str]) -> ColumnElement[bool]:
+def is_live(agent_id: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[bool]:
     """A clause for another domain's query: the agent `agent_id` names is live (in the tenant,
     not deleted), so that query need not look it up on its own."""
     return live().where(Agent.id == agent_id).exists()

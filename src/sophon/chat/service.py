@@ -116,12 +116,13 @@ async def submit_chat(
 async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> ChatSession:
     if body.session_id is not None:
         stmt = owned(principal).add_columns(agents.is_live(ChatSession.agent_id))
-        found = (
+        row = (
             await db.execute(stmt.where(ChatSession.id == body.session_id).with_for_update())
         ).first()
-        if found is None:
+        if row is None:
             raise NotFound("No such session.", {"sessionId": body.session_id})
-        session, agent_live = found
+        session: ChatSession = row[0]
+        agent_live = bool(row[1])
         named = body.agent_id
         if (
             named

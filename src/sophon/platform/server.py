@@ -71,7 +71,7 @@ def run(
     port: int,
     sock: socket.socket | None = None,
     trusted_proxies: str | None = None,
-    keep_alive_seconds: float = 75.0,
+    keep_alive_seconds: int = 75,
 ) -> None:
     """Blocks until stopped: stops accepting, lets in-flight requests finish (30 s at most), then
     runs the app's shutdown, which closes the database. `sock`: from `listen(host, port)`.

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -212,16 +213,12 @@ async def recent(
     blocks: list[str] = []
     for back in range(days - 1, -1, -1):
         day = today() - timedelta(days=back)
+        key = (session_tenant(db.sync_session), agent_id, tuple(users), day)
+        load = partial(_day_blocks, db, day, agent_id, users)
         if back:
-            key = (session_tenant(db.sync_session), agent_id, tuple(users), day)
-            found, _live = await _CLOSED.get(
-                db, key, lambda d=day: _day_blocks(db, d, agent_id, users), keep=_stored_only
-            )
+            found, _live = await _CLOSED.get(db, key, load, keep=_stored_only)
         else:
-            key = (session_tenant(db.sync_session), agent_id, tuple(users), day)
-            found, _live = await _TODAY.get(
-                db, key, lambda d=day: _day_blocks(db, d, agent_id, users)
-            )
+            found, _live = await _TODAY.get(db, key, load)
         blocks += found
     return "\n\n".join(blocks)
 
