@@ -9,7 +9,6 @@ import argparse
 import os
 import platform
 import signal
-import subprocess
 import sys
 from datetime import date
 from types import FrameType
@@ -124,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{benchmark.name}: {benchmark.summary}", file=sys.stderr, flush=True)
             try:
                 rows += benchmark.run(ctx)
-            except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
-                errors[benchmark.name] = str(exc)
-                print(f"  failed: {exc}", file=sys.stderr, flush=True)
+            except Exception as exc:  # noqa: BLE001 - one failing never discards the others
+                errors[benchmark.name] = f"{type(exc).__name__}: {exc}"
+                print(f"  failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             finally:
                 _release(ctx)
     except KeyboardInterrupt:

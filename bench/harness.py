@@ -19,25 +19,34 @@ from typing import Literal
 from bench.load import LoadGenerator, LoadResult
 from bench.processes import ServerProcess, clean_env, free_port, python_module_argv
 
-TargetKind = Literal["min_ratio", "max_value"]
+TargetKind = Literal["min_ratio", "max_value", "min_value", "report"]
 
 
 @dataclass(frozen=True)
 class Target:
     """`min_ratio`: project/baseline must reach `limit`; `max_value`: the project figure must stay
-    below `limit` (in the row's unit)."""
+    below `limit` (in the row's unit); `min_value`: it must reach `limit`; `report`: a figure
+    shown with no target."""
 
     kind: TargetKind
     limit: float
 
     def met(self, project: float, baseline: float) -> bool:
+        if self.kind == "report":
+            return True
         if self.kind == "min_ratio":
             return baseline > 0 and project / baseline >= self.limit
+        if self.kind == "min_value":
+            return project >= self.limit
         return project < self.limit
 
     def describe(self, unit: str) -> str:
+        if self.kind == "report":
+            return "(reported)"
         if self.kind == "min_ratio":
             return f"ratio >= {self.limit:.2f}"
+        if self.kind == "min_value":
+            return f">= {self.limit:g} {unit}"
         return f"< {self.limit:g} {unit}"
 
     def shortfall(self, project: float, baseline: float) -> str:
@@ -45,6 +54,8 @@ class Target:
         if self.kind == "min_ratio":
             ratio = project / baseline if baseline else 0.0
             return f"{ratio / self.limit - 1:+.0%} vs target"
+        if self.kind == "min_value":
+            return f"{project / self.limit - 1:+.0%} vs target"
         return f"{project / self.limit - 1:+.0%} over"
 
 

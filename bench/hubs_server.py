@@ -205,6 +205,9 @@ def main() -> None:
     from sophon.platform.server import GracefulServer
 
     wrapped, app = gateway_app()
+    from sophon.settings import load_settings
+
+    options["timeout_keep_alive"] = load_settings().keep_alive_seconds  # as `serve`
     GracefulServer(uvicorn.Config(wrapped, **options), app).run()
 
 

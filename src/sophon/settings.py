@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(1 * MIB, ge=1 * KIB)
     max_upload_bytes: int = Field(50 * MIB, ge=1 * KIB)
     migrate_on_start: bool = True
+    keep_alive_seconds: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="An idle HTTP keep-alive connection is closed after this: longer than "
+        "client pools keep idle ones (httpx, Node and browsers 5 s, aiohttp 15 s, Go 90 s max), "
+        "so a client reusing one does not race its close.",
+    )
     commit: str | None = Field(None, description="Build commit reported by /api/version.")
     trusted_proxies: str | None = Field(
         None,
@@ -139,6 +147,15 @@ class Settings(BaseSettings):
     )
     memory_embedding_model: str = Field("nomic-embed-text", description="The embedding model.")
     memory_embedding_key: SecretStr | None = Field(None, description="Its API key, if any.")
+    memory_learning_turns: int = Field(
+        10,
+        ge=1,
+        description="Memory learning asks the model once per this many turns of a session "
+        "(or when the session has been idle `memory_learning_idle_seconds`, or at compaction).",
+    )
+    memory_learning_idle_seconds: float = Field(
+        300.0, gt=0, le=86_400, description="A session quiet this long has its turns learned."
+    )
     memory_embedding_local: bool = Field(
         False,
         description="Embed with all-MiniLM-L6-v2 on this machine, offline, instead of the API "

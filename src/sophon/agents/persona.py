@@ -20,6 +20,7 @@ from sophon.audit import service as audit
 from sophon.platform.db import Database
 from sophon.platform.errors import Conflict, NotFound, PayloadTooLarge
 from sophon.platform.ids import new_id
+from sophon.platform.memo import Memo
 from sophon.platform.pagination import PageParams, Paginator
 from sophon.platform.principal import Principal
 
@@ -139,37 +140,48 @@ async def read(
     return _state(kind, await _observe(db, database, data, agent, kind))
 
 
+_NEWEST: Memo[dict[FileKind, FileState]] = Memo({"agents", "agent_file_versions"})
+
+
 async def read_many(
     db: AsyncSession, database: Database, data: Path, agent_id: str, kinds: Sequence[FileKind]
 ) -> dict[FileKind, FileState]:
     """Several files of one agent (a turn's persona) with one agent lookup, one query and one
-    trip to the disk; a file edited on disk, or an agent without a folder, takes `read`'s way."""
-    agent = await agents.get(db, agent_id)
-    disk = await files.read_files(data, agent.id, kinds)
-    newest = (
-        select(AgentFileVersion.kind, func.max(AgentFileVersion.version).label("version"))
-        .where(AgentFileVersion.agent_id == agent.id, AgentFileVersion.kind.in_(kinds))
-        .group_by(AgentFileVersion.kind)
-        .subquery()
-    )
-    rows = await db.scalars(
-        select(AgentFileVersion)
-        .join(
-            newest,
-            and_(
-                AgentFileVersion.kind == newest.c.kind,
-                AgentFileVersion.version == newest.c.version,
-            ),
+    trip to the disk; a file edited on disk, or an agent without a folder, takes `read`'s way.
+    The stored versions are kept in memory until the agent or its files change (`Memo`): a warm
+    turn reads only the disk."""
+
+    async def newest_versions() -> dict[FileKind, FileState]:
+        agent = await agents.get(db, agent_id)
+        newest = (
+            select(AgentFileVersion.kind, func.max(AgentFileVersion.version).label("version"))
+            .where(AgentFileVersion.agent_id == agent.id, AgentFileVersion.kind.in_(kinds))
+            .group_by(AgentFileVersion.kind)
+            .subquery()
         )
-        .where(AgentFileVersion.agent_id == agent.id)
-    )
-    latest = {FileKind(row.kind): row for row in rows}
+        rows = await db.scalars(
+            select(AgentFileVersion)
+            .join(
+                newest,
+                and_(
+                    AgentFileVersion.kind == newest.c.kind,
+                    AgentFileVersion.version == newest.c.version,
+                ),
+            )
+            .where(AgentFileVersion.agent_id == agent.id)
+        )
+        latest = {FileKind(row.kind): row for row in rows}
+        return {kind: _state(kind, latest.get(kind)) for kind in kinds}
+
+    stored = await _NEWEST.get(db, (agent_id, tuple(kinds)), newest_versions)
+    disk = await files.read_files(data, agent_id, kinds)
     found = {}
     for kind in kinds:
-        row = latest.get(kind)
-        if disk is None or _differs(row, disk[kind]):
-            row = await _observe(db, database, data, agent, kind)
-        found[kind] = _state(kind, row)
+        state = stored[kind]
+        if disk is None or state.sha256 != disk[kind].sha256:
+            agent = await agents.get(db, agent_id)
+            state = _state(kind, await _observe(db, database, data, agent, kind))
+        found[kind] = state
     return found
 
 

@@ -6,6 +6,7 @@ Persona files are served at `/api/agents/{id}/soul`, `/boot`, `/heartbeat`, `/to
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Header, Query, Request, Response, status
@@ -22,11 +23,14 @@ from sophon.agents.schemas import (
     AgentPatchIn,
     ToolsIn,
     ToolsOut,
+    UsageKindOut,
+    UsageOut,
 )
 from sophon.agents.views import FILE_BODY, agent_out, file_content, file_out, version_out
 from sophon.deps import DbDep, GatewayDep, PageDep
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.platform.access import api_router
+from sophon.platform.clock import utcnow
 from sophon.platform.pagination import Page
 from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import VersionNumber, error_responses
@@ -74,6 +78,26 @@ async def create_agent(body: AgentIn, db: DbDep, principal: PrincipalDep) -> Age
 async def get_agent(agent_id: str, db: DbDep) -> AgentOut:
     """One agent of the tenant."""
     return agent_out(await agents.get(db, agent_id))
+
+
+@router.get("/{agent_id}/usage", operation_id="getAgentUsage", responses=ONE)
+@view_agents
+async def get_usage(
+    agent_id: str,
+    db: DbDep,
+    days: Annotated[int, Query(ge=1, le=366, description="How many days back.")] = 30,
+) -> UsageOut:
+    """The agent's model calls and tokens over the last `days` days, by kind: `chat` (its turns)
+    and `memory` (learning from its sessions, batched, and other memory work)."""
+    since = utcnow() - timedelta(days=days)
+    kinds = await agents.usage_since(db, agent_id, since)
+    return UsageOut(
+        agent_id=agent_id,
+        since=since,
+        input_tokens=sum(k.input_tokens for k in kinds),
+        output_tokens=sum(k.output_tokens for k in kinds),
+        by_kind=[UsageKindOut(**vars(k)) for k in kinds],
+    )
 
 
 @router.patch("/{agent_id}", operation_id="updateAgent", responses=CHANGE)

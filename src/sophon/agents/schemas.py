@@ -155,3 +155,21 @@ class ToolsIn(RequestModel):
 class ToolsOut(ApiModel):
     tools: list[str]
     effective: list[str] = Field(description="The catalog's tools the allowlist grants.")
+
+
+class UsageKindOut(ApiModel):
+    kind: str = Field(
+        description="`chat`: the agent's turns (steps, planning, compaction summaries); "
+        "`memory`: learning from its sessions, daily-log summaries, the memory graph."
+    )
+    calls: int
+    input_tokens: int
+    output_tokens: int
+
+
+class UsageOut(ApiModel):
+    agent_id: str
+    since: Timestamp
+    input_tokens: int
+    output_tokens: int
+    by_kind: list[UsageKindOut]

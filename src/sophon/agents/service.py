@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy import update as update_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from sophon.agents import files
 from sophon.agents.models import Agent, AgentFileVersion
@@ -22,6 +23,8 @@ from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import ALL_TENANTS
+from sophon.providers import usage
+from sophon.providers.usage import KindTotal
 from sophon.tasks import service as tasks
 from sophon.tools.registry import ToolRegistry, UnknownTools
 
@@ -35,6 +38,12 @@ added to a family later is not granted unseen. Existing agents keep theirs."""
 def live() -> Select[Agent]:
     """The session tenant's agents that are not deleted."""
     return select(Agent).where(Agent.deleted_at.is_(None))
+
+
+def is_live(agent_id: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    """A clause for another domain's query: the agent `agent_id` names is live (in the tenant,
+    not deleted), so that query need not look it up on its own."""
+    return live().where(Agent.id == agent_id).exists()
 
 
 def _key(name: str) -> str:
@@ -310,3 +319,9 @@ async def deleted_ids(db: AsyncSession, agent_ids: set[str]) -> set[str]:
         return set()
     stmt = select(Agent.id).where(Agent.id.in_(agent_ids), Agent.deleted_at.is_not(None))
     return set((await db.scalars(stmt)).all())
+
+
+async def usage_since(db: AsyncSession, agent_id: str, since: datetime) -> list[KindTotal]:
+    """The live agent's model usage from `since` on, by kind (404 for an unknown agent)."""
+    await get(db, agent_id)
+    return await usage.agent_totals(db, agent_id, since)

@@ -4,6 +4,7 @@ owner's sessions and their history: list, read, fork, archive, delete. HTTP-free
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, or_, select, update
@@ -114,7 +115,14 @@ async def submit_chat(
 
 async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> ChatSession:
     if body.session_id is not None:
-        session = await get_session(db, principal, body.session_id, for_update=True)
+        stmt = owned(principal).add_columns(agents.is_live(ChatSession.agent_id))
+        row = (
+            await db.execute(stmt.where(ChatSession.id == body.session_id).with_for_update())
+        ).first()
+        if row is None:
+            raise NotFound("No such session.", {"sessionId": body.session_id})
+        session: ChatSession = row[0]
+        agent_live = bool(row[1])
         named = body.agent_id
         if (
             named
@@ -125,7 +133,8 @@ async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> 
                 "This session belongs to another agent; start a new session to switch.",
                 {"sessionId": session.id, "agentId": session.agent_id},
             )
-        await agents.get(db, session.agent_id)  # a deleted agent's session is read-only
+        if not agent_live:  # a deleted agent's session is read-only
+            raise NotFound("No such agent.", {"agentId": session.agent_id})
         session.archived = False
         return session
     if body.agent_id:
@@ -403,3 +412,19 @@ async def exchange(
         stmt = stmt.where(Message.task_id == task_id)
     rows = await db.execute(stmt.order_by(Message.id))
     return [(str(r), str(c), str(i)) for r, c, i in rows.all()]
+
+
+async def exchange_after(
+    db: AsyncSession, session_id: str, after_id: str | None, limit: int
+) -> list[tuple[str, str, str, datetime]]:
+    """The session's non-empty user and assistant messages after `after_id` (ids sort by time),
+    oldest first, at most `limit`, as (role, content, message id, created at)."""
+    stmt = select(Message.role, Message.content, Message.id, Message.created_at).where(
+        Message.session_id == session_id,
+        Message.role.in_(("user", "assistant")),
+        Message.content != "",
+    )
+    if after_id is not None:
+        stmt = stmt.where(Message.id > after_id)
+    rows = await db.execute(stmt.order_by(Message.id).limit(limit))
+    return [(str(r), str(c), str(i), at) for r, c, i, at in rows.all()]

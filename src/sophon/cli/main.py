@@ -104,7 +104,14 @@ def serve(
     configure_logging(settings.data, settings.log_level, settings.log_json)
     application = create_app(settings)  # its start-up applies pending migrations
     try:
-        server.run(application, settings.host, settings.port, sock, settings.trusted_proxies)
+        server.run(
+            application,
+            settings.host,
+            settings.port,
+            sock,
+            settings.trusted_proxies,
+            keep_alive_seconds=settings.keep_alive_seconds,
+        )
     finally:
         sock.close()
         shutdown_logging()

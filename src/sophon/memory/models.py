@@ -158,6 +158,19 @@ class MemoryAgentSettings(Base, TenantScoped):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class MemorySessionLearning(Base, TenantScoped):
+    """How far a session's messages have been learned from (`learning.window`): the id of the
+    last message a batch read; the next batch reads the messages after it."""
+
+    __tablename__ = "memory_session_learning"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("chat_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    learned_through: Mapped[str] = mapped_column(String(40))
+    learned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class MemoryEmbedding(Base, TenantScoped):
     """An entry's vector (unit length, float32) from `model`, for the text whose SHA-256 is
     `content_sha` (a changed entry is embedded again)."""

@@ -4,7 +4,11 @@ budget. With few memories that is all of them; with many, the right ones."""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
+
 from sqlalchemy import or_
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.memory.entries import service as entries
@@ -16,7 +20,9 @@ from sophon.memory.search.vectors import VectorSearch
 from sophon.platform.clock import utcnow
 from sophon.platform.tenancy import session_tenant
 
+log = logging.getLogger(__name__)
 CHARS_PER_TOKEN = 4
+TOUCH_EVERY = timedelta(minutes=10)  # `lastAccessedAt` is kept to this precision
 RELEVANT = 20
 BACKFILL = 50
 HEADER = "Memories (user: about the user, shared by their agents; agent: your own notes):"
@@ -66,5 +72,22 @@ async def for_turn(
         used.append(entry.id)
     if not lines:
         return ""
-    await entries.touch(db, used)
+    await _touch(db, [chosen[i] for i in used], now)
     return "\n".join([HEADER, *lines])
+
+
+async def _touch(db: AsyncSession, shown: list[MemoryEntry], now: datetime) -> None:
+    """Marks the shown entries as used, at most every `TOUCH_EVERY` (not a write per turn). The
+    turn's context is read in a read transaction: on SQLite its write can find another writer
+    first, and the prompt must not lose its memories for a time stamp, so it runs in a savepoint
+    and a refusal is let go."""
+    due = [
+        e.id for e in shown if e.last_accessed_at is None or now - e.last_accessed_at > TOUCH_EVERY
+    ]
+    if not due:
+        return
+    try:
+        async with db.begin_nested():
+            await entries.touch(db, due)
+    except OperationalError as error:
+        log.info("memory entries not marked as used", extra={"error": str(error.orig)})

@@ -1,5 +1,6 @@
-"""Memory in the agent loop: the memories and recent daily logs a turn's prompt shows, extraction
-after each completed turn and before compaction, and the daily-log schedule of every tenant."""
+"""Memory in the agent loop: the memories and recent daily logs a turn's prompt shows, learning
+from a session's turns in batches (`learning.window`) and before compaction, and the daily-log
+schedule of every tenant."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.memory import recall
-from sophon.memory.learning import daily_logs, extraction, jobs
+from sophon.memory.learning import daily_logs, extraction, jobs, window
 from sophon.memory.search import vectors
 from sophon.platform.db import Database
 from sophon.runtime import hooks
@@ -41,7 +42,8 @@ def install(settings: Settings) -> None:
 
     hooks.context_hooks[:] = [h for h in hooks.context_hooks if h.__module__ != __name__]
     hooks.context_hooks += [memories, logs]
-    _register_once(hooks.answer_hooks, _extract_later)
+    window.windows.configure(settings.memory_learning_turns, settings.memory_learning_idle_seconds)
+    _register_once(hooks.answer_hooks, window.windows.on_answer)
     _register_once(hooks.before_compaction_hooks, _extract_now)
 
 
@@ -50,21 +52,16 @@ def _register_once(registry: list[Hook], hook: Hook) -> None:
         registry.append(hook)
 
 
-def _extract_later(db: AsyncSession, turn: hooks.TurnInfo) -> None:
-    """The turn's memories are extracted by a job, queued with its answer."""
-    jobs.enqueue_extraction(
-        db,
-        user_id=turn.user_id,
-        agent_id=turn.agent_id,
-        session_id=turn.session_id,
-        task_id=turn.task_id,
-    )
-
-
 async def _extract_now(
     parts: hooks.TurnParts, turn: hooks.TurnInfo, exchange: hooks.Exchange
 ) -> None:
-    """Before older turns are folded into a summary, what matters in them becomes memory."""
+    """Before older turns are folded into a summary, what matters in them becomes memory: the
+    ones no batch has read yet, and the session's cursor moves past them."""
+    async with parts.database.transaction(readonly=True, tenant_id=turn.tenant_id) as db:
+        through = await window.learned_through(db, turn.session_id)
+    fresh = [m for m in exchange.messages if through is None or m[2] > through]
+    if not fresh:
+        return
     await extraction.propose(
         parts.database,
         parts.vault,
@@ -74,7 +71,8 @@ async def _extract_now(
         user_id=turn.user_id,
         agent_id=turn.agent_id,
         session_id=turn.session_id,
-        messages=list(exchange.messages),
+        messages=fresh,
+        then=window.advance(turn.session_id, fresh[-1][2]),
     )
 
 

@@ -19,6 +19,7 @@ from sophon.audit.marks import audited, exempt
 from sophon.platform import kv
 from sophon.platform.errors import ServiceUnavailable
 from sophon.platform.events import Audience, Event, after_commit
+from sophon.platform.memo import Memo
 from sophon.platform.principal import Principal
 
 STATE_KEY = "ops.processing"
@@ -32,9 +33,17 @@ class Processing(StrEnum):
     DRAINING = "draining"
 
 
+_STATE: Memo[Processing] = Memo({"system_settings"}, size=4)
+
+
 async def state(db: AsyncSession) -> Processing:
-    value = await kv.get_setting(db, STATE_KEY)
-    return Processing(value) if value in Processing.__members__.values() else Processing.RUNNING
+    """Asked by every queue claim and every new task: kept in memory until a write (`Memo`)."""
+
+    async def load() -> Processing:
+        value = await kv.get_setting(db, STATE_KEY)
+        return Processing(value) if value in Processing.__members__.values() else Processing.RUNNING
+
+    return await _STATE.get(db, STATE_KEY, load)
 
 
 def _announce(db: AsyncSession, to: Processing) -> None:

@@ -27,6 +27,7 @@ from sophon.platform.changes import TableWatch
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import EventBus, attach_bus
+from sophon.platform.memo import DATABASE_INFO
 from sophon.platform.tenancy import set_session_tenant
 
 T = TypeVar("T")
@@ -149,6 +150,7 @@ class Database:
         maker = self.read_sessions if readonly else self.sessions
         async with maker() as session:
             set_session_tenant(session.sync_session, tenant_id)
+            session.sync_session.info[DATABASE_INFO] = self
             if self.audit_key is not None:
                 session.sync_session.info[AUDIT_KEY_INFO] = self.audit_key
             if self.bus is not None:

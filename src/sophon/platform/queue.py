@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import CursorResult, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -233,14 +233,30 @@ async def heartbeat_many(
 async def complete(
     database: Database, job_id: str, worker_id: str, result: dict[str, Any] | None = None
 ) -> bool:
-    """Records success; False if the lease was lost (another attempt owns the job now)."""
+    """Records success; False if the lease was lost (another attempt owns the job now). One
+    UPDATE, conditioned on the lease as `_held` checks it (every turn ends here)."""
+    now = utcnow()
+    statement = (
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.status == JobStatus.RUNNING.value,
+            Job.lease_owner == worker_id,
+            Job.lease_expires_at > now,
+        )
+        .values(
+            status=JobStatus.COMPLETED.value,
+            result=result,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        .execution_options(**ALL_TENANTS, synchronize_session=False)
+    )
     async with database.transaction() as db:
-        job = await _held(db, job_id, worker_id)
-        if job is None:
-            return False
-        job.result = result
-        _finish(job, JobStatus.COMPLETED, utcnow())
-        return True
+        done = cast(CursorResult[Any], await db.execute(statement))
+        return done.rowcount > 0
 
 
 async def fail(database: Database, job_id: str, worker_id: str, error: str, *, retry: bool) -> bool:

@@ -71,11 +71,13 @@ def run(
     port: int,
     sock: socket.socket | None = None,
     trusted_proxies: str | None = None,
+    keep_alive_seconds: int = 75,
 ) -> None:
     """Blocks until stopped: stops accepting, lets in-flight requests finish (30 s at most), then
     runs the app's shutdown, which closes the database. `sock`: from `listen(host, port)`.
     Forwarded headers are believed only from `trusted_proxies` (uvicorn's default trusts
-    loopback, letting any local process choose the address per-IP limits count)."""
+    loopback, letting any local process choose the address per-IP limits count). Idle keep-alive
+    connections are closed after `keep_alive_seconds` (`Settings.keep_alive_seconds`)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -86,6 +88,7 @@ def run(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=keep_alive_seconds,
         server_header=False,
     )
     GracefulServer(config, app).run(sockets=[sock] if sock is not None else None)

@@ -52,3 +52,5 @@ class ModelUsage(Base, TenantScoped):
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # what the call was for: "chat" (a turn's own steps) or "memory" (learning, daily logs)
+    kind: Mapped[str] = mapped_column(String(20), default="chat", server_default="chat")

@@ -19,7 +19,9 @@ from sophon.llm import (
     StreamEvent,
 )
 from sophon.platform.errors import InvalidRequest, UpstreamUnavailable
+from sophon.platform.memo import Memo
 from sophon.platform.netguard import OutboundRefused
+from sophon.platform.tenancy import session_tenant
 from sophon.platform.vault import Vault, VaultError
 from sophon.providers.connect import ProviderRuntime
 from sophon.providers.models import ModelProvider
@@ -68,7 +70,21 @@ def _candidate(row: ModelProvider, vault: Vault, model: str | None) -> Candidate
         return replace(base, problem=f"its API key cannot be decrypted: {exc}")
 
 
+_PLANS: Memo[tuple[Candidate, ...]] = Memo({"model_providers"})
+_WINDOWS: Memo[int | None] = Memo({"model_providers"})
+
+
 async def plan(db: AsyncSession, vault: Vault, model_ref: str | None) -> list[Candidate]:
+    """`plan_now`, kept in memory until the tenant's providers change (`Memo`): every turn and
+    every memory job asks for it."""
+
+    async def load() -> tuple[Candidate, ...]:
+        return tuple(await plan_now(db, vault, model_ref))
+
+    return list(await _PLANS.get(db, (session_tenant(db.sync_session), model_ref), load))
+
+
+async def plan_now(db: AsyncSession, vault: Vault, model_ref: str | None) -> list[Candidate]:
     """The providers to try for `model_ref`, in order.
 
     Routable providers are the Active ones by `priority` (lower first, then name), then the Error
@@ -113,11 +129,18 @@ async def context_window(db: AsyncSession, candidates: list[Candidate]) -> int |
     """The context window the catalog declares for the first of `candidates` (a `plan`); None
     when the catalog does not say (or the echo provider answers)."""
     first = candidates[0]
-    row = await db.get(ModelProvider, first.provider_id) if first.provider_id else None
-    specs = row.models if row is not None else []
-    spec = next((m for m in specs if isinstance(m, dict) and m.get("id") == first.model), {})
-    window = spec.get("contextWindow")
-    return int(window) if window else None
+    if not first.provider_id:
+        return None
+    provider_id = first.provider_id
+
+    async def load() -> int | None:
+        row = await db.get(ModelProvider, provider_id)
+        specs = row.models if row is not None else []
+        spec = next((m for m in specs if isinstance(m, dict) and m.get("id") == first.model), {})
+        window = spec.get("contextWindow")
+        return int(window) if window else None
+
+    return await _WINDOWS.get(db, (provider_id, first.model), load)
 
 
 @asynccontextmanager

@@ -1,8 +1,10 @@
-"""Model usage: one row per model call (tokens by agent, user, session and task), and the sums
-that agents' daily token budgets are checked against."""
+"""Model usage: one row per model call (tokens by agent, user, session and task, and what the call
+was for: a turn's own steps or memory work), and the sums that agents' daily token budgets are
+checked against and the agent's usage shows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -12,6 +14,18 @@ from sophon.llm import ChatResponse
 from sophon.platform.clock import utcnow
 from sophon.platform.ids import new_id
 from sophon.providers.models import ModelUsage
+
+CHAT = "chat"  # a turn's own model calls: its steps, planning, compaction summaries
+MEMORY = "memory"  # memory learning, daily-log summaries, the entity graph
+KINDS = (CHAT, MEMORY)
+
+
+@dataclass(frozen=True)
+class KindTotal:
+    kind: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
 
 
 def record(
@@ -23,6 +37,7 @@ def record(
     user_id: str | None,
     session_id: str | None,
     task_id: str | None,
+    kind: str = CHAT,
 ) -> ModelUsage:
     """Adds the usage of one answer from `provider` to the caller's transaction."""
     usage = response.usage
@@ -38,6 +53,7 @@ def record(
         output_tokens=usage.output_tokens,
         estimated=usage.estimated,
         at=utcnow(),
+        kind=kind,
     )
     db.add(row)
     return row
@@ -51,3 +67,20 @@ async def agent_tokens_since(db: AsyncSession, agent_id: str, since: datetime) -
         )
     )
     return int(used or 0)
+
+
+async def agent_totals(db: AsyncSession, agent_id: str, since: datetime) -> list[KindTotal]:
+    """The agent's model calls from `since` on, summed by kind (every kind, zeros included)."""
+    rows = await db.execute(
+        select(
+            ModelUsage.kind,
+            func.count(),
+            func.coalesce(func.sum(ModelUsage.input_tokens), 0),
+            func.coalesce(func.sum(ModelUsage.output_tokens), 0),
+        )
+        .where(ModelUsage.agent_id == agent_id, ModelUsage.at >= since)
+        .group_by(ModelUsage.kind)
+    )
+    found = {str(k): KindTotal(str(k), int(c), int(i), int(o)) for k, c, i, o in rows.all()}
+    known = [found.pop(kind, KindTotal(kind, 0, 0, 0)) for kind in KINDS]
+    return known + sorted(found.values(), key=lambda t: t.kind)

@@ -36,9 +36,10 @@ class Exchange:
 
 ContextHook = Callable[[AsyncSession, TurnInfo], Awaitable[tuple[str, str] | None]]
 """Returns (section title, text) for the system prompt, or None."""
-AnswerHook = Callable[[AsyncSession, TurnInfo], None]
+AnswerHook = Callable[[AsyncSession, TurnInfo], Awaitable[None]]
 """Adds to the transaction that stores a completed turn's answer (e.g. queues a job), so it is
-stored exactly when the answer is; no I/O."""
+stored exactly when the answer is; no reads, and a write only when it is due (this runs on every
+turn: the turn's statement budget test counts it)."""
 
 
 class TurnParts(Protocol):

@@ -5,6 +5,7 @@ history outgrows the context window (a model summary, or a digest without a mode
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from sophon.runtime.step import Turn, TurnScope
 
 log = logging.getLogger("sophon.runtime")
+ANSWERED_SESSIONS = 10_000
+_ANSWERED: OrderedDict[str, None] = OrderedDict()
 
 SUMMARY_INSTRUCTION = (
     "Summarise the conversation below for your own future reference: facts, decisions, open "
@@ -97,7 +100,17 @@ async def _persona(scope: TurnScope, db: AsyncSession, turn: Turn) -> dict[FileK
 
 
 async def _first_turn(db: AsyncSession, turn: Turn) -> bool:
-    return not await chat.answered_before(db, turn.session.id, turn.task.id)
+    """Whether no other turn of the session was answered (BOOT.md is read then). Once one was,
+    that stays so: this process remembers such sessions and asks no more."""
+    if turn.session.id in _ANSWERED:
+        _ANSWERED.move_to_end(turn.session.id)
+        return False
+    if not await chat.answered_before(db, turn.session.id, turn.task.id):
+        return True
+    _ANSWERED[turn.session.id] = None
+    while len(_ANSWERED) > ANSWERED_SESSIONS:
+        _ANSWERED.popitem(last=False)
+    return False
 
 
 async def _compact(

@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents.models import Agent
@@ -53,6 +54,13 @@ class Turn:
     plan_approved: bool | None = None
     waiting_calls: tuple[str, list[dict[str, Any]]] | None = None
     """(message id, tool-call entries) of a batch a restart caught waiting for approvals."""
+    called_tools: bool = False  # this run stored tool calls (which may have asked approvals)
+
+    @property
+    def may_await_approvals(self) -> bool:
+        """Whether an approval of this task may be pending: only tool calls, a plan or an
+        earlier run of the turn ask for one."""
+        return self.resumed or self.called_tools or self.plan is not None
 
     @property
     def heartbeat(self) -> bool:
@@ -140,11 +148,17 @@ class TurnScope:
 
 
 async def locked(db: AsyncSession, turn: Turn) -> tuple[Task, ChatSession]:
-    """The turn's task and session, locked for an update."""
-    task = await tasks.lock(db, turn.task.id)
-    session = await chat.lock_session(db, turn.session.id)
-    if task is None or session is None:
+    """The turn's task and session, locked for an update (one statement)."""
+    stmt = (
+        select(Task, ChatSession)
+        .join(ChatSession, ChatSession.id == turn.session.id)
+        .where(Task.id == turn.task.id)
+        .with_for_update(of=(Task, ChatSession))
+    )
+    row = (await db.execute(stmt)).first()
+    if row is None:
         raise TurnCancelled  # the session was deleted meanwhile
+    task, session = row
     return task, session
 
 

@@ -11,12 +11,14 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
+from sophon.agents.models import Agent
 from sophon.approvals import service as approvals
 from sophon.chat import service as chat
-from sophon.chat.models import ChatSession
+from sophon.chat.models import ChatSession, Message
 from sophon.llm import (
     ChatRequest,
     ChatResponse,
@@ -94,7 +96,7 @@ class TurnRunner:
 
     async def _begin(self, job: ClaimedJob, task_id: str, stop: asyncio.Event) -> Turn | None:
         async with self.scope.database.transaction(tenant_id=job.tenant_id) as db:
-            task = await tasks.lock(db, task_id)
+            task, session, agent, query = await _load(db, task_id)
             if task is None or task.status in FINISHED:
                 return None
             if task.cancel_requested:
@@ -106,15 +108,11 @@ class TurnRunner:
                     error_code="gateway_restarted",
                 )  # fmt: skip
                 return None
-            session = await chat.get_session_any(db, task.session_id) if task.session_id else None
-            agent = await agents.get_any(db, task.agent_id) if task.agent_id else None
             if session is None or agent is None or agent.deleted_at is not None:
                 gone = "session" if session is None else "agent"
                 await finish(db, task, TaskStatus.CANCELLED, error=f"The {gone} was deleted.")
                 return None
             resumed = tasks.start(db, task)
-            message = await chat.get_message(db, task.message_id) if task.message_id else None
-        query = message.content if message is not None else ""
         return Turn(task, session, agent, stop, query=query, resumed=resumed)
 
     async def _end(
@@ -255,6 +253,7 @@ class TurnRunner:
     async def _store_calls(
         self, turn: Turn, candidate: routing.Candidate, response: ChatResponse
     ) -> str:
+        turn.called_tools = True
         async with self.scope.tx(turn) as db:
             task, session = await locked(db, turn)
             add_usage(db, turn, task, session, candidate, response)
@@ -298,8 +297,8 @@ class TurnRunner:
                 self._heartbeat_outcome(db, turn, task, session, content)
             else:  # a checklist run is no conversation to learn from
                 for hook in hooks.answer_hooks:
-                    hook(db, turn.info)
-            await finish(db, task, TaskStatus.COMPLETED)
+                    await hook(db, turn.info)
+            await finish(db, task, TaskStatus.COMPLETED, withdraw=turn.may_await_approvals)
 
     def _heartbeat_outcome(
         self, db: AsyncSession, turn: Turn, task: Task, session: ChatSession, content: str
@@ -331,10 +330,34 @@ class TurnRunner:
         )
 
 
-async def finish(db: AsyncSession, task: Task, status: TaskStatus, **fields: object) -> None:
-    """Ends the task; approvals it still waits for close with it."""
+async def finish(
+    db: AsyncSession, task: Task, status: TaskStatus, *, withdraw: bool = True, **fields: object
+) -> None:
+    """Ends the task; approvals it still waits for close with it (`withdraw=False`: the caller
+    knows it asked none, and the lookup is saved)."""
     tasks.finish(db, task, status, **fields)
-    await approvals.withdraw_for_task(db, task.id, approvals.TASK_ENDED)
+    if withdraw:
+        await approvals.withdraw_for_task(db, task.id, approvals.TASK_ENDED)
+
+
+async def _load(
+    db: AsyncSession, task_id: str
+) -> tuple[Task | None, ChatSession | None, Agent | None, str]:
+    """The task (locked), its session and agent (None when gone) and the text of the message it
+    answers, in one statement."""
+    stmt = (
+        select(Task, ChatSession, Agent, Message.content)
+        .outerjoin(ChatSession, ChatSession.id == Task.session_id)
+        .outerjoin(Agent, Agent.id == Task.agent_id)
+        .outerjoin(Message, Message.id == Task.message_id)
+        .where(Task.id == task_id)
+        .with_for_update(of=Task)
+    )
+    row = (await db.execute(stmt)).first()
+    if row is None:
+        return None, None, None, ""
+    task, session, agent, content = row
+    return task, session, agent, content or ""
 
 
 def _words(text: str) -> set[str]:

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.llm import ChatMessage, ChatRequest
 from sophon.memory.graph import service as graph
 from sophon.memory.graph.extractor import Extraction, Found
 from sophon.memory.learning import modelcall
@@ -22,7 +21,6 @@ from sophon.memory.models import MemoryEntry
 from sophon.memory.schemas import EntityType
 from sophon.platform import queue
 from sophon.platform.db import Database
-from sophon.platform.errors import DomainError
 from sophon.platform.vault import Vault
 from sophon.providers import routing
 from sophon.providers.connect import ProviderRuntime
@@ -149,21 +147,11 @@ async def request(db: AsyncSession, entry_ids: list[str]) -> None:
 
 async def ask(
     model_runtime: ProviderRuntime, candidates: list[routing.Candidate], text: str
-) -> str | None:
+) -> modelcall.Answer | None:
     """The model's answer for one entry, or None (no model, or every provider failed)."""
-    chat = ChatRequest(
-        model="",
-        messages=[ChatMessage.system(SYSTEM), ChatMessage.user(text)],
-        temperature=0.0,
-        max_tokens=1024,
-        response_format=RESPONSE_FORMAT,
+    return await modelcall.ask(
+        model_runtime, candidates, SYSTEM, text, response_format=RESPONSE_FORMAT
     )
-    try:
-        _who, answer = await routing.complete_with(model_runtime, candidates, chat)
-    except DomainError as error:
-        log.warning("memory entity extraction failed", extra={"error": error.message})
-        return None
-    return None if answer.model == routing.ECHO_MODEL else answer.content
 
 
 async def run(
@@ -186,7 +174,7 @@ async def run(
         extraction: Extraction | None = None
         if answer is not None:
             try:
-                extraction = parse(answer)
+                extraction = parse(answer.text)
             except Malformed as error:
                 log.warning("memory entity answer rejected", extra={"error": str(error)})
         async with database.transaction(tenant_id=tenant_id) as db:
@@ -197,6 +185,12 @@ async def run(
                     MemoryEntry.graph_method == PENDING,
                 )
             )
+            if answer is not None:  # the call was made, whatever became of the entry
+                answer.record(
+                    db,
+                    agent_id=entry.agent_id if entry else None,
+                    user_id=entry.user_id if entry else None,
+                )
             if entry is None:
                 continue
             if extraction is not None:

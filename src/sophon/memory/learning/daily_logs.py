@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +20,8 @@ from sophon.memory.models import MemoryDailyLog
 from sophon.memory.schemas import DailyLogOut
 from sophon.platform.clock import utcnow
 from sophon.platform.ids import new_id
+from sophon.platform.memo import Memo
+from sophon.platform.tenancy import session_tenant
 from sophon.tasks import activity
 
 LINE_CHARS = 120
@@ -39,6 +42,9 @@ class Digest:
 def bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time.min, tzinfo=UTC)
     return start, start + timedelta(days=1)
+
+
+TODAY_SECONDS = 30.0
 
 
 def today() -> date:
@@ -207,10 +213,48 @@ async def recent(
     blocks: list[str] = []
     for back in range(days - 1, -1, -1):
         day = today() - timedelta(days=back)
-        for made, _built, _final in await collect(db, day, agent_id, users, brief):
-            if made.lines:
-                blocks.append(f"{day.isoformat()}: {made.summary}\n" + "\n".join(_newest(made)))
+        key = (session_tenant(db.sync_session), agent_id, tuple(users), day)
+        load = partial(_day_blocks, db, day, agent_id, users)
+        if back:
+            found, _live = await _CLOSED.get(db, key, load, keep=_stored_only)
+        else:
+            found, _live = await _TODAY.get(db, key, load)
+        blocks += found
     return "\n\n".join(blocks)
+
+
+_CLOSED: Memo[tuple[list[str], bool]] = Memo({"memory_daily_logs"})
+"""The prompt blocks of closed days, when made of stored logs only (or of nothing: no task can
+start on a day that has passed): they change only when a log is stored."""
+
+
+_TODAY: Memo[tuple[list[str], bool]] = Memo((), ttl=TODAY_SECONDS)
+"""Today's prompt blocks change with every task: a turn sees them as they were at most
+`TODAY_SECONDS` ago (the conversation itself is in its history), so a busy agent's turns do not
+each count and list the day's tasks again."""
+
+
+def _stored_only(found: tuple[list[str], bool]) -> bool:
+    return not found[1]
+
+
+async def _day_blocks(
+    db: AsyncSession, day: date, agent_id: str, users: list[str | None]
+) -> tuple[list[str], bool]:
+    """The day's prompt blocks, and whether any was made from the tasks (not a stored log)."""
+    live = False
+
+    async def made_now(db: AsyncSession, agent: str, user: str | None, when: date) -> Digest:
+        nonlocal live
+        live = True
+        return await brief(db, agent, user, when)
+
+    blocks = [
+        f"{day.isoformat()}: {made.summary}\n" + "\n".join(_newest(made))
+        for made, _built, _final in await collect(db, day, agent_id, users, made_now)
+        if made.lines
+    ]
+    return blocks, live
 
 
 def _newest(made: Digest) -> list[str]:

@@ -1,4 +1,4 @@
-"""Automatic memories from a conversation: after each completed turn (a background job) and
+"""Automatic memories from a conversation: in batches of a session's turns (`window`) and
 before context compaction, propose memories from the exchange, by the model when one is
 configured and by a few first-person patterns otherwise. A near-duplicate of an existing memory
 updates it (keeping the old text as a version) instead of adding another."""
@@ -6,7 +6,7 @@ updates it (keeping the old text as a version) instead of adding another."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -124,15 +124,16 @@ def _from_model(answer: str, turns: Sequence[Turn]) -> list[Proposal]:
 
 async def _proposals(
     model_runtime: ProviderRuntime, planned: list[Candidate], turns: Sequence[Turn]
-) -> list[Proposal]:
+) -> tuple[list[Proposal], modelcall.Answer | None]:
+    """What to remember, and the model's answer it came from (None: the patterns')."""
     transcript = "\n".join(f"[{i}] {role}: {content}" for i, (role, content, _) in enumerate(turns))
     answer = await modelcall.ask(model_runtime, planned, SYSTEM, transcript[-TRANSCRIPT_CHARS:])
     if answer is not None:
         try:
-            return _from_model(answer, turns)
+            return _from_model(answer.text, turns), answer
         except ValueError:
             pass  # not JSON: fall back to the patterns rather than lose the turn
-    return deterministic(turns)
+    return deterministic(turns), answer
 
 
 async def save(
@@ -188,23 +189,39 @@ async def propose(
     agent_id: str,
     session_id: str | None,
     messages: Sequence[Turn],
+    then: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> list[str]:
     """Proposes and saves memories from these messages; the ids created or updated. Nothing
     when the agent's extraction is off or the turn has no user. The model is asked between a
-    read and one write that a cancellation does not cut short, never inside a transaction.
+    read and one write that a cancellation does not cut short, never inside a transaction; that
+    write also records the call's tokens (memory usage) and runs `then` (e.g. moves a cursor),
+    which runs even when nothing is proposed.
     `embed`: the saved memories are queued for embedding (an embedding engine is configured)."""
-    if user_id is None or not messages:
+
+    async def nothing() -> list[str]:
+        if then is not None:
+            await database.uninterrupted(then, tenant_id=tenant_id)
         return []
+
+    if user_id is None or not messages:
+        return await nothing()
     async with database.transaction(readonly=True, tenant_id=tenant_id) as db:
         if not await settings_service.extraction_enabled(db, agent_id):
-            return []
+            return await nothing()
         try:
             email = (await users_service.get_member(db, user_id)).email
         except NotFound:
-            return []
+            return await nothing()
         planned = await modelcall.candidates(vault, db)
     actor = Actor.agent(tenant_id, user_id, agent_id, email)
-    proposals = await _proposals(model_runtime, planned, messages)
-    return await database.uninterrupted(
-        lambda db: save(db, actor, proposals, session_id, embed=embed), tenant_id=tenant_id
-    )
+    proposals, answer = await _proposals(model_runtime, planned, messages)
+
+    async def store(db: AsyncSession) -> list[str]:
+        if answer is not None:
+            answer.record(db, agent_id=agent_id, user_id=user_id, session_id=session_id)
+        saved = await save(db, actor, proposals, session_id, embed=embed)
+        if then is not None:
+            await then(db)
+        return saved
+
+    return await database.uninterrupted(store, tenant_id=tenant_id)

@@ -1,5 +1,7 @@
-"""Background memory work on the durable queue: extraction after a turn, the nightly daily
-logs (which schedule their next run themselves). The Gateway's worker runs `job_handlers`."""
+"""Background memory work on the durable queue: learning from a session's turns in batches
+(`window`), the nightly daily logs (which schedule their next run themselves). The Gateway's
+worker runs `job_handlers`. `memory.extract` (one turn's extraction) is what earlier versions
+queued after every turn; jobs of that kind still waiting are run as before."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.memory.graph import entity_model
-from sophon.memory.learning import daily_logs, extraction, modelcall
+from sophon.memory.learning import daily_logs, extraction, modelcall, window
 from sophon.memory.search import vectors
 from sophon.platform import queue
+from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
 from sophon.platform.queue import ClaimedJob, Job
 from sophon.platform.queue_worker import Handler, PermanentJobError
@@ -55,20 +58,24 @@ async def schedule_daily_logs(db: AsyncSession, day: date | None = None) -> Job 
 
 async def build_day(
     database: Database, vault: Vault, model_runtime: ProviderRuntime, tenant_id: str, day: date
-) -> list[daily_logs.Digest]:
+) -> tuple[list[daily_logs.Digest], list[tuple[daily_logs.Digest, modelcall.Answer]]]:
     """The day's log of every (agent, user) that was active in the tenant, summarised by the
-    model when one answers (asked outside any transaction), a digest otherwise."""
+    model when one answers (asked outside any transaction), a digest otherwise; and the model's
+    answers (their usage is recorded with the logs)."""
     start, end = daily_logs.bounds(day)
     async with database.transaction(readonly=True, tenant_id=tenant_id) as db:
         pairs = await activity.pairs_between(db, start, end)
         made = [await daily_logs.build(db, agent_id, user_id, day) for agent_id, user_id in pairs]
         planned = await modelcall.candidates(vault, db) if made else []
+    answers: list[tuple[daily_logs.Digest, modelcall.Answer]] = []
     for digest in made:
         lines = "\n".join(digest.lines)
-        summary = await modelcall.ask(model_runtime, planned, SUMMARY_SYSTEM, lines, max_tokens=300)
-        if summary and summary.strip():
-            digest.summary, digest.method = " ".join(summary.split()), "model"
-    return made
+        answer = await modelcall.ask(model_runtime, planned, SUMMARY_SYSTEM, lines, max_tokens=300)
+        if answer is not None:
+            answers.append((digest, answer))
+            if answer.text.strip():
+                digest.summary, digest.method = " ".join(answer.text.split()), "model"
+    return made, answers
 
 
 def job_handlers(
@@ -92,17 +99,55 @@ def job_handlers(
         )
         return {"entries": ids}
 
+    async def learn(job: ClaimedJob) -> dict[str, Any] | None:
+        payload = job.payload
+        session_id = str(payload["sessionId"])
+        async with database.transaction(readonly=True, tenant_id=job.tenant_id) as db:
+            found = await window.batch(db, payload)
+        if found.look_again is not None:  # the session is still talking: wait for a quiet spell
+            await database.uninterrupted(
+                window.follow_up(payload, found.look_again, window.IDLE), tenant_id=job.tenant_id
+            )
+            window.windows.idle_job_moved(session_id, found.look_again)
+            return window.describe(found, [])
+        if payload.get("reason") == window.IDLE:
+            window.windows.idle_job_moved(session_id, None)  # the next turn opens a new window
+        if found.through is None:
+            return window.describe(found, [])
+        move = window.advance(session_id, found.through)
+
+        async def then(db: AsyncSession) -> None:
+            await move(db)
+            if found.more:
+                await window.follow_up(payload, utcnow(), window.TURNS)(db)
+
+        ids = await extraction.propose(
+            database,
+            vault,
+            model_runtime,
+            embed=vectors.enabled(settings),
+            tenant_id=job.tenant_id,
+            user_id=payload.get("userId"),
+            agent_id=str(payload["agentId"]),
+            session_id=session_id,
+            messages=found.messages,
+            then=then,
+        )
+        return window.describe(found, ids)
+
     async def daily_log(job: ClaimedJob) -> dict[str, Any] | None:
         try:
             day = date.fromisoformat(str(job.payload["day"]))
         except (KeyError, ValueError):
             raise PermanentJobError("the payload names no valid day") from None
-        made = await build_day(database, vault, model_runtime, job.tenant_id, day)
+        made, answers = await build_day(database, vault, model_runtime, job.tenant_id, day)
         following = day + timedelta(days=1)
 
         async def store(db: AsyncSession) -> None:
             for digest in made:
                 await daily_logs.store(db, digest)
+            for digest, answer in answers:
+                answer.record(db, agent_id=digest.agent_id, user_id=digest.user_id)
             queue.enqueue(
                 db,
                 DAILY_LOG,
@@ -144,6 +189,7 @@ def job_handlers(
 
     return {
         EXTRACT: extract,
+        window.LEARN: learn,
         DAILY_LOG: daily_log,
         vectors.EMBED_JOB: embed,
         entity_model.JOB: entities,

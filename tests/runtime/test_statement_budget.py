@@ -1,0 +1,100 @@
+"""The SQL a chat turn costs, counted: an ordinary turn (no tools) of a warm session stays within
+its budget, so no later change adds reads to every turn without this test saying so. Counted
+on SQLite, where the Gateway is the database's one writer and its caches (`platform.memo`, the
+credential cache) hold until a write; on PostgreSQL they last a second, so counts vary there."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import Connection, event
+
+from sophon.gateway import Gateway
+from sophon.settings import Settings
+from tests.chat.chat_helpers import EventLog, chat_turn, send
+from tests.identity_helpers import Caller
+from tests.llm.fakes import FakeServer, SseReply, openai_chunk
+
+CHAT = "/v1/chat/completions"
+REQUEST_BUDGET = 5  # POST /api/chat: the session (and its agent), the message, the task, its job
+TURN_BUDGET = 15  # from the queue claim to the job's completion
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Workers woken by new tasks only: no idle poll lands among the counted statements."""
+    return settings.model_copy(update={"queue_poll_seconds": 3600})
+
+
+def _completes_job(statement: str) -> bool:
+    return statement.startswith("UPDATE jobs SET") and "finished_at=" in statement
+
+
+def streamed(text: str) -> SseReply:
+    return SseReply(
+        [
+            openai_chunk({"content": text}),
+            openai_chunk({}, finish_reason="stop"),
+            openai_chunk(usage=(30, 5)),
+            b"data: [DONE]\n\n",
+        ]
+    )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_ordinary_warm_turn_stays_within_its_statement_budget(
+    client: httpx.AsyncClient,
+    admin: Caller,
+    agent_id: str,
+    model: FakeServer,
+    gateway: Gateway,
+    events: EventLog,
+) -> None:
+    model.script("POST", CHAT, *[streamed(f"Answer {i}.") for i in range(4)])
+    accepted, _ = await chat_turn(client, admin, "Hello, I am warming up.")
+    session_id = accepted["sessionId"]
+    for text in ("Second turn.", "Third turn."):
+        await chat_turn(client, admin, text, sessionId=session_id)
+
+    seen: list[tuple[int, str]] = []  # (connection, statement)
+    job_done = asyncio.Event()
+
+    def count(conn: Connection, cursor: object, statement: str, *args: object) -> None:
+        seen.append((id(conn.connection.dbapi_connection), " ".join(statement.split())))
+        if _completes_job(seen[-1][1]):
+            job_done.set()
+
+    engine = gateway.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        sent = await send(client, admin, "What time is it in Ghent?", sessionId=session_id)
+        await events.named("TaskCompleted", sent["taskId"])
+        await asyncio.wait_for(job_done.wait(), 20)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    seen = _without_empty_polls(seen)
+    claim = next(i for i, (_, s) in enumerate(seen) if s.startswith("SELECT jobs.id"))
+    done = next(i for i, (_, s) in enumerate(seen) if _completes_job(s))
+    request, turn = seen[:claim], seen[claim : done + 1]
+    listing = "\n".join(s for _, s in seen)
+    assert len(request) <= REQUEST_BUDGET, listing
+    assert len(turn) <= TURN_BUDGET, listing
+    # what an ordinary turn never does again: look up what the caches hold, or approvals
+    for table in ("system_settings", "model_providers", "agent_file_versions", "approvals"):
+        assert not any(f"FROM {table}" in s for _, s in seen), (table, listing)
+
+
+def _without_empty_polls(seen: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Leaves out a worker's looks for work that found none (a claim's SELECT not followed by
+    its UPDATE on the same connection): the idle loop's, around any turn, not the turn's."""
+    kept = []
+    for i, (conn, statement) in enumerate(seen):
+        if statement.startswith("SELECT jobs.id"):
+            following = next((s for c, s in seen[i + 1 :] if c == conn), "")
+            if not following.startswith("UPDATE jobs SET status=?, attempts="):
+                continue
+        kept.append((conn, statement))
+    return kept
