@@ -21,5 +21,8 @@ def settings(settings: Settings) -> Settings:
             "cron_enabled": False,
             "outbound_allow": "127.0.0.1",
             "heartbeat_enabled": False,
+            # tests move the clock by hours: sign-ins must outlive that
+            "session_idle_minutes": 24 * 60,
+            "access_token_minutes": 24 * 60,
         }
     )
