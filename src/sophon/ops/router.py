@@ -14,9 +14,8 @@ from sophon.ops import service as ops
 from sophon.platform import queue
 from sophon.platform.access import api_router
 from sophon.platform.clock import iso
-from sophon.platform.errors import ServiceUnavailable
 from sophon.platform.permissions import Permission as P
-from sophon.platform.schemas import ApiModel, Timestamp, error_responses
+from sophon.platform.schemas import ApiModel, Timestamp
 from sophon.providers.service import list_providers
 
 router = api_router("/ops", tags=["Operations"])
@@ -55,15 +54,15 @@ class SchedulerOut(ApiModel):
     next_due_at: Timestamp | None
 
 
-@router.post("/scheduler/restart", operation_id="restartScheduler", responses=error_responses(503))
+@router.post("/scheduler/restart", operation_id="restartScheduler")
 @operate
 async def restart_scheduler(request: Request, db: DbDep, principal: PrincipalDep) -> SchedulerOut:
     """Restarts cron scheduling (every schedule reloaded from the database); the Gateway keeps
-    running. 503 where this process runs no workers."""
+    running. A process that runs no workers has no scheduler: its state is `off`."""
+    await ops.record_restart(db, principal, "scheduler")
     runtime = agent_runtime_of(request)
     if runtime is None:
-        raise ServiceUnavailable("This Gateway process runs no scheduler.")
-    await ops.record_restart(db, principal, "scheduler")
+        return SchedulerOut(state="off", next_due_at=None)
     await runtime.cron.restart()
     return SchedulerOut(state=runtime.cron.state.value, next_due_at=runtime.cron.next_due)
 
