@@ -72,25 +72,22 @@ def run_payload(job: CronJob, run: CronRun, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def _running(db: AsyncSession, job_id: str) -> bool:
-    stmt = select(CronRun.id).where(
-        CronRun.job_id == job_id, CronRun.status == RunStatus.RUNNING.value
+async def _running(db: AsyncSession, job_ids: list[str]) -> set[str]:
+    """Which of the jobs have a run still running."""
+    if not job_ids:
+        return set()
+    stmt = select(CronRun.job_id).where(
+        CronRun.job_id.in_(job_ids), CronRun.status == RunStatus.RUNNING.value
     )
-    return await db.scalar(stmt.limit(1)) is not None
+    return set((await db.scalars(stmt)).all())
 
 
-@audited("cron.fire")
-async def fire(
-    db: AsyncSession,
-    job: CronJob,
-    scheduled_for: datetime,
-    trigger: Trigger,
-    who: Principal | None = None,
+def _record(
+    db: AsyncSession, job: CronJob, scheduled_for: datetime, trigger: Trigger, skip: bool
 ) -> CronRun:
-    """Records the fire and queues its work (or records `Skipped` when the previous run is still
-    running and the policy is `skip`). The caller holds the job's row."""
+    """The fire's history record, and its work queued (or `Skipped`), in the caller's
+    transaction; `CronFired` goes out after commit."""
     now = utcnow()
-    skip = job.overlap_policy == OverlapPolicy.SKIP.value and await _running(db, job.id)
     run = CronRun(
         id=new_id("crun"),
         tenant_id=job.tenant_id,
@@ -110,22 +107,32 @@ async def fire(
         serial = f"cron:{job.id}" if job.overlap_policy == OverlapPolicy.QUEUE.value else None
         work = queue.enqueue(db, RUN_JOB, {"runId": run.id}, serial_key=serial, max_attempts=2)
         work.tenant_id = job.tenant_id
-        after_commit(
-            db,
-            Event(EventName.CRON_FIRED.value, run_payload(job, run), job.tenant_id, audience(job)),
+        event = Event(
+            EventName.CRON_FIRED.value, run_payload(job, run), job.tenant_id, audience(job)
         )
-    await audit.record(
-        db,
-        who if who is not None else {**SYSTEM_ACTOR, "tenantId": job.tenant_id},
-        "cron.fire",
-        ("cron", job.id),
-        details={
-            "runId": run.id,
-            "trigger": run.trigger,
-            "status": run.status,
-            "scheduledFor": iso(scheduled_for),
-        },
-    )
+        after_commit(db, event)
+    return run
+
+
+def _fire_details(run: CronRun) -> dict[str, Any]:
+    return {
+        "jobId": run.job_id,
+        "runId": run.id,
+        "trigger": run.trigger,
+        "status": run.status,
+        "scheduledFor": iso(run.scheduled_for),
+    }
+
+
+@audited("cron.fire")
+async def fire(
+    db: AsyncSession, job: CronJob, scheduled_for: datetime, trigger: Trigger, who: Principal
+) -> CronRun:
+    """A fire asked for by a person (run now): recorded, queued (or `Skipped` when the previous
+    run is still running and the policy is `skip`) and audited. The caller holds the job's row."""
+    skip = job.overlap_policy == OverlapPolicy.SKIP.value and bool(await _running(db, [job.id]))
+    run = _record(db, job, scheduled_for, trigger, skip)
+    await audit.record(db, who, "cron.fire", ("cron", job.id), details=_fire_details(run))
     return run
 
 
@@ -148,9 +155,10 @@ def missed(db: AsyncSession, job: CronJob, scheduled_for: datetime, now: datetim
     return run
 
 
-@audited("cron.fire")
-async def fire_if_due(db: AsyncSession, job: CronJob, now: datetime) -> CronRun | None:
-    """Fires a job whose `next_run_at` has come (row held by the caller) and moves it on."""
+@exempt("audited with the rest of its batch by fire_due")
+def fire_if_due(db: AsyncSession, job: CronJob, now: datetime, running: set[str]) -> CronRun | None:
+    """Fires a job whose `next_run_at` has come (row held by the caller) and moves it on;
+    `running`: the jobs of the batch with a run still running."""
     due = job.next_run_at
     if due is None or due > now or job.status != JobStatus.ACTIVE.value:
         return None
@@ -163,7 +171,25 @@ async def fire_if_due(db: AsyncSession, job: CronJob, now: datetime) -> CronRun 
     if now - latest > timedelta(seconds=job.misfire_grace_seconds):
         return missed(db, job, latest, now)
     late = count > 1 or now - latest > CATCH_UP_AFTER
-    return await fire(db, job, latest, Trigger.CATCH_UP if late else Trigger.SCHEDULE)
+    skip = job.overlap_policy == OverlapPolicy.SKIP.value and job.id in running
+    return _record(db, job, latest, Trigger.CATCH_UP if late else Trigger.SCHEDULE, skip)
+
+
+def _skips(job: CronJob) -> bool:
+    return job.overlap_policy == OverlapPolicy.SKIP.value
+
+
+async def _audit_batch(db: AsyncSession, tenant_id: str, runs: list[CronRun]) -> None:
+    """One `cron.fire` entry for the scheduled fires of one batch (up to `BATCH` jobs): an entry
+    per fire made 1,000 jobs due at once wait on the audit chain, one at a time."""
+    resource = ("cron", runs[0].job_id if len(runs) == 1 else None)
+    await audit.record(
+        db,
+        {**SYSTEM_ACTOR, "tenantId": tenant_id},
+        "cron.fire",
+        resource,
+        details={"count": len(runs), "runs": [_fire_details(r) for r in runs]},
+    )
 
 
 async def next_due(database: Database) -> datetime | None:
@@ -196,9 +222,12 @@ async def fire_due(database: Database, now: datetime | None = None) -> int:
                     .with_for_update(skip_locked=True)
                 )
                 batch = list((await db.scalars(claim)).all())
-                for job in batch:
-                    if await fire_if_due(db, job, moment) is not None:
-                        fired += 1
+                running = await _running(db, [j.id for j in batch if _skips(j)])
+                with db.no_autoflush:
+                    runs = [r for j in batch if (r := fire_if_due(db, j, moment, running))]
+                if runs:
+                    await _audit_batch(db, tenant_id, runs)
+                fired += len(runs)
             if len(batch) < BATCH:
                 break
     return fired

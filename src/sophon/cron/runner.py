@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ log = logging.getLogger("sophon.cron")
 WEBHOOK_TIMEOUT_SECONDS = 30.0
 WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
 ERROR_CHARS = 2000
+WRITE = object()  # `_peek`: the run's start has to write (a turn to queue, a failure to record)
 REPLY_CHARS = 2000
 
 
@@ -122,12 +124,22 @@ class CronRunner:
     def __init__(self, database: Database, ctx: CronContext) -> None:
         self.database = database
         self.ctx = ctx
+        self._tls: ssl.SSLContext | None = None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """Made once: loading the CA bundle costs ~0.1 s of CPU, too much for every fire."""
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        return self._tls
 
     async def handle(self, claimed: ClaimedJob) -> dict[str, Any] | None:
         run_id = str(claimed.payload.get("runId"))
-        async with self.database.transaction(tenant_id=claimed.tenant_id) as db:
-            work = await self._begin(db, run_id)
-        if work is None:
+        async with self.database.transaction(readonly=True, tenant_id=claimed.tenant_id) as db:
+            work = await self._peek(db, run_id)  # most runs need no write before their work
+        if work is WRITE:
+            async with self.database.transaction(tenant_id=claimed.tenant_id) as db:
+                work = await self._begin(db, run_id)
+        if not isinstance(work, _Work):
             return None
         status, error = await self._perform(work)
         async with self.database.transaction(tenant_id=claimed.tenant_id) as db:
@@ -138,6 +150,24 @@ class CronRunner:
             await finish(db, run, job, status, error)
             await prune(db, run.job_id, self.ctx.settings.cron_history_per_job)
         return {"runId": run_id, "status": status.value}
+
+    async def _peek(self, db: AsyncSession, run_id: str) -> _Work | object | None:
+        """What `_begin` would do, read-only: the work, None, or WRITE when it has to write."""
+        run = await db.get(CronRun, run_id)
+        if run is None or run.status != RunStatus.RUNNING.value or run.task_id is not None:
+            return None
+        job = await db.get(CronJob, run.job_id)
+        if job is None or job.action.get("type") not in ("webhook", "code"):
+            return WRITE
+        if await _creator_problem(db, job) is not None:
+            return WRITE
+        return self._work(job)
+
+    def _work(self, job: CronJob) -> _Work:
+        secret = None
+        if job.action.get("type") == "webhook" and job.secret is not None:
+            secret = self.ctx.vault.decrypt(job.secret, f"cron:{job.id}")
+        return _Work(dict(job.action), secret)
 
     async def _begin(self, db: AsyncSession, run_id: str) -> _Work | None:
         run = await db.get(CronRun, run_id, with_for_update=True)
@@ -158,10 +188,7 @@ class CronRunner:
         if kind == "workflow":
             await self._start_workflow(db, job, run)
             return None
-        secret = None
-        if kind == "webhook" and job.secret is not None:
-            secret = self.ctx.vault.decrypt(job.secret, f"cron:{job.id}")
-        return _Work(dict(job.action), secret)
+        return self._work(job)
 
     async def _start_turn(self, db: AsyncSession, job: CronJob, run: CronRun) -> None:
         action = job.action
@@ -231,6 +258,7 @@ class CronRunner:
         client = outbound_client(
             allow=split_allow_setting(settings.outbound_allow),
             resolver=self.ctx.resolver,
+            verify=self._tls_context(),
             total_timeout=WEBHOOK_TIMEOUT_SECONDS,
             max_response_bytes=WEBHOOK_MAX_RESPONSE_BYTES,
         )
