@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sophon.audit.chain import load_audit_key
+from sophon.cron.context import CronContext
 from sophon.identity.auth.credential_cache import IDENTITY_TABLES, CredentialCache
 from sophon.identity.auth.principals import SessionPolicy
 from sophon.identity.auth.service import AuthConfig, LoginGuard
@@ -37,6 +38,8 @@ class Gateway:
     tools: ToolRegistry
     vault: Vault
     model_runtime: ProviderRuntime
+    cron: CronContext
+    """What cron jobs use; the workflow launcher is set on it (`cron.workflows`) when wired."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when shutdown begins: long waits for clients (task long-polls) answer at once."""
 
@@ -74,6 +77,12 @@ class Gateway:
             ),
             credentials=_credential_cache(settings, db),
         )
+        tools = ToolRegistry(builtin_tools(settings))
+        vault = Vault(
+            vault_key_from_setting(settings.vault_key.get_secret_value())
+            if settings.vault_key
+            else load_or_create_key(settings.data, "vault", 32)
+        )
         return cls(
             settings=settings,
             db=db,
@@ -82,13 +91,10 @@ class Gateway:
             limiter=limiter,
             auth=auth,
             license=LicenseService(settings),
-            tools=ToolRegistry(builtin_tools(settings)),
-            vault=Vault(
-                vault_key_from_setting(settings.vault_key.get_secret_value())
-                if settings.vault_key
-                else load_or_create_key(settings.data, "vault", 32)
-            ),
+            tools=tools,
+            vault=vault,
             model_runtime=ProviderRuntime.from_settings(settings),
+            cron=CronContext(settings, tools, vault),
         )
 
     async def start(self) -> None:

@@ -4,6 +4,7 @@ from sophon.agents import models as agent_models
 from sophon.approvals import models as approval_models
 from sophon.audit import models as audit_models
 from sophon.chat import models as chat_models
+from sophon.cron import models as cron_models
 from sophon.identity import models as identity_models
 from sophon.memory import models as memory_models
 from sophon.memory.entries import fts
@@ -32,6 +33,7 @@ __all__ = [
     "approval_models",
     "audit_models",
     "chat_models",
+    "cron_models",
     "described_by_models",
     "idempotency_models",
     "identity_models",

@@ -185,6 +185,20 @@ class Settings(BaseSettings):
         "Medium", description="Heartbeat runs auto-reject tool calls above this risk level."
     )
 
+    # cron jobs
+    cron_enabled: bool = Field(True, description="Run the cron scheduler in this process.")
+    cron_max_jobs_per_tenant: int = Field(1000, ge=1, description="Cron jobs a tenant may have.")
+    cron_min_interval_seconds: int = Field(
+        10, ge=10, description="Shortest gap between two fires of one job (at least 10 s)."
+    )
+    cron_history_per_job: int = Field(1000, ge=1, description="History records kept per job.")
+    cron_max_sleep_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest scheduler sleep: how soon a replica without a shared event bus "
+        "sees another replica's changes.",
+    )
+
     # real-time hubs
     hub_keepalive_seconds: float = Field(
         15.0, gt=0, description="A hub connection that sent nothing this long is sent a ping."

@@ -13,8 +13,9 @@ from sophon.identity.guard import PrincipalDep, requires
 from sophon.ops import service as ops
 from sophon.platform import queue
 from sophon.platform.access import api_router
+from sophon.platform.clock import iso
 from sophon.platform.permissions import Permission as P
-from sophon.platform.schemas import ApiModel
+from sophon.platform.schemas import ApiModel, Timestamp
 from sophon.providers.service import list_providers
 
 router = api_router("/ops", tags=["Operations"])
@@ -48,6 +49,24 @@ async def drain(db: DbDep, principal: PrincipalDep) -> ProcessingOut:
     return ProcessingOut(processing=await ops.change(db, principal, ops.Processing.DRAINING))
 
 
+class SchedulerOut(ApiModel):
+    state: str
+    next_due_at: Timestamp | None
+
+
+@router.post("/scheduler/restart", operation_id="restartScheduler")
+@operate
+async def restart_scheduler(request: Request, db: DbDep, principal: PrincipalDep) -> SchedulerOut:
+    """Restarts cron scheduling (every schedule reloaded from the database); the Gateway keeps
+    running. A process that runs no workers has no scheduler: its state is `off`."""
+    await ops.record_restart(db, principal, "scheduler")
+    runtime = agent_runtime_of(request)
+    if runtime is None:
+        return SchedulerOut(state="off", next_due_at=None)
+    await runtime.cron.restart()
+    return SchedulerOut(state=runtime.cron.state.value, next_due_at=runtime.cron.next_due)
+
+
 @router.get("/health", operation_id="opsHealth")
 @observe
 async def health(request: Request, db: DbDep, gateway: GatewayDep) -> dict[str, Any]:
@@ -71,11 +90,19 @@ async def health(request: Request, db: DbDep, gateway: GatewayDep) -> dict[str, 
             "concurrency": runtime.worker.concurrency,
         }
         last = runtime.last_tick_at
+        cron = runtime.cron
         scheduler = {
             "status": "ok" if last is not None else "starting",
             "lastTickSecondsAgo": None if last is None else round(loop_time - last, 1),
             "ticks": runtime.ticks,
             "heartbeats": gateway.settings.heartbeat_enabled,
+            "cron": {
+                "state": cron.state.value,
+                "nextDueAt": iso(cron.next_due) if cron.next_due else None,
+                "fires": cron.fires,
+                "restarts": cron.restarts,
+                "lastTickAt": iso(cron.last_tick_at) if cron.last_tick_at else None,
+            },
         }
     providers = [
         {"name": p.name, "type": p.type, "status": p.status, "lastError": p.last_error}

@@ -69,6 +69,12 @@ async def settle_drain(db: AsyncSession) -> None:
         _announce(db, Processing.PAUSED)
 
 
+@audited("ops.restart")
+async def record_restart(db: AsyncSession, principal: Principal, service: str) -> None:
+    """Audits a service restart ("Service start/stop/restart")."""
+    await audit.record(db, principal, "ops.restart", ("ops", service), details={"service": service})
+
+
 async def refuse_new_work(db: AsyncSession) -> None:
     """New task-creating requests get 503 while the Gateway drains."""
     if await state(db) is Processing.DRAINING:

@@ -43,6 +43,8 @@ class EventName(StrEnum):
     APPROVAL_REQUESTED = "ApprovalRequested"
     APPROVAL_RESOLVED = "ApprovalResolved"
     NOTIFICATION = "Notification"
+    CRON_FIRED = "CronFired"
+    CRON_FAILED = "CronFailed"
 
 
 @dataclass(frozen=True, slots=True)

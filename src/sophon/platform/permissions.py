@@ -24,6 +24,7 @@ class Permission(StrEnum):
     MANAGE_CONNECTIONS = "ManageConnections"
     MANAGE_CHANNELS = "ManageChannels"
     MANAGE_CRON_JOBS = "ManageCronJobs"
+    VIEW_CRON_JOBS = "ViewCronJobs"
     MANAGE_WEBHOOKS = "ManageWebhooks"
     MANAGE_NODES = "ManageNodes"
     MANAGE_MCP = "ManageMcp"
@@ -71,6 +72,7 @@ VIEWER = frozenset(
         Permission.VIEW_ACTIVE_TASKS,
         Permission.VIEW_BUDGETS,
         Permission.VIEW_SYSTEM_HEALTH,
+        Permission.VIEW_CRON_JOBS,
     }
 )
 

@@ -10,6 +10,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from sophon.approvals import service as approvals
+from sophon.cron.firing import RUN_JOB as CRON_RUN_JOB
+from sophon.cron.runner import CronRunner
+from sophon.cron.scheduler import CronScheduler
 from sophon.memory import turn_hooks as memory_loop
 from sophon.memory.learning import jobs as memory_jobs
 from sophon.ops import service as ops
@@ -53,6 +56,7 @@ class AgentRuntime:
             gateway.db,
             {
                 tasks.TURN_JOB: self.runner.handle,
+                CRON_RUN_JOB: CronRunner(gateway.db, gateway.cron).handle,
                 **memory_jobs.job_handlers(
                     gateway.db, settings, gateway.vault, gateway.model_runtime
                 ),
@@ -62,6 +66,7 @@ class AgentRuntime:
             concurrency=settings.worker_concurrency,
             gate=self._may_claim,
         )
+        self.cron = CronScheduler(gateway.db, gateway.bus, gateway.cron, self.worker.notify)
         self.last_tick_at: float | None = None
         self.ticks = 0  # completed scheduler rounds, reported by the health check
         self._stop = asyncio.Event()
@@ -80,10 +85,12 @@ class AgentRuntime:
         self._worker = asyncio.create_task(
             self.worker.run_until_stopped(self._stop), name="runtime-worker"
         )
+        await self.cron.start()
 
     async def stop(self) -> None:
         """Stops claiming; running turns are handed back to the queue (resumed elsewhere)."""
         self._stop.set()
+        await self.cron.stop()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

@@ -184,3 +184,11 @@ async def from_api_token(db: AsyncSession, secret: str, slug: str | None) -> Aut
 
 def is_api_token(credential: str) -> bool:
     return credential.startswith(TOKEN_PREFIX)
+
+
+async def acting_for(db: AsyncSession, user_id: str, tenant_id: str) -> Principal:
+    """The user's standing in the tenant now, for work done on their behalf (a cron job firing):
+    Unauthenticated for a suspended or deleted account, NotAuthorized for a suspended or ended
+    membership."""
+    user, tenant, member = await _standing(db, user_id, None, tenant_id)
+    return await _principal(db, user, tenant, member, AuthMethod.SYSTEM)

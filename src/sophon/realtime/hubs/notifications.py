@@ -8,4 +8,6 @@ from sophon.realtime.hub import Hub
 
 class NotificationsHub(Hub):
     name = "notifications"
-    forwards = frozenset({EventName.NOTIFICATION.value})
+    forwards = frozenset(
+        {EventName.NOTIFICATION.value, EventName.CRON_FIRED.value, EventName.CRON_FAILED.value}
+    )
