@@ -61,7 +61,7 @@ class Receiver:
 
     async def wait(self, path: str, count: int = 1, within: float = 20.0) -> list[Hit]:
         async with asyncio.timeout(within):
-            while len(self.of(path)) < count:
+            while len(self.of(path)) < count:  # noqa: ASYNC110 - filled by another thread
                 await asyncio.sleep(0.02)
         return self.of(path)
 

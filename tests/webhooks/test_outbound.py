@@ -14,7 +14,7 @@ from sophon.gateway import Gateway
 from tests.chat.chat_helpers import EventLog
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller, add_user
-from tests.webhooks.helpers import add_outbound, delivery, deliveries, get_webhook, settled
+from tests.webhooks.helpers import add_outbound, deliveries, get_webhook, settled
 from tests.webhooks.receiver import Receiver
 
 
@@ -28,7 +28,8 @@ async def test_create_shows_the_secret_once_and_masks_headers(
     created = await add_outbound(client, admin, f"{receiver.url}/hook")
     assert created["id"].startswith("wh_")
     assert created["secret"].startswith("whsec_")
-    assert created["kind"] == "outbound" and created["status"] == "Active"
+    assert created["kind"] == "outbound"
+    assert created["status"] == "Active"
     assert created["eventTypes"] == ["task.*", "agent.*"]
     response = await client.patch(
         f"/api/webhooks/{created['id']}",
@@ -89,7 +90,8 @@ async def test_test_delivery_is_signed_for_standard_webhooks_and_sophon(
     response = await client.post(f"/api/webhooks/{created['id']}/test", headers=admin.headers)
     assert response.status_code == 202, response.text
     queued = response.json()
-    assert queued["id"].startswith("dlv_") and queued["eventType"] == "webhook.test"
+    assert queued["id"].startswith("dlv_")
+    assert queued["eventType"] == "webhook.test"
     (hit,) = await receiver.wait("/hook")
     payload = verify_standard(secret, hit.body, hit.headers)
     assert payload == hit.json()
@@ -102,7 +104,8 @@ async def test_test_delivery_is_signed_for_standard_webhooks_and_sophon(
     done = await settled(client, admin, created["id"], queued["id"])
     assert done["status"] == "Succeeded"
     (attempt,) = done["attemptLog"]
-    assert attempt["statusCode"] == 200 and attempt["succeeded"] is True
+    assert attempt["statusCode"] == 200
+    assert attempt["succeeded"] is True
     assert attempt["responseBody"] == "ok 200"
     assert attempt["responseHeaders"]["content-type"] == "text/plain"
     assert (await get_webhook(client, admin, created["id"]))["lastDeliveryAt"] is not None
@@ -118,7 +121,8 @@ async def test_rotation_signs_with_both_secrets(
     )
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()["secret"]
-    assert new.startswith("whsec_") and new != old
+    assert new.startswith("whsec_")
+    assert new != old
     await client.post(f"/api/webhooks/{created['id']}/test", headers=admin.headers)
     (hit,) = await receiver.wait("/hook")
     assert hit.headers["webhook-signature"].count("v1,") == 2
@@ -139,7 +143,8 @@ async def test_failures_retry_with_the_same_id_until_success(
     hits = await receiver.wait("/hook", 3)
     assert {h.headers["webhook-id"] for h in hits} == {queued["id"]}
     done = await settled(client, admin, created["id"], queued["id"])
-    assert done["status"] == "Succeeded" and done["attempts"] == 3
+    assert done["status"] == "Succeeded"
+    assert done["attempts"] == 3
     assert [a["statusCode"] for a in done["attemptLog"]] == [500, 503, 200]
     assert done["attemptLog"][0]["error"] == "HTTP 500"
 
@@ -153,7 +158,8 @@ async def test_giving_up_after_the_schedule_then_retry_by_hand(
         await client.post(f"/api/webhooks/{created['id']}/test", headers=admin.headers)
     ).json()
     done = await settled(client, admin, created["id"], queued["id"])
-    assert done["status"] == "Failed" and done["attempts"] == 4  # 1 + 3 retries
+    assert done["status"] == "Failed"
+    assert done["attempts"] == 4
     failed = await deliveries(client, admin, created["id"], status="Failed")
     assert [d["id"] for d in failed] == [queued["id"]]
     assert await deliveries(client, admin, created["id"], status="Succeeded") == []
@@ -166,9 +172,11 @@ async def test_giving_up_after_the_schedule_then_retry_by_hand(
     )
     assert_error(again, 409, "conflict")
     done = await settled(client, admin, created["id"], queued["id"])
-    assert done["status"] == "Succeeded" and done["attempts"] == 5
+    assert done["status"] == "Succeeded"
+    assert done["attempts"] == 5
     hits = receiver.of("/hook")
-    assert len(hits) == 5 and len({h.body for h in hits}) == 1
+    assert len(hits) == 5
+    assert len({h.body for h in hits}) == 1
 
 
 async def test_redirects_are_not_followed(
@@ -201,8 +209,10 @@ async def test_gone_disables_the_endpoint_at_once_and_tells_the_owner(
     assert note.payload["webhookId"] == created["id"]
     assert note.audience.user_ids == frozenset({admin.id})
     shown = await get_webhook(client, admin, created["id"])
-    assert shown["status"] == "Disabled" and shown["enabled"] is False
+    assert shown["status"] == "Disabled"
+    assert shown["enabled"] is False
     (only,) = await deliveries(client, admin, created["id"])
-    assert only["status"] == "Failed" and only["attempts"] == 1
+    assert only["status"] == "Failed"
+    assert only["attempts"] == 1
     await client.post("/api/agents", headers=admin.headers, json={"name": "Later"})
     assert len(await deliveries(client, admin, created["id"])) == 1  # none for a disabled one
