@@ -21,7 +21,7 @@ def settings(settings: Settings) -> Settings:
             "outbound_allow": "127.0.0.1",
             "webhook_retry_schedule": [0.05, 0.05, 0.05],
             "webhook_max_body_bytes": 4096,
-            "webhook_inbound_per_minute": 40,
+            "webhook_inbound_per_minute": 10,
             "task_lease_seconds": 3600,
             "scheduler_poll_seconds": 3600,
             "queue_poll_seconds": 0.1,

@@ -76,6 +76,8 @@ class Receiver:
         with self._lock:
             self.hits.append(Hit(scope["path"], headers, body))
             status, extra = self._statuses.popleft() if self._statuses else (200, {})
+        while self.hold.is_set():  # noqa: ASYNC110 - released by the test's thread
+            await asyncio.sleep(0.02)
         raw = [(b"content-type", b"text/plain")] + [
             (k.encode(), v.encode()) for k, v in extra.items()
         ]
