@@ -59,11 +59,14 @@ def _system_actor(tenant_id: str) -> audit.Actor:
     return {"userId": None, "email": None, "role": "system", "tenantId": tenant_id}
 
 
-@exempt("a delivery to a disabled or deleted endpoint is closed; the endpoint's change is audited")
-async def prepare(db: AsyncSession, vault: Vault, delivery_id: str) -> Outgoing | None:
-    """What to send for a pending delivery; None when there is nothing to send (done already,
-    or its endpoint was disabled: then it is closed as Failed)."""
-    delivery = await db.get(Delivery, delivery_id, with_for_update=True)
+CLOSE = "close"
+"""`prepare`'s answer for a pending delivery whose endpoint is disabled: `close` it."""
+
+
+async def prepare(db: AsyncSession, vault: Vault, delivery_id: str) -> Outgoing | str | None:
+    """What to send for a pending delivery (read only); None when there is nothing to send,
+    CLOSE when its endpoint was disabled meanwhile."""
+    delivery = await db.get(Delivery, delivery_id)
     if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
         return None
     webhook = await db.get(Webhook, delivery.webhook_id)
@@ -71,10 +74,7 @@ async def prepare(db: AsyncSession, vault: Vault, delivery_id: str) -> Outgoing 
         return None
     usable = webhook.enabled and webhook.status != Status.DISABLED.value
     if not usable and delivery.event_type != TEST_EVENT:
-        delivery.status = DeliveryStatus.FAILED.value
-        delivery.last_error = "the endpoint is disabled"
-        delivery.next_attempt_at = None
-        return None
+        return CLOSE
     keys = [vault.decrypt(str(webhook.secret_blob), secret_aad(webhook.id))]
     expires = webhook.previous_expires_at
     if webhook.previous_secret_blob and expires is not None and expires > utcnow():
@@ -83,6 +83,15 @@ async def prepare(db: AsyncSession, vault: Vault, delivery_id: str) -> Outgoing 
     if webhook.headers_blob:
         extra = json.loads(vault.decrypt(webhook.headers_blob, headers_aad(webhook.id)))
     return Outgoing(delivery.id, webhook.url, delivery.body.encode(), keys, extra)
+
+
+@exempt("a delivery to a disabled endpoint is closed; disabling the endpoint was audited")
+async def close(db: AsyncSession, delivery_id: str) -> None:
+    delivery = await db.get(Delivery, delivery_id, with_for_update=True)
+    if delivery is not None and delivery.status == DeliveryStatus.PENDING.value:
+        delivery.status = DeliveryStatus.FAILED.value
+        delivery.last_error = "the endpoint is disabled"
+        delivery.next_attempt_at = None
 
 
 def _notify_owner(db: AsyncSession, webhook: Webhook, why: str) -> None:

@@ -94,11 +94,13 @@ class Dispatcher:
 
     async def handle(self, job: ClaimedJob) -> dict[str, Any] | None:
         delivery_id = str(job.payload["deliveryId"])
-        outgoing = await self.database.uninterrupted(
-            lambda db: delivery_service.prepare(db, self.vault, delivery_id),
-            tenant_id=job.tenant_id,
-        )
-        if outgoing is None:
+        async with self.database.transaction(readonly=True, tenant_id=job.tenant_id) as db:
+            outgoing = await delivery_service.prepare(db, self.vault, delivery_id)
+        if outgoing == delivery_service.CLOSE:
+            await self.database.uninterrupted(
+                lambda db: delivery_service.close(db, delivery_id), tenant_id=job.tenant_id
+            )
+        if not isinstance(outgoing, Outgoing):
             return {"sent": False}
         at = utcnow()
         outcome = await self.send(outgoing)
