@@ -11,6 +11,7 @@ export const routes = [
   { path: "/agents", title: "Agents", nav: "Build", any: ["ViewAgents", "ManageAgents"], page: () => import("./pages/agents.js") },
   { path: "/agents/:id", title: "Agent", any: ["ViewAgents", "ManageAgents"], page: () => import("./pages/agent.js") },
   { path: "/models", title: "Models", nav: "Build", any: ["ViewModels", "ManageModels"], page: () => import("./pages/models.js") },
+  { path: "/webhooks", title: "Webhooks", nav: "Build", any: ["ManageWebhooks"], page: () => import("./pages/webhooks.js") },
   { path: "/operations", title: "Operations", nav: "Operations", any: ["ViewSystemHealth", "ManageOperations"], page: () => import("./pages/operations.js") },
   { path: "/account", title: "Account", page: () => import("./pages/account.js") },
 ];
