@@ -3,7 +3,7 @@ exposing `BENCHMARK = Benchmark(name, summary, run)` and one line here."""
 
 from __future__ import annotations
 
-from bench import chat, cold_start, cron, http_trivial, hubs, idle_rss, memory
+from bench import chat, cold_start, cron, http_trivial, hubs, idle_rss, memory, webhooks
 from bench.harness import Benchmark
 
 BENCHMARKS: list[Benchmark] = [
@@ -15,6 +15,7 @@ BENCHMARKS: list[Benchmark] = [
     memory.BENCHMARK,
     cron.BENCHMARK,
     cron.PG_BENCHMARK,
+    webhooks.BENCHMARK,
 ]
 
 

@@ -40,6 +40,8 @@ from sophon.tasks import router as tasks_router
 from sophon.tenants import router as tenants_router
 from sophon.tools import router as tools_router
 from sophon.web.router import install_web
+from sophon.webhooks import router as webhooks_router
+from sophon.webhooks.dispatcher import Dispatcher
 
 if TYPE_CHECKING:
     from sophon.runtime.engine import AgentRuntime
@@ -71,6 +73,7 @@ ROUTERS = [
     memory_router.router,
     cron_router.router,
     ops_router.router,
+    webhooks_router.router,
 ]
 
 
@@ -84,12 +87,15 @@ def create_app(settings: Settings) -> FastAPI:
             await migrate.ensure_schema(gateway.db.engine, metadata)
         await bootstrap.prepare(settings, gateway.db)
         app.state.runtime = await _start_runtime(gateway)
+        app.state.webhooks = await _start_webhooks(gateway)
         log.info("gateway ready", extra={"database": gateway.db.dialect})
         try:
             yield
         finally:
             gateway.stopping.set()
             await _stop_runtime(app)
+            if app.state.webhooks is not None:
+                await app.state.webhooks.stop()
             await gateway.close()
             log.info("gateway stopped")
 
@@ -131,6 +137,15 @@ async def _start_runtime(gateway: Gateway) -> AgentRuntime | None:
     runtime = AgentRuntime(gateway)
     await runtime.start()
     return runtime
+
+
+async def _start_webhooks(gateway: Gateway) -> Dispatcher | None:
+    """Starts sending outbound webhook deliveries (where this process runs workers)."""
+    if not gateway.settings.run_workers:
+        return None
+    dispatcher = Dispatcher(gateway.db, gateway.bus, gateway.vault, gateway.settings)
+    await dispatcher.start()
+    return dispatcher
 
 
 async def _stop_runtime(app: FastAPI) -> None:

@@ -14,7 +14,12 @@ from sophon.identity.auth.principals import SessionPolicy
 from sophon.identity.auth.service import AuthConfig, LoginGuard
 from sophon.license.service import LicenseService
 from sophon.platform.db import Database
-from sophon.platform.events import EventBus, build_event_bus, wait_for_released_events
+from sophon.platform.events import (
+    EventBus,
+    build_event_bus,
+    install_commit_hook,
+    wait_for_released_events,
+)
 from sophon.platform.keys import load_or_create_key
 from sophon.platform.pagination import CursorCodec, Paginator
 from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy, build_rate_limiter
@@ -24,6 +29,8 @@ from sophon.providers.connect import ProviderRuntime
 from sophon.settings import Settings
 from sophon.tools.builtins import builtin_tools
 from sophon.tools.registry import ToolRegistry
+from sophon.webhooks.launcher import WorkflowLauncher
+from sophon.webhooks.outbox import stage_deliveries
 
 
 @dataclass
@@ -40,6 +47,8 @@ class Gateway:
     model_runtime: ProviderRuntime
     cron: CronContext
     """What cron jobs use; the workflow launcher is set on it (`cron.workflows`) when wired."""
+    workflow_launcher: WorkflowLauncher | None = None
+    """Starts workflows for inbound webhooks; None until a workflows package provides one."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when shutdown begins: long waits for clients (task long-polls) answer at once."""
 
@@ -50,6 +59,7 @@ class Gateway:
             settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
         )
         bus = build_event_bus(settings.redis_url)
+        install_commit_hook(stage_deliveries)  # webhook deliveries commit with their event
         db = Database(settings.db_url, bus, audit_key=load_audit_key(settings))
         limiter = build_rate_limiter(settings.redis_url)
         jwt_key = (

@@ -14,6 +14,7 @@ from sophon.platform.db import Base
 from sophon.providers import models as provider_models
 from sophon.tasks import models as task_models
 from sophon.tenants import models as tenant_models
+from sophon.webhooks import models as webhook_models
 
 metadata = Base.metadata
 
@@ -44,4 +45,5 @@ __all__ = [
     "queue_models",
     "task_models",
     "tenant_models",
+    "webhook_models",
 ]

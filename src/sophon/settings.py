@@ -197,6 +197,22 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest scheduler sleep: how soon a replica without a shared event bus "
         "sees another replica's changes.",
+    # webhooks
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="Seconds before each retry of a failed outbound delivery (JSON list; "
+        "each delay gets up to 10% jitter); its length is the number of retries.",
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Per attempt.")
+    webhook_disable_after_days: float = Field(
+        5.0, gt=0, description="An endpoint failing this long is disabled and its owner told."
+    )
+    webhook_concurrency: int = Field(16, ge=1, le=512, description="Deliveries sent at once.")
+    webhook_max_body_bytes: int = Field(
+        1 * MIB, ge=1 * KIB, description="Largest inbound webhook body (413 above)."
+    )
+    webhook_inbound_per_minute: int = Field(
+        600, ge=1, description="Requests one inbound webhook slug accepts per minute."
     )
 
     # real-time hubs

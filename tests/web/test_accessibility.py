@@ -19,6 +19,7 @@ PAGES = {
     "/admin/license": "Licence",
     "/admin/audit": "Audit log",
     "/operations": "Operations",
+    "/webhooks": "Webhooks",
     "/account": "Account",
     "/nowhere": "Page not found",
 }

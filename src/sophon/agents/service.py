@@ -20,6 +20,7 @@ from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
+from sophon.platform.events import Audience, Event, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import ALL_TENANTS
@@ -33,6 +34,22 @@ DEFAULT_DESCRIPTION = "The workspace's general assistant."
 DEFAULT_TOOLS = ["datetime.now", "memory.read", "memory.search", "memory.traverse", "web.fetch"]
 """A new default agent's allowlist: the built-ins up to Low risk, named one by one so a tool
 added to a family later is not granted unseen. Existing agents keep theirs."""
+
+
+AGENT_EVENTS = {"create": "AgentCreated", "update": "AgentUpdated", "delete": "AgentDeleted"}
+"""Bus events of an agent's lifecycle (no hub forwards them; webhooks deliver them)."""
+
+
+def _announce(db: AsyncSession, agent: Agent, change: str) -> None:
+    after_commit(
+        db,
+        Event(
+            AGENT_EVENTS[change],
+            {"agentId": agent.id, "name": agent.name},
+            tenant_id=agent.tenant_id,
+            audience=Audience(),
+        ),
+    )
 
 
 def live() -> Select[Agent]:
@@ -177,6 +194,7 @@ async def create(db: AsyncSession, actor: Principal, body: AgentIn) -> Agent:
     )
     await _insert(db, agent)
     await audit.record(db, actor, "agent.create", ("agent", agent.id), details={"name": name})
+    _announce(db, agent, "create")
     return agent
 
 
@@ -208,6 +226,7 @@ async def update(db: AsyncSession, actor: Principal, agent_id: str, body: AgentP
     except IntegrityError:
         raise Conflict(f"An agent named '{agent.name}' already exists.") from None
     await audit.record(db, actor, "agent.update", ("agent", agent.id), details=changes)
+    _announce(db, agent, "update")
     return agent
 
 
@@ -223,6 +242,7 @@ async def delete(db: AsyncSession, actor: Principal, agent_id: str) -> None:
     await db.flush()
     await tasks.cancel_for_agent(db, agent.id)
     await audit.record(db, actor, "agent.delete", ("agent", agent.id), details={"name": agent.name})
+    _announce(db, agent, "delete")
 
 
 @audited("agent.tools.update")

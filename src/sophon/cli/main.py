@@ -25,6 +25,7 @@ from sophon.cli import (
     cmd_sessions,
     cmd_system,
     cmd_tasks,
+    cmd_webhooks,
 )
 from sophon.cli.cmd_admin import app as admin_app
 from sophon.cli.core import EXIT_USAGE, SophonGroup, fail, new_app, root_options
@@ -58,6 +59,7 @@ app.add_typer(cmd_approvals.app, name="approvals")
 app.add_typer(cmd_ops.app, name="ops")
 app.add_typer(cmd_memory.app, name="memory")
 app.add_typer(cmd_cron.app, name="cron")
+app.add_typer(cmd_webhooks.app, name="webhooks")
 app.command()(cmd_chat.chat)
 cmd_auth.register(app)
 cmd_system.register(app)

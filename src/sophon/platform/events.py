@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -284,6 +284,20 @@ def build_event_bus(redis_url: str | None) -> EventBus:
 
 _release_tasks: set[asyncio.Task[None]] = set()
 
+CommitHook = Callable[[Session, Sequence[Event]], None]
+"""Called inside the outermost commit of a session that queued events, just before it commits,
+with those events (ones of rolled-back savepoints left out). What it adds to the session commits
+with the events' cause, or not at all."""
+_commit_hooks: list[CommitHook] = []
+
+
+def install_commit_hook(hook: CommitHook) -> None:
+    """Installs `hook` once for the process (the composition root does, e.g. for the webhook
+    deliveries that must be written in the same transaction as the event's cause). The hook runs
+    in SQLAlchemy's sync context: it may query and add rows through the sync session."""
+    if hook not in _commit_hooks:
+        _commit_hooks.append(hook)
+
 
 def attach_bus(session: AsyncSession | Session, bus: EventBus) -> None:
     """Makes `bus` the default target of `after_commit` for this session."""
@@ -324,9 +338,17 @@ class _Outbox:
 
     def __init__(self, session: Session) -> None:
         self.entries: list[tuple[SessionTransaction, EventBus, Event]] = []
+        sa_event.listen(session, "before_commit", self._committing)
         sa_event.listen(session, "after_commit", self._committed)
         sa_event.listen(session, "after_rollback", self._rolled_back)
         sa_event.listen(session, "after_transaction_end", self._ended)
+
+    def _committing(self, session: Session) -> None:
+        if session.get_nested_transaction() is not None or not self.entries:
+            return
+        events = [item for _, _, item in self.entries]
+        for hook in tuple(_commit_hooks):
+            hook(session, events)
 
     def _committed(self, session: Session) -> None:
         if session.get_nested_transaction() is not None:

@@ -18,6 +18,7 @@ from sophon.platform.clock import utcnow
 from sophon.platform.delegation import require_within
 from sophon.platform.emails import normalize_email
 from sophon.platform.errors import Conflict, NotAuthorized, NotFound, ValidationFailed
+from sophon.platform.events import Audience, Event, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
@@ -87,6 +88,10 @@ async def create_member(
     return user
 
 
+USER_CREATED = "UserCreated"
+"""Bus event of a new member (no hub forwards it; webhooks deliver it)."""
+
+
 @dataclass(frozen=True)
 class CreatedUser:
     user: User
@@ -145,6 +150,15 @@ async def create(
     )
     await audit.record(
         db, actor, "user.create", ("user", user.id), details={"email": user.email, "roles": roles}
+    )
+    after_commit(
+        db,
+        Event(
+            USER_CREATED,
+            {"userId": user.id, "email": user.email, "displayName": user.display_name},
+            tenant_id=session_tenant(db.sync_session),
+            audience=Audience(),
+        ),
     )
     return CreatedUser(user, generated, names)
 

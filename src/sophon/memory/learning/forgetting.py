@@ -21,13 +21,17 @@ from sophon.memory.models import MemoryEntry, MemoryEntryVersion
 from sophon.memory.schemas import Scope
 from sophon.platform.clock import iso
 from sophon.platform.errors import NotAuthorized
+from sophon.platform.events import Audience, Event, after_commit
 from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
+from sophon.platform.tenancy import session_tenant
 
 FORGET = "memory.forget"
 FORGET_ALL = "memory.forget_all"
 EXCERPT_CHARS = 200
 FORGOTTEN_PREVIEW = "[forgotten: the content was erased]"
+MEMORY_FORGOTTEN = "MemoryForgotten"
+"""Bus event naming the erased entries (ids only; no hub forwards it; webhooks deliver it)."""
 
 
 async def _optimize_index(db: AsyncSession) -> None:
@@ -51,6 +55,15 @@ async def erase(db: AsyncSession, entry_ids: list[str]) -> list[MemoryEntry]:
     await graph.drop_orphans(db, list(dict.fromkeys(mentioned)))
     if found:
         await _optimize_index(db)
+        after_commit(
+            db,
+            Event(
+                MEMORY_FORGOTTEN,
+                {"memoryIds": [entry.id for entry in found]},
+                tenant_id=session_tenant(db.sync_session),
+                audience=Audience(),
+            ),
+        )
     return found
 
 

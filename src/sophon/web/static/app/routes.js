@@ -18,6 +18,7 @@ export const routes = [
   { path: "/admin/tenants", title: "Tenants", nav: "Admin", any: ["ManageTenants"], feature: "multi_tenancy", page: () => import("./pages/admin-tenants.js") },
   { path: "/admin/license", title: "Licence", nav: "Admin", any: ["ManageLicense"], page: () => import("./pages/admin-license.js") },
   { path: "/admin/audit", title: "Audit log", nav: "Admin", any: ["ViewAudit"], page: () => import("./pages/admin-audit.js") },
+  { path: "/webhooks", title: "Webhooks", nav: "Build", any: ["ManageWebhooks"], page: () => import("./pages/webhooks.js") },
   { path: "/operations", title: "Operations", nav: "Operations", any: ["ViewSystemHealth", "ManageOperations"], page: () => import("./pages/operations.js") },
   { path: "/account", title: "Account", page: () => import("./pages/account.js") },
 ];

@@ -1,0 +1,107 @@
+"""Deliveries written in the same transaction as the event's cause: the commit hook the
+composition root installs on the event outbox (`platform.events.install_commit_hook`) turns each
+catalog event into one delivery row and one queued job per subscribed endpoint."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sophon.platform.clock import iso, utcnow
+from sophon.platform.events import Event
+from sophon.platform.ids import new_id
+from sophon.platform.queue_models import Job, JobStatus
+from sophon.platform.tenancy import ALL_TENANTS, session_tenant
+from sophon.webhooks import catalog
+from sophon.webhooks.models import Delivery, DeliveryStatus, Kind, Status, Webhook
+
+log = logging.getLogger("sophon.webhooks")
+
+DELIVER_JOB = "webhook.deliver"
+JOB_ATTEMPTS = 5
+"""Attempts of one delivery job: more than one only when a worker died holding it."""
+
+
+def envelope(event_type: str, tenant_id: str, data: Mapping[str, Any], at: datetime) -> str:
+    """The JSON body sent on every attempt: `{type, timestamp, tenant, data}`."""
+    body = {"type": event_type, "timestamp": iso(at), "tenant": tenant_id, "data": dict(data)}
+    return json.dumps(body, separators=(",", ":"), default=str)
+
+
+def new_delivery(
+    webhook: Webhook, event_type: str, body: str, event_id: str | None, now: datetime
+) -> tuple[Delivery, Job]:
+    """A delivery and the job that sends it (the caller adds both to its session)."""
+    delivery = Delivery(
+        id=new_id("dlv"),
+        tenant_id=webhook.tenant_id,
+        webhook_id=webhook.id,
+        event_type=event_type,
+        event_id=event_id,
+        body=body,
+        status=DeliveryStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    return delivery, delivery_job(delivery, now)
+
+
+def delivery_job(delivery: Delivery, run_after: datetime) -> Job:
+    now = utcnow()
+    return Job(
+        id=new_id("job"),
+        tenant_id=delivery.tenant_id,
+        kind=DELIVER_JOB,
+        payload={"deliveryId": delivery.id},
+        status=JobStatus.QUEUED.value,
+        priority=0,
+        run_after=run_after,
+        attempts=0,
+        max_attempts=JOB_ATTEMPTS,
+        cancel_requested=False,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def stage_deliveries(session: Session, events: Sequence[Event]) -> None:
+    """The commit hook: one delivery per (catalog event, subscribed enabled endpoint)."""
+    wanted = [(e, catalog.BY_BUS_NAME[e.name]) for e in events if e.name in catalog.BY_BUS_NAME]
+    wanted = [(e, t) for e, t in wanted if e.tenant_id is not None]
+    if not wanted:
+        return
+    own_tenant = session_tenant(session)
+    tenants = {e.tenant_id for e, _ in wanted}
+    statement = (
+        select(Webhook)
+        .where(
+            Webhook.tenant_id.in_(tenants),
+            Webhook.kind == Kind.OUTBOUND.value,
+            Webhook.enabled.is_(True),
+            Webhook.status != Status.DISABLED.value,
+        )
+        .execution_options(**ALL_TENANTS)
+    )
+    endpoints = list(session.scalars(statement).all())
+    if not endpoints:
+        return
+    now = utcnow()
+    for event, event_type in wanted:
+        if own_tenant is not None and event.tenant_id != own_tenant:
+            log.error("event %s of another tenant than its session: no delivery", event.id)
+            continue
+        data = event_type.shape(event.payload)
+        body = envelope(event_type.name, str(event.tenant_id), data, event.at)
+        for webhook in endpoints:
+            if webhook.tenant_id == event.tenant_id and catalog.subscribed(
+                webhook.event_types, event_type.name
+            ):
+                session.add_all(new_delivery(webhook, event_type.name, body, event.id, now))
