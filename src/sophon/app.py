@@ -38,6 +38,7 @@ from sophon.settings import Settings
 from sophon.tasks import router as tasks_router
 from sophon.tenants import router as tenants_router
 from sophon.tools import router as tools_router
+from sophon.workflows import router as workflows_router
 
 if TYPE_CHECKING:
     from sophon.runtime.engine import AgentRuntime
@@ -67,6 +68,7 @@ ROUTERS = [
     tasks_router.router,
     approvals_router.router,
     memory_router.router,
+    workflows_router.router,
     ops_router.router,
 ]
 

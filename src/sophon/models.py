@@ -13,6 +13,7 @@ from sophon.platform.db import Base
 from sophon.providers import models as provider_models
 from sophon.tasks import models as task_models
 from sophon.tenants import models as tenant_models
+from sophon.workflows import models as workflow_models
 
 metadata = Base.metadata
 
@@ -42,4 +43,5 @@ __all__ = [
     "queue_models",
     "task_models",
     "tenant_models",
+    "workflow_models",
 ]

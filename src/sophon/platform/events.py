@@ -43,6 +43,12 @@ class EventName(StrEnum):
     APPROVAL_REQUESTED = "ApprovalRequested"
     APPROVAL_RESOLVED = "ApprovalResolved"
     NOTIFICATION = "Notification"
+    WORKFLOW_RUN_STARTED = "WorkflowRunStarted"
+    WORKFLOW_NODE_STARTED = "WorkflowNodeStarted"
+    WORKFLOW_NODE_COMPLETED = "WorkflowNodeCompleted"
+    WORKFLOW_RUN_WAITING = "WorkflowRunWaiting"
+    WORKFLOW_RUN_COMPLETED = "WorkflowRunCompleted"
+    WORKFLOW_RUN_FAILED = "WorkflowRunFailed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ from sophon.runtime.step import TurnScope
 from sophon.runtime.turn import TurnRunner
 from sophon.tasks import events as task_events
 from sophon.tasks import service as tasks
+from sophon.workflows.engine import WorkflowEngine
+from sophon.workflows.executors import Services
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,10 +51,20 @@ class AgentRuntime:
                 tools=gateway.tools,
             )
         )
+        self.workflows = WorkflowEngine(
+            Services(
+                settings=settings,
+                database=gateway.db,
+                vault=gateway.vault,
+                model_runtime=gateway.model_runtime,
+                tools=gateway.tools,
+            )
+        )
         self.worker = Worker(
             gateway.db,
             {
                 tasks.TURN_JOB: self.runner.handle,
+                **self.workflows.job_handlers(),
                 **memory_jobs.job_handlers(
                     gateway.db, settings, gateway.vault, gateway.model_runtime
                 ),
