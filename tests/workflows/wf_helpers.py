@@ -77,7 +77,7 @@ async def wait_run(
         if run["status"] in until:
             return run
         assert asyncio.get_running_loop().time() < deadline, run
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
 
 
 def by_node(run: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from sophon.runtime.step import TurnScope
 from sophon.runtime.turn import TurnRunner
 from sophon.tasks import events as task_events
 from sophon.tasks import service as tasks
+from sophon.workflows import triggers as workflow_triggers
 from sophon.workflows.engine import WorkflowEngine
 from sophon.workflows.executors import Services
 
@@ -88,6 +89,10 @@ class AgentRuntime:
         self._background = [
             asyncio.create_task(self._listen(listener), name="runtime-listener"),
             asyncio.create_task(self._schedule(), name="runtime-scheduler"),
+            asyncio.create_task(
+                workflow_triggers.listen(self.gateway.db, self.gateway.bus),
+                name="workflow-listener",
+            ),
         ]
         self._worker = asyncio.create_task(
             self.worker.run_until_stopped(self._stop), name="runtime-worker"

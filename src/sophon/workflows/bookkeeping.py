@@ -195,7 +195,7 @@ class RunBook:
         if retry_at is not None:
             when = datetime.fromisoformat(str(retry_at).replace("Z", "+00:00"))
             if when > utcnow():
-                runs.continue_later(db, run, task, when)
+                await runs.continue_later(db, run, task, when)
                 return None
             state = {k: v for k, v in record.state.items() if k != "retryAt"}
             again = self._record(db, run, node, record.attempt + 1, NodeStatus.RUNNING, state)
@@ -223,7 +223,9 @@ class RunBook:
         if "approvalId" in state:
             approval = await approvals.expire_if_due(db, str(state["approvalId"]))
             if approval is not None and approval.status == ApprovalStatus.PENDING.value:
-                self._still_waiting(db, run, task, min(approval.expires_at, now + self._wake()))
+                await self._still_waiting(
+                    db, run, task, min(approval.expires_at, now + self._wake())
+                )
                 return None
             approved = approval is not None and approval.status == ApprovalStatus.APPROVED.value
             decision = {
@@ -267,7 +269,7 @@ class RunBook:
         if "childRunId" in state:
             child = await db.get(WorkflowRun, str(state["childRunId"]))
             if child is not None and child.status not in RUN_FINISHED:
-                self._still_waiting(db, run, task, now + self._wake())
+                await self._still_waiting(db, run, task, now + self._wake())
                 return None
             if child is not None and child.status == RunStatus.COMPLETED.value:
                 return self._finish(db, run, record, child.state.get("output"), None)
@@ -285,16 +287,16 @@ class RunBook:
             )
         until = datetime.fromisoformat(str(state.get("until")).replace("Z", "+00:00"))
         if until > now:
-            self._still_waiting(db, run, task, until)
+            await self._still_waiting(db, run, task, until)
             return None
         return self._finish(db, run, record, {"waitedUntil": state.get("until")}, None)
 
-    def _still_waiting(
+    async def _still_waiting(
         self, db: AsyncSession, run: WorkflowRun, task: Task, when: datetime
     ) -> None:
         if run.status != RunStatus.WAITING.value:
             run.status = RunStatus.WAITING.value
-        runs.continue_later(db, run, task, when)
+        await runs.continue_later(db, run, task, when)
         return
 
     def _finish(
@@ -354,7 +356,7 @@ class RunBook:
             backoff = float(retry.get("backoffSeconds", 0)) * 2 ** (record.attempt - 1)
             when = now + timedelta(seconds=backoff)
             record.state = {**record.state, "retryAt": iso(when)}
-            runs.continue_later(db, run, task, when)
+            await runs.continue_later(db, run, task, when)
             return None
         policy = node.get("onError", "fail")
         if policy in SETTLED_FAILURE:

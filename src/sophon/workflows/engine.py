@@ -144,7 +144,7 @@ class WorkflowEngine(RunBook):
             return None
         if workflow.paused:
             run.status = RunStatus.PAUSED.value
-            runs.continue_later(db, run, task, utcnow() + self._wake())
+            await runs.continue_later(db, run, task, utcnow() + self._wake())
             return None
         if run.status != RunStatus.RUNNING.value or task.status == TaskStatus.QUEUED.value:
             if not await self._may_run(db, run):
@@ -226,7 +226,7 @@ class WorkflowEngine(RunBook):
             record.status = NodeStatus.WAITING.value
             record.state = {**record.state, **outcome.wait.state}
             run.status = RunStatus.WAITING.value
-            runs.continue_later(
+            await runs.continue_later(
                 db,
                 run,
                 task,
@@ -284,25 +284,11 @@ class WorkflowEngine(RunBook):
         return {"runId": started.run_id, "taskId": started.task_id}
 
 
-async def wake(db: AsyncSession, run: WorkflowRun) -> None:
-    """Queues a job to look at a waiting run now (an approval decided, a child finished)."""
-    if run.status not in RUN_FINISHED:
-        runs.continue_later(db, run, None)
-
-
-async def wake_by_task(db: AsyncSession, task_id: str) -> bool:
-    run = await runs.find_by_task(db, task_id)
-    if run is None or run.status in RUN_FINISHED:
-        return False
-    await wake(db, run)
-    return True
-
-
 async def resume_paused(db: AsyncSession, workflow_id: str) -> int:
     stmt = select(WorkflowRun).where(
         WorkflowRun.workflow_id == workflow_id, WorkflowRun.status == RunStatus.PAUSED.value
     )
     found = list((await db.scalars(stmt)).all())
     for run in found:
-        runs.continue_later(db, run, await tasks.lock(db, run.task_id))
+        await runs.continue_later(db, run, await tasks.lock(db, run.task_id))
     return len(found)

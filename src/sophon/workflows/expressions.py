@@ -33,6 +33,12 @@ class ExpressionError(Exception):
 class _Environment(SandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**"})
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`a.b` on JSON data means the key `b` first (so `$input.items` is not `dict.items`)."""
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         if operator_ == "**":
             if isinstance(right, int | float) and abs(right) > 64:

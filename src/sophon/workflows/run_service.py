@@ -4,6 +4,7 @@ runs and their node records, cancelling and retrying. HTTP-free; the engine move
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -54,11 +55,27 @@ def _job(db: AsyncSession, run_id: str, run_after: Any = None) -> queue.Job:
 
 
 @exempt("the engine scheduling its own next step")
-def continue_later(db: AsyncSession, run: WorkflowRun, task: Task | None, when: Any = None) -> None:
-    """Queues the job that moves the run on (at `when`, or now); the task follows it."""
-    job = _job(db, run.id, when)
+async def continue_later(
+    db: AsyncSession, run: WorkflowRun, task: Task | None, when: datetime | None = None
+) -> None:
+    """Makes sure a job will move the run on at `when` (now by default): the task's queued job is
+    brought forward if it is due later, else a new job is queued and the task follows it. One
+    queued job per run: jobs of a run are serial, and a later one never overtakes it."""
+    moment = when or utcnow()
+    if task is None:
+        task = await tasks.lock(db, run.task_id)
+    if task is not None and task.job_id and await queue.bring_forward(db, task.job_id, moment):
+        return
+    job = _job(db, run.id, moment)
     if task is not None:
         tasks.rebind_job(task, job.id)
+
+
+@exempt("the engine scheduling its own next step")
+async def wake(db: AsyncSession, run: WorkflowRun) -> None:
+    """Something a waiting run waits for happened: look at it now."""
+    if run.status not in RUN_FINISHED:
+        await continue_later(db, run, None)
 
 
 def runnable(workflow: Workflow) -> None:
@@ -76,7 +93,7 @@ def runnable(workflow: Workflow) -> None:
 @audited("workflow.trigger")
 async def start(
     db: AsyncSession,
-    actor: Principal,
+    actor: Principal | audit.Actor,
     workflow: Workflow,
     *,
     user_id: str | None,
