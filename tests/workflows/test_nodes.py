@@ -46,12 +46,17 @@ async def test_switch_routes_by_value_with_a_default(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
     definition = chain(
-        {"id": "s", "type": "logic.switch",
-         "config": {"value": "{{ $input.kind }}", "cases": ["a", "b"]}},
+        {
+            "id": "s",
+            "type": "logic.switch",
+            "config": {"value": "{{ $input.kind }}", "cases": ["a", "b"]},
+        },
         transform("on_a", "A"),
         transform("other", "?"),
-        edges=[{"from": "s", "to": "on_a", "when": "a"},
-               {"from": "s", "to": "other", "when": "default"}],
+        edges=[
+            {"from": "s", "to": "on_a", "when": "a"},
+            {"from": "s", "to": "other", "when": "default"},
+        ],
     )
     workflow = await create(client, admin, definition)
     for kind, taken, skipped in (("a", "on_a", "other"), ("zzz", "other", "on_a")):
@@ -91,8 +96,11 @@ async def test_parallel_joins_all_or_the_first(client: httpx.AsyncClient, admin:
     ]
     definition = chain(
         {"id": "all", "type": "logic.parallel", "config": {"branches": branches}},
-        {"id": "first", "type": "logic.parallel",
-         "config": {"branches": branches, "join": "first"}},
+        {
+            "id": "first",
+            "type": "logic.parallel",
+            "config": {"branches": branches, "join": "first"},
+        },
     )
     workflow = await create(client, admin, definition)
     started = await trigger(client, admin, workflow["id"], {"x": 2})
@@ -106,8 +114,9 @@ async def test_a_failing_node_retries_then_continues_or_routes(
 ) -> None:
     failing = "{{ $input.missing.field }}"
     definition = chain(
-        transform("flaky", failing, retry={"maxAttempts": 2, "backoffSeconds": 0},
-                  onError="continue"),
+        transform(
+            "flaky", failing, retry={"maxAttempts": 2, "backoffSeconds": 0}, onError="continue"
+        ),
         transform("routed", failing, onError="route"),
         transform("on_error", "handled"),
         transform("not_taken", "x"),
@@ -155,14 +164,19 @@ async def test_a_failed_node_fails_the_run_and_retry_resumes_from_it(
     assert again["status"] == "Failed"  # the same input still misses n
 
 
-async def test_a_sub_workflow_runs_as_a_child_task(client: httpx.AsyncClient, admin: Caller) -> None:
+async def test_a_sub_workflow_runs_as_a_child_task(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
     child = await create(client, admin, chain(transform("c", "{{ $input.v * 3 }}")))
     parent = await create(
         client,
         admin,
         chain(
-            {"id": "sub", "type": "workflow.run",
-             "config": {"workflowId": child["id"], "input": {"v": "{{ $input.v }}"}}},
+            {
+                "id": "sub",
+                "type": "workflow.run",
+                "config": {"workflowId": child["id"], "input": {"v": "{{ $input.v }}"}},
+            },
             transform("use", "{{ $node.sub.output.c + 1 }}"),
         ),
     )

@@ -36,8 +36,12 @@ BAD: list[tuple[str, dict[str, Any], str | None, str]] = [
         "a",
         "edges[0].to",
     ),
-    ("bad config", chain({"id": "w", "type": "logic.wait", "config": {"minutes": 3}}), "w",
-     "config"),
+    (
+        "bad config",
+        chain({"id": "w", "type": "logic.wait", "config": {"minutes": 3}}),
+        "w",
+        "config",
+    ),
     (
         "missing config field",
         chain({"id": "g", "type": "approval.gate", "config": {}}),
@@ -50,8 +54,12 @@ BAD: list[tuple[str, dict[str, Any], str | None, str]] = [
         "a",
         "config.output.x",
     ),
-    ("unknown tool", chain({"id": "s", "type": "action.skill", "config": {"skill": "no.such"}}),
-     "s", "config.skill"),
+    (
+        "unknown tool",
+        chain({"id": "s", "type": "action.skill", "config": {"skill": "no.such"}}),
+        "s",
+        "config.skill",
+    ),
     (
         "label the node can't produce",
         chain(
@@ -62,10 +70,18 @@ BAD: list[tuple[str, dict[str, Any], str | None, str]] = [
         "c",
         "edges[0].when",
     ),
-    ("two triggers", {**chain(transform("a", 1)), "trigger": [{"type": "manual"}] * 2}, None,
-     "trigger"),
-    ("bad cron", {**chain(transform("a", 1)), "trigger": {"type": "cron", "expression": "61 *"}},
-     None, "trigger.expression"),
+    (
+        "two triggers",
+        {**chain(transform("a", 1)), "trigger": [{"type": "manual"}] * 2},
+        None,
+        "trigger",
+    ),
+    (
+        "bad cron",
+        {**chain(transform("a", 1)), "trigger": {"type": "cron", "expression": "61 *"}},
+        None,
+        "trigger.expression",
+    ),
     ("bad retry", chain(transform("a", 1, retry={"maxAttempts": 0})), "a", "retry.maxAttempts"),
     ("duplicate id", chain(transform("a", 1), transform("a", 2), edges=[]), "a", "id"),
 ]
