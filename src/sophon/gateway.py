@@ -23,6 +23,7 @@ from sophon.providers.connect import ProviderRuntime
 from sophon.settings import Settings
 from sophon.tools.builtins import builtin_tools
 from sophon.tools.registry import ToolRegistry
+from sophon.workflows.tools import workflow_tools
 
 
 @dataclass
@@ -74,6 +75,9 @@ class Gateway:
             ),
             credentials=_credential_cache(settings, db),
         )
+        tools = ToolRegistry(builtin_tools(settings))
+        for tool in workflow_tools(tools):
+            tools.register(tool)
         return cls(
             settings=settings,
             db=db,
@@ -82,7 +86,7 @@ class Gateway:
             limiter=limiter,
             auth=auth,
             license=LicenseService(settings),
-            tools=ToolRegistry(builtin_tools(settings)),
+            tools=tools,
             vault=Vault(
                 vault_key_from_setting(settings.vault_key.get_secret_value())
                 if settings.vault_key
