@@ -24,6 +24,7 @@ from sophon.cli import (
     cmd_sessions,
     cmd_system,
     cmd_tasks,
+    cmd_workflows,
 )
 from sophon.cli.cmd_admin import app as admin_app
 from sophon.cli.core import EXIT_USAGE, SophonGroup, fail, new_app, root_options
@@ -56,6 +57,7 @@ app.add_typer(cmd_tasks.app, name="tasks")
 app.add_typer(cmd_approvals.app, name="approvals")
 app.add_typer(cmd_ops.app, name="ops")
 app.add_typer(cmd_memory.app, name="memory")
+app.add_typer(cmd_workflows.app, name="workflows")
 app.command()(cmd_chat.chat)
 cmd_auth.register(app)
 cmd_system.register(app)
