@@ -86,3 +86,16 @@ def by_node(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for record in run["nodes"]:
         latest[record["nodeId"]] = record
     return latest
+
+
+async def create_approved(
+    client: httpx.AsyncClient, caller: Caller, definition: dict[str, Any]
+) -> dict[str, Any]:
+    """A risky workflow, enabled and its activation approved."""
+    workflow = await create(client, caller, {**definition, "enabled": True})
+    if workflow["approval"] == "Pending":
+        response = await client.post(
+            f"/api/approvals/{workflow['approvalId']}/approve", headers=caller.headers
+        )
+        assert response.status_code == 200, response.text
+    return workflow
