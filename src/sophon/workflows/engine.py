@@ -54,18 +54,25 @@ class WorkflowEngine(RunBook):
     async def handle(self, job: ClaimedJob) -> dict[str, Any] | None:
         run_id = str(job.payload["runId"])
         steps = 0
-        while True:
-            planned = await self.database.uninterrupted(
-                lambda db: self._plan(db, run_id), tenant_id=job.tenant_id
-            )
-            if planned is None:
-                return {"steps": steps}
+        planned = await self.database.uninterrupted(
+            lambda db: self._plan(db, run_id), tenant_id=job.tenant_id
+        )
+        while planned is not None:
             steps += 1
             outcome = await self._execute(planned)
-            await self.database.uninterrupted(
-                functools.partial(self._settle, planned=planned, outcome=outcome),
+            # the node's result and the choice of the next node: one transaction
+            planned = await self.database.uninterrupted(
+                functools.partial(self._settle_then_plan, planned=planned, outcome=outcome),
                 tenant_id=job.tenant_id,
             )
+        return {"steps": steps}
+
+    async def _settle_then_plan(
+        self, db: AsyncSession, planned: Planned, outcome: Result | NodeFailed
+    ) -> Planned | None:
+        await self._settle(db, planned, outcome)
+        await db.flush()
+        return await self._plan(db, planned.run_id)
 
     async def _execute(self, planned: Planned) -> Result | NodeFailed:
         node = planned.node

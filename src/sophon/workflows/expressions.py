@@ -7,6 +7,7 @@ Roots: `$node.<id>.output`, `$vars`, `$trigger` (`$trigger.body`), `$input`, and
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import re
@@ -85,6 +86,16 @@ def _names(text: str) -> str:
     return _ROOT.sub(lambda m: "_" + m.group(1), text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled_expression(source: str) -> Callable[..., Any]:
+    return ENV.compile_expression(source, undefined_to_none=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled_template(source: str) -> Any:
+    return ENV.from_string(source)
+
+
 def is_expression(value: Any) -> bool:
     return isinstance(value, str) and _ANY.search(value) is not None
 
@@ -125,14 +136,12 @@ def evaluate(text: str, scope: Mapping[str, Any]) -> Any:
     try:
         whole = _WHOLE.match(text)
         if whole is not None and "}}" not in whole.group(1) and "{{" not in whole.group(1):
-            compiled: Callable[..., Any] = ENV.compile_expression(
-                _names(whole.group(1)), undefined_to_none=False
-            )
+            compiled = _compiled_expression(_names(whole.group(1)))
             result = compiled(**_context(scope))
             if isinstance(result, StrictUndefined):
                 str(result)  # raises the undefined error
             return result
-        return ENV.from_string(_names(text)).render(**_context(scope))
+        return _compiled_template(_names(text)).render(**_context(scope))
     except TemplateError as error:
         raise ExpressionError(text, error.message or "invalid expression") from None
     except (TypeError, ValueError, ArithmeticError, KeyError, IndexError) as error:
