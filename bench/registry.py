@@ -3,7 +3,7 @@ exposing `BENCHMARK = Benchmark(name, summary, run)` and one line here."""
 
 from __future__ import annotations
 
-from bench import chat, cold_start, cron, http_trivial, hubs, idle_rss, memory, webhooks
+from bench import chat, cold_start, cron, http_trivial, hubs, idle_rss, memory, webhooks, workflows
 from bench.harness import Benchmark
 
 BENCHMARKS: list[Benchmark] = [
@@ -16,6 +16,7 @@ BENCHMARKS: list[Benchmark] = [
     cron.BENCHMARK,
     cron.PG_BENCHMARK,
     webhooks.BENCHMARK,
+    workflows.BENCHMARK,
 ]
 
 

@@ -42,6 +42,7 @@ from sophon.tools import router as tools_router
 from sophon.web.router import install_web
 from sophon.webhooks import router as webhooks_router
 from sophon.webhooks.dispatcher import Dispatcher
+from sophon.workflows import router as workflows_router
 
 if TYPE_CHECKING:
     from sophon.runtime.engine import AgentRuntime
@@ -72,6 +73,7 @@ ROUTERS = [
     approvals_router.router,
     memory_router.router,
     cron_router.router,
+    workflows_router.router,
     ops_router.router,
     webhooks_router.router,
 ]

@@ -31,6 +31,7 @@ from sophon.tools.builtins import builtin_tools
 from sophon.tools.registry import ToolRegistry
 from sophon.webhooks.launcher import WorkflowLauncher
 from sophon.webhooks.outbox import stage_deliveries
+from sophon.workflows.tools import workflow_tools
 
 
 @dataclass
@@ -88,6 +89,8 @@ class Gateway:
             credentials=_credential_cache(settings, db),
         )
         tools = ToolRegistry(builtin_tools(settings))
+        for tool in workflow_tools(tools):
+            tools.register(tool)
         vault = Vault(
             vault_key_from_setting(settings.vault_key.get_secret_value())
             if settings.vault_key

@@ -15,6 +15,7 @@ from sophon.providers import models as provider_models
 from sophon.tasks import models as task_models
 from sophon.tenants import models as tenant_models
 from sophon.webhooks import models as webhook_models
+from sophon.workflows import models as workflow_models
 
 metadata = Base.metadata
 
@@ -46,4 +47,5 @@ __all__ = [
     "task_models",
     "tenant_models",
     "webhook_models",
+    "workflow_models",
 ]

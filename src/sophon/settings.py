@@ -214,6 +214,23 @@ class Settings(BaseSettings):
     webhook_inbound_per_minute: int = Field(
         600, ge=1, description="Requests one inbound webhook slug accepts per minute."
     )
+    # workflows
+    workflow_max_nodes: int = Field(200, ge=1, le=5000, description="Nodes per definition.")
+    workflow_max_definition_bytes: int = Field(
+        256 * KIB, ge=1 * KIB, description="Size of a definition's JSON."
+    )
+    workflow_max_loop_iterations: int = Field(
+        1000, ge=1, description="Cap on a logic.loop's iterations, whatever it asks for."
+    )
+    workflow_max_output_bytes: int = Field(
+        64 * KIB, ge=1 * KIB, description="A node output above this is stored truncated."
+    )
+    workflow_wake_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often a waiting run looks at its approval when no event wakes it.",
+    )
+    workflow_max_depth: int = Field(5, ge=1, le=50, description="Nested sub-workflows at most.")
 
     # real-time hubs
     hub_keepalive_seconds: float = Field(

@@ -26,6 +26,9 @@ BUILTIN_RISKS = {
     "memory.write": "Medium",
     "os.execute_sandboxed": "High",
     "web.fetch": "Low",
+    "workflow.create": "High",
+    "workflow.list": "None",
+    "workflow.trigger": "Medium",
 }
 
 

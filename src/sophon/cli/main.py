@@ -26,6 +26,7 @@ from sophon.cli import (
     cmd_system,
     cmd_tasks,
     cmd_webhooks,
+    cmd_workflows,
 )
 from sophon.cli.cmd_admin import app as admin_app
 from sophon.cli.core import EXIT_USAGE, SophonGroup, fail, new_app, root_options
@@ -60,6 +61,7 @@ app.add_typer(cmd_ops.app, name="ops")
 app.add_typer(cmd_memory.app, name="memory")
 app.add_typer(cmd_cron.app, name="cron")
 app.add_typer(cmd_webhooks.app, name="webhooks")
+app.add_typer(cmd_workflows.app, name="workflows")
 app.command()(cmd_chat.chat)
 cmd_auth.register(app)
 cmd_system.register(app)

@@ -45,6 +45,12 @@ class EventName(StrEnum):
     NOTIFICATION = "Notification"
     CRON_FIRED = "CronFired"
     CRON_FAILED = "CronFailed"
+    WORKFLOW_RUN_STARTED = "WorkflowRunStarted"
+    WORKFLOW_NODE_STARTED = "WorkflowNodeStarted"
+    WORKFLOW_NODE_COMPLETED = "WorkflowNodeCompleted"
+    WORKFLOW_RUN_WAITING = "WorkflowRunWaiting"
+    WORKFLOW_RUN_COMPLETED = "WorkflowRunCompleted"
+    WORKFLOW_RUN_FAILED = "WorkflowRunFailed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     # Resources
     MANAGE_AGENTS = "ManageAgents"
     MANAGE_WORKFLOWS = "ManageWorkflows"
+    VIEW_WORKFLOWS = "ViewWorkflows"
     MANAGE_SKILLS = "ManageSkills"
     MANAGE_MEMORY = "ManageMemory"
     MANAGE_DOCUMENTS = "ManageDocuments"
@@ -70,6 +71,7 @@ VIEWER = frozenset(
         Permission.VIEW_MODELS,
         Permission.VIEW_MEMORY,
         Permission.VIEW_ACTIVE_TASKS,
+        Permission.VIEW_WORKFLOWS,
         Permission.VIEW_BUDGETS,
         Permission.VIEW_SYSTEM_HEALTH,
         Permission.VIEW_CRON_JOBS,

@@ -322,6 +322,18 @@ async def cancel(db: AsyncSession, job_id: str) -> Job:
     return job
 
 
+async def bring_forward(db: AsyncSession, job_id: str, run_after: datetime) -> bool:
+    """A Queued job of the session's tenant runs no later than `run_after`; False when the job
+    is not Queued (running or finished), so the caller queues another."""
+    job = await db.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    if job is None or job.status != JobStatus.QUEUED.value:
+        return False
+    if job.run_after > run_after:
+        job.run_after = run_after
+        job.updated_at = utcnow()
+    return True
+
+
 async def reclaim_expired(database: Database, now: datetime | None = None) -> int:
     """Crash recovery: Running jobs whose lease ran out go back to Queued, or to Failed ("worker
     lost") once they used all their attempts, or to Cancelled if that was requested."""
@@ -373,6 +385,7 @@ __all__ = [
     "Job",
     "JobStatus",
     "acknowledge_cancel",
+    "bring_forward",
     "cancel",
     "claim",
     "complete",

@@ -23,6 +23,9 @@ from sophon.runtime.step import TurnScope
 from sophon.runtime.turn import TurnRunner
 from sophon.tasks import events as task_events
 from sophon.tasks import service as tasks
+from sophon.workflows import triggers as workflow_triggers
+from sophon.workflows.engine import WorkflowEngine
+from sophon.workflows.executors import Services
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,11 +55,21 @@ class AgentRuntime:
                 tools=gateway.tools,
             )
         )
+        self.workflows = WorkflowEngine(
+            Services(
+                settings=settings,
+                database=gateway.db,
+                vault=gateway.vault,
+                model_runtime=gateway.model_runtime,
+                tools=gateway.tools,
+            )
+        )
         self.worker = Worker(
             gateway.db,
             {
                 tasks.TURN_JOB: self.runner.handle,
                 CRON_RUN_JOB: CronRunner(gateway.db, gateway.cron).handle,
+                **self.workflows.job_handlers(),
                 **memory_jobs.job_handlers(
                     gateway.db, settings, gateway.vault, gateway.model_runtime
                 ),
@@ -81,6 +94,10 @@ class AgentRuntime:
         self._background = [
             asyncio.create_task(self._listen(listener), name="runtime-listener"),
             asyncio.create_task(self._schedule(), name="runtime-scheduler"),
+            asyncio.create_task(
+                workflow_triggers.listen(self.gateway.db, self.gateway.bus),
+                name="workflow-listener",
+            ),
         ]
         self._worker = asyncio.create_task(
             self.worker.run_until_stopped(self._stop), name="runtime-worker"

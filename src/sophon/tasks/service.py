@@ -77,6 +77,40 @@ def create(
     return task
 
 
+@exempt("a workflow run's ledger entry; the trigger is audited by the workflow")
+def open_task(
+    db: AsyncSession,
+    *,
+    kind: str,
+    user_id: str | None,
+    description: str,
+    job_id: str,
+    parent_task_id: str | None = None,
+) -> Task:
+    """A Queued task for work another domain runs on its own queue job (a workflow run)."""
+    task = Task(
+        id=new_id("task"),
+        tenant_id=session_tenant(db.sync_session),
+        kind=kind,
+        status=TaskStatus.QUEUED.value,
+        user_id=user_id,
+        parent_task_id=parent_task_id,
+        job_id=job_id,
+        description=description[:DESCRIPTION_CHARS],
+        streaming=False,
+        log=[],
+    )
+    db.add(task)
+    after_commit(db, events.task_event(task, EventName.TASK_QUEUED))
+    return task
+
+
+@exempt("the runner's lifecycle bookkeeping")
+def rebind_job(task: Task, job_id: str) -> None:
+    """The task goes on in another queue job (a workflow run resumed after a wait)."""
+    task.job_id = job_id
+
+
 def visible(principal: Principal) -> Select[Task]:
     """Tasks the principal may see: their own, or all of the tenant's with `ViewActiveTasks`."""
     stmt = select(Task)

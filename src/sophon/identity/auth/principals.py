@@ -86,6 +86,13 @@ async def _standing(
     return user, tenant, member
 
 
+async def for_user(db: AsyncSession, user_id: str, tenant_id: str) -> Principal:
+    """The user's principal in a tenant as it stands now (work run on a user's behalf, e.g. a
+    workflow run): Unauthenticated if the account is not active, NotAuthorized if not a member."""
+    user, tenant, member = await _standing(db, user_id, None, tenant_id)
+    return await _principal(db, user, tenant, member, AuthMethod.SYSTEM)
+
+
 async def principal_in_tenant(
     db: AsyncSession, user: User, tenant: Tenant, method: AuthMethod
 ) -> Principal:

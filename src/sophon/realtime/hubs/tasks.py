@@ -23,6 +23,12 @@ LIFECYCLE = frozenset(
         EventName.TASK_COMPLETED,
         EventName.TASK_FAILED,
         EventName.TASK_CANCELLED,
+        EventName.WORKFLOW_RUN_STARTED,
+        EventName.WORKFLOW_NODE_STARTED,
+        EventName.WORKFLOW_NODE_COMPLETED,
+        EventName.WORKFLOW_RUN_WAITING,
+        EventName.WORKFLOW_RUN_COMPLETED,
+        EventName.WORKFLOW_RUN_FAILED,
     )
 )
 ENDINGS = frozenset(

@@ -1,0 +1,165 @@
+"""Triggers that arrive from inside the Gateway: platform events (`event` trigger), and the
+launcher the cron scheduler and inbound webhooks use to start a run (`WorkflowLauncher`
+shape: `exists(tenant, workflow_id)`, `start(tenant, workflow_id, input, actor, trigger)`).
+The listener also wakes waiting runs when what they wait for happens (an approval decided, a
+child run ended, a cancel asked through the task ledger)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sophon.audit import service as audit
+from sophon.identity.auth import principals
+from sophon.platform.db import Database
+from sophon.platform.errors import Conflict, DomainError, NotFound
+from sophon.platform.events import Event, EventBus, EventName
+from sophon.tasks import events as task_events
+from sophon.workflows import run_service as runs
+from sophon.workflows.models import RUN_FINISHED, Workflow, WorkflowRun
+
+log = logging.getLogger("sophon.workflows")
+WAKERS = frozenset({EventName.APPROVAL_RESOLVED.value, task_events.CANCEL_REQUESTED})
+CHILD_ENDINGS = frozenset(
+    {EventName.WORKFLOW_RUN_COMPLETED.value, EventName.WORKFLOW_RUN_FAILED.value}
+)
+NOT_TRIGGERS = frozenset(
+    {
+        EventName.STREAM_CHUNK.value,
+        EventName.AGENT_STATUS.value,
+        EventName.WORKFLOW_NODE_STARTED.value,
+        EventName.WORKFLOW_NODE_COMPLETED.value,
+        task_events.CANCEL_REQUESTED,
+    }
+)
+
+
+def dotted(name: str) -> str:
+    """`TaskCompleted` → `task.completed` (triggers may name an event either way)."""
+    return re.sub(r"(?<!^)([A-Z])", r".\1", name).lower()
+
+
+def matches(trigger: Mapping[str, Any], event: Event) -> bool:
+    wanted = str(trigger.get("event", ""))
+    if wanted not in (event.name, dotted(event.name)):
+        return False
+    filters = trigger.get("filters") or {}
+    return all(event.payload.get(key) == value for key, value in filters.items())
+
+
+async def _owner_actor(db: AsyncSession, user_id: str | None, tenant_id: str) -> Any:
+    if user_id is None:
+        return audit.anonymous_actor()
+    try:
+        return await principals.for_user(db, user_id, tenant_id)
+    except DomainError:
+        return audit.anonymous_actor()
+
+
+class WorkflowLauncher:
+    """What the cron scheduler and inbound webhooks (action `workflow`) call."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def exists(self, tenant: str, workflow_id: str) -> bool:
+        async with self.database.transaction(readonly=True, tenant_id=tenant) as db:
+            return await db.get(Workflow, workflow_id) is not None
+
+    async def start(
+        self, tenant: str, workflow_id: str, input: Any, actor: str | None, trigger: str
+    ) -> dict[str, str]:
+        """Starts a run of an enabled, unpaused workflow with `actor`'s rights (a user id), or
+        its owner's when `actor` is None; `{runId, taskId}`. 404 / 409 as the API's trigger."""
+        async with self.database.transaction(tenant_id=tenant) as db:
+            workflow = await db.get(Workflow, workflow_id)
+            if workflow is None:
+                raise NotFound("No such workflow.", {"workflowId": workflow_id})
+            if not workflow.enabled:
+                raise Conflict("The workflow is not enabled.", {"workflowId": workflow_id})
+            user_id = actor or workflow.owner_id
+            who = await _owner_actor(db, user_id, tenant)
+            started = await runs.start(
+                db, who, workflow, user_id=user_id, trigger={"type": trigger}, input_=input
+            )
+        return {"runId": started.run_id, "taskId": started.task_id}
+
+
+async def _wake_by_task(db: AsyncSession, task_id: str) -> None:
+    run = await runs.find_by_task(db, task_id)
+    if run is not None and run.status not in RUN_FINISHED:
+        await runs.wake(db, run)
+
+
+async def _wake_run(db: AsyncSession, run_id: str) -> None:
+    run = await db.get(WorkflowRun, run_id)
+    if run is not None and run.status not in RUN_FINISHED:
+        await runs.wake(db, run)
+
+
+async def _candidates(db: AsyncSession, event: Event) -> list[Workflow]:
+    stmt = select(Workflow).where(
+        Workflow.trigger_type == "event", Workflow.enabled.is_(True), Workflow.paused.is_(False)
+    )
+    found = (await db.scalars(stmt)).all()
+    return [w for w in found if matches(w.definition.get("trigger", {}), event)]
+
+
+async def _fire(db: AsyncSession, event: Event) -> int:
+    started = 0
+    task_id = event.payload.get("taskId")
+    source_run = await runs.find_by_task(db, str(task_id)) if task_id else None
+    for workflow in await _candidates(db, event):
+        if event.payload.get("workflowId") == workflow.id or (
+            source_run is not None and source_run.workflow_id == workflow.id
+        ):
+            continue  # a workflow is never triggered by its own runs
+        who = await _owner_actor(db, workflow.owner_id, workflow.tenant_id)
+        try:
+            async with db.begin_nested():
+                await runs.start(
+                    db,
+                    who,
+                    workflow,
+                    user_id=workflow.owner_id,
+                    trigger={"type": "event", "event": event.name, "eventId": event.id},
+                    input_=dict(event.payload),
+                    dedupe_key=f"evt:{event.id}",
+                )
+            started += 1
+        except DomainError as error:
+            log.info("event trigger of %s skipped: %s", workflow.id, error.message)
+    return started
+
+
+async def listen(database: Database, bus: EventBus) -> None:
+    """Runs until cancelled: wakes runs and fires event triggers."""
+    async with bus.subscribe(lambda e: e.tenant_id is not None) as events:
+        async for event in events:
+            try:
+                await handle(database, event)
+            except Exception:  # one bad event must not stop the listener
+                log.exception("workflow listener failed on %s", event.name)
+
+
+async def handle(database: Database, event: Event) -> None:
+    wake_task = event.name in WAKERS and bool(event.payload.get("taskId"))
+    wake_parent = event.name in CHILD_ENDINGS and bool(event.payload.get("parentRunId"))
+    fire = event.name not in NOT_TRIGGERS
+    if fire:  # look first in a read transaction: most events trigger nothing
+        async with database.transaction(readonly=True, tenant_id=event.tenant_id) as db:
+            fire = bool(await _candidates(db, event))
+    if not (wake_task or wake_parent or fire):
+        return
+    async with database.transaction(tenant_id=event.tenant_id) as db:
+        if wake_task:
+            await _wake_by_task(db, str(event.payload["taskId"]))
+        if wake_parent:
+            await _wake_run(db, str(event.payload["parentRunId"]))
+        if fire:
+            await _fire(db, event)
