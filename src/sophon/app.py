@@ -15,6 +15,7 @@ from sophon.agents import router as agents_router
 from sophon.approvals import router as approvals_router
 from sophon.audit import router as audit_router
 from sophon.chat import router as chat_router
+from sophon.documents import router as documents_router
 from sophon.gateway import Gateway
 from sophon.identity import bootstrap
 from sophon.identity.auth import router as auth_router
@@ -67,6 +68,7 @@ ROUTERS = [
     tasks_router.router,
     approvals_router.router,
     memory_router.router,
+    documents_router.router,
     ops_router.router,
 ]
 

@@ -4,6 +4,8 @@ from sophon.agents import models as agent_models
 from sophon.approvals import models as approval_models
 from sophon.audit import models as audit_models
 from sophon.chat import models as chat_models
+from sophon.documents import fts as document_fts
+from sophon.documents import models as document_models
 from sophon.identity import models as identity_models
 from sophon.memory import models as memory_models
 from sophon.memory.entries import fts
@@ -16,7 +18,7 @@ from sophon.tenants import models as tenant_models
 
 metadata = Base.metadata
 
-RAW_DDL_PREFIXES = (fts.PREFIX, vector_index.PREFIX)
+RAW_DDL_PREFIXES = (fts.PREFIX, vector_index.PREFIX, document_fts.PREFIX)
 """Objects made by raw DDL (full-text and vector tables, indexes) that the models do not
 describe."""
 
@@ -33,6 +35,7 @@ __all__ = [
     "audit_models",
     "chat_models",
     "described_by_models",
+    "document_models",
     "idempotency_models",
     "identity_models",
     "kv",

@@ -10,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sophon.approvals import service as approvals
+from sophon.documents import pipeline as document_pipeline
 from sophon.memory import turn_hooks as memory_loop
 from sophon.memory.learning import jobs as memory_jobs
 from sophon.ops import service as ops
@@ -56,6 +57,7 @@ class AgentRuntime:
                 **memory_jobs.job_handlers(
                     gateway.db, settings, gateway.vault, gateway.model_runtime
                 ),
+                **document_pipeline.job_handlers(gateway.db, settings),
             },
             lease_seconds=settings.task_lease_seconds,
             poll_interval=settings.queue_poll_seconds,
