@@ -89,7 +89,11 @@ def with_formula_values(xlsx: bytes) -> bytes:
             data = source.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
                 data = data.replace(b"<f>SUM(B2:B3)</f><v></v>", b"<f>SUM(B2:B3)</f><v>1500</v>")
-                data = data.replace(b"<f>SUM(B2:B3)</f>", b"<f>SUM(B2:B3)</f><v>1500</v>", 1) if b"<v>1500</v>" not in data else data
+                data = (
+                    data.replace(b"<f>SUM(B2:B3)</f>", b"<f>SUM(B2:B3)</f><v>1500</v>", 1)
+                    if b"<v>1500</v>" not in data
+                    else data
+                )
             target.writestr(item, data)
     return out.getvalue()
 

@@ -60,7 +60,7 @@ async def test_upload_over_the_limit_is_413_while_streaming(
     async with serve_in_process(small) as http:
 
         async def body() -> object:
-            yield b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.txt\"\r\n\r\n"
+            yield b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n\r\n'
             for _ in range(20):
                 yield b"x" * 1024
             yield b"\r\n--b--\r\n"
@@ -125,7 +125,9 @@ def _huge_pdf(pages: int) -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return out
 
 
@@ -180,12 +182,18 @@ async def test_encrypted_pdf_fails_as_encrypted(
 async def test_another_users_document_is_404_and_raw_serves_ranges(
     app: FastAPI, client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    doc_id = (await upload(client, admin, [('we"ird\r\nname ü.txt', b"0123456789")]))["items"][0]["id"]
+    doc_id = (await upload(client, admin, [('we"ird\r\nname ü.txt', b"0123456789")]))["items"][0][
+        "id"
+    ]
     raw = await client.get(f"{DOCS}/{doc_id}/raw", headers=admin.headers)
     assert raw.status_code == 200 and raw.content == b"0123456789"
     assert raw.headers["content-type"].startswith("text/plain")
     disposition = raw.headers["content-disposition"]
-    assert disposition.startswith("attachment;") and "\r" not in disposition and '"we"' not in disposition
+    assert (
+        disposition.startswith("attachment;")
+        and "\r" not in disposition
+        and '"we"' not in disposition
+    )
     part = await client.get(f"{DOCS}/{doc_id}/raw", headers={**admin.headers, "Range": "bytes=2-4"})
     assert part.status_code == 206 and part.content == b"234"
     other = await add_user(client, admin, "member@example.com", ["Member"])

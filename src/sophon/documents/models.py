@@ -100,7 +100,7 @@ class DocumentResult(Base, TenantScoped):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(400))  # a comparison's: every one, comma-joined
     model: Mapped[str] = mapped_column(String(200))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -277,7 +277,9 @@ async def erase(db: AsyncSession, reader: Reader, storage: Storage, document_id:
         .where(Document.sha256 == document.sha256, Document.id != document.id)
     )
     if not others:
-        await db.execute(delete(DocumentResult).where(DocumentResult.sha256 == document.sha256))
+        await db.execute(
+            delete(DocumentResult).where(DocumentResult.sha256.contains(document.sha256))
+        )
     await db.delete(document)
     await audit.record(
         db,

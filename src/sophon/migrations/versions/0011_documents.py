@@ -36,7 +36,7 @@ def upgrade() -> None:
         "document_results",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("sha256", sa.String(length=400), nullable=False),
         sa.Column("model", sa.String(length=200), nullable=False),
         sa.Column("result", sa.JSON(), nullable=False),
         sa.Column("created_at", sophon.platform.db.UTCDateTime(timezone=True), nullable=False),
