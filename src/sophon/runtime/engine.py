@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sophon.approvals import service as approvals
 from sophon.documents import pipeline as document_pipeline
+from sophon.documents import turn_hooks as document_hooks
 from sophon.memory import turn_hooks as memory_loop
 from sophon.memory.learning import jobs as memory_jobs
 from sophon.ops import service as ops
@@ -39,6 +40,7 @@ class AgentRuntime:
     def __init__(self, gateway: Gateway) -> None:
         settings = gateway.settings
         memory_loop.install(settings)
+        document_hooks.install()
         self.gateway = gateway
         self.runner = TurnRunner(
             TurnScope(
