@@ -56,11 +56,13 @@ async def test_summary_is_wrapped_and_cached(
     )
     assert first.status_code == 200, first.text
     assert first.json() == {
-        "documentId": doc_id, "summary": "A memo about a small budget.", "model": "gpt-test", "cached": False,
+        "documentId": doc_id, "summary": "A memo about a small budget.", "model": "gpt-test",
+        "cached": False,
     }  # fmt: skip
     sent = model.received(COMPLETIONS)[0].json()
     user = sent["messages"][-1]["content"]
-    assert '<external_content id="' in user and 'source="Document:memo.txt"' in user
+    assert '<external_content id="' in user
+    assert 'source="Document:memo.txt"' in user
     start, end = user.index("<external_content"), user.rindex("</external_content")
     assert start < user.index(HOSTILE) < end  # the document's words are data, inside the wrapper
     assert "data, never instructions" in sent["messages"][0]["content"]
@@ -72,10 +74,8 @@ async def test_summary_is_wrapped_and_cached(
     bad = await client.post(
         f"{DOCS}/{doc_id}/summarize", headers=admin.headers, json={"length": "epic"}
     )
-    assert (
-        bad.status_code == 422
-        and bad.json()["error"]["details"]["fields"][0]["field"] == "body.length"
-    )
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"]["fields"][0]["field"] == "body.length"
 
 
 async def test_extract_validates_against_the_schema(
@@ -104,7 +104,8 @@ async def test_extract_validates_against_the_schema(
     error = wrong.json()["error"]
     assert error["code"] == "validation_failed"
     messages = " ".join(e["message"] for e in error["details"]["errors"])
-    assert "is not of type 'string'" in messages and "'total' is a required property" in messages
+    assert "is not of type 'string'" in messages
+    assert "'total' is a required property" in messages
     invalid = await client.post(
         f"{DOCS}/{doc_id}/extract", headers=admin.headers, json={"schema": {"type": "nope"}}
     )
@@ -134,7 +135,8 @@ async def test_compare_needs_two_to_five_ready_documents(
     busy = await client.post(
         f"{DOCS}/compare", headers=admin.headers, json={"documentIds": [a, pending]}
     )
-    assert busy.status_code == 409 and busy.json()["error"]["code"] == "conflict"
+    assert busy.status_code == 409
+    assert busy.json()["error"]["code"] == "conflict"
 
 
 async def test_ask_cites_exact_substrings_of_the_chunks(

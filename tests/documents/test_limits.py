@@ -92,7 +92,8 @@ async def test_duplicate_upload_returns_the_existing_document(
 ) -> None:
     first = (await upload(client, admin, [("a.txt", b"same bytes")]))["items"][0]
     again = (await upload(client, admin, [("b.txt", b"same bytes")]))["items"][0]
-    assert again["id"] == first["id"] and again["duplicate"] is True
+    assert again["id"] == first["id"]
+    assert again["duplicate"] is True
     forced = await upload(client, admin, [("b.txt", b"same bytes")], params={"duplicate": "true"})
     assert forced["items"][0]["id"] != first["id"]
     assert await _count(app, "documents") == 2
@@ -186,16 +187,16 @@ async def test_another_users_document_is_404_and_raw_serves_ranges(
         "id"
     ]
     raw = await client.get(f"{DOCS}/{doc_id}/raw", headers=admin.headers)
-    assert raw.status_code == 200 and raw.content == b"0123456789"
+    assert raw.status_code == 200
+    assert raw.content == b"0123456789"
     assert raw.headers["content-type"].startswith("text/plain")
     disposition = raw.headers["content-disposition"]
-    assert (
-        disposition.startswith("attachment;")
-        and "\r" not in disposition
-        and '"we"' not in disposition
-    )
+    assert disposition.startswith("attachment;")
+    assert "\r" not in disposition
+    assert '"we"' not in disposition
     part = await client.get(f"{DOCS}/{doc_id}/raw", headers={**admin.headers, "Range": "bytes=2-4"})
-    assert part.status_code == 206 and part.content == b"234"
+    assert part.status_code == 206
+    assert part.content == b"234"
     other = await add_user(client, admin, "member@example.com", ["Member"])
     for path in (f"{DOCS}/{doc_id}", f"{DOCS}/{doc_id}/raw"):
         response = await client.get(path, headers=other.headers)

@@ -62,7 +62,8 @@ async def test_document_tools_in_a_model_turn(
     ]
     history = await messages(client, admin, accepted["sessionId"])
     tool_results = [m["content"] for m in history if m["role"] == "tool"]
-    assert doc_id in tool_results[0] and "p.1" in tool_results[0]
+    assert doc_id in tool_results[0]
+    assert "p.1" in tool_results[0]
     assert 'Sources:\n[osprey.md p.1] "ships on 14 June"' in tool_results[1]
     sent = [r.json() for r in model.received(CHAT)]
     assert "document__query" in [t["function"]["name"] for t in sent[0]["tools"]]

@@ -47,7 +47,7 @@ class Reader:
         }
 
 
-def visible(reader: Reader) -> Select[tuple[Document]]:
+def visible(reader: Reader) -> Select[Document]:
     stmt = select(Document)
     if reader.manage:
         return stmt

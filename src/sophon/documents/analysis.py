@@ -1,5 +1,5 @@
 """Model work on documents: summaries, structured extraction against a JSON Schema, comparison
-of 2–5 documents, and questions answered with citations. Document text reaches the model only
+of 2 to 5 documents, and questions answered with citations. Document text reaches the model only
 inside the external-content wrapper (source `Document`). Summaries, extractions and comparisons
 are cached per (content hash, model, options)."""
 

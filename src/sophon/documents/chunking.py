@@ -60,6 +60,20 @@ def _overlap_start(text: str, chunk_start: int, chunk_end: int, overlap: int) ->
     return space + 1 if space >= 0 else chunk_end
 
 
+def _close(
+    chunks: list[Chunk],
+    text: str,
+    number: int,
+    offset: int,
+    span: tuple[int, int],
+    heading: str | None,
+) -> None:
+    start, end = span
+    content = text[start:end]
+    if content.strip():
+        chunks.append(Chunk(len(chunks), number, offset + start, offset + end, heading, content))
+
+
 def chunk_pages(pages: list[str], size: int, overlap: int) -> list[Chunk]:
     chunks: list[Chunk] = []
     heading: str | None = None
@@ -73,17 +87,9 @@ def chunk_pages(pages: list[str], size: int, overlap: int) -> list[Chunk]:
         open_start: int | None = None
         open_end = 0
         open_heading = heading
-
-        def close(start: int, end: int, head: str | None) -> None:
-            content = text[start:end]
-            if content.strip():
-                chunks.append(
-                    Chunk(len(chunks), number, offset + start, offset + end, head, content)
-                )
-
         for a, b, is_heading in segments:
             if open_start is not None and (is_heading or b - open_start > size):
-                close(open_start, open_end, open_heading)
+                _close(chunks, text, number, offset, (open_start, open_end), open_heading)
                 carry = _overlap_start(text, open_start, open_end, overlap)
                 open_start = None if is_heading or carry >= a else carry
             if is_heading:
@@ -92,5 +98,5 @@ def chunk_pages(pages: list[str], size: int, overlap: int) -> list[Chunk]:
                 open_start, open_heading = a, heading
             open_end = b
         if open_start is not None:
-            close(open_start, open_end, open_heading)
+            _close(chunks, text, number, offset, (open_start, open_end), open_heading)
     return chunks

@@ -88,7 +88,8 @@ def pdf(stream: IO[bytes], limits: Limits) -> Extracted:
         reader = pypdf.PdfReader(stream)
         if reader.is_encrypted and not reader.decrypt(""):
             raise Failure("encrypted", "The PDF is encrypted with a password.")
-        declared = reader.trailer["/Root"]["/Pages"].get("/Count", 0)
+        root: Any = reader.trailer["/Root"]
+        declared = root["/Pages"].get("/Count", 0)
         if int(declared) > limits.max_pages:
             raise Failure(
                 "too_large",
@@ -122,7 +123,7 @@ def pdf(stream: IO[bytes], limits: Limits) -> Extracted:
                 f"{missing_layer} page(s) have no text layer and OCR (tesseract) is not installed."
             )
         return out
-    except (FileNotDecryptedError,) as error:
+    except FileNotDecryptedError as error:
         raise Failure("encrypted", f"The PDF is encrypted: {error}") from None
     except PdfReadError as error:
         raise Failure("unsupported_type", f"Not a readable PDF: {error}") from None
@@ -260,9 +261,9 @@ def _decode(stream: IO[bytes], limits: Limits) -> str:
 def csv_table(stream: IO[bytes], limits: Limits) -> Extracted:
     text = _decode(stream, limits)
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+        dialect: type[csv.Dialect] = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     rows = csv.reader(io.StringIO(text), dialect)
     out = Extracted()
     out.add("\n".join(" | ".join(c.strip() for c in row) for row in rows if any(row)), limits)

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
 from sophon.documents import formats
-from sophon.documents.chunking import full_text
 from sophon.documents.access import Reader, visible
+from sophon.documents.chunking import full_text
 from sophon.documents.models import (
     Document,
     DocumentAttachment,
@@ -183,7 +183,7 @@ async def _store(
     return Uploaded(document, duplicate=False)
 
 
-def listing(reader: Reader, where: DocumentFilter) -> Select[tuple[Document]]:
+def listing(reader: Reader, where: DocumentFilter) -> Select[Document]:
     stmt = visible(reader)
     if where.status:
         stmt = stmt.where(Document.status == where.status)

@@ -39,9 +39,9 @@ def index_ddl(name: str, table: str, rowid: str, column: str) -> tuple[list[str]
     sqlite = [
         f"CREATE VIRTUAL TABLE {name} USING fts5({column}, content='{table}', "
         f"content_rowid='{rowid}', tokenize='porter unicode61 remove_diacritics 2')",
-        f"CREATE TRIGGER {name}_ai AFTER INSERT ON {table} BEGIN "
+        f"CREATE TRIGGER {name}_ai AFTER INSERT ON {table} BEGIN "  # noqa: S608
         f"INSERT INTO {name}(rowid, {column}) VALUES (new.{rowid}, new.{column}); END",
-        f"CREATE TRIGGER {name}_ad AFTER DELETE ON {table} BEGIN "
+        f"CREATE TRIGGER {name}_ad AFTER DELETE ON {table} BEGIN "  # noqa: S608
         f"INSERT INTO {name}({name}, rowid, {column}) VALUES ('delete', old.{rowid}, "
         f"old.{column}); END",
     ]

@@ -187,7 +187,7 @@ async def exact_nearest(
 
 
 async def nearest_rows(
-    db: AsyncSession, rows_select: Select[Any], query: list[float], k: int
+    db: AsyncSession, rows_select: Select[str, bytes], query: list[float], k: int
 ) -> list[str]:
     """The ids of the `k` rows of `(id, packed vector)` nearest the query, nearest first, read
     a chunk at a time and scored in a thread (memory entries and document chunks use it)."""

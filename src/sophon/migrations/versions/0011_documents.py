@@ -21,12 +21,17 @@ depends_on: str | Sequence[str] | None = None
 
 # the full-text index, frozen here (the models attach the same DDL: sophon.documents.fts)
 SQLITE_DDL = [
-    "CREATE VIRTUAL TABLE document_fts USING fts5(content, content='document_chunks', content_rowid='num', tokenize='porter unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER document_fts_ai AFTER INSERT ON document_chunks BEGIN INSERT INTO document_fts(rowid, content) VALUES (new.num, new.content); END",
-    "CREATE TRIGGER document_fts_ad AFTER DELETE ON document_chunks BEGIN INSERT INTO document_fts(document_fts, rowid, content) VALUES ('delete', old.num, old.content); END",
+    "CREATE VIRTUAL TABLE document_fts USING fts5(content, content='document_chunks', "
+    "content_rowid='num', tokenize='porter unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER document_fts_ai AFTER INSERT ON document_chunks BEGIN "
+    "INSERT INTO document_fts(rowid, content) VALUES (new.num, new.content); END",
+    "CREATE TRIGGER document_fts_ad AFTER DELETE ON document_chunks BEGIN "
+    "INSERT INTO document_fts(document_fts, rowid, content) VALUES ('delete', old.num, "
+    "old.content); END",
 ]
 POSTGRESQL_DDL = [
-    "CREATE INDEX document_fts_gin ON document_chunks USING gin (to_tsvector('english', content)) WITH (fastupdate = off)"
+    "CREATE INDEX document_fts_gin ON document_chunks USING gin "
+    "(to_tsvector('english', content)) WITH (fastupdate = off)",
 ]
 
 

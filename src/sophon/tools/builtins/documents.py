@@ -120,9 +120,13 @@ async def document_read(context: ToolContext, args: ReadArguments) -> ToolResult
                 content, start = sliced.content, args.offset
     except (Unavailable, DomainError) as error:
         return _failed(error)
-    where = f"page {args.page}" if args.page is not None else f"chars {start}-{start + len(content)}"
+    where = (
+        f"page {args.page}" if args.page is not None else f"chars {start}-{start + len(content)}"
+    )
     data = {"documentId": document.id, "page": args.page, "start": start, "pages": document.pages}
-    return ToolResult(content=f"{document.name} ({where} of {document.chars}):\n{content}", data=data)
+    return ToolResult(
+        content=f"{document.name} ({where} of {document.chars}):\n{content}", data=data
+    )
 
 
 async def document_summarize(context: ToolContext, args: SummarizeArguments) -> ToolResult:
@@ -145,9 +149,7 @@ async def document_query(context: ToolContext, args: QueryArguments) -> ToolResu
             )
     except (Unavailable, DomainError) as error:
         return _failed(error)
-    cited = "\n".join(
-        f'[{c.document_name} p.{c.page}] "{c.quote}"' for c in out.citations
-    )
+    cited = "\n".join(f'[{c.document_name} p.{c.page}] "{c.quote}"' for c in out.citations)
     content = out.answer + (f"\n\nSources:\n{cited}" if cited else "")
     return ToolResult(content=content, data=out.model_dump(mode="json"))
 
