@@ -18,7 +18,6 @@ from sophon.providers import routing
 from sophon.runtime import external
 
 if TYPE_CHECKING:
-    from sophon.gateway import Gateway
     from sophon.platform.vault import Vault
     from sophon.providers.connect import ProviderRuntime
     from sophon.settings import Settings
@@ -32,10 +31,6 @@ class Parts:
     vault: Vault
     model_runtime: ProviderRuntime
     settings: Settings
-
-    @classmethod
-    def of(cls, gateway: Gateway) -> Parts:
-        return cls(gateway.vault, gateway.model_runtime, gateway.settings)
 
 
 class NoModel(ServiceUnavailable):

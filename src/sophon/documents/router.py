@@ -34,6 +34,7 @@ from sophon.documents.schemas import (
 )
 from sophon.documents.storage import Storage
 from sophon.documents.views import document_out, hit_out
+from sophon.gateway import Gateway
 from sophon.identity.guard import PrincipalDep, requires_any
 from sophon.memory.search import vectors
 from sophon.platform.access import api_router
@@ -46,7 +47,10 @@ ONE = error_responses(404)
 # members use documents (their own, and those shared with the tenant); ManageDocuments: all
 use_documents = requires_any(P.USE_CHAT, P.MANAGE_DOCUMENTS)
 expensive = requires_any(P.USE_CHAT, P.MANAGE_DOCUMENTS, rate="expensive")
-DocumentId = Annotated[str, Query(max_length=40)]
+
+
+def _parts(gateway: Gateway) -> analysis.Parts:
+    return analysis.Parts(gateway.vault, gateway.model_runtime, gateway.settings)
 
 
 @router.post(
@@ -153,7 +157,7 @@ async def search(
 async def ask(body: AskIn, db: DbDep, gateway: GatewayDep, principal: PrincipalDep) -> AskOut:
     """Answers from the most relevant chunks (of `documentIds`, or of every document the caller
     may see), citing each chunk used with an exact quote from it."""
-    return await analysis.ask(analysis.Parts.of(gateway), db, Reader.of(principal), body)
+    return await analysis.ask(_parts(gateway), db, Reader.of(principal), body)
 
 
 @router.post(
@@ -164,7 +168,7 @@ async def compare(
     body: CompareIn, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
 ) -> CompareOut:
     """Compares 2 to 5 Ready documents (optionally on a `focus`); cached per content and model."""
-    return await analysis.compare(analysis.Parts.of(gateway), db, Reader.of(principal), body)
+    return await analysis.compare(_parts(gateway), db, Reader.of(principal), body)
 
 
 @router.get("/{document_id}", operation_id="getDocument", responses=ONE)
@@ -219,7 +223,7 @@ async def summarize(
 ) -> SummaryOut:
     """A summary (`length`: short, medium, long; optional `focus`), cached per content hash,
     model and options."""
-    parts = analysis.Parts.of(gateway)
+    parts = _parts(gateway)
     return await analysis.summarize(parts, db, Reader.of(principal), document_id, body)
 
 
@@ -238,7 +242,7 @@ async def extract(
 ) -> ExtractOut:
     """Structured extraction: a JSON Schema in, a JSON value out that validates against it
     (422 with the reasons when the model's answer does not)."""
-    parts = analysis.Parts.of(gateway)
+    parts = _parts(gateway)
     return await analysis.extract(parts, db, Reader.of(principal), document_id, body)
 
 
