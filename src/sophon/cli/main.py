@@ -18,6 +18,7 @@ from sophon.cli import (
     cmd_auth,
     cmd_chat,
     cmd_config,
+    cmd_documents,
     cmd_memory,
     cmd_models,
     cmd_ops,
@@ -54,6 +55,7 @@ app.add_typer(cmd_models.tools_app, name="tools")
 app.add_typer(cmd_sessions.app, name="sessions")
 app.add_typer(cmd_tasks.app, name="tasks")
 app.add_typer(cmd_approvals.app, name="approvals")
+app.add_typer(cmd_documents.app, name="documents")
 app.add_typer(cmd_ops.app, name="ops")
 app.add_typer(cmd_memory.app, name="memory")
 app.command()(cmd_chat.chat)
