@@ -19,6 +19,7 @@ from sophon.documents.access import Reader, visible
 from sophon.documents.models import Document, DocumentChunk, DocumentEmbedding
 from sophon.documents.schemas import Status
 from sophon.memory.entries import fts
+from sophon.memory.models import table_of
 from sophon.memory.search import vectors
 from sophon.memory.search.embedding import EmbeddingFailed, Engine
 from sophon.memory.search.service import REGCONFIG, fuse, highlight, render_snippet
@@ -35,17 +36,44 @@ class ChunkHit:
     snippet: str = ""
 
 
-def _chunks(reader: Reader, document_ids: list[str] | None) -> Select[Any]:
+def _documents(reader: Reader, document_ids: list[str] | None) -> Select[Any]:
     docs = visible(reader).where(Document.status == Status.READY.value)
     if document_ids is not None:
         docs = docs.where(Document.id.in_(document_ids))
+    return docs
+
+
+def _chunks(docs: Select[Any]) -> Select[Any]:
     allowed = docs.with_only_columns(Document.id).scalar_subquery()
     return select(DocumentChunk).where(DocumentChunk.document_id.in_(allowed))
 
 
-async def _lexical(db: AsyncSession, base: Select[Any], words: list[str], limit: int) -> list[str]:
+async def _visible_candidates(
+    db: AsyncSession, docs: Select[Any], candidates: list[int]
+) -> list[str]:
+    """The candidates (chunk rowids, best first) whose document the reader may see, as chunk
+    ids. The chunks are looked up by rowid through the bare table (SQLite would rather scan
+    every visible chunk than look up a list), their documents through the tenant-scoped query."""
+    if not candidates:
+        return []
+    table = table_of(DocumentChunk).alias("by_rowid")
+    rows = (
+        await db.execute(
+            select(table.c.num, table.c.id, table.c.document_id).where(table.c.num.in_(candidates))
+        )
+    ).all()
+    by_num = {num: (chunk_id, doc_id) for num, chunk_id, doc_id in rows}
+    wanted = {doc_id for _chunk, doc_id in by_num.values()}
+    allowed = set(
+        await db.scalars(docs.with_only_columns(Document.id).where(Document.id.in_(wanted)))
+    )
+    return [by_num[n][0] for n in candidates if n in by_num and by_num[n][1] in allowed]
+
+
+async def _lexical(db: AsyncSession, docs: Select[Any], words: list[str], limit: int) -> list[str]:
     if not words:
         return []
+    base = _chunks(docs)
     if db.get_bind().dialect.name == "sqlite":
         match = fts.fts5_match(words)
         ranked = await db.scalars(
@@ -55,13 +83,7 @@ async def _lexical(db: AsyncSession, base: Select[Any], words: list[str], limit:
             ).bindparams(m=match, n=limit * OVERFETCH)
         )
         candidates = list(ranked.all())
-        rows = await db.execute(
-            base.with_only_columns(DocumentChunk.num, DocumentChunk.id).where(
-                DocumentChunk.num.in_(candidates)
-            )
-        )
-        allowed = dict(rows.all())
-        order = [allowed[n] for n in candidates if n in allowed][:limit]
+        order = (await _visible_candidates(db, docs, candidates))[:limit]
         if len(order) < limit and len(candidates) == limit * OVERFETCH:  # crowded: rank joined
             rank = func.bm25(literal_column(document_fts.PREFIX)).label("rank")
             joined = await db.execute(
@@ -108,14 +130,14 @@ async def search(
     document_ids: list[str] | None = None,
 ) -> tuple[list[ChunkHit], str]:
     """Chunks best first and the mode (`lexical` or `hybrid`)."""
-    base = _chunks(reader, document_ids)
+    docs = _documents(reader, document_ids)
     pool = max(limit * 3, 30) if engine is not None else limit
     words = fts.terms(query)
-    ranked = [await _lexical(db, base, words, pool)]
+    ranked = [await _lexical(db, docs, words, pool)]
     matched = {i: ["lexical"] for i in ranked[0]}
     mode = "lexical"
     if engine is not None:
-        near = await _nearest(db, base, engine, query, pool)
+        near = await _nearest(db, _chunks(docs), engine, query, pool)
         if near is not None:
             mode = "hybrid"
             ranked.append(near)
@@ -125,12 +147,13 @@ async def search(
     best = sorted(scores, key=lambda i: (-scores[i], i))[:limit]
     if not best:
         return [], mode
-    rows = await db.execute(
-        select(DocumentChunk, Document)
-        .join(Document, Document.id == DocumentChunk.document_id)
-        .where(DocumentChunk.id.in_(best))
-    )
-    loaded = {chunk.id: (chunk, document) for chunk, document in rows.all()}
+    # by rowid (see `_visible_candidates`), then their documents through the scoped query
+    table = table_of(DocumentChunk).alias("by_id")
+    nums = select(table.c.num).where(table.c.id.in_(best)).scalar_subquery()
+    chunks = list(await db.scalars(select(DocumentChunk).where(DocumentChunk.num.in_(nums))))
+    owners = {c.document_id for c in chunks}
+    found = {d.id: d for d in await db.scalars(docs.where(Document.id.in_(owners)))}
+    loaded = {c.id: (c, found[c.document_id]) for c in chunks if c.document_id in found}
     hits = []
     for chunk_id in best:
         if chunk_id not in loaded:
