@@ -3,7 +3,18 @@ exposing `BENCHMARK = Benchmark(name, summary, run)` and one line here."""
 
 from __future__ import annotations
 
-from bench import chat, cold_start, cron, http_trivial, hubs, idle_rss, memory, webhooks, workflows
+from bench import (
+    chat,
+    cold_start,
+    cron,
+    documents,
+    http_trivial,
+    hubs,
+    idle_rss,
+    memory,
+    webhooks,
+    workflows,
+)
 from bench.harness import Benchmark
 
 BENCHMARKS: list[Benchmark] = [
@@ -17,6 +28,7 @@ BENCHMARKS: list[Benchmark] = [
     cron.PG_BENCHMARK,
     webhooks.BENCHMARK,
     workflows.BENCHMARK,
+    documents.BENCHMARK,
 ]
 
 

@@ -16,6 +16,7 @@ from sophon.approvals import router as approvals_router
 from sophon.audit import router as audit_router
 from sophon.chat import router as chat_router
 from sophon.cron import router as cron_router
+from sophon.documents import router as documents_router
 from sophon.gateway import Gateway
 from sophon.identity import bootstrap
 from sophon.identity.auth import router as auth_router
@@ -74,6 +75,7 @@ ROUTERS = [
     memory_router.router,
     cron_router.router,
     workflows_router.router,
+    documents_router.router,
     ops_router.router,
     webhooks_router.router,
 ]

@@ -5,6 +5,8 @@ from sophon.approvals import models as approval_models
 from sophon.audit import models as audit_models
 from sophon.chat import models as chat_models
 from sophon.cron import models as cron_models
+from sophon.documents import fts as document_fts
+from sophon.documents import models as document_models
 from sophon.identity import models as identity_models
 from sophon.memory import models as memory_models
 from sophon.memory.entries import fts
@@ -19,7 +21,7 @@ from sophon.workflows import models as workflow_models
 
 metadata = Base.metadata
 
-RAW_DDL_PREFIXES = (fts.PREFIX, vector_index.PREFIX)
+RAW_DDL_PREFIXES = (fts.PREFIX, vector_index.PREFIX, document_fts.PREFIX)
 """Objects made by raw DDL (full-text and vector tables, indexes) that the models do not
 describe."""
 
@@ -37,6 +39,7 @@ __all__ = [
     "chat_models",
     "cron_models",
     "described_by_models",
+    "document_models",
     "idempotency_models",
     "identity_models",
     "kv",

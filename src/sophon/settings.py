@@ -162,6 +162,24 @@ class Settings(BaseSettings):
         "(needs the `local-embeddings` install extra).",
     )
 
+    # documents
+    documents_max_pages: int = Field(2000, ge=1, description="Pages per document at most.")
+    documents_max_chars: int = Field(
+        5_000_000, ge=1000, description="Extracted characters per document at most."
+    )
+    documents_max_unzipped_bytes: int = Field(
+        512 * MIB, ge=1 * MIB, description="What an Office file may inflate to (zip bombs)."
+    )
+    documents_extract_seconds: float = Field(
+        120.0, gt=0, le=3600, description="Wall-clock limit of one extraction."
+    )
+    documents_extract_cpu_seconds: int = Field(60, ge=1, le=3600)
+    documents_extract_memory_mb: int = Field(
+        1024, ge=64, description="Address space of the extraction process."
+    )
+    documents_chunk_chars: int = Field(1200, ge=200, le=20_000, description="Chunk size.")
+    documents_chunk_overlap: int = Field(200, ge=0, le=5000, description="Chunk overlap.")
+
     # agent runtime: workers, turns, approvals, heartbeat
     run_workers: bool = Field(True, description="Run agent turns in this process.")
     worker_concurrency: int = Field(8, ge=1, le=256, description="Turns run at once per process.")

@@ -18,6 +18,10 @@ from tests.helpers import assert_error
 BUILTIN_RISKS = {
     "code.execute": "High",
     "datetime.now": "None",
+    "document.query": "None",
+    "document.read": "None",
+    "document.search": "None",
+    "document.summarize": "None",
     "memory.forget": "High",
     "memory.forget_all": "Critical",
     "memory.read": "None",

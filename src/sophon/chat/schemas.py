@@ -20,7 +20,12 @@ class ChatIn(RequestModel):
     )
     session_id: str | None = None
     content: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
-    attachments: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    attachments: list[str | dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description="Document ids (`doc_…`, or `{documentId}` objects): each document is put "
+        "in the turn's context.",
+    )
     channel_id: str | None = Field(default=None, max_length=100)
     is_streaming: bool = True
 

@@ -15,6 +15,8 @@ from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
 from sophon.chat.models import ChatSession, Message
 from sophon.chat.schemas import ChatAccepted, ChatIn, SessionPatchIn
+from sophon.documents import service as documents
+from sophon.documents.access import Reader
 from sophon.ops import service as ops
 from sophon.platform import idempotency
 from sophon.platform.clock import utcnow
@@ -96,7 +98,8 @@ async def submit_chat(
             return ChatAccepted.model_validate(claimed)
         record = claimed
     session = await _session_for(db, principal, body)
-    message = append_message(db, session, "user", body.content, attachments=body.attachments)
+    attachments, document_ids = _attachments(body.attachments)
+    message = append_message(db, session, "user", body.content, attachments=attachments)
     task = tasks.create(
         db,
         kind="chat",
@@ -107,10 +110,27 @@ async def submit_chat(
         description=body.content,
         streaming=body.is_streaming,
     )
+    if document_ids:
+        await documents.attach_to_turn(db, Reader.of(principal), task.id, document_ids)
     accepted = ChatAccepted(task_id=task.id, session_id=session.id, message_id=message.id)
     if record is not None:
         idempotency.complete(record, 202, accepted.model_dump(mode="json", by_alias=True))
     return accepted
+
+
+def _attachments(raw: list[str | dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Stored attachments (a document id becomes `{type: document, documentId}`) and the
+    document ids among them."""
+    stored: list[dict[str, Any]] = []
+    ids: list[str] = []
+    for item in raw:
+        if isinstance(item, str):
+            item = {"type": "document", "documentId": item}
+        document_id = item.get("documentId")
+        if isinstance(document_id, str):
+            ids.append(document_id)
+        stored.append(item)
+    return stored, ids
 
 
 async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> ChatSession:

@@ -104,7 +104,7 @@ class Api:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
-        content: bytes | None = None,
+        content: bytes | Iterator[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
         token: str | None = None,

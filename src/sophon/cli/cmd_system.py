@@ -67,7 +67,7 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
 def doctor() -> None:
-    """Check the data dir, database, migrations, sandbox, Redis, the Gateway, sign-in and model
+    """Check the data dir, database, migrations, sandbox, OCR, Redis, the Gateway, sign-in and model
     providers; print what is wrong and how to fix it. Exit 1 when a check fails."""
     rt = runtime()
     found: list[checks.Check] = []
@@ -79,6 +79,7 @@ def doctor() -> None:
             found.append(checks.config_file_check())
             found.extend(checks.database_checks(settings))
             found.append(checks.sandbox_check())
+            found.append(checks.ocr_check())
             found.append(checks.redis_check(settings))
         found.extend(checks.gateway_checks(rt.api, __version__))
     failed = any(c.status == "fail" for c in found)

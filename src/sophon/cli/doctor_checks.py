@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -126,6 +127,19 @@ def sandbox_check() -> Check:
         else ("allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)")
     )
     return Check("sandbox", "warn", f"{status.reason}; sandboxed tools are refused", fix)
+
+
+def ocr_check() -> Check:
+    """Scanned PDFs and images need the `tesseract` binary; without it they have no text."""
+    found = shutil.which("tesseract")
+    if found:
+        return Check("ocr", "ok", f"tesseract at {found}: scanned pages and images are read")
+    return Check(
+        "ocr",
+        "warn",
+        "tesseract is not installed: scanned PDF pages and images have no text layer",
+        "apt-get install tesseract-ocr (other languages: tesseract-ocr-<lang>)",
+    )
 
 
 def redis_check(settings: Settings) -> Check:

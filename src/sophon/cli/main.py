@@ -19,6 +19,7 @@ from sophon.cli import (
     cmd_chat,
     cmd_config,
     cmd_cron,
+    cmd_documents,
     cmd_memory,
     cmd_models,
     cmd_ops,
@@ -57,6 +58,7 @@ app.add_typer(cmd_models.tools_app, name="tools")
 app.add_typer(cmd_sessions.app, name="sessions")
 app.add_typer(cmd_tasks.app, name="tasks")
 app.add_typer(cmd_approvals.app, name="approvals")
+app.add_typer(cmd_documents.app, name="documents")
 app.add_typer(cmd_ops.app, name="ops")
 app.add_typer(cmd_memory.app, name="memory")
 app.add_typer(cmd_cron.app, name="cron")

@@ -13,6 +13,8 @@ from sophon.approvals import service as approvals
 from sophon.cron.firing import RUN_JOB as CRON_RUN_JOB
 from sophon.cron.runner import CronRunner
 from sophon.cron.scheduler import CronScheduler
+from sophon.documents import pipeline as document_pipeline
+from sophon.documents import turn_hooks as document_hooks
 from sophon.memory import turn_hooks as memory_loop
 from sophon.memory.learning import jobs as memory_jobs
 from sophon.ops import service as ops
@@ -44,6 +46,7 @@ class AgentRuntime:
     def __init__(self, gateway: Gateway) -> None:
         settings = gateway.settings
         memory_loop.install(settings)
+        document_hooks.install()
         self.gateway = gateway
         self.runner = TurnRunner(
             TurnScope(
@@ -73,6 +76,7 @@ class AgentRuntime:
                 **memory_jobs.job_handlers(
                     gateway.db, settings, gateway.vault, gateway.model_runtime
                 ),
+                **document_pipeline.job_handlers(gateway.db, settings),
             },
             lease_seconds=settings.task_lease_seconds,
             poll_interval=settings.queue_poll_seconds,

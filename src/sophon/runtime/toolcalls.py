@@ -263,6 +263,8 @@ async def _execute(scope: TurnScope, turn: Turn, outcome: Outcome) -> None:
         session_id=turn.session.id,
         deadline=time.monotonic() + scope.settings.tool_timeout_seconds,
         database=scope.database,
+        vault=scope.vault,
+        model_runtime=scope.model_runtime,
     )
     started = time.monotonic()
     result = await run_tool(outcome.tool, context, outcome.arguments)

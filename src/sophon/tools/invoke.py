@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -19,6 +19,10 @@ from sophon.platform.errors import ValidationFailed
 from sophon.platform.http import outbound_client, split_allow_setting
 from sophon.settings import Settings
 from sophon.tools.registry import RiskLevel, Tool, ToolSource
+
+if TYPE_CHECKING:
+    from sophon.platform.vault import Vault
+    from sophon.providers.connect import ProviderRuntime
 
 
 class OutboundClientFactory(Protocol):
@@ -56,6 +60,9 @@ class ToolContext:
     http_client: OutboundClientFactory | None = None
     database: Database | None = None
     """For tools that read or write Gateway data: open `database.transaction(tenant_id=...)`."""
+    vault: Vault | None = None
+    model_runtime: ProviderRuntime | None = None
+    """For tools that ask the tenant's model (document summaries and questions)."""
 
     @property
     def outbound(self) -> OutboundClientFactory:

@@ -33,11 +33,32 @@ POSTGRESQL_DDL = [  # fastupdate off: bulk loads must not pile up in the GIN pen
 fts_table = Table("memory_fts", MetaData(), Column("rowid", Integer), Column("content", Text))
 
 
-def attach(table: Table) -> None:
-    """Creates the index with the entries table (called once, by `models`)."""
-    for statement in SQLITE_DDL:
+def index_ddl(name: str, table: str, rowid: str, column: str) -> tuple[list[str], list[str]]:
+    """The same index for another table (SQLite DDL, PostgreSQL DDL): document chunks use it.
+    The names come from code, never from input."""
+    sqlite = [
+        f"CREATE VIRTUAL TABLE {name} USING fts5({column}, content='{table}', "
+        f"content_rowid='{rowid}', tokenize='porter unicode61 remove_diacritics 2')",
+        f"CREATE TRIGGER {name}_ai AFTER INSERT ON {table} BEGIN "  # noqa: S608
+        f"INSERT INTO {name}(rowid, {column}) VALUES (new.{rowid}, new.{column}); END",
+        f"CREATE TRIGGER {name}_ad AFTER DELETE ON {table} BEGIN "  # noqa: S608
+        f"INSERT INTO {name}({name}, rowid, {column}) VALUES ('delete', old.{rowid}, "
+        f"old.{column}); END",
+    ]
+    postgresql = [
+        f"CREATE INDEX {name}_gin ON {table} USING gin "
+        f"(to_tsvector('{TS_CONFIG}', {column})) WITH (fastupdate = off)",
+    ]
+    return sqlite, postgresql
+
+
+def attach(
+    table: Table, sqlite: list[str] | None = None, postgresql: list[str] | None = None
+) -> None:
+    """Creates the index with its table (called once, by `models`); memory's by default."""
+    for statement in SQLITE_DDL if sqlite is None else sqlite:
         event.listen(table, "after_create", DDL(statement).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]
-    for statement in POSTGRESQL_DDL:
+    for statement in POSTGRESQL_DDL if postgresql is None else postgresql:
         event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
 
 

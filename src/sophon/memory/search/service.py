@@ -147,6 +147,17 @@ def highlight(content: str, words: list[str]) -> str:
     return ("… " if start else "") + " ".join(shown) + (" …" if stop < len(tokens) else "")
 
 
+def fuse(ranked: list[list[str]]) -> dict[str, float]:
+    """Reciprocal-rank fusion of ranked id lists, as `search` scores memories: 1 for an id
+    first in every list (other domains' searches, e.g. document chunks, use it)."""
+    scores: dict[str, float] = {}
+    for ids in ranked:
+        for rank, found in enumerate(ids):
+            scores[found] = scores.get(found, 0.0) + 1 / (RRF_K + rank + 1)
+    best = max(len(ranked), 1) / (RRF_K + 1)
+    return {found: round(score / best, 6) for found, score in scores.items()}
+
+
 def _adjust(entry: MemoryEntry) -> float:
     now = utcnow()
     age_days = max((now - entry.updated_at).total_seconds(), 0.0) / 86_400

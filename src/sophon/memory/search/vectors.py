@@ -175,19 +175,28 @@ async def exact_nearest(
     db: AsyncSession, visible: Select[Any], model: str, query: list[float], k: int
 ) -> list[str]:
     """Every visible stored vector compared with the query, a chunk at a time in a thread."""
-    q = unpack(pack(query))
-    rows = await db.stream(
-        select(MemoryEmbedding.entry_id, MemoryEmbedding.vector)
-        .where(
+    return await nearest_rows(
+        db,
+        select(MemoryEmbedding.entry_id, MemoryEmbedding.vector).where(
             MemoryEmbedding.model == model,
             MemoryEmbedding.entry_id.in_(visible.scalar_subquery()),
-        )
-        .execution_options(yield_per=SCAN_CHUNK)
+        ),
+        query,
+        k,
     )
+
+
+async def nearest_rows(
+    db: AsyncSession, rows_select: Select[str, bytes], query: list[float], k: int
+) -> list[str]:
+    """The ids of the `k` rows of `(id, packed vector)` nearest the query, nearest first, read
+    a chunk at a time and scored in a thread (memory entries and document chunks use it)."""
+    q = unpack(pack(query))
+    rows = await db.stream(rows_select.execution_options(yield_per=SCAN_CHUNK))
     kept: Scored = []
     async for part in rows.partitions(SCAN_CHUNK):
         kept = await asyncio.to_thread(_best, q, [(i, v) for i, v in part], kept, k)
-    return [entry_id for _score, entry_id in kept]
+    return [found_id for _score, found_id in kept]
 
 
 def vector_search(settings: Settings) -> VectorSearch | None:

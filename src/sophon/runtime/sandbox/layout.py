@@ -133,7 +133,12 @@ def outer_identity(tools: HostTools) -> list[str]:
 def prepare_command(spec: SandboxSpec, tools: HostTools, command: list[str]) -> PreparedCommand:
     """Write stdin and every generated file to memfds and build the bwrap argv around command.
     Blocking (memory copies): call it in a worker thread."""
-    prepared = PreparedCommand(argv=[], stdin_fd=_memfd("stdin", spec.stdin))
+    stdin_fd = (
+        os.open(spec.stdin_path, os.O_RDONLY | os.O_CLOEXEC)
+        if spec.stdin_path is not None
+        else _memfd("stdin", spec.stdin)
+    )
+    prepared = PreparedCommand(argv=[], stdin_fd=stdin_fd)
     try:
         prepared.argv = [*outer_identity(tools), tools.bwrap]
         prepared.argv += [*_namespaces(spec.network), *_system_binds(spec.network)]
@@ -144,6 +149,8 @@ def prepare_command(spec: SandboxSpec, tools: HostTools, command: list[str]) -> 
         prepared.argv += ["--perms", "0700", "--size", str(spec.limits.work_dir_bytes)]
         prepared.argv += ["--tmpfs", WORK_DIR]
         prepared.argv += list(_work_files(prepared, spec.work_files()))
+        for path in spec.ro_binds:  # after the work dir: a bind may lie under its path
+            prepared.argv += ["--ro-bind", path, path]
         prepared.argv += ["--symlink", WORK_DIR, "/tmp"]  # noqa: S108 - the sandbox's own /tmp
         prepared.argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK_DIR]
         prepared.argv += ["--clearenv", *_environment(spec.env), "--"]

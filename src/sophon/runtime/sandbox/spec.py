@@ -59,6 +59,11 @@ class SandboxSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     network: bool = False
     limits: SandboxLimits = field(default_factory=SandboxLimits)
+    stdin_path: str | None = None
+    """A host file given as stdin instead of `stdin` (opened by the Gateway, never bound: the
+    sandbox sees the open file, not the path; a regular file, so the process can seek it)."""
+    ro_binds: Sequence[str] = ()
+    """Host directories shown read-only at the same path (e.g. a library directory)."""
 
     def __post_init__(self) -> None:
         # Private read-only copies: what was validated is exactly what runs.
@@ -66,6 +71,9 @@ class SandboxSpec:
             object.__setattr__(self, "argv", tuple(self.argv))
         object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
         object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+        object.__setattr__(self, "ro_binds", tuple(self.ro_binds))
+        if any(not PurePosixPath(p).is_absolute() or ".." in p.split("/") for p in self.ro_binds):
+            raise InvalidRequest("ro_binds must be absolute paths.")
         _check_command(self)
         _check_env(self.env)
         _check_files(self)
