@@ -21,6 +21,7 @@ from sophon.identity.auth import router as auth_router
 from sophon.identity.roles import router as roles_router
 from sophon.identity.users import router as users_router
 from sophon.license import router as license_router
+from sophon.mcp import router as mcp_router
 from sophon.memory import router as memory_router
 from sophon.models import metadata
 from sophon.ops import router as ops_router
@@ -68,6 +69,7 @@ ROUTERS = [
     approvals_router.router,
     memory_router.router,
     ops_router.router,
+    mcp_router.router,
 ]
 
 
@@ -80,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate_on_start:
             await migrate.ensure_schema(gateway.db.engine, metadata)
         await bootstrap.prepare(settings, gateway.db)
+        await gateway.mcp.start()
         app.state.runtime = await _start_runtime(gateway)
         log.info("gateway ready", extra={"database": gateway.db.dialect})
         try:

@@ -12,9 +12,11 @@ from sophon.identity.auth.credential_cache import IDENTITY_TABLES, CredentialCac
 from sophon.identity.auth.principals import SessionPolicy
 from sophon.identity.auth.service import AuthConfig, LoginGuard
 from sophon.license.service import LicenseService
+from sophon.mcp.hub import McpHub
 from sophon.platform.db import Database
 from sophon.platform.events import EventBus, build_event_bus, wait_for_released_events
 from sophon.platform.keys import load_or_create_key
+from sophon.platform.netguard import OutboundPolicy, split_allow_setting
 from sophon.platform.pagination import CursorCodec, Paginator
 from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy, build_rate_limiter
 from sophon.platform.security import JwtCodec, configure_password_hashing
@@ -37,6 +39,8 @@ class Gateway:
     tools: ToolRegistry
     vault: Vault
     model_runtime: ProviderRuntime
+    mcp: McpHub
+    """Links to the tenants' external MCP servers; a dynamic source of the tool catalog."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when shutdown begins: long waits for clients (task long-polls) answer at once."""
 
@@ -74,6 +78,14 @@ class Gateway:
             ),
             credentials=_credential_cache(settings, db),
         )
+        vault = Vault(
+            vault_key_from_setting(settings.vault_key.get_secret_value())
+            if settings.vault_key
+            else load_or_create_key(settings.data, "vault", 32)
+        )
+        tools = ToolRegistry(builtin_tools(settings))
+        hub = McpHub(db, vault, OutboundPolicy(split_allow_setting(settings.outbound_allow)))
+        tools.add_source(hub)
         return cls(
             settings=settings,
             db=db,
@@ -82,13 +94,10 @@ class Gateway:
             limiter=limiter,
             auth=auth,
             license=LicenseService(settings),
-            tools=ToolRegistry(builtin_tools(settings)),
-            vault=Vault(
-                vault_key_from_setting(settings.vault_key.get_secret_value())
-                if settings.vault_key
-                else load_or_create_key(settings.data, "vault", 32)
-            ),
+            tools=tools,
+            vault=vault,
             model_runtime=ProviderRuntime.from_settings(settings),
+            mcp=hub,
         )
 
     async def start(self) -> None:
@@ -96,6 +105,7 @@ class Gateway:
 
     async def close(self) -> None:
         self.stopping.set()
+        await self.mcp.close()
         await wait_for_released_events()
         await self.bus.aclose()
         await self.limiter.aclose()

@@ -7,6 +7,7 @@ from sophon.chat import models as chat_models
 from sophon.identity import models as identity_models
 from sophon.memory import models as memory_models
 from sophon.memory.entries import fts
+from sophon.mcp import models as mcp_models
 from sophon.memory.search import vector_index
 from sophon.platform import idempotency_models, kv, queue_models
 from sophon.platform.db import Base
@@ -36,6 +37,7 @@ __all__ = [
     "idempotency_models",
     "identity_models",
     "kv",
+    "mcp_models",
     "memory_models",
     "metadata",
     "provider_models",
