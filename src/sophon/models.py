@@ -5,9 +5,9 @@ from sophon.approvals import models as approval_models
 from sophon.audit import models as audit_models
 from sophon.chat import models as chat_models
 from sophon.identity import models as identity_models
+from sophon.mcp import models as mcp_models
 from sophon.memory import models as memory_models
 from sophon.memory.entries import fts
-from sophon.mcp import models as mcp_models
 from sophon.memory.search import vector_index
 from sophon.platform import idempotency_models, kv, queue_models
 from sophon.platform.db import Base

@@ -14,7 +14,6 @@ import pytest
 
 from sophon.settings import Settings
 from tests.turn_fixtures import agent_id, events, gateway, model
-from tests.turn_fixtures import settings as turn_settings
 
 __all__ = ["agent_id", "events", "gateway", "model"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from sophon.gateway import Gateway
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller
 from tests.mcp.conftest import stdio_registration
@@ -12,14 +13,16 @@ from tests.mcp.mcp_helpers import catalog_names, register, wait_status
 
 
 async def test_a_stdio_server_bridges_its_tools_into_the_catalog(
-    client: httpx.AsyncClient, admin: Caller
+    client: httpx.AsyncClient, admin: Caller, gateway: Gateway
 ) -> None:
     created = await register(
-        client, admin, stdio_registration(env={"DEMO_TOKEN": "s3cret-value"}, excludedTools=["crash"])
+        client,
+        admin,
+        stdio_registration(env={"DEMO_TOKEN": "s3cret-value"}, excludedTools=["crash"]),
     )
     assert created["env"] == {"DEMO_TOKEN": "••••••"}
     assert "s3cret" not in str(created)
-    server = await wait_status(client, admin, created["id"], "connected", tools=6)
+    server = await wait_status(client, admin, gateway, created["id"], tools=6)
     assert server["problems"] == {}
 
     tools = await catalog_names(client, admin)
@@ -68,15 +71,32 @@ async def test_bad_registrations_are_refused_and_nothing_is_written(
         ({"name": "nocmd", "transport": "stdio"}, "validation_failed"),
         ({"name": "nourl", "transport": "streamableHttp"}, "validation_failed"),
         ({"name": "ftp", "transport": "sse", "url": "ftp://example.com/x"}, "validation_failed"),
-        ({"name": "both", "transport": "sse", "url": "http://x.test/", "command": "x"}, "validation_failed"),
-        ({"name": "auth", "transport": "sse", "url": "http://x.test/", "auth": {"type": "bearer"}}, "validation_failed"),
+        (
+            {"name": "both", "transport": "sse", "url": "http://x.test/", "command": "x"},
+            "validation_failed",
+        ),
+        (
+            {
+                "name": "auth",
+                "transport": "sse",
+                "url": "http://x.test/",
+                "auth": {"type": "bearer"},
+            },
+            "validation_failed",
+        ),
         ({"name": "t", "transport": "carrier-pigeon", "command": "x"}, "validation_failed"),
     ]
     for body, code in cases:
-        assert_error(await client.post("/api/mcp/servers", headers=admin.headers, json=body), 422, code)
+        assert_error(
+            await client.post("/api/mcp/servers", headers=admin.headers, json=body), 422, code
+        )
     listed = await client.get("/api/mcp/servers", headers=admin.headers)
     assert listed.json()["items"] == []
-    await register(client, admin, {"name": "dup", "transport": "sse", "url": "http://x.test/sse", "enabled": False})
+    await register(
+        client,
+        admin,
+        {"name": "dup", "transport": "sse", "url": "http://x.test/sse", "enabled": False},
+    )
     again = await client.post(
         "/api/mcp/servers", headers=admin.headers,
         json={"name": "dup", "transport": "sse", "url": "http://x.test/sse"},

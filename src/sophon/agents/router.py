@@ -104,7 +104,10 @@ async def delete_agent(agent_id: str, db: DbDep, principal: PrincipalDep) -> Res
 async def get_tools(agent_id: str, db: DbDep, gateway: GatewayDep) -> ToolsOut:
     """The agent's tool allowlist and the catalog tools it grants now."""
     agent = await agents.get(db, agent_id)
-    return ToolsOut(tools=agent.tools, effective=agents.effective_tools(gateway.tools.for_tenant(agent.tenant_id), agent))
+    return ToolsOut(
+        tools=agent.tools,
+        effective=agents.effective_tools(gateway.tools.for_tenant(agent.tenant_id), agent),
+    )
 
 
 @router.put("/{agent_id}/tools", operation_id="setAgentTools", responses=ONE)

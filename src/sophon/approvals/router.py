@@ -69,7 +69,11 @@ async def edit(
     tools whose arguments may be edited (else 409)."""
     return approval_out(
         await approvals.edit(
-            gateway.tools.for_tenant(principal.tenant_id), db, principal, approval_id, body.arguments
+            gateway.tools.for_tenant(principal.tenant_id),
+            db,
+            principal,
+            approval_id,
+            body.arguments,
         )
     )
 

@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import replace
 
 import mcp_types as types
 from sqlalchemy import select
@@ -64,7 +64,6 @@ class McpHub:
         self.vault = vault
         self.policy = policy
         self.links: dict[str, Link] = {}
-        self._versions: dict[str, datetime] = {}
         self._catalog: dict[str, list[Tool]] = {}
         self._lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
@@ -129,13 +128,6 @@ class McpHub:
                     ("mcp_server", spec.id),
                     details={"server": spec.name, "tool": bridge.bridged_name(spec.name, name)},
                 )
-        if new:
-            self._versions[spec.id] = await self._version_of(spec.id, spec.tenant_id)
-
-    async def _version_of(self, registration_id: str, tenant_id: str) -> datetime:
-        async with self.database.transaction(readonly=True, tenant_id=tenant_id) as db:
-            row = await db.get(McpServerRegistration, registration_id)
-            return row.updated_at if row is not None else datetime.min
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -148,7 +140,7 @@ class McpHub:
             await asyncio.sleep(RESYNC_SECONDS)
             try:
                 await self.reconcile()
-            except Exception:  # noqa: BLE001 (a database hiccup must not end the loop)
+            except Exception:
                 log.exception("mcp: reconciling registrations failed")
 
     async def close(self) -> None:
@@ -165,6 +157,8 @@ class McpHub:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def reconcile(self) -> None:
+        """Brings the links in line with the registrations: new or changed connection settings
+        (re)connect; a change of the approved definitions alone is applied in place."""
         async with self._lock:
             async with self.database.transaction(readonly=True) as db:
                 rows = list(
@@ -178,28 +172,34 @@ class McpHub:
             for gone in [rid for rid in self.links if rid not in wanted]:
                 await self._drop(gone)
             for rid, row in wanted.items():
-                if rid in self.links and self._versions.get(rid) == row.updated_at:
-                    continue
-                await self._drop(rid)
                 try:
                     spec = spec_of(row, self.vault)
                 except (VaultError, ValueError) as exc:
                     log.error("mcp server %s: its secrets can't be read (%s)", row.name, exc)
+                    await self._drop(rid)
                     continue
+                link = self.links.get(rid)
+                if link is not None and _connection(link.spec) == _connection(spec):
+                    if link.spec.approved != spec.approved:
+                        link.spec = spec
+                        await self._tools_listed(link, link.found.tools)
+                    continue
+                await self._drop(rid)
                 link = Link(spec, self.policy, self._tools_listed, ping_seconds=self.ping_seconds)
                 self.links[rid] = link
-                self._versions[rid] = row.updated_at
                 link.start()
 
     async def _drop(self, registration_id: str) -> None:
         link = self.links.pop(registration_id, None)
         self._catalog.pop(registration_id, None)
-        self._versions.pop(registration_id, None)
         if link is not None:
             await link.stop()
 
 
 def _replace_approved(spec: ServerSpec, approved: dict[str, str]) -> ServerSpec:
-    from dataclasses import replace
-
     return replace(spec, approved=dict(approved))
+
+
+def _connection(spec: ServerSpec) -> ServerSpec:
+    """What a connection depends on: everything but the approved definitions."""
+    return replace(spec, approved={})

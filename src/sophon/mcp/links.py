@@ -205,11 +205,15 @@ class Link:
             return f"the MCP server '{self.spec.name}' is not connected ({self.state}{why})"
         return None
 
-    async def call(self, tool: str, arguments: dict[str, Any], deadline: float | None) -> ToolResult:
+    async def call(
+        self, tool: str, arguments: dict[str, Any], deadline: float | None
+    ) -> ToolResult:
         reason = self.unavailable(tool)
         session = self._session
         if reason is not None or session is None:
-            return ToolResult.error(f"{bridge.bridged_name(self.spec.name, tool)} is unavailable: {reason}")
+            return ToolResult.error(
+                f"{bridge.bridged_name(self.spec.name, tool)} is unavailable: {reason}"
+            )
         timeout = self.spec.timeout_seconds
         if deadline is not None:
             timeout = max(0.001, min(timeout, deadline - time.monotonic()))

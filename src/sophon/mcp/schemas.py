@@ -159,15 +159,20 @@ class ExposeConfig(ApiModel):
     resources: list[str] = Field(default_factory=lambda: ["agents/*", "memory/*", "documents/*"])
 
 
+TransportName = Literal["stdio", "sse", "streamableHttp"]
+
+
+def _default_transports() -> dict[TransportName, TransportConfig]:
+    return {
+        "stdio": TransportConfig(),
+        "sse": TransportConfig(path="/mcp/sse"),
+        "streamableHttp": TransportConfig(path="/mcp/http"),
+    }
+
+
 class ServerConfig(ApiModel):
     enabled: bool = True
-    transports: dict[Literal["stdio", "sse", "streamableHttp"], TransportConfig] = Field(
-        default_factory=lambda: {
-            "stdio": TransportConfig(),
-            "sse": TransportConfig(path="/mcp/sse"),
-            "streamableHttp": TransportConfig(path="/mcp/http"),
-        }
-    )
+    transports: dict[TransportName, TransportConfig] = Field(default_factory=_default_transports)
     expose: ExposeConfig = Field(default_factory=ExposeConfig)
 
 

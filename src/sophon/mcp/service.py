@@ -123,7 +123,9 @@ async def create(
 ) -> McpServerRegistration:
     _check_shape(body.transport, body.command, body.url)
     _require_host_rights(principal, body.transport)
-    taken = await db.scalar(select(McpServerRegistration.id).where(McpServerRegistration.name == body.name))
+    taken = await db.scalar(
+        select(McpServerRegistration.id).where(McpServerRegistration.name == body.name)
+    )
     if taken is not None:
         raise Conflict(f"An MCP server named {body.name!r} already exists.", {"name": body.name})
     row = McpServerRegistration(
@@ -143,7 +145,9 @@ async def create(
     _store_secrets(row, vault, dict(body.env), body.auth)
     db.add(row)
     await _flush_unique(db, row.name)
-    await audit.record(db, principal, "mcp.server.create", ("mcp_server", row.id), details=_summary(row))
+    await audit.record(
+        db, principal, "mcp.server.create", ("mcp_server", row.id), details=_summary(row)
+    )
     _after_commit(db, hub)
     return row
 
@@ -181,7 +185,7 @@ async def update(
         env = dict(body.env) if body.env is not None else current.get("env", {})
         auth = body.auth
         if "auth" not in fields and row.auth_type != "none":
-            auth = AuthIn(type=row.auth_type, **current.get("auth", {}))  # type: ignore[arg-type]
+            auth = AuthIn(type=row.auth_type, **current.get("auth", {}))
         _store_secrets(row, vault, env, auth)
     row.updated_at = utcnow()
     await db.flush()
@@ -199,7 +203,9 @@ async def delete(db: AsyncSession, principal: Principal, hub: McpHub, registrati
     summary = _summary(row)
     await db.delete(row)
     await db.flush()
-    await audit.record(db, principal, "mcp.server.delete", ("mcp_server", registration_id), details=summary)
+    await audit.record(
+        db, principal, "mcp.server.delete", ("mcp_server", registration_id), details=summary
+    )
     _after_commit(db, hub)
 
 
@@ -214,7 +220,9 @@ async def approve_tools(
     row = await get(db, registration_id)
     link = hub.link(row.id)
     if link is None or link.state != "connected":
-        raise Conflict("The MCP server is not connected; its tools can't be approved now.", {"id": row.id})
+        raise Conflict(
+            "The MCP server is not connected; its tools can't be approved now.", {"id": row.id}
+        )
     row.approved_tools = {t.name: definition_hash(t) for t in link.found.tools}
     row.updated_at = utcnow()
     await db.flush()
@@ -237,9 +245,13 @@ async def test(
     try:
         found = await links.probe(spec, hub.policy)
     except OutboundRefused as refused:
-        out = McpTestOut(ok=False, latency_ms=_ms(started), error=refused.message, tested_at=utcnow())
+        out = McpTestOut(
+            ok=False, latency_ms=_ms(started), error=refused.message, tested_at=utcnow()
+        )
     except Exception as exc:  # noqa: BLE001 (whatever a foreign server does is reported)
-        out = McpTestOut(ok=False, latency_ms=_ms(started), error=links.describe(exc), tested_at=utcnow())
+        out = McpTestOut(
+            ok=False, latency_ms=_ms(started), error=links.describe(exc), tested_at=utcnow()
+        )
     else:
         out = McpTestOut(
             ok=True,

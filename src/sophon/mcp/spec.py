@@ -81,7 +81,9 @@ async def open_streams(spec: ServerSpec, policy: OutboundPolicy) -> AsyncIterato
     """The transport's read and write streams, for `ClientSession`."""
     if spec.transport == "stdio":
         assert spec.command is not None
-        params = StdioServerParameters(command=spec.command, args=list(spec.args), env=dict(spec.env))
+        params = StdioServerParameters(
+            command=spec.command, args=list(spec.args), env=dict(spec.env)
+        )
         with open("/dev/null", "w") as quiet:  # noqa: ASYNC230 (opening /dev/null never blocks)
             async with stdio_client(params, errlog=quiet) as streams:
                 yield streams

@@ -20,12 +20,12 @@ def server_out(row: McpServerRegistration, hub: McpHub) -> McpServerOut:
     return McpServerOut(
         id=row.id,
         name=row.name,
-        transport=row.transport,  # type: ignore[arg-type]
+        transport=row.transport,
         command=row.command,
         args=list(row.args or []),
-        env={key: MASK for key in row.env_keys or []},
+        env=dict.fromkeys(row.env_keys or [], MASK),
         url=row.url,
-        auth=AuthOut(type=row.auth_type, header=row.auth_header, secret=row.auth_mask),  # type: ignore[arg-type]
+        auth=AuthOut(type=row.auth_type, header=row.auth_header, secret=row.auth_mask),
         excluded_tools=list(row.excluded_tools or []),
         risk_overrides=dict(row.risk_overrides or {}),
         enabled=row.enabled,
@@ -59,7 +59,9 @@ def tools_out(row: McpServerRegistration, hub: McpHub) -> list[BridgedToolOut]:
                 risk_level=risk_of(tool, row.risk_overrides or {}),
                 excluded=tool.name in excluded,
                 available=reason is None and tool.name not in excluded,
-                unavailable_reason="excluded by the registration" if tool.name in excluded else reason,
+                unavailable_reason="excluded by the registration"
+                if tool.name in excluded
+                else reason,
             )
         )
     return out

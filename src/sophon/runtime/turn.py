@@ -258,7 +258,9 @@ class TurnRunner:
         async with self.scope.tx(turn) as db:
             task, session = await locked(db, turn)
             add_usage(db, turn, task, session, candidate, response)
-            entries = [toolcalls.entry(self.scope.catalog(turn), call) for call in response.tool_calls]
+            entries = [
+                toolcalls.entry(self.scope.catalog(turn), call) for call in response.tool_calls
+            ]
             message = chat.append_message(
                 db,
                 session,

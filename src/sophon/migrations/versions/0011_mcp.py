@@ -20,7 +20,10 @@ depends_on: str | Sequence[str] | None = None
 
 def _tenant_fk(table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
-        ["tenant_id"], ["tenants.id"], name=op.f(f"fk_{table}_tenant_id_tenants"), ondelete="CASCADE"
+        ["tenant_id"],
+        ["tenants.id"],
+        name=op.f(f"fk_{table}_tenant_id_tenants"),
+        ondelete="CASCADE",
     )
 
 
@@ -76,7 +79,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_mcp_server_tokens_token_hash")),
     )
     with op.batch_alter_table("mcp_server_tokens", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_mcp_server_tokens_tenant_id"), ["tenant_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_mcp_server_tokens_tenant_id"), ["tenant_id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_mcp_server_tokens_user_id"), ["user_id"], unique=False)
 
 
