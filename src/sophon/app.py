@@ -22,6 +22,8 @@ from sophon.identity.roles import router as roles_router
 from sophon.identity.users import router as users_router
 from sophon.license import router as license_router
 from sophon.mcp import router as mcp_router
+from sophon.mcp import server_router as mcp_server_router
+from sophon.mcp.endpoint import install_mcp
 from sophon.memory import router as memory_router
 from sophon.models import metadata
 from sophon.ops import router as ops_router
@@ -70,6 +72,7 @@ ROUTERS = [
     memory_router.router,
     ops_router.router,
     mcp_router.router,
+    mcp_server_router.router,
 ]
 
 
@@ -106,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         route_index.add_routes(app, router)
     install_hubs(app)
+    install_mcp(app, settings)
     setattr(app.state, BEFORE_SHUTDOWN, [*getattr(app.state, BEFORE_SHUTDOWN, []), _stopping(app)])
     install_docs(app)
     route_index.install(app.router)

@@ -21,9 +21,17 @@ DEMO = Path(__file__).with_name("demo_server.py")
 
 
 @pytest.fixture
-def settings(turn_settings: Settings) -> Settings:
-    """Loopback remote MCP servers are allowed (the outbound guard refuses them by default)."""
-    return turn_settings.model_copy(update={"outbound_allow": "127.0.0.1"})
+def settings(settings: Settings) -> Settings:
+    """As the chat runtime tests have it (`tests/turn_fixtures.py`), and loopback remote MCP
+    servers are allowed (the outbound guard refuses them by default)."""
+    return settings.model_copy(
+        update={
+            "task_lease_seconds": 3600,
+            "scheduler_poll_seconds": 3600,
+            "queue_poll_seconds": 0.5,
+            "outbound_allow": "127.0.0.1",
+        }
+    )
 
 
 def free_port() -> int:
