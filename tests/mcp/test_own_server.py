@@ -206,3 +206,29 @@ async def test_a_token_subset_and_the_expose_config_narrow_the_tools(
         "/mcp/http", json=INIT, headers={**ACCEPT, "Authorization": f"Bearer {full['token']}"}
     )
     assert off.status_code == 404
+
+
+async def test_a_high_risk_call_waits_for_a_person_and_the_client_gets_the_decision(
+    live: Live, owner: Caller
+) -> None:
+    made = await mint(live, owner)
+    async with session(live, made["token"]) as mcp:
+        call = asyncio.create_task(mcp.call_tool("memory.forget", {"id": "mem_nothing"}))
+        pending: list[dict[str, Any]] = []
+        for _ in range(200):
+            listed = await live.http.get("/api/approvals", headers=owner.headers)
+            pending = listed.json()["items"]
+            if pending:
+                break
+            await asyncio.sleep(0.05)
+        assert [(a["toolName"], a["riskLevel"]) for a in pending] == [("memory.forget", "High")]
+        assert not call.done()
+        rejected = await live.http.post(
+            f"/api/approvals/{pending[0]['id']}/reject",
+            headers=owner.headers,
+            json={"reason": "no"},
+        )
+        assert rejected.status_code == 200, rejected.text
+        result = await asyncio.wait_for(call, 10)
+        assert result.is_error
+        assert "not approved (Rejected)" in result.content[0].text  # type: ignore[union-attr]
