@@ -6,6 +6,7 @@ user's rights (a High-risk call waits for a person), resources, and tenant isola
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ import httpx2
 import pytest
 from fastapi import FastAPI
 from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -34,6 +36,7 @@ INIT = {
         "clientInfo": {"name": "raw", "version": "0"},
     },
 }
+SRC = Path(__file__).resolve().parents[2] / "src"
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
@@ -232,3 +235,25 @@ async def test_a_high_risk_call_waits_for_a_person_and_the_client_gets_the_decis
         result = await asyncio.wait_for(call, 10)
         assert result.is_error
         assert "not approved (Rejected)" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_sophon_mcp_serve_stdio_bridges_to_the_gateway(
+    live: Live, owner: Caller, tmp_path: Path
+) -> None:
+    made = await mint(live, owner)
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "sophon", "mcp", "serve", "--stdio"],
+        env={
+            "SOPHON_GATEWAY": live.url,
+            "SOPHON_MCP_TOKEN": made["token"],
+            "PYTHONPATH": str(SRC),
+            "HOME": str(tmp_path),
+        },
+    )
+    async with Client(params, mode="legacy") as client:
+        assert client.server_info is not None
+        assert client.server_info.name == "sophon"
+        names = [t.name for t in (await client.list_tools()).tools]
+        assert "datetime.now" in names
+        assert not (await client.call_tool("datetime.now", {})).is_error

@@ -18,6 +18,7 @@ from sophon.cli import (
     cmd_auth,
     cmd_chat,
     cmd_config,
+    cmd_mcp,
     cmd_memory,
     cmd_models,
     cmd_ops,
@@ -56,6 +57,7 @@ app.add_typer(cmd_tasks.app, name="tasks")
 app.add_typer(cmd_approvals.app, name="approvals")
 app.add_typer(cmd_ops.app, name="ops")
 app.add_typer(cmd_memory.app, name="memory")
+app.add_typer(cmd_mcp.app, name="mcp")
 app.command()(cmd_chat.chat)
 cmd_auth.register(app)
 cmd_system.register(app)
