@@ -16,8 +16,8 @@ import httpx2
 import pytest
 from fastapi import FastAPI
 from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters
 from mcp.client.sse import sse_client
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
