@@ -6,14 +6,11 @@ from __future__ import annotations
 from bench import (
     chat,
     cold_start,
-    cron,
-    documents,
     http_trivial,
     hubs,
     idle_rss,
+    mcp,
     memory,
-    webhooks,
-    workflows,
 )
 from bench.harness import Benchmark
 
@@ -29,6 +26,7 @@ BENCHMARKS: list[Benchmark] = [
     webhooks.BENCHMARK,
     workflows.BENCHMARK,
     documents.BENCHMARK,
+    mcp.BENCHMARK,
 ]
 
 

@@ -23,6 +23,9 @@ from sophon.identity.auth import router as auth_router
 from sophon.identity.roles import router as roles_router
 from sophon.identity.users import router as users_router
 from sophon.license import router as license_router
+from sophon.mcp import router as mcp_router
+from sophon.mcp import server_router as mcp_server_router
+from sophon.mcp.endpoint import install_mcp
 from sophon.memory import router as memory_router
 from sophon.models import metadata
 from sophon.ops import router as ops_router
@@ -78,6 +81,8 @@ ROUTERS = [
     documents_router.router,
     ops_router.router,
     webhooks_router.router,
+    mcp_router.router,
+    mcp_server_router.router,
 ]
 
 
@@ -90,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate_on_start:
             await migrate.ensure_schema(gateway.db.engine, metadata)
         await bootstrap.prepare(settings, gateway.db)
+        await gateway.mcp.start()
         app.state.runtime = await _start_runtime(gateway)
         app.state.webhooks = await _start_webhooks(gateway)
         log.info("gateway ready", extra={"database": gateway.db.dialect})
@@ -116,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         route_index.add_routes(app, router)
     install_hubs(app)
+    install_mcp(app, settings)
     setattr(app.state, BEFORE_SHUTDOWN, [*getattr(app.state, BEFORE_SHUTDOWN, []), _stopping(app)])
     install_docs(app)
     install_web(app)  # last: the app shell answers GET for paths no other route takes

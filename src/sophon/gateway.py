@@ -13,6 +13,7 @@ from sophon.identity.auth.credential_cache import IDENTITY_TABLES, CredentialCac
 from sophon.identity.auth.principals import SessionPolicy
 from sophon.identity.auth.service import AuthConfig, LoginGuard
 from sophon.license.service import LicenseService
+from sophon.mcp.hub import McpHub
 from sophon.platform.db import Database
 from sophon.platform.events import (
     EventBus,
@@ -21,6 +22,7 @@ from sophon.platform.events import (
     wait_for_released_events,
 )
 from sophon.platform.keys import load_or_create_key
+from sophon.platform.netguard import OutboundPolicy, split_allow_setting
 from sophon.platform.pagination import CursorCodec, Paginator
 from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy, build_rate_limiter
 from sophon.platform.security import JwtCodec, configure_password_hashing
@@ -48,6 +50,8 @@ class Gateway:
     model_runtime: ProviderRuntime
     cron: CronContext
     """What cron jobs use; the workflow launcher is set on it (`cron.workflows`) when wired."""
+    mcp: McpHub
+    """Links to the tenants' external MCP servers; a dynamic source of the tool catalog."""
     workflow_launcher: WorkflowLauncher | None = None
     """Starts workflows for inbound webhooks; None until a workflows package provides one."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -96,6 +100,8 @@ class Gateway:
             if settings.vault_key
             else load_or_create_key(settings.data, "vault", 32)
         )
+        hub = McpHub(db, vault, OutboundPolicy(split_allow_setting(settings.outbound_allow)))
+        tools.add_source(hub)
         return cls(
             settings=settings,
             db=db,
@@ -108,6 +114,7 @@ class Gateway:
             vault=vault,
             model_runtime=ProviderRuntime.from_settings(settings),
             cron=CronContext(settings, tools, vault),
+            mcp=hub,
         )
 
     async def start(self) -> None:
@@ -115,6 +122,7 @@ class Gateway:
 
     async def close(self) -> None:
         self.stopping.set()
+        await self.mcp.close()
         await wait_for_released_events()
         await self.bus.aclose()
         await self.limiter.aclose()

@@ -8,6 +8,7 @@ from sophon.cron import models as cron_models
 from sophon.documents import fts as document_fts
 from sophon.documents import models as document_models
 from sophon.identity import models as identity_models
+from sophon.mcp import models as mcp_models
 from sophon.memory import models as memory_models
 from sophon.memory.entries import fts
 from sophon.memory.search import vector_index
@@ -43,6 +44,7 @@ __all__ = [
     "idempotency_models",
     "identity_models",
     "kv",
+    "mcp_models",
     "memory_models",
     "metadata",
     "provider_models",

@@ -128,7 +128,10 @@ async def delete_agent(agent_id: str, db: DbDep, principal: PrincipalDep) -> Res
 async def get_tools(agent_id: str, db: DbDep, gateway: GatewayDep) -> ToolsOut:
     """The agent's tool allowlist and the catalog tools it grants now."""
     agent = await agents.get(db, agent_id)
-    return ToolsOut(tools=agent.tools, effective=agents.effective_tools(gateway.tools, agent))
+    return ToolsOut(
+        tools=agent.tools,
+        effective=agents.effective_tools(gateway.tools.for_tenant(agent.tenant_id), agent),
+    )
 
 
 @router.put("/{agent_id}/tools", operation_id="setAgentTools", responses=ONE)
@@ -138,7 +141,9 @@ async def set_tools(
 ) -> ToolsOut:
     """Replaces the allowlist: exact tool names and `family.*` globs; entries matching nothing
     in the catalog are refused (422, `details.unknown`)."""
-    agent, effective = await agents.set_tools(db, principal, gateway.tools, agent_id, body.tools)
+    agent, effective = await agents.set_tools(
+        db, principal, gateway.tools.for_tenant(principal.tenant_id), agent_id, body.tools
+    )
     return ToolsOut(tools=agent.tools, effective=effective)
 
 

@@ -68,7 +68,13 @@ async def edit(
     """Approves with changed arguments, validated against the tool's schema (422); only for
     tools whose arguments may be edited (else 409)."""
     return approval_out(
-        await approvals.edit(gateway.tools, db, principal, approval_id, body.arguments)
+        await approvals.edit(
+            gateway.tools.for_tenant(principal.tenant_id),
+            db,
+            principal,
+            approval_id,
+            body.arguments,
+        )
     )
 
 

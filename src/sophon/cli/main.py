@@ -20,6 +20,7 @@ from sophon.cli import (
     cmd_config,
     cmd_cron,
     cmd_documents,
+    cmd_mcp,
     cmd_memory,
     cmd_models,
     cmd_ops,
@@ -64,6 +65,7 @@ app.add_typer(cmd_memory.app, name="memory")
 app.add_typer(cmd_cron.app, name="cron")
 app.add_typer(cmd_webhooks.app, name="webhooks")
 app.add_typer(cmd_workflows.app, name="workflows")
+app.add_typer(cmd_mcp.app, name="mcp")
 app.command()(cmd_chat.chat)
 cmd_auth.register(app)
 cmd_system.register(app)

@@ -75,7 +75,7 @@ def to_model(
             out.append(
                 ChatMessage.tool(
                     message.tool_call_id or "",
-                    wrap(message.content, f"tool:{name}"),
+                    wrap(message.content, _source(name)),
                     name=name,
                     is_error=bool(message.meta.get("isError")),
                 )
@@ -126,3 +126,10 @@ def digest(messages: Sequence[Past], limit: int = 160) -> str:
         if text:
             lines.append(f"- {message.role}: {text[:limit]}")
     return "\n".join(lines)
+
+
+def _source(tool_name: str) -> str:
+    """Where a tool result comes from: `mcp:<server>` for a bridged MCP tool, else `tool:<name>`."""
+    if tool_name.startswith("mcp."):
+        return f"mcp:{tool_name.split('.')[1]}"
+    return f"tool:{tool_name}"

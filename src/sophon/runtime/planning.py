@@ -124,7 +124,7 @@ async def maybe_plan(scope: TurnScope, turn: Turn) -> None:
     await scope.status(turn, "thinking", "planning")
     candidate, response = await scope.complete(turn, request)
     await scope.record_usage(turn, candidate, response)
-    plan = parse_plan(response.content, scope.tools)
+    plan = parse_plan(response.content, scope.catalog(turn))
     if plan is None:
         return
     plan["id"] = new_id("plan")

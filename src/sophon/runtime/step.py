@@ -89,6 +89,10 @@ class TurnScope:
     model_runtime: ProviderRuntime
     tools: ToolRegistry
 
+    def catalog(self, turn: Turn) -> ToolRegistry:
+        """The tools of the turn's tenant: the built-ins plus its bridged ones."""
+        return self.tools.for_tenant(turn.task.tenant_id)
+
     def tx(
         self, turn: Turn, *, readonly: bool = False
     ) -> AbstractAsyncContextManager[AsyncSession]:

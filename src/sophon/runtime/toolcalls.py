@@ -150,7 +150,7 @@ def _gate(scope: TurnScope, turn: Turn, outcome: Outcome, allowed: set[str]) -> 
 
 
 async def run_calls(scope: TurnScope, turn: Turn, message_id: str, response: ChatResponse) -> None:
-    registry = scope.tools
+    registry = scope.catalog(turn)
     allowed = set(agents.effective_tools(registry, turn.agent))
     outcomes = [Outcome(call, registry.get(call.name)) for call in response.tool_calls]
     gated = [o for o in outcomes if _gate(scope, turn, o, allowed)]
@@ -164,7 +164,7 @@ async def resume_calls(
 ) -> None:
     """The batch a restart caught waiting for approvals (none of its calls ran): waits on the
     same approvals again (a decision made meanwhile counts), then goes on as before."""
-    outcomes = [_stored_outcome(scope.tools, item) for item in entries]
+    outcomes = [_stored_outcome(scope.catalog(turn), item) for item in entries]
     gated = [o for o in outcomes if o.status == AWAITING]
     await _decide_and_run(scope, turn, message_id, outcomes, gated)
 

@@ -196,7 +196,7 @@ class TurnRunner:
         return False
 
     def _offered_tools(self, turn: Turn) -> list[Tool]:
-        tools = self.scope.tools
+        tools = self.scope.catalog(turn)
         names = agents.effective_tools(tools, turn.agent)
         available = [t for n in names if (t := tools.get(n)) is not None]
         query = turn.query
@@ -257,7 +257,9 @@ class TurnRunner:
         async with self.scope.tx(turn) as db:
             task, session = await locked(db, turn)
             add_usage(db, turn, task, session, candidate, response)
-            entries = [toolcalls.entry(self.scope.tools, call) for call in response.tool_calls]
+            entries = [
+                toolcalls.entry(self.scope.catalog(turn), call) for call in response.tool_calls
+            ]
             message = chat.append_message(
                 db,
                 session,

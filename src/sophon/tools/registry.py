@@ -1,6 +1,11 @@
 """The tool catalog: every tool has a dotted name (`family.action`), a description, a JSON Schema
 for its arguments, a risk level, where it comes from, whether its arguments may be edited at
-approval, and an async implementation. Allowlists name tools exactly or by `family.*` glob."""
+approval, and an async implementation. Allowlists name tools exactly or by `prefix.*` glob
+(`memory.*`, `mcp.github.*`).
+
+The catalog has two parts: the tools registered at start-up (built-ins, Gateway-wide), and
+dynamic sources (`DynamicTools`) that answer per tenant (bridged MCP servers). `for_tenant`
+gives the merged view a turn, an allowlist or a listing of one tenant uses."""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-GLOB_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.\*$")
+BRIDGED_PATTERN = re.compile(r"^mcp\.[a-z0-9][a-z0-9_-]{0,39}\.[A-Za-z0-9_.-]+$")
+"""`mcp.<server>.<tool>`: the tool part keeps the characters MCP tool names use."""
+MAX_NAME = 128
+GLOB_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9][a-z0-9_-]*)*\.\*$")
 
 
 class RiskLevel(StrEnum):
@@ -52,7 +60,8 @@ class Tool:
     """Why the tool can't run here (e.g. no sandbox), or None when it can."""
 
     def __post_init__(self) -> None:
-        if not NAME_PATTERN.match(self.name):
+        pattern = BRIDGED_PATTERN if self.source is ToolSource.MCP else NAME_PATTERN
+        if len(self.name) > MAX_NAME or not pattern.match(self.name):
             raise ValueError(f"tool names are dotted lowercase (family.action): {self.name!r}")
 
     @property
@@ -66,11 +75,34 @@ class UnknownTools(ValueError):
         self.patterns = patterns
 
 
+class DynamicTools(Protocol):
+    """A source of tools that come and go at run time, per tenant (e.g. bridged MCP servers).
+    Its names must not collide with registered ones (a bridged name starts with `mcp.`)."""
+
+    def tools_for(self, tenant_id: str) -> Iterable[Tool]: ...
+
+
 class ToolRegistry:
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
         self._tools: dict[str, Tool] = {}
+        self._sources: list[DynamicTools] = []
         for tool in tools:
             self.register(tool)
+
+    def add_source(self, source: DynamicTools) -> None:
+        self._sources.append(source)
+
+    def for_tenant(self, tenant_id: str | None) -> ToolRegistry:
+        """This catalog plus the tenant's dynamic tools, as a snapshot (a registered name wins
+        over a dynamic one that would shadow it)."""
+        if tenant_id is None or not self._sources:
+            return self
+        view = ToolRegistry()
+        view._tools = dict(self._tools)
+        for source in self._sources:
+            for tool in source.tools_for(tenant_id):
+                view._tools.setdefault(tool.name, tool)
+        return view
 
     def register(self, tool: Tool) -> None:
         if tool.name in self._tools:
@@ -85,13 +117,13 @@ class ToolRegistry:
 
     def expand(self, patterns: Iterable[str]) -> list[str]:
         """The tool names an allowlist grants, in catalog order. Raises `UnknownTools` naming
-        every entry that matches nothing (or isn't a name or `family.*` glob)."""
+        every entry that matches nothing (or isn't a name or `prefix.*` glob)."""
         granted: set[str] = set()
         unknown: list[str] = []
         for pattern in patterns:
             if GLOB_PATTERN.match(pattern):
-                family = pattern[:-2]
-                matched = {n for n, t in self._tools.items() if t.family == family}
+                prefix = pattern[:-1]  # `mcp.github.*` -> every name starting `mcp.github.`
+                matched = {n for n in self._tools if n.startswith(prefix)}
             else:
                 matched = {pattern} if pattern in self._tools else set()
             if not matched:

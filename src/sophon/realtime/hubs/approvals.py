@@ -49,5 +49,11 @@ class ApprovalsHub(Hub):
         changed = json_object(arguments, "arguments")
         await self.limit(conn, RateCategory.APPROVAL)
         async with self.transaction(conn) as db:
-            approval = await approvals.edit(self.gateway.tools, db, conn.principal, wanted, changed)
+            approval = await approvals.edit(
+                self.gateway.tools.for_tenant(conn.principal.tenant_id),
+                db,
+                conn.principal,
+                wanted,
+                changed,
+            )
             return approvals.wire(approval)

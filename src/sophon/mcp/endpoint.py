@@ -1,0 +1,185 @@
+"""The Gateway's MCP endpoints: streamable HTTP at `/mcp/http` (JSON or SSE responses,
+`Mcp-Session-Id`, the stateless 2026-07-28 requests too) and the legacy SSE transport at
+`GET /mcp/sse` + `POST /mcp/sse/message`. In front of the SDK's transports, every request is
+checked here: a foreign `Origin` is 403 (DNS-rebinding protection), a missing, unknown or revoked
+credential is HTTP 401 with a JSON-RPC `-32600` error, on the very next request after a
+revocation. The credential is an MCP server token, or a Gateway credential (a JWT or `sk_`
+token: what `sophon mcp serve --stdio` uses)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.sse import SseServerTransport
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.types import Receive, Scope, Send
+
+from sophon.gateway import Gateway
+from sophon.identity import guard
+from sophon.mcp import tokens
+from sophon.mcp.own_server import CALLER_KEY, NOTIFY, Stats, build_server
+from sophon.mcp.server_config import ServerConfigFile
+from sophon.mcp.tokens import McpCaller
+from sophon.platform.access import GuardedRoute, unlimited
+from sophon.platform.errors import DomainError, NotAuthorized, Unauthenticated
+from sophon.settings import Settings
+
+log = logging.getLogger("sophon.mcp")
+HTTP_PATH, SSE_PATH, SSE_MESSAGE_PATH = "/mcp/http", "/mcp/sse", "/mcp/sse/message"
+STATE_KEY = "mcp_server"
+ASGI = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _rpc_error(status: int, code: int, message: str) -> JSONResponse:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _Delegate(Response):
+    """Hands the request over to an ASGI app (an SDK transport) as the route's response."""
+
+    def __init__(self, app: ASGI) -> None:
+        self.app = app
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+class McpEndpoint:
+    def __init__(self, settings: Settings, app: FastAPI) -> None:
+        self.app = app
+        self.stats = Stats()
+        self.config = ServerConfigFile(settings.data)
+        self.server = build_server(lambda: self.gateway, self.config, self.stats)
+        self.sessions = StreamableHTTPSessionManager(app=self.server, session_idle_timeout=1800)
+        self.sse = SseServerTransport(SSE_MESSAGE_PATH)
+        self.sse_connections = 0
+
+    @property
+    def gateway(self) -> Gateway:
+        gateway: Gateway = self.app.state.gateway
+        return gateway
+
+    @property
+    def connected_sessions(self) -> int:
+        return len(self.sessions._server_instances) + self.sse_connections
+
+    async def _caller(self, request: Request) -> McpCaller:
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise Unauthenticated("Send 'Authorization: Bearer <token>'.")
+        credential = credential.strip()
+        gateway = self.gateway
+        async with gateway.db.transaction() as db:
+            if tokens.is_mcp_token(credential):
+                return await tokens.authenticate(db, credential)
+            found = await guard.resolve(request, db, gateway, credential, None)
+            return McpCaller(found.principal, None, None)
+
+    def gate(self, request: Request, transport: str, inner: ASGI) -> Response:
+        """The checks in front of a transport; the response is the transport's own."""
+
+        async def checked(scope: Scope, receive: Receive, send: Send) -> None:
+            refusal = await self._refusal(request, transport, scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            await inner(scope, receive, send)
+
+        return _Delegate(checked)
+
+    async def _refusal(self, request: Request, transport: str, scope: Scope) -> Response | None:
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+            return _rpc_error(403, -32600, "Requests from a foreign Origin are refused.")
+        config = self.config.current()
+        settings = config.transports.get(transport)  # type: ignore[call-overload]
+        if not config.enabled or (settings is not None and not settings.enabled):
+            return _rpc_error(404, -32600, f"The MCP {transport} transport is disabled.")
+        try:
+            caller = await self._caller(request)
+        except (Unauthenticated, NotAuthorized) as refused:
+            return _rpc_error(401, -32600, refused.message)
+        except DomainError as refused:  # too many refused credentials: 429
+            return _rpc_error(refused.status, -32600, refused.message)
+        scope[CALLER_KEY] = caller
+        principal = caller.principal
+        credential = caller.token_id or principal.session_id or principal.token_id or "local"
+        scope["user"] = AuthenticatedUser(
+            AccessToken(
+                token=credential, client_id=f"{principal.user_id}", scopes=[], subject=credential
+            )
+        )
+        return None
+
+    async def sse_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.sse_connections += 1
+        try:
+            async with self.sse.connect_sse(scope, receive, send) as (read, write):
+                options = self.server.create_initialization_options(NOTIFY)
+                await self.server.run(read, write, options)
+        finally:
+            self.sse_connections -= 1
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with self.sessions.run():
+            yield
+
+
+def endpoint_of(app: FastAPI) -> McpEndpoint:
+    endpoint: McpEndpoint = getattr(app.state, STATE_KEY)
+    return endpoint
+
+
+def install_mcp(app: FastAPI, settings: Settings) -> McpEndpoint:
+    """Adds the MCP routes and runs the streamable HTTP sessions for the app's lifetime."""
+    endpoint = McpEndpoint(settings, app)
+    setattr(app.state, STATE_KEY, endpoint)
+
+    @unlimited
+    async def streamable_http(request: Request) -> Response:
+        """The MCP streamable HTTP transport (MCP clients only)."""
+        return endpoint.gate(request, "streamableHttp", endpoint.sessions.handle_request)
+
+    @unlimited
+    async def sse_stream(request: Request) -> Response:
+        """The legacy MCP SSE transport's event stream (MCP clients only)."""
+        return endpoint.gate(request, "sse", endpoint.sse_stream)
+
+    @unlimited
+    async def sse_message(request: Request) -> Response:
+        """The legacy MCP SSE transport's message endpoint (MCP clients only)."""
+        return endpoint.gate(request, "sse", endpoint.sse.handle_post_message)
+
+    tags: list[Any] = ["MCP"]
+    add = app.router.add_api_route
+    for method in ("POST", "GET", "DELETE"):
+        add(HTTP_PATH, streamable_http, methods=[method], tags=tags,
+            operation_id=f"mcpStreamableHttp{method.title()}", route_class_override=GuardedRoute,
+            response_class=Response)  # fmt: skip
+    add(SSE_PATH, sse_stream, methods=["GET"], operation_id="mcpSseStream", tags=tags,
+        route_class_override=GuardedRoute, response_class=Response)  # fmt: skip
+    add(SSE_MESSAGE_PATH, sse_message, methods=["POST"], operation_id="mcpSseMessage", tags=tags,
+        route_class_override=GuardedRoute, response_class=Response)  # fmt: skip
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        async with inner(application) as state, endpoint.running():
+            yield state
+
+    app.router.lifespan_context = lifespan
+    return endpoint

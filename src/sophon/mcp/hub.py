@@ -1,0 +1,205 @@
+"""The process's links to the external MCP servers of every tenant, and the catalog source that
+offers their tools (`tools_for`). Registrations are read from the database and reconciled: at
+start-up, after a change commits, and every `RESYNC_SECONDS` (so a change made through another
+replica or the config file reaches this one too)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+
+import mcp_types as types
+from sqlalchemy import select
+
+from sophon.audit import service as audit
+from sophon.mcp import bridge
+from sophon.mcp.links import Link
+from sophon.mcp.models import McpServerRegistration
+from sophon.mcp.spec import ServerSpec, auth_headers
+from sophon.platform.db import Database
+from sophon.platform.netguard import OutboundPolicy
+from sophon.platform.principal import system_principal
+from sophon.platform.tenancy import ALL_TENANTS
+from sophon.platform.vault import Vault, VaultError
+from sophon.tools.registry import Tool
+
+log = logging.getLogger("sophon.mcp")
+RESYNC_SECONDS = 15.0
+
+
+def secrets_of(row: McpServerRegistration, vault: Vault) -> dict[str, dict[str, str]]:
+    """`{"env": {...}, "auth": {...}}`, decrypted (VaultError when tampered)."""
+    if not row.secrets:
+        return {"env": {}, "auth": {}}
+    loaded: dict[str, dict[str, str]] = json.loads(vault.decrypt(row.secrets, row.id))
+    return loaded
+
+
+def spec_of(row: McpServerRegistration, vault: Vault) -> ServerSpec:
+    secrets = secrets_of(row, vault)
+    return ServerSpec(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        transport=row.transport,
+        command=row.command,
+        args=tuple(row.args or ()),
+        env=secrets.get("env", {}),
+        url=row.url,
+        headers=auth_headers(row.auth_type, secrets.get("auth", {})),
+        excluded=frozenset(row.excluded_tools or ()),
+        risk_overrides=dict(row.risk_overrides or {}),
+        approved=dict(row.approved_tools or {}),
+        timeout_seconds=float(row.timeout_seconds),
+        enabled=row.enabled,
+    )
+
+
+class McpHub:
+    def __init__(self, database: Database, vault: Vault, policy: OutboundPolicy) -> None:
+        self.database = database
+        self.vault = vault
+        self.policy = policy
+        self.links: dict[str, Link] = {}
+        self._catalog: dict[str, list[Tool]] = {}
+        self._lock = asyncio.Lock()
+        self._loop_task: asyncio.Task[None] | None = None
+        self.ping_seconds = 10.0
+
+    # --- the catalog source --------------------------------------------------------------------
+
+    def tools_for(self, tenant_id: str) -> Iterable[Tool]:
+        for link in list(self.links.values()):
+            if link.spec.tenant_id == tenant_id:
+                yield from self._catalog.get(link.spec.id, ())
+
+    def link(self, registration_id: str) -> Link | None:
+        return self.links.get(registration_id)
+
+    async def _tools_listed(self, link: Link, tools: list[types.Tool]) -> None:
+        """Rebuilds the link's catalog tools; pins new definitions, disables changed ones."""
+        spec = link.spec
+        problems: dict[str, str] = {}
+        counts: dict[str, int] = {}
+        for tool in tools:
+            counts[tool.name] = counts.get(tool.name, 0) + 1
+        catalog: list[Tool] = []
+        pinned = dict(spec.approved)
+        new: dict[str, str] = {}
+        changed: set[str] = set()
+        for tool in tools:
+            if counts[tool.name] > 1:  # a collision is reported, never resolved silently
+                problems[tool.name] = f"the server lists {tool.name!r} twice; neither is bridged"
+                continue
+            problem = bridge.name_problem(spec.name, tool.name)
+            if problem is not None:
+                problems[tool.name] = problem
+                continue
+            digest = bridge.definition_hash(tool)
+            if tool.name not in pinned:
+                new[tool.name] = digest
+            elif pinned[tool.name] != digest:
+                changed.add(tool.name)
+            if tool.name not in spec.excluded:
+                catalog.append(link.catalog_tool(tool))
+        newly_changed = changed - link.changed
+        link.problems, link.changed = problems, changed
+        self._catalog[spec.id] = catalog
+        if new or newly_changed:
+            await self._record(link, new, newly_changed)
+
+    async def _record(self, link: Link, new: dict[str, str], changed: set[str]) -> None:
+        spec = link.spec
+        async with self.database.transaction(tenant_id=spec.tenant_id) as db:
+            row = await db.get(McpServerRegistration, spec.id)
+            if row is None:
+                return
+            if new:  # first sight: pinned as the registration's approved definition
+                row.approved_tools = {**(row.approved_tools or {}), **new}
+                link.spec = _replace_approved(spec, row.approved_tools)
+            for name in sorted(changed):
+                await audit.record(
+                    db,
+                    system_principal(spec.tenant_id, ""),
+                    "mcp.tool.changed",
+                    ("mcp_server", spec.id),
+                    details={"server": spec.name, "tool": bridge.bridged_name(spec.name, name)},
+                )
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.reconcile()
+        self._loop_task = asyncio.create_task(self._resync(), name="mcp-hub-resync")
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(RESYNC_SECONDS)
+            try:
+                await self.reconcile()
+            except Exception:
+                log.exception("mcp: reconciling registrations failed")
+
+    async def close(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        await asyncio.gather(*(link.stop() for link in self.links.values()))
+        self.links.clear()
+        self._catalog.clear()
+
+    def changed_soon(self) -> None:
+        """Called after a registration change commits: reconcile now, off the request."""
+        task = asyncio.get_running_loop().create_task(self.reconcile())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def reconcile(self) -> None:
+        """Brings the links in line with the registrations: new or changed connection settings
+        (re)connect; a change of the approved definitions alone is applied in place."""
+        async with self._lock:
+            async with self.database.transaction(readonly=True) as db:
+                rows = list(
+                    (
+                        await db.scalars(
+                            select(McpServerRegistration).execution_options(**ALL_TENANTS)
+                        )
+                    ).all()
+                )
+            wanted = {row.id: row for row in rows if row.enabled}
+            for gone in [rid for rid in self.links if rid not in wanted]:
+                await self._drop(gone)
+            for rid, row in wanted.items():
+                try:
+                    spec = spec_of(row, self.vault)
+                except (VaultError, ValueError) as exc:
+                    log.error("mcp server %s: its secrets can't be read (%s)", row.name, exc)
+                    await self._drop(rid)
+                    continue
+                link = self.links.get(rid)
+                if link is not None and _connection(link.spec) == _connection(spec):
+                    if link.spec.approved != spec.approved:
+                        link.spec = spec
+                        await self._tools_listed(link, link.found.tools)
+                    continue
+                await self._drop(rid)
+                link = Link(spec, self.policy, self._tools_listed, ping_seconds=self.ping_seconds)
+                self.links[rid] = link
+                link.start()
+
+    async def _drop(self, registration_id: str) -> None:
+        link = self.links.pop(registration_id, None)
+        self._catalog.pop(registration_id, None)
+        if link is not None:
+            await link.stop()
+
+
+def _replace_approved(spec: ServerSpec, approved: dict[str, str]) -> ServerSpec:
+    return replace(spec, approved=dict(approved))
+
+
+def _connection(spec: ServerSpec) -> ServerSpec:
+    """What a connection depends on: everything but the approved definitions."""
+    return replace(spec, approved={})

@@ -1,0 +1,102 @@
+"""What a connection to one external MCP server needs, decrypted, and how it is opened: a
+command run without a shell (clean environment plus the declared `env`), or a URL vetted by the
+outbound guard, with the registration's auth as headers."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx2
+from mcp.client.sse import sse_client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.message import SessionMessage
+
+from sophon.platform.http import system_resolver
+from sophon.platform.netguard import OutboundPolicy, invalid_host, normalize_host
+
+Streams = tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    id: str
+    tenant_id: str
+    name: str
+    transport: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    excluded: frozenset[str] = frozenset()
+    risk_overrides: Mapping[str, str] = field(default_factory=dict)
+    approved: Mapping[str, str] = field(default_factory=dict)
+    """Tool name -> definition hash as approved."""
+    timeout_seconds: float = 30.0
+    enabled: bool = True
+
+
+def auth_headers(auth_type: str, secret: Mapping[str, str]) -> dict[str, str]:
+    """`bearer` -> `Authorization: Bearer`, `basic` -> `Authorization: Basic`, `apiKey` -> the
+    named header (default `X-API-Key`)."""
+    if auth_type == "bearer":
+        return {"Authorization": f"Bearer {secret.get('token', '')}"}
+    if auth_type == "basic":
+        pair = f"{secret.get('username', '')}:{secret.get('password', '')}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+    if auth_type == "apiKey":
+        return {secret.get("header") or "X-API-Key": secret.get("key", "")}
+    return {}
+
+
+async def vet_url(url: str, policy: OutboundPolicy) -> None:
+    """OutboundRefused unless every address the URL's host resolves to may be contacted."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        target = normalize_host(host)
+    except ValueError as exc:
+        raise invalid_host(host, port, str(exc)) from None
+    if not isinstance(target, str):
+        policy.vet(host, None, [target], port)
+        return
+    addresses = []
+    for answer in await system_resolver(target):
+        found = normalize_host(answer)
+        if isinstance(found, str):
+            raise invalid_host(host, port, "the resolver returned a name, not an address")
+        addresses.append(found)
+    policy.vet(host, target, addresses, port)
+
+
+@contextlib.asynccontextmanager
+async def open_streams(spec: ServerSpec, policy: OutboundPolicy) -> AsyncIterator[Streams]:
+    """The transport's read and write streams, for `ClientSession`."""
+    if spec.transport == "stdio":
+        assert spec.command is not None
+        params = StdioServerParameters(
+            command=spec.command, args=list(spec.args), env=dict(spec.env)
+        )
+        with open("/dev/null", "w") as quiet:  # noqa: ASYNC230 (opening /dev/null never blocks)
+            async with stdio_client(params, errlog=quiet) as streams:
+                yield streams
+        return
+    assert spec.url is not None
+    await vet_url(spec.url, policy)
+    if spec.transport == "sse":
+        async with sse_client(spec.url, headers=dict(spec.headers), timeout=10.0) as streams:
+            yield streams
+        return
+    timeout = httpx2.Timeout(10.0, read=300.0)
+    async with (
+        httpx2.AsyncClient(headers=dict(spec.headers), timeout=timeout) as http,
+        streamable_http_client(spec.url, http_client=http) as streams,
+    ):
+        yield streams
