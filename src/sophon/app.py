@@ -35,6 +35,8 @@ from sophon.providers import router as providers_router
 from sophon.public.router import router as public_router
 from sophon.realtime.router import install_hubs
 from sophon.settings import Settings
+from sophon.skills import bootstrap as skills_bootstrap
+from sophon.skills import router as skills_router
 from sophon.tasks import router as tasks_router
 from sophon.tenants import router as tenants_router
 from sophon.tools import router as tools_router
@@ -67,6 +69,7 @@ ROUTERS = [
     tasks_router.router,
     approvals_router.router,
     memory_router.router,
+    skills_router.router,
     ops_router.router,
 ]
 
@@ -80,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate_on_start:
             await migrate.ensure_schema(gateway.db.engine, metadata)
         await bootstrap.prepare(settings, gateway.db)
+        await skills_bootstrap.load(gateway.skills, gateway.db)
         app.state.runtime = await _start_runtime(gateway)
         log.info("gateway ready", extra={"database": gateway.db.dialect})
         try:

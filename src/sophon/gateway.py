@@ -21,6 +21,7 @@ from sophon.platform.security import JwtCodec, configure_password_hashing
 from sophon.platform.vault import Vault, vault_key_from_setting
 from sophon.providers.connect import ProviderRuntime
 from sophon.settings import Settings
+from sophon.skills.catalog import SkillCatalog
 from sophon.tools.builtins import builtin_tools
 from sophon.tools.registry import ToolRegistry
 
@@ -37,6 +38,7 @@ class Gateway:
     tools: ToolRegistry
     vault: Vault
     model_runtime: ProviderRuntime
+    skills: SkillCatalog
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when shutdown begins: long waits for clients (task long-polls) answer at once."""
 
@@ -74,6 +76,12 @@ class Gateway:
             ),
             credentials=_credential_cache(settings, db),
         )
+        tools = ToolRegistry(builtin_tools(settings))
+        vault = Vault(
+            vault_key_from_setting(settings.vault_key.get_secret_value())
+            if settings.vault_key
+            else load_or_create_key(settings.data, "vault", 32)
+        )
         return cls(
             settings=settings,
             db=db,
@@ -82,13 +90,10 @@ class Gateway:
             limiter=limiter,
             auth=auth,
             license=LicenseService(settings),
-            tools=ToolRegistry(builtin_tools(settings)),
-            vault=Vault(
-                vault_key_from_setting(settings.vault_key.get_secret_value())
-                if settings.vault_key
-                else load_or_create_key(settings.data, "vault", 32)
-            ),
+            tools=tools,
+            vault=vault,
             model_runtime=ProviderRuntime.from_settings(settings),
+            skills=SkillCatalog(settings.data, tools, vault),
         )
 
     async def start(self) -> None:

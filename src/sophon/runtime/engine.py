@@ -18,6 +18,7 @@ from sophon.platform.queue_worker import Worker
 from sophon.runtime import heartbeat
 from sophon.runtime.step import TurnScope
 from sophon.runtime.turn import TurnRunner
+from sophon.skills import turn_hooks as skills_loop
 from sophon.tasks import events as task_events
 from sophon.tasks import service as tasks
 
@@ -38,6 +39,7 @@ class AgentRuntime:
     def __init__(self, gateway: Gateway) -> None:
         settings = gateway.settings
         memory_loop.install(settings)
+        skills_loop.install()
         self.gateway = gateway
         self.runner = TurnRunner(
             TurnScope(

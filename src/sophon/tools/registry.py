@@ -77,6 +77,10 @@ class ToolRegistry:
             raise ValueError(f"tool {tool.name} is registered twice")
         self._tools[tool.name] = tool
 
+    def unregister(self, name: str) -> Tool | None:
+        """Removes a tool (an uninstalled skill's); returns it, or None when it wasn't there."""
+        return self._tools.pop(name, None)
+
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
 
@@ -85,13 +89,18 @@ class ToolRegistry:
 
     def expand(self, patterns: Iterable[str]) -> list[str]:
         """The tool names an allowlist grants, in catalog order. Raises `UnknownTools` naming
-        every entry that matches nothing (or isn't a name or `family.*` glob)."""
+        every entry that matches nothing (or isn't a name or `family.*` glob). A glob never
+        grants skill tools: an agent gets those by name, when the skill is enabled for it."""
         granted: set[str] = set()
         unknown: list[str] = []
         for pattern in patterns:
             if GLOB_PATTERN.match(pattern):
                 family = pattern[:-2]
-                matched = {n for n, t in self._tools.items() if t.family == family}
+                matched = {
+                    n
+                    for n, t in self._tools.items()
+                    if t.family == family and t.source is not ToolSource.SKILL
+                }
             else:
                 matched = {pattern} if pattern in self._tools else set()
             if not matched:

@@ -137,6 +137,8 @@ def prepare_command(spec: SandboxSpec, tools: HostTools, command: list[str]) -> 
     try:
         prepared.argv = [*outer_identity(tools), tools.bwrap]
         prepared.argv += [*_namespaces(spec.network), *_system_binds(spec.network)]
+        for inside, host in spec.ro_binds.items():
+            prepared.argv += ["--ro-bind", host, inside]
         for path, content in _ETC_GENERATED.items():
             fd = _data_fd(prepared, path, content)
             prepared.argv += ["--perms", "0644", "--ro-bind-data", str(fd), path]

@@ -59,6 +59,9 @@ class SandboxSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     network: bool = False
     limits: SandboxLimits = field(default_factory=SandboxLimits)
+    ro_binds: Mapping[str, str] = field(default_factory=dict)
+    """Host files or folders shown read-only inside, by sandbox path (under /opt/); only for
+    programs the Gateway itself provides (e.g. the ruff binary of the bundled code.lint)."""
 
     def __post_init__(self) -> None:
         # Private read-only copies: what was validated is exactly what runs.
@@ -66,7 +69,9 @@ class SandboxSpec:
             object.__setattr__(self, "argv", tuple(self.argv))
         object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
         object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+        object.__setattr__(self, "ro_binds", MappingProxyType(dict(self.ro_binds)))
         _check_command(self)
+        _check_binds(self.ro_binds)
         _check_env(self.env)
         _check_files(self)
 
@@ -128,6 +133,17 @@ def _check_env(env: Mapping[str, str]) -> None:
     for name, value in env.items():
         if not _ENV_NAME.fullmatch(name) or "\0" in value:
             raise InvalidRequest(f"Invalid environment variable {name!r}.")
+
+
+def _check_binds(binds: Mapping[str, str]) -> None:
+    for inside, host in binds.items():
+        path = PurePosixPath(inside)
+        if (
+            not inside.startswith("/opt/")
+            or ".." in path.parts
+            or not PurePosixPath(host).is_absolute()
+        ):
+            raise InvalidRequest(f"Invalid read-only bind {host!r} -> {inside!r}.")
 
 
 def _check_files(spec: SandboxSpec) -> None:
