@@ -136,7 +136,8 @@ async def test_a_newer_version_keeps_the_previous_one_and_activate_rolls_back(
     newer = package("echoer", "1.1.0")
     newer_manifest = manifest("echoer", "1.1.0")
     newer_manifest["tools"][0]["description"] = "Runs the newer test skill."
-    body = await install(client, admin, zip_of(newer | {"manifest.json": json.dumps(newer_manifest)}))
+    newer["manifest.json"] = json.dumps(newer_manifest)
+    body = await install(client, admin, zip_of(newer))
     assert body["version"] == "1.1.0"
     assert [(v["version"], v["active"]) for v in body["versions"]] == [
         ("1.1.0", True),
@@ -181,7 +182,9 @@ async def test_install_needs_exactly_one_source(client: httpx.AsyncClient, admin
     neither = await client.post(f"{SKILLS}/install", headers=admin.headers, json={})
     assert_error(neither, 422, "validation_failed")
     both = await client.post(
-        f"{SKILLS}/install", headers=admin.headers, json={"url": "https://x.test/a.zip", "name": "a"}
+        f"{SKILLS}/install",
+        headers=admin.headers,
+        json={"url": "https://x.test/a.zip", "name": "a"},
     )
     assert_error(both, 422, "validation_failed")
     plain_http = await client.post(
