@@ -7,6 +7,7 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,10 @@ STRANGER = Ed25519PrivateKey.generate()
 
 def public_b64(key: Ed25519PrivateKey) -> str:
     return base64.b64encode(key.public_key().public_bytes_raw()).decode()
+
+
+def write_index(path: str, index: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(index))
 
 
 @pytest.fixture
@@ -135,7 +140,7 @@ async def test_install_from_an_allowed_url_and_from_the_marketplace_index(
         ]
     }
     assert trusted_settings.skills_index is not None
-    Path(trusted_settings.skills_index).write_text(json.dumps(index))
+    write_index(trusted_settings.skills_index, index)
     fake_server.script("GET", "/skills/listed.zip", JsonReply(market))
     response = await client.post(
         f"{SKILLS}/install", headers=admin.headers, json={"name": "listed"}
@@ -153,7 +158,7 @@ async def test_install_from_an_allowed_url_and_from_the_marketplace_index(
     assert_error(unknown, 404, "not_found")
     index["skills"][1]["sha256"] = "0" * 64
     index["skills"][1]["version"] = "3.0.0"
-    Path(trusted_settings.skills_index).write_text(json.dumps(index))
+    write_index(trusted_settings.skills_index, index)
     fake_server.script("GET", "/skills/listed.zip", JsonReply(market))
     wrong = await client.post(f"{SKILLS}/install", headers=admin.headers, json={"name": "listed"})
     assert_error(wrong, 422, "signature_mismatch")
