@@ -1,6 +1,6 @@
 """skills: installed skills and their versions (Gateway-wide), per-agent enablement, credentials
 
-Revision ID: 0011_skills
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-07 12:35:51.323596
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import sophon.platform.db
 
-revision: str = "0011_skills"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
