@@ -22,6 +22,7 @@ from sophon.cli import (
     cmd_models,
     cmd_ops,
     cmd_sessions,
+    cmd_skills,
     cmd_system,
     cmd_tasks,
 )
@@ -56,6 +57,7 @@ app.add_typer(cmd_tasks.app, name="tasks")
 app.add_typer(cmd_approvals.app, name="approvals")
 app.add_typer(cmd_ops.app, name="ops")
 app.add_typer(cmd_memory.app, name="memory")
+app.add_typer(cmd_skills.app, name="skills")
 app.command()(cmd_chat.chat)
 cmd_auth.register(app)
 cmd_system.register(app)
