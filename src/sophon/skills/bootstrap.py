@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.platform.db import Database
+from sophon.skills import authoring, installer, store
 from sophon.skills import bundled as bundled_package
-from sophon.skills import installer, store
 from sophon.skills.catalog import SkillCatalog
 from sophon.skills.manifest import SKILL_MD, parse
 from sophon.skills.models import Skill, SkillVersion
@@ -34,6 +34,7 @@ def bundled_packages() -> list[dict[str, bytes]]:
 
 async def load(catalog: SkillCatalog, database: Database) -> None:
     catalog.ensure_read_tool()
+    authoring.install_approval_handler(catalog)
     packages = await asyncio.to_thread(bundled_packages)
     async with database.transaction() as db:
         for files in packages:

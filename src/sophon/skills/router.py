@@ -14,10 +14,17 @@ from sophon.platform.access import api_router, public
 from sophon.platform.pagination import Page
 from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import error_responses
-from sophon.skills import installer, service, sources
+from sophon.skills import authoring, installer, service, sources
 from sophon.skills.manifest import MANIFEST_SCHEMA
 from sophon.skills.models import Skill
-from sophon.skills.schemas import CredentialIn, EnableIn, InstallIn, SkillDetailOut, SkillOut
+from sophon.skills.schemas import (
+    AuthorIn,
+    CredentialIn,
+    EnableIn,
+    InstallIn,
+    SkillDetailOut,
+    SkillOut,
+)
 from sophon.skills.views import detail_out, read_install, skill_out
 
 router = api_router("/skills", tags=["Skills"])
@@ -83,6 +90,24 @@ async def install_skill(
     body, data = await read_install(request, settings.skills_max_archive_bytes)
     package = await sources.package_for(settings, body, data)
     version = await installer.install(db, principal, gateway.skills, settings, package)
+    return await _detail(db, gateway, version.skill_name)
+
+
+@router.post(
+    "/author",
+    operation_id="authorSkill",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409, 502, 503),
+)
+@manage_skills
+async def author_skill(
+    body: AuthorIn, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
+) -> SkillDetailOut:
+    """A model writes the skill (SKILL.md, manifest, code); it is installed as Pending and
+    becomes usable once a High-risk approval (showing the code) is approved."""
+    version = await authoring.author(
+        db, principal, gateway.skills, gateway.settings, gateway.vault, gateway.model_runtime, body
+    )
     return await _detail(db, gateway, version.skill_name)
 
 
