@@ -15,6 +15,7 @@ from sophon.license.service import LicenseService
 from sophon.platform.db import Database
 from sophon.platform.events import EventBus, build_event_bus, wait_for_released_events
 from sophon.platform.keys import load_or_create_key
+from sophon.platform.netguard import split_allow_setting
 from sophon.platform.pagination import CursorCodec, Paginator
 from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy, build_rate_limiter
 from sophon.platform.security import JwtCodec, configure_password_hashing
@@ -93,7 +94,9 @@ class Gateway:
             tools=tools,
             vault=vault,
             model_runtime=ProviderRuntime.from_settings(settings),
-            skills=SkillCatalog(settings.data, tools, vault),
+            skills=SkillCatalog(
+                settings.data, tools, vault, split_allow_setting(settings.outbound_allow)
+            ),
         )
 
     async def start(self) -> None:

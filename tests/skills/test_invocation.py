@@ -3,6 +3,7 @@ and every way a skill can misbehave comes back as a clear tool error, the Gatewa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from pathlib import Path
@@ -195,3 +196,57 @@ async def test_the_bundled_skills_work_offline(gateway: Gateway, client: httpx.A
         gateway, "csv.query", {"csv": csv_text, "operation": "filter", "columns": ["x"]}
     )
     assert missing.is_error
+
+
+NET_BODY = """\
+import socket
+def tunnel(target):
+    s = socket.create_connection(("127.0.0.1", 3128), timeout=5)
+    s.sendall(f"CONNECT {target} HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n".encode())
+    head = s.recv(4096).decode()
+    if not head.startswith("HTTP/1.1 200"):
+        return head.split("\\r\\n")[0] + " " + head.split("\\r\\n\\r\\n", 1)[-1]
+    s.sendall(b"ping")
+    return "tunnel:" + s.recv(100).decode()
+port = call["arguments"]["text"]
+result = [tunnel(f"{host}:{port}") for host in ("allowed.test", "other.test", "inner.svc.test")]
+try:
+    socket.create_connection(("127.0.0.1", int(port)), timeout=2)
+    result.append("direct:connected")
+except OSError as exc:
+    result.append("direct:" + type(exc).__name__)
+result = json.dumps(result)
+"""
+
+
+async def test_listed_hosts_are_reached_through_the_guarded_egress_proxy_only(
+    client: httpx.AsyncClient, admin: Caller, gateway: Gateway
+) -> None:
+    async def pong(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await reader.read(4) == b"ping":
+            writer.write(b"pong")
+            await writer.drain()
+        writer.close()
+
+    async def resolve(host: str) -> list[str]:
+        return {"allowed.test": ["127.0.0.1"], "inner.svc.test": ["10.1.2.3"]}.get(host, [])
+
+    server = await asyncio.start_server(pong, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    gateway.skills.outbound_allow = ("127.0.0.1",)  # the operator lets skills reach loopback
+    gateway.skills.resolver = resolve
+    try:
+        tool = await skill_with(
+            client, admin, "netted", NET_BODY + REPLY, network=["allowed.test", "*.svc.test"]
+        )
+        result = await run(gateway, tool, {"text": str(port)})
+    finally:
+        server.close()
+    assert not result.is_error, result.content
+    reached, other, private, direct = json.loads(result.content)
+    assert reached == "tunnel:pong"
+    assert other.startswith("HTTP/1.1 403")
+    assert "not in the skill's allowlist" in other
+    assert private.startswith("HTTP/1.1 403")
+    assert "non-public" in private
+    assert direct in ("direct:OSError", "direct:ConnectionRefusedError", "direct:TimeoutError")

@@ -9,7 +9,7 @@ import asyncio
 import importlib
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.platform.errors import Conflict
+from sophon.platform.http import system_resolver
+from sophon.platform.netguard import OutboundPolicy
 from sophon.platform.vault import Vault, VaultError
 from sophon.skills import store
+from sophon.skills.egress import SOCKET_INSIDE, EgressProxy, Resolver, serving
 from sophon.skills.manifest import SKILL_MD, Manifest, parse
 from sophon.skills.models import SkillCredential, SkillEnablement
 from sophon.skills.runner import Invocation, invoke
@@ -75,10 +78,18 @@ class SkillTool:
 
 
 class SkillCatalog:
-    def __init__(self, data: Path, registry: ToolRegistry, vault: Vault) -> None:
+    def __init__(
+        self,
+        data: Path,
+        registry: ToolRegistry,
+        vault: Vault,
+        outbound_allow: tuple[str, ...] = (),
+    ) -> None:
         self.data = data
         self.registry = registry
         self.vault = vault
+        self.outbound_allow = outbound_allow
+        self.resolver: Resolver = system_resolver
         self.active: dict[str, Manifest] = {}
         self.binds = bundled_binds()
 
@@ -151,18 +162,22 @@ class SkillCatalog:
                     )
                 credentials = await self.credentials(db, context.tenant_id, manifest)
         files = await asyncio.to_thread(store.read_all, self.data, skill, version)
-        return await invoke(
-            Invocation(
-                manifest=manifest,
-                files=files,
-                tool=tool,
-                arguments=arguments,
-                credentials=credentials,
-                wall_seconds=context.remaining(),
-                ro_binds=self.binds.get(skill, {}),
-                env={"RUFF": "/opt/sophon/ruff"} if skill in self.binds else {},
-            )
+        call = Invocation(
+            manifest=manifest,
+            files=files,
+            tool=tool,
+            arguments=arguments,
+            credentials=credentials,
+            wall_seconds=context.remaining(),
+            ro_binds=self.binds.get(skill, {}),
+            env={"RUFF": "/opt/sophon/ruff"} if skill in self.binds else {},
         )
+        if not manifest.network:
+            return await invoke(call)
+        proxy = EgressProxy(manifest.network, OutboundPolicy(self.outbound_allow), self.resolver)
+        async with serving(proxy) as socket_path:
+            binds = {**call.ro_binds, SOCKET_INSIDE: socket_path}
+            return await invoke(replace(call, ro_binds=binds, egress=True))
 
     async def credentials(
         self, db: AsyncSession, tenant_id: str, manifest: Manifest

@@ -14,6 +14,7 @@ from typing import Any
 
 from sophon.runtime.sandbox import SandboxLimits, SandboxSpec, SandboxUnavailable, run_sandboxed
 from sophon.runtime.sandbox.spec import MIB
+from sophon.skills.egress import RELAY
 from sophon.skills.manifest import Manifest
 from sophon.tools.invoke import ToolResult
 
@@ -40,6 +41,7 @@ class Invocation:
     wall_seconds: float | None = None  # the call's deadline, if shorter than the manifest's
     ro_binds: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
+    egress: bool = False  # an egress socket is bound in: start the in-sandbox relay
 
 
 def spec_for(call: Invocation) -> SandboxSpec:
@@ -52,8 +54,11 @@ def spec_for(call: Invocation) -> SandboxSpec:
     wall = max(0.001, wall)
     payload = {"tool": call.tool, "arguments": dict(call.arguments)}
     stdin = json.dumps({**payload, "credentials": dict(call.credentials)}).encode()
+    bootstrap = _BOOTSTRAP.format(entry=manifest.entrypoint or "main.py")
+    if call.egress:
+        bootstrap = "import os\n" + RELAY + bootstrap
     return SandboxSpec(
-        script=_BOOTSTRAP.format(entry=manifest.entrypoint or "main.py"),
+        script=bootstrap,
         language="python",
         stdin=stdin,
         files={f"{SKILL_DIR}/{path}": content for path, content in call.files.items()},
@@ -62,7 +67,7 @@ def spec_for(call: Invocation) -> SandboxSpec:
             wall_seconds=wall,
             cpu_seconds=max(1, min(manifest.cpu_seconds, math.ceil(wall) + 1)),
             memory_bytes=manifest.memory_mb * MIB,
-            max_processes=16,
+            max_processes=48 if call.egress else 16,  # threads count too
             max_output_bytes=MAX_STDOUT,
         ),
         ro_binds=dict(call.ro_binds),
