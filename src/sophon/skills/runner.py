@@ -23,11 +23,14 @@ MAX_STDOUT = 512 * 1024
 STDERR_KEPT = 2000
 MASK = "[redacted]"
 _BOOTSTRAP = """\
-import os, runpy, sys
+import os, sys
 os.chdir("/work/skill")
 sys.path.insert(0, "/work/skill")
-sys.argv = [{entry!r}]
-runpy.run_path("/work/skill/" + {entry!r}, run_name="__main__")
+_entry = "/work/skill/" + {entry!r}
+sys.argv = [_entry]
+with open(_entry, "rb") as _source:
+    _code = compile(_source.read(), _entry, "exec")
+exec(_code, {{"__name__": "__main__", "__file__": _entry, "__builtins__": __builtins__}})
 """
 
 
