@@ -40,6 +40,7 @@ from sophon.skills import router as skills_router
 from sophon.tasks import router as tasks_router
 from sophon.tenants import router as tenants_router
 from sophon.tools import router as tools_router
+from sophon.web.router import install_web
 
 if TYPE_CHECKING:
     from sophon.runtime.engine import AgentRuntime
@@ -109,6 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_hubs(app)
     setattr(app.state, BEFORE_SHUTDOWN, [*getattr(app.state, BEFORE_SHUTDOWN, []), _stopping(app)])
     install_docs(app)
+    install_web(app)  # last: the app shell answers GET for paths no other route takes
     route_index.install(app.router)
     app.add_middleware(
         BodyLimitMiddleware,

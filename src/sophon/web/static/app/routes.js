@@ -1,0 +1,16 @@
+// The route table: one line per page. `page` loads the page's module on first visit (so the
+// first load fetches only its own page); `any` lists permissions of which the user needs one to
+// see the page (omitted: every signed-in user); `nav` names the navigation group (omitted: not
+// in the menu). A page module default-exports a component that receives {params, query}.
+export const routes = [
+  { path: "/chat", title: "Chat", nav: "Use", any: ["UseChat"], page: () => import("./pages/chat.js") },
+  { path: "/chat/:sessionId", title: "Chat", any: ["UseChat"], page: () => import("./pages/chat.js") },
+  { path: "/approvals", title: "Approvals", nav: "Use", any: ["UseChat", "ApproveActions"], page: () => import("./pages/approvals.js") },
+  { path: "/tasks", title: "Tasks", nav: "Use", any: ["UseChat", "ViewActiveTasks"], page: () => import("./pages/tasks.js") },
+  { path: "/tasks/:id", title: "Task", any: ["UseChat", "ViewActiveTasks"], page: () => import("./pages/task.js") },
+  { path: "/agents", title: "Agents", nav: "Build", any: ["ViewAgents", "ManageAgents"], page: () => import("./pages/agents.js") },
+  { path: "/agents/:id", title: "Agent", any: ["ViewAgents", "ManageAgents"], page: () => import("./pages/agent.js") },
+  { path: "/models", title: "Models", nav: "Build", any: ["ViewModels", "ManageModels"], page: () => import("./pages/models.js") },
+  { path: "/operations", title: "Operations", nav: "Operations", any: ["ViewSystemHealth", "ManageOperations"], page: () => import("./pages/operations.js") },
+  { path: "/account", title: "Account", page: () => import("./pages/account.js") },
+];
