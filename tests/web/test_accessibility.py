@@ -7,6 +7,7 @@ from tests.web.dashboard import Dashboard
 
 PAGES = {
     "/operations": "Operations",
+    "/skills": "Skills",
     "/account": "Account",
 }
 

@@ -10,6 +10,7 @@ export const routes = [
   { path: "/tasks/:id", title: "Task", any: ["UseChat", "ViewActiveTasks"], page: () => import("./pages/task.js") },
   { path: "/agents", title: "Agents", nav: "Build", any: ["ViewAgents", "ManageAgents"], page: () => import("./pages/agents.js") },
   { path: "/agents/:id", title: "Agent", any: ["ViewAgents", "ManageAgents"], page: () => import("./pages/agent.js") },
+  { path: "/skills", title: "Skills", nav: "Build", any: ["ManageSkills"], page: () => import("./pages/skills.js") },
   { path: "/models", title: "Models", nav: "Build", any: ["ViewModels", "ManageModels"], page: () => import("./pages/models.js") },
   { path: "/operations", title: "Operations", nav: "Operations", any: ["ViewSystemHealth", "ManageOperations"], page: () => import("./pages/operations.js") },
   { path: "/account", title: "Account", page: () => import("./pages/account.js") },
