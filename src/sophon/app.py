@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate_on_start:
             await migrate.ensure_schema(gateway.db.engine, metadata)
         await bootstrap.prepare(settings, gateway.db)
-        await skills_bootstrap.load(gateway.skills, gateway.db)
+        await skills_bootstrap.load(gateway.skills, gateway.db, gateway.bus)
         app.state.runtime = await _start_runtime(gateway)
         log.info("gateway ready", extra={"database": gateway.db.dialect})
         try:

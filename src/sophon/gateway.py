@@ -104,6 +104,7 @@ class Gateway:
 
     async def close(self) -> None:
         self.stopping.set()
+        await self.skills.close()
         await wait_for_released_events()
         await self.bus.aclose()
         await self.limiter.aclose()

@@ -154,7 +154,7 @@ def install_approval_handler(catalog: SkillCatalog) -> None:
         skill.active_version = wanted
         skill.updated_at = utcnow()
         await db.flush()
-        on_commit(db, lambda: catalog.apply(name, manifest))
+        on_commit(db, lambda: catalog.apply(name, manifest), name)
         await audit.record(
             db,
             {"userId": approval.decided_by, "email": None, "role": None,

@@ -4,19 +4,23 @@ every active version's tools join the catalog."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.platform.db import Database
+from sophon.platform.errors import DomainError
+from sophon.platform.events import EventBus, Subscription
 from sophon.skills import authoring, installer, store
 from sophon.skills import bundled as bundled_package
-from sophon.skills.catalog import SkillCatalog
+from sophon.skills.catalog import SKILLS_CHANGED, SkillCatalog
 from sophon.skills.manifest import SKILL_MD, parse
 from sophon.skills.models import Skill, SkillVersion
 
 BUNDLED_DIR = Path(bundled_package.__file__).parent
+log = logging.getLogger("sophon.skills")
 
 
 def bundled_packages() -> list[dict[str, bytes]]:
@@ -32,7 +36,9 @@ def bundled_packages() -> list[dict[str, bytes]]:
     ]
 
 
-async def load(catalog: SkillCatalog, database: Database) -> None:
+async def load(catalog: SkillCatalog, database: Database, bus: EventBus | None = None) -> None:
+    """Seeds the bundled skills, registers every active version, and (with a bus) follows the
+    changes other replicas make until `catalog.close()`."""
     catalog.ensure_read_tool()
     authoring.install_approval_handler(catalog)
     packages = await asyncio.to_thread(bundled_packages)
@@ -41,9 +47,28 @@ async def load(catalog: SkillCatalog, database: Database) -> None:
             await _seed(db, catalog, files)
         rows = (await db.execute(select(Skill.name, Skill.active_version))).all()
     for name, version in rows:
-        if version is not None:
-            manifest = await asyncio.to_thread(catalog.manifest_of, name, version)
-            catalog.apply(name, manifest)
+        await _apply(catalog, name, version)
+    if bus is not None:
+        changes = bus.subscribe(lambda e: e.name == SKILLS_CHANGED)
+        catalog.follow(asyncio.create_task(_follow(catalog, database, changes)), changes)
+
+
+async def _apply(catalog: SkillCatalog, name: str, version: str | None) -> None:
+    manifest = None
+    if version is not None:
+        manifest = await asyncio.to_thread(catalog.manifest_of, name, version)
+    catalog.apply(name, manifest)
+
+
+async def _follow(catalog: SkillCatalog, database: Database, changes: Subscription) -> None:
+    async for event in changes:
+        name = str(event.payload.get("name"))
+        try:
+            async with database.transaction(readonly=True) as db:
+                skill = await db.get(Skill, name)
+            await _apply(catalog, name, skill.active_version if skill else None)
+        except (DomainError, OSError, ValueError) as exc:  # files not (yet) there: keep going
+            log.warning("skill %s could not be reloaded: %s", name, exc)
 
 
 async def _seed(db: AsyncSession, catalog: SkillCatalog, files: dict[str, bytes]) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.platform.errors import Conflict
+from sophon.platform.events import Audience, Event, Subscription, after_commit
 from sophon.platform.http import system_resolver
 from sophon.platform.netguard import OutboundPolicy
 from sophon.platform.vault import Vault, VaultError
@@ -55,9 +56,18 @@ class SkillReadArguments(ToolArguments):
     )
 
 
-def on_commit(db: AsyncSession, action: Callable[[], None]) -> None:
-    """Runs `action` once the session's transaction commits (never on a rollback)."""
+SKILLS_CHANGED = "SkillsChanged"
+"""Internal (no hub forwards it): another replica installed, removed or switched a skill."""
+
+
+def on_commit(db: AsyncSession, action: Callable[[], None], skill: str | None = None) -> None:
+    """Runs `action` once the session's transaction commits (never on a rollback); with
+    `skill`, the other replicas are told to reload it from the database after the commit."""
     sa_event.listen(db.sync_session, "after_commit", lambda _session: action(), once=True)
+    if skill is not None:
+        after_commit(
+            db, Event(SKILLS_CHANGED, {"name": skill}, tenant_id=None, audience=Audience())
+        )
 
 
 def credential_aad(tenant_id: str, skill: str, name: str) -> str:
@@ -92,6 +102,19 @@ class SkillCatalog:
         self.resolver: Resolver = system_resolver
         self.active: dict[str, Manifest] = {}
         self.binds = bundled_binds()
+        self._follower: tuple[asyncio.Task[None], Subscription] | None = None
+
+    def follow(self, task: asyncio.Task[None], subscription: Subscription) -> None:
+        self._follower = (task, subscription)
+
+    async def close(self) -> None:
+        """Stops following other replicas' changes."""
+        if self._follower is not None:
+            task, subscription = self._follower
+            self._follower = None
+            subscription.close()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     # --- the registry --------------------------------------------------------------------------
 

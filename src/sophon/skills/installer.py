@@ -21,7 +21,7 @@ from sophon.platform.principal import Principal
 from sophon.settings import Settings
 from sophon.skills import archive, scan, store, trust
 from sophon.skills.catalog import SkillCatalog, on_commit
-from sophon.skills.manifest import SKILL_MD, Manifest, parse
+from sophon.skills.manifest import Manifest, parse
 from sophon.skills.models import Skill, SkillVersion
 
 ACTIVE, PENDING, REJECTED = "Active", "Pending", "Rejected"
@@ -124,7 +124,7 @@ async def install(
     version.sha256 = checked.verdict.sha256
     await db.flush()
     if not package.pending:
-        on_commit(db, lambda: catalog.apply(manifest.name, manifest))
+        on_commit(db, lambda: catalog.apply(manifest.name, manifest), manifest.name)
     await audit.record(
         db,
         actor,
@@ -192,7 +192,3 @@ async def record_version(
     skill.updated_at = utcnow()
     await db.flush()
     return version
-
-
-def skill_md(files: dict[str, bytes]) -> str:
-    return files.get(SKILL_MD, b"").decode("utf-8", errors="replace")

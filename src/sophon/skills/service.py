@@ -121,7 +121,7 @@ async def uninstall(db: AsyncSession, actor: Principal, catalog: SkillCatalog, n
         catalog.apply(name, None)
         store.remove(data, name)
 
-    on_commit(db, forget)
+    on_commit(db, forget, name)
     await audit.record(
         db, actor, "skill.uninstall", ("skill", name), details={"agents": len(enabled)}
     )
@@ -245,7 +245,7 @@ async def activate(
     skill.active_version = version
     skill.updated_at = utcnow()
     await db.flush()
-    on_commit(db, lambda: catalog.apply(name, manifest))
+    on_commit(db, lambda: catalog.apply(name, manifest), name)
     await audit.record(
         db, actor, "skill.activate", ("skill", name), details={"from": before, "to": version}
     )
