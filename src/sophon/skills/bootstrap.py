@@ -47,7 +47,10 @@ async def load(catalog: SkillCatalog, database: Database, bus: EventBus | None =
             await _seed(db, catalog, files)
         rows = (await db.execute(select(Skill.name, Skill.active_version))).all()
     for name, version in rows:
-        await _apply(catalog, name, version)
+        try:
+            await _apply(catalog, name, version)
+        except (DomainError, OSError, ValueError) as exc:  # e.g. a data dir restored without it
+            log.error("skill %s %s is not loaded: %s", name, version, exc)
     if bus is not None:
         changes = bus.subscribe(lambda e: e.name == SKILLS_CHANGED)
         catalog.follow(asyncio.create_task(_follow(catalog, database, changes)), changes)

@@ -18,7 +18,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.platform.errors import Conflict
+from sophon.platform.errors import Conflict, NotFound
 from sophon.platform.events import Audience, Event, Subscription, after_commit
 from sophon.platform.http import system_resolver
 from sophon.platform.netguard import OutboundPolicy
@@ -184,7 +184,10 @@ class SkillCatalog:
                         f"The skill {skill} is not enabled for this agent.", {"skill": skill}
                     )
                 credentials = await self.credentials(db, context.tenant_id, manifest)
-        files = await asyncio.to_thread(store.read_all, self.data, skill, version)
+        try:
+            files = await asyncio.to_thread(store.read_all, self.data, skill, version)
+        except (NotFound, OSError) as exc:
+            return ToolResult.error(f"The skill {skill} cannot run: {exc}")
         call = Invocation(
             manifest=manifest,
             files=files,

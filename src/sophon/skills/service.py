@@ -132,7 +132,7 @@ async def enable(
     db: AsyncSession, actor: Principal, catalog: SkillCatalog, name: str, agent_id: str
 ) -> SkillView:
     """Enables the skill for an agent of the tenant: its tools (and `skill.read`) join the
-    agent's allowlist. Enabling twice changes nothing."""
+    agent's allowlist. Enabling again grants tools a newer version added, else changes nothing."""
     skill = await get(db, name)
     agent = await agents.get(db, agent_id)
     existing = await db.scalar(
@@ -143,11 +143,13 @@ async def enable(
     if existing is None:
         db.add(SkillEnablement(id=new_id("sken"), skill_name=name, agent_id=agent.id))
         await db.flush()
-        wanted = [*_tool_names(catalog, name), SKILL_READ]
-        current = _still_valid(catalog, agent.tools)
-        missing = [t for t in wanted if t not in current]
-        if missing:
-            await agents.set_tools(db, actor, catalog.registry, agent.id, current + missing)
+    # again for an enabled skill too: a newer version's new tools are granted this way
+    wanted = [*_tool_names(catalog, name), SKILL_READ]
+    current = _still_valid(catalog, agent.tools)
+    missing = [t for t in wanted if t not in current]
+    if missing:
+        await agents.set_tools(db, actor, catalog.registry, agent.id, current + missing)
+    if existing is None or missing:
         await audit.record(
             db, actor, "skill.enable", ("skill", name), details={"agentId": agent.id}
         )
@@ -222,7 +224,8 @@ async def activate(
     db: AsyncSession, actor: Principal, catalog: SkillCatalog, name: str, version: str
 ) -> SkillView:
     """Makes an installed (and approved) version the one agents use: a rollback or a roll
-    forward; agents' allowlists follow when its tools differ."""
+    forward. Agents keep their allowlists: tool names the version lacks grant nothing, and
+    tools it adds are granted by enabling the skill again."""
     skill = await get(db, name, for_update=True)
     row = await db.scalar(
         select(SkillVersion).where(SkillVersion.skill_name == name, SkillVersion.version == version)
