@@ -9,8 +9,8 @@ from bench import (
     http_trivial,
     hubs,
     idle_rss,
-    mcp,
     memory,
+    skills,
 )
 from bench.harness import Benchmark
 
@@ -27,6 +27,7 @@ BENCHMARKS: list[Benchmark] = [
     workflows.BENCHMARK,
     documents.BENCHMARK,
     mcp.BENCHMARK,
+    skills.BENCHMARK,
 ]
 
 

@@ -40,6 +40,8 @@ from sophon.providers import router as providers_router
 from sophon.public.router import router as public_router
 from sophon.realtime.router import install_hubs
 from sophon.settings import Settings
+from sophon.skills import bootstrap as skills_bootstrap
+from sophon.skills import router as skills_router
 from sophon.tasks import router as tasks_router
 from sophon.tenants import router as tenants_router
 from sophon.tools import router as tools_router
@@ -79,6 +81,7 @@ ROUTERS = [
     cron_router.router,
     workflows_router.router,
     documents_router.router,
+    skills_router.router,
     ops_router.router,
     webhooks_router.router,
     mcp_router.router,
@@ -96,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
             await migrate.ensure_schema(gateway.db.engine, metadata)
         await bootstrap.prepare(settings, gateway.db)
         await gateway.mcp.start()
+        await skills_bootstrap.load(gateway.skills, gateway.db, gateway.bus)
         app.state.runtime = await _start_runtime(gateway)
         app.state.webhooks = await _start_webhooks(gateway)
         log.info("gateway ready", extra={"database": gateway.db.dialect})

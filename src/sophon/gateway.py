@@ -29,6 +29,7 @@ from sophon.platform.security import JwtCodec, configure_password_hashing
 from sophon.platform.vault import Vault, vault_key_from_setting
 from sophon.providers.connect import ProviderRuntime
 from sophon.settings import Settings
+from sophon.skills.catalog import SkillCatalog
 from sophon.tools.builtins import builtin_tools
 from sophon.tools.registry import ToolRegistry
 from sophon.webhooks.launcher import WorkflowLauncher
@@ -52,6 +53,7 @@ class Gateway:
     """What cron jobs use; the workflow launcher is set on it (`cron.workflows`) when wired."""
     mcp: McpHub
     """Links to the tenants' external MCP servers; a dynamic source of the tool catalog."""
+    skills: SkillCatalog
     workflow_launcher: WorkflowLauncher | None = None
     """Starts workflows for inbound webhooks; None until a workflows package provides one."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -115,6 +117,9 @@ class Gateway:
             model_runtime=ProviderRuntime.from_settings(settings),
             cron=CronContext(settings, tools, vault),
             mcp=hub,
+            skills=SkillCatalog(
+                settings.data, tools, vault, split_allow_setting(settings.outbound_allow)
+            ),
         )
 
     async def start(self) -> None:
@@ -123,6 +128,7 @@ class Gateway:
     async def close(self) -> None:
         self.stopping.set()
         await self.mcp.close()
+        await self.skills.close()
         await wait_for_released_events()
         await self.bus.aclose()
         await self.limiter.aclose()

@@ -15,6 +15,7 @@ from sophon.memory.search import vector_index
 from sophon.platform import idempotency_models, kv, queue_models
 from sophon.platform.db import Base
 from sophon.providers import models as provider_models
+from sophon.skills import models as skill_models
 from sophon.tasks import models as task_models
 from sophon.tenants import models as tenant_models
 from sophon.webhooks import models as webhook_models
@@ -49,6 +50,7 @@ __all__ = [
     "metadata",
     "provider_models",
     "queue_models",
+    "skill_models",
     "task_models",
     "tenant_models",
     "webhook_models",

@@ -125,6 +125,21 @@ class Settings(BaseSettings):
     web_fetch_timeout_seconds: float = Field(20.0, gt=0, le=300)
     host_exec_max_output_bytes: int = Field(1 * MIB, ge=1 * KIB, le=64 * MIB)
 
+    # skills
+    skills_trusted_keys: str | None = Field(
+        None,
+        description="Ed25519 public keys whose signatures make a skill `signed`: comma-separated "
+        "base64 of the raw 32 bytes, each optionally `name=` first.",
+    )
+    skills_index: str | None = Field(
+        None,
+        description="The marketplace index: a JSON file path or https URL listing skills "
+        "(name, version, url, sha256, signature).",
+    )
+    skills_max_archive_bytes: int = Field(10 * MIB, ge=1 * KIB, le=512 * MIB)
+    skills_max_unpacked_bytes: int = Field(16 * MIB, ge=1 * KIB, le=30 * MIB)
+    skills_max_files: int = Field(500, ge=1, le=10_000)
+
     # model providers
     vault_key: SecretStr | None = Field(
         None,

@@ -20,6 +20,7 @@ PAGES = {
     "/admin/audit": "Audit log",
     "/operations": "Operations",
     "/webhooks": "Webhooks",
+    "/skills": "Skills",
     "/account": "Account",
     "/nowhere": "Page not found",
 }

@@ -25,6 +25,7 @@ from sophon.cli import (
     cmd_models,
     cmd_ops,
     cmd_sessions,
+    cmd_skills,
     cmd_system,
     cmd_tasks,
     cmd_webhooks,
@@ -66,6 +67,7 @@ app.add_typer(cmd_cron.app, name="cron")
 app.add_typer(cmd_webhooks.app, name="webhooks")
 app.add_typer(cmd_workflows.app, name="workflows")
 app.add_typer(cmd_mcp.app, name="mcp")
+app.add_typer(cmd_skills.app, name="skills")
 app.command()(cmd_chat.chat)
 cmd_auth.register(app)
 cmd_system.register(app)

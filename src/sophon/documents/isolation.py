@@ -122,7 +122,7 @@ async def extract_file(path: Path, fmt: str, limits: ChildLimits) -> dict[str, A
             argv=[python, "-s", *argv],
             env=env,
             stdin_path=str(path),
-            ro_binds=paths,
+            ro_binds={path: path for path in paths},
             limits=SandboxLimits(
                 wall_seconds=limits.wall_seconds,
                 cpu_seconds=limits.cpu_seconds,

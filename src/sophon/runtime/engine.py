@@ -23,6 +23,7 @@ from sophon.platform.queue_worker import Worker
 from sophon.runtime import heartbeat
 from sophon.runtime.step import TurnScope
 from sophon.runtime.turn import TurnRunner
+from sophon.skills import turn_hooks as skills_loop
 from sophon.tasks import events as task_events
 from sophon.tasks import service as tasks
 from sophon.workflows import triggers as workflow_triggers
@@ -47,6 +48,7 @@ class AgentRuntime:
         settings = gateway.settings
         memory_loop.install(settings)
         document_hooks.install()
+        skills_loop.install()
         self.gateway = gateway
         self.runner = TurnRunner(
             TurnScope(

@@ -109,6 +109,10 @@ class ToolRegistry:
             raise ValueError(f"tool {tool.name} is registered twice")
         self._tools[tool.name] = tool
 
+    def unregister(self, name: str) -> Tool | None:
+        """Removes a tool (an uninstalled skill's); returns it, or None when it wasn't there."""
+        return self._tools.pop(name, None)
+
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
 
@@ -117,13 +121,18 @@ class ToolRegistry:
 
     def expand(self, patterns: Iterable[str]) -> list[str]:
         """The tool names an allowlist grants, in catalog order. Raises `UnknownTools` naming
-        every entry that matches nothing (or isn't a name or `prefix.*` glob)."""
+        every entry that matches nothing (or isn't a name or `prefix.*` glob). A glob never
+        grants skill tools: an agent gets those by name, when the skill is enabled for it."""
         granted: set[str] = set()
         unknown: list[str] = []
         for pattern in patterns:
             if GLOB_PATTERN.match(pattern):
                 prefix = pattern[:-1]  # `mcp.github.*` -> every name starting `mcp.github.`
-                matched = {n for n in self._tools if n.startswith(prefix)}
+                matched = {
+                    n
+                    for n, t in self._tools.items()
+                    if n.startswith(prefix) and t.source is not ToolSource.SKILL
+                }
             else:
                 matched = {pattern} if pattern in self._tools else set()
             if not matched:

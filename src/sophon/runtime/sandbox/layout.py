@@ -149,8 +149,8 @@ def prepare_command(spec: SandboxSpec, tools: HostTools, command: list[str]) -> 
         prepared.argv += ["--perms", "0700", "--size", str(spec.limits.work_dir_bytes)]
         prepared.argv += ["--tmpfs", WORK_DIR]
         prepared.argv += list(_work_files(prepared, spec.work_files()))
-        for path in spec.ro_binds:  # after the work dir: a bind may lie under its path
-            prepared.argv += ["--ro-bind", path, path]
+        for inside, host in spec.ro_binds.items():  # after the work dir: may lie under it
+            prepared.argv += ["--ro-bind", host, inside]
         prepared.argv += ["--symlink", WORK_DIR, "/tmp"]  # noqa: S108 - the sandbox's own /tmp
         prepared.argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK_DIR]
         prepared.argv += ["--clearenv", *_environment(spec.env), "--"]

@@ -62,8 +62,10 @@ class SandboxSpec:
     stdin_path: str | None = None
     """A host file given as stdin instead of `stdin` (opened by the Gateway, never bound: the
     sandbox sees the open file, not the path; a regular file, so the process can seek it)."""
-    ro_binds: Sequence[str] = ()
-    """Host directories shown read-only at the same path (e.g. a library directory)."""
+    ro_binds: Mapping[str, str] = field(default_factory=dict)
+    """Host files or folders shown read-only inside, by sandbox path (e.g. the ruff binary of the
+    bundled code.lint under /opt/, or a library folder at its own path); only for what the
+    Gateway itself provides."""
 
     def __post_init__(self) -> None:
         # Private read-only copies: what was validated is exactly what runs.
@@ -71,10 +73,9 @@ class SandboxSpec:
             object.__setattr__(self, "argv", tuple(self.argv))
         object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
         object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
-        object.__setattr__(self, "ro_binds", tuple(self.ro_binds))
-        if any(not PurePosixPath(p).is_absolute() or ".." in p.split("/") for p in self.ro_binds):
-            raise InvalidRequest("ro_binds must be absolute paths.")
+        object.__setattr__(self, "ro_binds", MappingProxyType(dict(self.ro_binds)))
         _check_command(self)
+        _check_binds(self.ro_binds)
         _check_env(self.env)
         _check_files(self)
 
@@ -136,6 +137,13 @@ def _check_env(env: Mapping[str, str]) -> None:
     for name, value in env.items():
         if not _ENV_NAME.fullmatch(name) or "\0" in value:
             raise InvalidRequest(f"Invalid environment variable {name!r}.")
+
+
+def _check_binds(binds: Mapping[str, str]) -> None:
+    for inside, host in binds.items():
+        path = PurePosixPath(inside)
+        if not path.is_absolute() or ".." in path.parts or not PurePosixPath(host).is_absolute():
+            raise InvalidRequest(f"Invalid read-only bind {host!r} -> {inside!r}.")
 
 
 def _check_files(spec: SandboxSpec) -> None:

@@ -1,0 +1,1 @@
+"""Skills: signed, versioned packages of instructions (SKILL.md) and sandboxed tools."""

@@ -1,0 +1,1 @@
+"""Skills that ship with every Gateway (each folder is a skill package)."""
