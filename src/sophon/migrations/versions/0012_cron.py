@@ -1,7 +1,7 @@
 """cron jobs and their runs
 
-Revision ID: 0011_cron
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07 12:30:29.527662
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import sophon.platform.db
 
-revision: str = "0011_cron"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

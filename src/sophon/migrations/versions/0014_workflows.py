@@ -1,7 +1,7 @@
 """workflows
 
-Revision ID: 0011_workflows
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07 12:32:25.312399
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import sophon.platform.db
 
-revision: str = "0011_workflows"
-down_revision: str | None = "0010"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

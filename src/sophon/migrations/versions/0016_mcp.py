@@ -1,7 +1,7 @@
 """MCP: external MCP server registrations and the Gateway's own MCP server tokens
 
-Revision ID: 0011_mcp
-Revises: 0010
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 13:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import sophon.platform.db
 
-revision: str = "0011_mcp"
-down_revision: str | None = "0010"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """documents: metadata, pages, chunks (with their full-text index), vectors, cached results,
 chat attachments
 
-Revision ID: 0011_documents
-Revises: 0010
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-07 12:28:57.692016
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import sophon.platform.db
 
-revision: str = "0011_documents"
-down_revision: str | None = "0010"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """webhooks: outbound endpoints, deliveries and attempts; inbound receivers and receipts
 
-Revision ID: 0011_webhooks
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07 12:30:29.560398
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import sophon.platform.db
 
-revision: str = "0011_webhooks"
-down_revision: str | None = "0010"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """skills: installed skills and their versions (Gateway-wide), per-agent enablement, credentials
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-07 12:35:51.323596
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import sophon.platform.db
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
