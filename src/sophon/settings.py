@@ -230,6 +230,8 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest scheduler sleep: how soon a replica without a shared event bus "
         "sees another replica's changes.",
+    )
+
     # webhooks
     webhook_retry_schedule: list[float] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
@@ -247,6 +249,7 @@ class Settings(BaseSettings):
     webhook_inbound_per_minute: int = Field(
         600, ge=1, description="Requests one inbound webhook slug accepts per minute."
     )
+
     # workflows
     workflow_max_nodes: int = Field(200, ge=1, le=5000, description="Nodes per definition.")
     workflow_max_definition_bytes: int = Field(
