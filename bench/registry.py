@@ -6,11 +6,16 @@ from __future__ import annotations
 from bench import (
     chat,
     cold_start,
+    cron,
+    documents,
     http_trivial,
     hubs,
     idle_rss,
+    mcp,
     memory,
     skills,
+    webhooks,
+    workflows,
 )
 from bench.harness import Benchmark
 
