@@ -32,9 +32,9 @@ from sophon.settings import Settings
 from sophon.skills.catalog import SkillCatalog
 from sophon.tools.builtins import builtin_tools
 from sophon.tools.registry import ToolRegistry
-from sophon.webhooks.launcher import WorkflowLauncher
 from sophon.webhooks.outbox import stage_deliveries
 from sophon.workflows.tools import workflow_tools
+from sophon.workflows.triggers import WorkflowLauncher
 
 
 @dataclass
@@ -50,12 +50,12 @@ class Gateway:
     vault: Vault
     model_runtime: ProviderRuntime
     cron: CronContext
-    """What cron jobs use; the workflow launcher is set on it (`cron.workflows`) when wired."""
+    """What cron jobs use (settings, tools, vault and the workflow launcher)."""
     mcp: McpHub
     """Links to the tenants' external MCP servers; a dynamic source of the tool catalog."""
     skills: SkillCatalog
-    workflow_launcher: WorkflowLauncher | None = None
-    """Starts workflows for inbound webhooks; None until a workflows package provides one."""
+    workflow_launcher: WorkflowLauncher
+    """Starts workflows for cron jobs and inbound webhooks (their action `workflow`)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when shutdown begins: long waits for clients (task long-polls) answer at once."""
 
@@ -102,6 +102,7 @@ class Gateway:
             if settings.vault_key
             else load_or_create_key(settings.data, "vault", 32)
         )
+        launcher = WorkflowLauncher()
         hub = McpHub(db, vault, OutboundPolicy(split_allow_setting(settings.outbound_allow)))
         tools.add_source(hub)
         return cls(
@@ -115,8 +116,9 @@ class Gateway:
             tools=tools,
             vault=vault,
             model_runtime=ProviderRuntime.from_settings(settings),
-            cron=CronContext(settings, tools, vault),
+            cron=CronContext(settings, tools, vault, workflows=launcher),
             mcp=hub,
+            workflow_launcher=launcher,
             skills=SkillCatalog(
                 settings.data, tools, vault, split_allow_setting(settings.outbound_allow)
             ),

@@ -1,12 +1,12 @@
 """Versions, restore, clone, export and import, pause and resume, delete, the direct webhook,
-event triggers, the launcher, and who may read or change workflows."""
+event triggers, and who may read or change workflows (cron and inbound webhooks starting runs:
+tests/flows/test_workflow_launch.py)."""
 
 from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
 
-from sophon.workflows.triggers import WorkflowLauncher
 from tests.chat.chat_helpers import EventLog
 from tests.conftest import FakeClock
 from tests.helpers import assert_error
@@ -127,32 +127,6 @@ async def test_an_event_trigger_starts_a_run_once(
     assert by_node(run)["seen"]["output"] == source["id"]
     runs = (await client.get(f"/api/workflows/{watcher['id']}/runs", headers=admin.headers)).json()
     assert len(runs["items"]) == 1  # its own completion did not trigger it again
-
-
-async def test_the_launcher_starts_enabled_workflows_for_cron_and_webhooks(
-    client: httpx.AsyncClient, admin: Caller, app: FastAPI
-) -> None:
-    workflow = await create(
-        client,
-        admin,
-        {
-            **chain(transform("a", "{{ $input.x }}")),
-            "trigger": {"type": "cron", "expression": "0 9 * * MON", "timezone": "Europe/Paris"},
-        },
-    )
-    launcher = WorkflowLauncher(app.state.gateway.db)
-    me = (await client.get("/api/auth/me", headers=admin.headers)).json()
-    tenant = me["tenant"]["id"]
-    assert await launcher.exists(tenant, workflow["id"])
-    assert not await launcher.exists(tenant, "wf_nope")
-    await client.patch(
-        f"/api/workflows/{workflow['id']}", headers=admin.headers, json={"enabled": True}
-    )
-    started = await launcher.start(tenant, workflow["id"], {"x": 5}, None, "cron")
-    run = await wait_run(client, admin, workflow["id"], started["runId"])
-    assert run["trigger"] == {"type": "cron"}
-    assert run["userId"] == admin.id
-    assert by_node(run)["a"]["output"] == 5
 
 
 async def test_viewers_read_and_only_managers_change(

@@ -29,8 +29,9 @@ class WorkflowLauncher(Protocol):
         input: dict[str, Any] | None,
         user_id: str | None,
         cron_job_id: str,
-    ) -> str | None:
-        """Starts a run in the caller's transaction; its task id (or run id), if any."""
+    ) -> str:
+        """Starts a run in the caller's transaction and returns its task id; a domain error
+        (e.g. the workflow is paused) when it may not run now, having written nothing."""
         ...
 
 

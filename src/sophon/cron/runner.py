@@ -26,7 +26,7 @@ from sophon.cron.models import CronJob, CronRun, RunStatus
 from sophon.identity.auth.principals import acting_for
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
-from sophon.platform.errors import NotAuthorized, Unauthenticated
+from sophon.platform.errors import DomainError, NotAuthorized, Unauthenticated
 from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.http import outbound_client
 from sophon.platform.ids import new_id
@@ -227,17 +227,18 @@ class CronRunner:
         if launcher is None or not await launcher.exists(db, workflow_id):
             await finish(db, run, job, RunStatus.FAILED, "workflow not found")
             return
-        started = await launcher.start(
-            db,
-            workflow_id=workflow_id,
-            input=job.action.get("input"),
-            user_id=job.created_by,
-            cron_job_id=job.id,
-        )
-        if started is not None and started.startswith("task_"):
-            run.task_id = started  # settled when the task ends
-        else:
-            await finish(db, run, job, RunStatus.SUCCEEDED)
+        try:
+            started = await launcher.start(
+                db,
+                workflow_id=workflow_id,
+                input=job.action.get("input"),
+                user_id=job.created_by,
+                cron_job_id=job.id,
+            )
+        except DomainError as exc:  # disabled, paused or waiting for its approval: nothing written
+            await finish(db, run, job, RunStatus.FAILED, exc.message)
+            return
+        run.task_id = started  # settled when the task ends
 
     async def _perform(self, work: _Work) -> tuple[RunStatus, str | None]:
         if work.action.get("type") == "webhook":

@@ -1,6 +1,5 @@
 """Triggers that arrive from inside the Gateway: platform events (`event` trigger), and the
-launcher the cron scheduler and inbound webhooks use to start a run (`WorkflowLauncher`
-shape: `exists(tenant, workflow_id)`, `start(tenant, workflow_id, input, actor, trigger)`).
+launcher the cron scheduler and inbound webhooks use to start a run (`WorkflowLauncher`).
 The listener also wakes waiting runs when what they wait for happens (an approval decided, a
 child run ended, a cancel asked through the task ledger)."""
 
@@ -62,32 +61,53 @@ async def _owner_actor(db: AsyncSession, user_id: str | None, tenant_id: str) ->
 
 
 class WorkflowLauncher:
-    """What the cron scheduler and inbound webhooks (action `workflow`) call."""
+    """Starts runs for cron jobs and inbound webhooks whose action is `workflow` (it has the
+    shape both of their launcher protocols ask for), in the caller's transaction, so the fire or
+    receipt and the run commit together. A run has the rights of `user_id` (the job's or the
+    webhook's owner); a disabled, paused or unapproved workflow is refused (409)."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    async def exists(self, tenant: str, workflow_id: str) -> bool:
-        async with self.database.transaction(readonly=True, tenant_id=tenant) as db:
-            return await db.get(Workflow, workflow_id) is not None
+    async def exists(self, db: AsyncSession, workflow_id: str) -> bool:
+        return await db.get(Workflow, workflow_id) is not None
 
     async def start(
-        self, tenant: str, workflow_id: str, input: Any, actor: str | None, trigger: str
-    ) -> dict[str, str]:
-        """Starts a run of an enabled, unpaused workflow with `actor`'s rights (a user id), or
-        its owner's when `actor` is None; `{runId, taskId}`. 404 / 409 as the API's trigger."""
-        async with self.database.transaction(tenant_id=tenant) as db:
-            workflow = await db.get(Workflow, workflow_id)
-            if workflow is None:
-                raise NotFound("No such workflow.", {"workflowId": workflow_id})
-            if not workflow.enabled:
-                raise Conflict("The workflow is not enabled.", {"workflowId": workflow_id})
-            user_id = actor or workflow.owner_id
-            who = await _owner_actor(db, user_id, tenant)
-            started = await runs.start(
-                db, who, workflow, user_id=user_id, trigger={"type": trigger}, input_=input
-            )
-        return {"runId": started.run_id, "taskId": started.task_id}
+        self,
+        db: AsyncSession,
+        *,
+        workflow_id: str,
+        input: dict[str, Any] | None,
+        user_id: str | None,
+        cron_job_id: str,
+    ) -> str:
+        trigger = {"type": "cron", "cronJobId": cron_job_id}
+        return await self._start(db, workflow_id, user_id, trigger, input)
+
+    async def launch(
+        self, db: AsyncSession, workflow_id: str, trigger: dict[str, Any], user_id: str | None
+    ) -> str:
+        details = {k: trigger[k] for k in ("headers", "query", "webhookId") if k in trigger}
+        return await self._start(
+            db, workflow_id, user_id, {"type": "webhook", **details}, trigger.get("body")
+        )
+
+    async def _start(
+        self,
+        db: AsyncSession,
+        workflow_id: str,
+        user_id: str | None,
+        trigger: dict[str, Any],
+        input_: Any,
+    ) -> str:
+        workflow = await db.get(Workflow, workflow_id)
+        if workflow is None:
+            raise NotFound("workflow not found", {"workflowId": workflow_id})
+        if not workflow.enabled:
+            raise Conflict("The workflow is not enabled.", {"workflowId": workflow_id})
+        user_id = user_id or workflow.owner_id
+        who = await _owner_actor(db, user_id, workflow.tenant_id)
+        started = await runs.start(
+            db, who, workflow, user_id=user_id, trigger=trigger, input_=input_
+        )
+        return started.task_id
 
 
 async def _wake_by_task(db: AsyncSession, task_id: str) -> None:

@@ -1,0 +1,126 @@
+"""Workflows started by the other domains' `workflow` actions: a cron job's fire and a verified
+inbound webhook each start a run with their data, and a paused workflow is refused clearly."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import httpx
+import pytest
+
+from sophon.settings import Settings
+from tests.cron.cron_helpers import create_job, settled
+from tests.helpers import assert_error
+from tests.identity_helpers import Caller
+from tests.webhooks.helpers import add_webhook
+from tests.workflows.wf_helpers import by_node, chain, create, transform, wait_run
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # the scheduler fires only when asked (`trigger`); polls stay fast for the runs
+    return settings.model_copy(
+        update={"cron_enabled": False, "rate_limits_enabled": False, "queue_poll_seconds": 0.5}
+    )
+
+
+async def _workflow(client: httpx.AsyncClient, admin: Caller, output: object) -> dict[str, object]:
+    return await create(client, admin, {**chain(transform("a", output)), "enabled": True})
+
+
+async def test_a_cron_job_starts_its_workflow_with_its_input(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    workflow = await _workflow(client, admin, "{{ $input.greeting }}")
+    job = await create_job(
+        client,
+        admin,
+        name="morning flow",
+        expression="@daily",
+        action={"type": "workflow", "workflowId": workflow["id"], "input": {"greeting": "hi"}},
+    )
+    fired = await client.post(f"/api/cron/{job['id']}/trigger", headers=admin.headers)
+    assert fired.status_code in (200, 202), fired.text
+    (record,) = await settled(client, admin, str(job["id"]))
+    assert record["status"] == "Succeeded", record
+    runs = await client.get(f"/api/workflows/{workflow['id']}/runs", headers=admin.headers)
+    (summary,) = runs.json()["items"]
+    assert summary["taskId"] == record["taskId"]
+    run = await wait_run(client, admin, str(workflow["id"]), summary["id"])
+    assert run["status"] == "Completed"
+    assert run["trigger"]["type"] == "cron"
+    assert run["trigger"]["cronJobId"] == job["id"]
+    assert by_node(run)["a"]["output"] == "hi"
+
+
+async def test_a_cron_job_of_a_paused_workflow_fails_saying_so(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    workflow = await _workflow(client, admin, 1)
+    paused = await client.post(f"/api/workflows/{workflow['id']}/pause", headers=admin.headers)
+    assert paused.status_code == 200, paused.text
+    job = await create_job(
+        client,
+        admin,
+        name="paused flow",
+        expression="@daily",
+        action={"type": "workflow", "workflowId": workflow["id"]},
+    )
+    await client.post(f"/api/cron/{job['id']}/trigger", headers=admin.headers)
+    (record,) = await settled(client, admin, str(job["id"]))
+    assert record["status"] == "Failed"
+    assert "paused" in record["error"]
+    runs = await client.get(f"/api/workflows/{workflow['id']}/runs", headers=admin.headers)
+    assert runs.json()["items"] == []
+
+
+async def test_an_unknown_workflow_is_refused_by_cron_and_webhooks(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    action = {"type": "workflow", "workflowId": "wf_nope"}
+    refused = await client.post(
+        "/api/cron",
+        headers=admin.headers,
+        json={"name": "nothing", "expression": "@daily", "action": action},
+    )
+    assert_error(refused, 422, "validation_failed")
+    listed = await client.get("/api/cron", headers=admin.headers)
+    assert listed.json()["items"] == []
+    refused = await client.post(
+        "/api/webhooks",
+        headers=admin.headers,
+        json={"name": "in", "kind": "inbound", "scheme": "sophon", "action": action},
+    )
+    assert refused.status_code == 422, refused.text
+    assert (await client.get("/api/webhooks", headers=admin.headers)).json()["items"] == []
+
+
+async def test_an_inbound_webhook_starts_its_workflow_with_the_body_as_trigger(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    workflow = await _workflow(client, admin, "{{ $trigger.body.ref }}")
+    hook = await add_webhook(
+        client,
+        admin,
+        kind="inbound",
+        scheme="sophon",
+        action={"type": "workflow", "workflowId": workflow["id"]},
+    )
+    body = json.dumps({"ref": "refs/heads/main"}).encode()
+    digest = hmac.new(str(hook["secret"]).encode(), body, hashlib.sha256).hexdigest()
+    received = await client.post(
+        f"/api/webhooks/receive/{hook['slug']}",
+        content=body,
+        headers={"Content-Type": "application/json", "X-Sophon-Signature": f"sha256={digest}"},
+    )
+    assert received.status_code == 202, received.text
+    task_id = received.json()["taskId"]
+    runs = await client.get(f"/api/workflows/{workflow['id']}/runs", headers=admin.headers)
+    (summary,) = runs.json()["items"]
+    assert summary["taskId"] == task_id
+    run = await wait_run(client, admin, str(workflow["id"]), summary["id"])
+    assert run["trigger"]["type"] == "webhook"
+    assert run["trigger"]["webhookId"] == hook["id"]
+    assert by_node(run)["a"]["output"] == "refs/heads/main"
