@@ -5,7 +5,6 @@ tests/flows/test_workflow_launch.py)."""
 from __future__ import annotations
 
 import httpx
-from fastapi import FastAPI
 
 from tests.chat.chat_helpers import EventLog
 from tests.conftest import FakeClock
