@@ -1,20 +1,24 @@
-"""Workflows started by the other domains' `workflow` actions: a cron job's fire and a verified
-inbound webhook each start a run with their data, and a paused workflow is refused clearly."""
+"""Workflows and the other domains: a cron job's fire and a verified inbound webhook each start a
+run with their data (a paused workflow is refused clearly), and a run's events reach the outbound
+webhooks subscribed to `workflow.*`."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from standardwebhooks import Webhook as StandardWebhook
 
 from sophon.settings import Settings
 from tests.cron.cron_helpers import create_job, settled
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller
 from tests.webhooks.helpers import add_webhook
+from tests.webhooks.receiver import Receiver
 from tests.workflows.wf_helpers import by_node, chain, create, transform, wait_run
 
 
@@ -22,8 +26,20 @@ from tests.workflows.wf_helpers import by_node, chain, create, transform, wait_r
 def settings(settings: Settings) -> Settings:
     # the scheduler fires only when asked (`trigger`); polls stay fast for the runs
     return settings.model_copy(
-        update={"cron_enabled": False, "rate_limits_enabled": False, "queue_poll_seconds": 0.5}
+        update={
+            "cron_enabled": False,
+            "rate_limits_enabled": False,
+            "queue_poll_seconds": 0.5,
+            "outbound_allow": "127.0.0.1",
+        }
     )
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver().start()
+    yield server
+    server.stop()
 
 
 async def _workflow(client: httpx.AsyncClient, admin: Caller, output: object) -> dict[str, object]:
@@ -124,3 +140,20 @@ async def test_an_inbound_webhook_starts_its_workflow_with_the_body_as_trigger(
     assert run["trigger"]["type"] == "webhook"
     assert run["trigger"]["webhookId"] == hook["id"]
     assert by_node(run)["a"]["output"] == "refs/heads/main"
+
+
+async def test_a_runs_events_reach_webhooks_subscribed_to_workflow_events(
+    client: httpx.AsyncClient, admin: Caller, receiver: Receiver
+) -> None:
+    hook = await add_webhook(
+        client, admin, kind="outbound", url=f"{receiver.url}/hook", eventTypes=["workflow.*"]
+    )
+    workflow = await _workflow(client, admin, 1)
+    started = await client.post(f"/api/workflows/{workflow['id']}/trigger", headers=admin.headers)
+    assert started.status_code == 202, started.text
+    hits = await receiver.wait("/hook", count=2)
+    verifier = StandardWebhook(str(hook["secret"]))
+    payloads = {p["type"]: p for p in (verifier.verify(h.body, h.headers) for h in hits)}
+    assert set(payloads) == {"workflow.run.started", "workflow.run.completed"}
+    assert {p["data"]["runId"] for p in payloads.values()} == {started.json()["runId"]}
+    assert payloads["workflow.run.completed"]["data"]["status"] == "Completed"

@@ -66,6 +66,22 @@ _APPROVAL = {
 }
 _AGENT = {"agentId": _STR, "name": _OPT_STR}
 _CRON = {"cronJobId": _STR, "name": _OPT_STR, "taskId": _OPT_STR, "error": _OPT_STR}
+_RUN = {
+    "runId": _STR,
+    "workflowId": _STR,
+    "taskId": _OPT_STR,
+    "version": _OPT_INT,
+    "status": _STR,
+    "userId": _OPT_STR,
+}
+_DOCUMENT = {
+    "documentId": _STR,
+    "name": _OPT_STR,
+    "status": _STR,
+    "pages": _OPT_INT,
+    "errorCode": _OPT_STR,
+    "error": _OPT_STR,
+}
 
 EVENT_TYPES: tuple[EventType, ...] = (
     EventType(
@@ -119,6 +135,48 @@ EVENT_TYPES: tuple[EventType, ...] = (
         ("userId",),
     ),
     EventType(
+        "workflow.run.started",
+        "A workflow run started.",
+        _RUN,
+        "WorkflowRunStarted",
+        ("runId",),
+    ),
+    EventType(
+        "workflow.run.waiting",
+        "A workflow run waits (an approval, a timer or a sub-workflow).",
+        _RUN,
+        "WorkflowRunWaiting",
+        ("runId",),
+    ),
+    EventType(
+        "workflow.run.completed",
+        "A workflow run completed.",
+        _RUN,
+        "WorkflowRunCompleted",
+        ("runId",),
+    ),
+    EventType(
+        "workflow.run.failed",
+        "A workflow run failed or was cancelled.",
+        {**_RUN, "error": {"type": ["object", "string", "null"]}},
+        "WorkflowRunFailed",
+        ("runId",),
+    ),
+    EventType(
+        "document.ready",
+        "A document was extracted and indexed.",
+        _DOCUMENT,
+        "DocumentReady",
+        ("documentId",),
+    ),
+    EventType(
+        "document.failed",
+        "A document could not be extracted or indexed.",
+        _DOCUMENT,
+        "DocumentFailed",
+        ("documentId",),
+    ),
+    EventType(
         "webhook.test",
         "Sent by POST /api/webhooks/{id}/test.",
         {"webhookId": _STR, "message": _STR},
@@ -129,8 +187,8 @@ EVENT_TYPES: tuple[EventType, ...] = (
 
 BY_NAME: dict[str, EventType] = {t.name: t for t in EVENT_TYPES}
 BY_BUS_NAME: dict[str, EventType] = {t.bus_name: t for t in EVENT_TYPES if t.bus_name}
-FAMILIES = frozenset(t.family for t in EVENT_TYPES) | {"workflow.run", "document"}
-"""Families a subscription may name with `.*` (workflow and document events come later)."""
+FAMILIES = frozenset(t.family for t in EVENT_TYPES) | {"workflow"}
+"""Families a subscription may name with `.*` (`workflow.*` too: every `workflow.run.*`)."""
 
 
 def unknown_patterns(patterns: Iterable[str]) -> list[str]:
