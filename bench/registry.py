@@ -7,6 +7,7 @@ from bench import (
     chat,
     cold_start,
     cron,
+    dashboard,
     documents,
     http_trivial,
     hubs,
@@ -33,6 +34,7 @@ BENCHMARKS: list[Benchmark] = [
     documents.BENCHMARK,
     mcp.BENCHMARK,
     skills.BENCHMARK,
+    dashboard.BENCHMARK,
 ]
 
 

@@ -83,3 +83,14 @@ async def test_assets_are_immutable_compressed_and_revalidated(client: httpx.Asy
 async def test_the_shell_is_public_and_not_rate_limited(client: httpx.AsyncClient) -> None:
     for _ in range(130):  # over the per-IP read limit (120/min) of public API routes
         assert (await client.get("/chat")).status_code == 200
+
+
+async def test_the_first_page_modules_are_preloaded_and_pages_are_not(
+    client: httpx.AsyncClient,
+) -> None:
+    shell = (await client.get("/")).text
+    preloaded = re.findall(r'<link rel="modulepreload" href="/assets/\w+/([^"]+)"', shell)
+    assert preloaded[0] == "app/main.js"
+    assert {"app/lib/api.js", "app/signin.js", "vendor/preact/dist/preact.mjs"} <= set(preloaded)
+    assert not [p for p in preloaded if p.startswith("app/pages/")]  # loaded on first visit
+    assert '<link rel="preload" href="/api/auth/setup" as="fetch"' in shell

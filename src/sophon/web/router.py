@@ -14,7 +14,7 @@ from starlette.types import Scope
 from sophon.platform.access import GuardedRoute, unlimited
 from sophon.platform.errors import NotFound
 from sophon.platform.route_index import add_routes
-from sophon.web.assets import ENTRY, PRELOAD, Bundle, bundle
+from sophon.web.assets import ENTRY, Bundle, bundle
 
 # the shell is never served under these: they are the API's (unknown paths there stay 404s)
 RESERVED = frozenset({"api", "hubs", "mcp", "swagger", "metrics", "assets", "favicon.ico"})
@@ -50,7 +50,7 @@ def content_security_policy(assets: Bundle) -> str:
 
 def shell_html(assets: Bundle) -> str:
     preload = "\n".join(
-        f'<link rel="modulepreload" href="{escape(assets.url(p))}">' for p in PRELOAD
+        f'<link rel="modulepreload" href="{escape(assets.url(p))}">' for p in assets.preload
     )
     return f"""<!doctype html>
 <html lang="en">
@@ -63,6 +63,7 @@ def shell_html(assets: Bundle) -> str:
 <link rel="stylesheet" href="{escape(assets.url("app/styles.css"))}">
 <script type="importmap">{assets.import_map}</script>
 {preload}
+<link rel="preload" href="/api/auth/setup" as="fetch" crossorigin="anonymous">
 <script type="module" src="{escape(assets.url(ENTRY))}"></script>
 </head>
 <body>
