@@ -20,6 +20,14 @@ def test_agent_lifecycle_and_soul(signed_in: Cli, gateway: Gateway, tmp_path: Pa
     assert made.stdout.startswith("Created agent writer (agt_")
     shown = json.loads(signed_in.invoke("agents", "show", "writer", "--json").stdout)
     assert shown["description"] == "Writes"
+    used = json.loads(signed_in.invoke("agents", "usage", "writer", "--json").stdout)
+    assert [k["kind"] for k in used["byKind"]] == ["chat", "memory"]
+    assert used["agentId"] == shown["id"]
+    table = signed_in.invoke("agents", "usage", "writer", "--days", "7")
+    assert table.code == 0, table.stderr
+    assert "memory" in table.stdout
+    refused = signed_in.invoke("agents", "usage", "writer", "--days", "0")
+    assert refused.code == 2, refused.stdout
 
     soul = tmp_path / "SOUL.md"
     soul.write_text("# Writer\n\nShort sentences.\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""`sophon agents list|show|create|delete|soul get|soul set`."""
+"""`sophon agents list|show|usage|create|delete|soul get|soul set`."""
 
 from __future__ import annotations
 
@@ -71,6 +71,28 @@ def show(agent: AgentArg) -> None:
     """One agent."""
     rt = runtime()
     rt.out.record(rt.api.get(_path(agent)), DETAIL)
+
+
+USAGE_COLUMNS = [
+    ("kind", "kind"),
+    ("calls", "calls"),
+    ("input tokens", "inputTokens"),
+    ("output tokens", "outputTokens"),
+]
+
+
+@app.command()
+def usage(
+    agent: AgentArg,
+    days: Annotated[int, typer.Option(min=1, max=366, help="How many days back.")] = 30,
+) -> None:
+    """The agent's model calls and tokens by kind: `chat` (its turns) and `memory` (learning)."""
+    rt = runtime()
+    found = rt.api.get(_path(agent, "/usage"), params={"days": days})
+    if rt.format == "json":
+        rt.out.raw_json(found)
+        return
+    rt.out.items(found["byKind"], USAGE_COLUMNS, title=f"since {found['since']}")
 
 
 @app.command()
