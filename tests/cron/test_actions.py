@@ -4,16 +4,27 @@ failing with a clear error."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from sophon.gateway import Gateway
 from sophon.runtime.sandbox import sandbox_status
 from tests.chat.chat_helpers import EventLog, wait_task
-from tests.cron.cron_helpers import CODE_OK, approve, create_job, settled, webhook
+from tests.cron.cron_helpers import (
+    CODE_OK,
+    approve,
+    create_job,
+    history,
+    runtime_of,
+    settled,
+    tick,
+    webhook,
+)
 from tests.identity_helpers import Caller, add_user
 from tests.llm.fakes import FakeServer, JsonReply, openai_completion
 
@@ -143,3 +154,23 @@ async def test_a_creator_who_lost_the_permission_no_longer_runs_jobs(
     (run,) = await settled(client, admin, job["id"])
     assert run["status"] == "Failed"
     assert "ManageCronJobs" in run["error"]
+
+
+async def test_an_agent_run_whose_end_went_unseen_is_settled_by_the_next_tick(
+    client: httpx.AsyncClient, admin: Caller, model: FakeServer, app: FastAPI
+) -> None:
+    model.script("POST", CHAT, JsonReply(openai_completion("Done.")))
+    job = await create_job(client, admin, name="unseen", expression="@daily")
+    await runtime_of(app).cron.stop()  # no listener: the task's end is not heard
+    await _trigger(client, admin, job["id"])
+    for _ in range(400):  # until its turn is queued
+        runs = await history(client, admin, job["id"])
+        if runs[0]["taskId"]:
+            break
+        await asyncio.sleep(0.05)
+    task = await wait_task(client, admin, runs[0]["taskId"])
+    assert task["status"] == "Completed"
+    assert (await history(client, admin, job["id"]))[0]["status"] == "Running"
+    await tick(app)
+    (settled_run,) = await history(client, admin, job["id"])
+    assert settled_run["status"] == "Succeeded"

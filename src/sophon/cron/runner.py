@@ -33,6 +33,7 @@ from sophon.platform.ids import new_id
 from sophon.platform.netguard import OutboundRefused, split_allow_setting
 from sophon.platform.permissions import Permission
 from sophon.platform.queue import ClaimedJob
+from sophon.platform.tenancy import ALL_TENANTS
 from sophon.runtime.sandbox import SandboxSpec, SandboxUnavailable, run_sandboxed
 from sophon.tasks import service as tasks
 
@@ -345,3 +346,36 @@ async def _notify_reply(db: AsyncSession, job: CronJob, run: CronRun, session_id
             audience=Audience(user_ids=frozenset({job.created_by})),
         ),
     )
+
+
+TASK_STATUSES = {
+    "Completed": RunStatus.SUCCEEDED,
+    "Failed": RunStatus.FAILED,
+    "Cancelled": RunStatus.CANCELLED,
+}
+SWEEP_LIMIT = 200
+
+
+@exempt("settles runs whose task ended unseen (the settling itself audits a failure)")
+async def settle_ended_tasks(database: Database, keep: int) -> int:
+    """Agent runs whose task ended while no listener saw it (the process that ran the turn died
+    before its event went out) take the task's outcome; returns how many."""
+    async with database.transaction(readonly=True) as db:
+        stmt = (
+            select(CronRun.tenant_id, CronRun.task_id)
+            .where(CronRun.status == RunStatus.RUNNING.value, CronRun.task_id.is_not(None))
+            .limit(SWEEP_LIMIT)
+            .execution_options(**ALL_TENANTS)
+        )
+        pending = [(t, str(k)) for t, k in (await db.execute(stmt)).all()]
+    settled = 0
+    for tenant_id, task_id in pending:
+        async with database.transaction(tenant_id=tenant_id) as db:
+            task = await tasks.lock(db, task_id)
+            if task is not None and task.status not in TASK_STATUSES:
+                continue  # still queued or running
+            status = TASK_STATUSES[task.status] if task is not None else RunStatus.CANCELLED
+            error = (task.error if task is not None else "The task no longer exists.") or None
+            if await settle_task(db, task_id, status, error, keep) is not None:
+                settled += 1
+    return settled

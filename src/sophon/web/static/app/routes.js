@@ -12,6 +12,7 @@ export const routes = [
   { path: "/agents", title: "Agents", nav: "Build", any: ["ViewAgents", "ManageAgents"], page: () => import("./pages/agents.js") },
   { path: "/agents/:id", title: "Agent", any: ["ViewAgents", "ManageAgents"], page: () => import("./pages/agent.js") },
   { path: "/skills", title: "Skills", nav: "Build", any: ["ManageSkills"], page: () => import("./pages/skills.js") },
+  { path: "/cron", title: "Cron jobs", nav: "Build", any: ["ManageCronJobs", "ViewCronJobs"], page: () => import("./pages/cron.js") },
   { path: "/models", title: "Models", nav: "Build", any: ["ViewModels", "ManageModels"], page: () => import("./pages/models.js") },
   { path: "/admin/users", title: "Users", nav: "Admin", any: ["ViewUsers", "ManageUsers"], page: () => import("./pages/admin-users.js") },
   { path: "/admin/roles", title: "Roles", nav: "Admin", any: ["ViewUsers", "ManageRoles"], page: () => import("./pages/admin-roles.js") },
