@@ -7,7 +7,7 @@ import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -233,7 +233,7 @@ class Settings(BaseSettings):
     )
 
     # webhooks
-    webhook_retry_schedule: list[float] = Field(
+    webhook_retry_schedule: list[Annotated[float, Field(ge=0, le=7 * 86400)]] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
         description="Seconds before each retry of a failed outbound delivery (JSON list; "
         "each delay gets up to 10% jitter); its length is the number of retries.",

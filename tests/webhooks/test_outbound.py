@@ -56,6 +56,11 @@ async def test_create_shows_the_secret_once_and_masks_headers(
         ({"eventTypes": ["task.*"]}, "url"),
         ({"url": "http://example.com/x", "eventTypes": ["task.exploded"]}, "eventTypes"),
         ({"url": "http://example.com/x", "eventTypes": []}, "eventTypes"),
+        ({"url": "http://[::1]:9/x", "eventTypes": ["task.*"]}, "url"),
+        (
+            {"url": "http://example.com/x", "eventTypes": ["task.*"], "headers": {"Host": "a"}},
+            "headers",
+        ),
     ],
 )
 async def test_bad_outbound_input_is_refused_and_nothing_written(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets as random
 from datetime import timedelta
+from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from sophon.platform.events import Audience, Event, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.netguard import OutboundPolicy, OutboundRefused, normalize_host
 from sophon.platform.principal import Principal
+from sophon.platform.tenancy import ALL_TENANTS
 from sophon.platform.vault import Vault
 from sophon.webhooks import catalog, templates
 from sophon.webhooks.launcher import WorkflowLauncher
@@ -64,6 +66,9 @@ async def get(db: AsyncSession, webhook_id: str, *, for_update: bool = False) ->
     return webhook
 
 
+LOOPBACK = ip_address("127.0.0.1")
+
+
 def _invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, {"field": field})
 
@@ -84,7 +89,7 @@ def check_url(url: str | None, policy: OutboundPolicy) -> str:
         if not isinstance(host, str):
             policy.vet(parts.hostname, None, [host], port)
         elif host == "localhost" or host.endswith(".localhost"):
-            policy.vet(parts.hostname, host, [normalize_host("127.0.0.1")], port)  # type: ignore[list-item]
+            policy.vet(parts.hostname, host, [LOOPBACK], port)
     except (ValueError, OutboundRefused) as exc:
         raise _invalid("url", f"The url is not allowed: {exc}") from None
     return url.strip()
@@ -141,7 +146,19 @@ async def _action(
     return {"type": "agent", "agentId": agent.id, "messageTemplate": action.message_template}
 
 
+RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "content-type", "transfer-encoding", "connection", "te",
+     "upgrade", "webhook-id", "webhook-timestamp", "webhook-signature", "x-sophon-signature"}
+)  # fmt: skip
+
+
 def _store_headers(vault: Vault, webhook: Webhook, headers: dict[str, str]) -> None:
+    reserved = sorted(name for name in headers if name.lower() in RESERVED_HEADERS)
+    if reserved:
+        raise ValidationFailed(
+            f"These headers are set by Sophon: {', '.join(reserved)}.",
+            {"field": "headers", "reserved": reserved},
+        )
     webhook.header_names = list(headers)
     webhook.headers_blob = (
         vault.encrypt(json.dumps(headers), headers_aad(webhook.id)) if headers else None
@@ -149,8 +166,6 @@ def _store_headers(vault: Vault, webhook: Webhook, headers: dict[str, str]) -> N
 
 
 async def _unique_slug(db: AsyncSession, slug: str | None) -> str:
-    from sophon.platform.tenancy import ALL_TENANTS
-
     candidate = slug or f"wh-{random.token_hex(6)}"
     taken = await db.scalar(
         select(Webhook.id).where(Webhook.slug == candidate).execution_options(**ALL_TENANTS)
