@@ -38,6 +38,7 @@ from sophon.settings import Settings
 from sophon.tasks import router as tasks_router
 from sophon.tenants import router as tenants_router
 from sophon.tools import router as tools_router
+from sophon.web.router import install_web
 from sophon.workflows import router as workflows_router
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_hubs(app)
     setattr(app.state, BEFORE_SHUTDOWN, [*getattr(app.state, BEFORE_SHUTDOWN, []), _stopping(app)])
     install_docs(app)
+    install_web(app)  # last: the app shell answers GET for paths no other route takes
     route_index.install(app.router)
     app.add_middleware(
         BodyLimitMiddleware,
