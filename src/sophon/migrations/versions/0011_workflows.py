@@ -1,8 +1,8 @@
-"""workflows
+"""workflows: definitions, versions, runs and node records
 
 Revision ID: 0011_workflows
 Revises: 0010
-Create Date: 2026-12-07 12:32:25.312399
+Create Date: 2026-12-07 13:20:45.146279
 """
 
 from collections.abc import Sequence
@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("approval_id", sa.String(length=40), nullable=True),
         sa.Column("owner_id", sa.String(length=40), nullable=True),
         sa.Column("agent_authored", sa.Boolean(), nullable=False),
+        sa.Column("secrets", sa.JSON(), nullable=False),
         sa.Column("tenant_id", sa.String(length=40), nullable=False),
         sa.Column("created_at", sophon.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sophon.platform.db.UTCDateTime(timezone=True), nullable=False),
