@@ -14,6 +14,7 @@ PAGES = {
     "/agents": "Agents",
     "/models": "Models",
     "/cron": "Cron jobs",
+    "/workflows": "Workflows",
     "/admin/users": "Users",
     "/admin/roles": "Roles",
     "/admin/tokens": "API tokens",

@@ -4,6 +4,7 @@ skipped, the run as a task of kind `workflow` in the ledger, and its events."""
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
 
 from tests.chat.chat_helpers import EventLog
 from tests.identity_helpers import Caller
@@ -37,3 +38,23 @@ async def test_a_chain_of_transforms_runs_with_typed_expressions(
     assert names[0] == "WorkflowRunStarted"
     assert names[-1] == "WorkflowRunCompleted"
     assert names.count("WorkflowNodeStarted") == 2
+
+
+async def test_an_output_over_the_limit_is_stored_truncated_with_a_note(
+    client: httpx.AsyncClient, admin: Caller, app: FastAPI
+) -> None:
+    limit = app.state.gateway.settings.workflow_max_output_bytes
+    workflow = await create(
+        client,
+        admin,
+        chain(
+            transform("big", "{{ 'x' * $input.n }}"),
+            transform("len", "{{ $node.big.output.preview | length }}"),
+        ),
+    )
+    started = await trigger(client, admin, workflow["id"], {"n": limit + 10})
+    run = await wait_run(client, admin, workflow["id"], started["runId"])
+    stored = by_node(run)["big"]["output"]
+    assert stored["truncated"] is True
+    assert str(limit) in stored["note"]
+    assert by_node(run)["len"]["output"] == limit

@@ -3,6 +3,8 @@ nothing."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -141,3 +143,12 @@ async def test_node_types_publish_a_schema_for_every_type(
     assert "workflow.run" in types
     assert types["logic.if_else"]["labels"] == ["true", "false"]
     assert types["action.skill"]["configSchema"]["required"] == ["skill"]
+
+
+async def test_the_readme_example_validates(client: httpx.AsyncClient, admin: Caller) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Workflows", 1)[1]
+    example = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+    response = await client.post("/api/workflows/validate", headers=admin.headers, json=example)
+    assert response.status_code == 200, response.text
+    assert response.json()["risk"] == "Medium"

@@ -163,3 +163,18 @@ async def test_cancelling_a_waiting_run_ends_it_and_its_task(
     assert response.status_code == 200, response.text
     run = await wait_run(client, admin, workflow["id"], second["runId"])
     assert run["status"] == "Cancelled"
+
+
+async def test_a_queued_run_cancelled_through_its_task_ends_cancelled(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    workflow = await create(client, admin, chain(transform("a", 1)))
+    paused = await client.post("/api/ops/pause", headers=admin.headers)
+    assert paused.status_code == 200, paused.text  # workers claim nothing: the run stays Queued
+    started = await trigger(client, admin, workflow["id"])
+    response = await client.post(f"/api/tasks/{started['taskId']}/cancel", headers=admin.headers)
+    assert response.status_code == 200, response.text
+    run = await wait_run(client, admin, workflow["id"], started["runId"])
+    assert run["status"] == "Cancelled"
+    assert run["nodes"] == []
+    await client.post("/api/ops/resume", headers=admin.headers)

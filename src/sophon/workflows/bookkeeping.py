@@ -46,6 +46,26 @@ class Planned:
     attempt: int
     state: dict[str, Any]
     scope: dict[str, Any]
+    secrets: tuple[str, ...] = ()
+    """The values of the workflow's secrets, masked wherever the node's record would keep them."""
+
+
+MASK = "••••••"
+
+
+def masked(value: Any, secrets: tuple[str, ...]) -> Any:
+    """`value` with every secret value in its strings replaced by a mask."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {key: masked(inner, secrets) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [masked(inner, secrets) for inner in value]
+    return value
 
 
 def latest_of(records: list[WorkflowNodeRun]) -> dict[str, WorkflowNodeRun]:

@@ -25,7 +25,7 @@ from sophon.tasks.models import FINISHED as TASK_FINISHED
 from sophon.tasks.models import Task, TaskStatus
 from sophon.workflows import expressions, graph
 from sophon.workflows import run_service as runs
-from sophon.workflows.bookkeeping import Planned, RunBook, latest_of
+from sophon.workflows.bookkeeping import Planned, RunBook, latest_of, masked
 from sophon.workflows.events import WAKE_JOB, run_event
 from sophon.workflows.executors import EXECUTORS, NodeFailed, Result, Services, Step
 from sophon.workflows.models import (
@@ -164,7 +164,15 @@ class WorkflowEngine(RunBook):
             if first:
                 after_commit(db, run_event(run, EventName.WORKFLOW_RUN_STARTED))
         latest = latest_of(await runs.node_records(db, run.id))
-        return await self._next(db, run, task, latest)
+        planned = await self._next(db, run, task, latest)
+        if planned is not None and workflow.secrets:
+            values = {
+                name: self.services.vault.decrypt(blob, f"{workflow.id}:{name}")
+                for name, blob in workflow.secrets.items()
+            }
+            planned.scope["secrets"] = values
+            planned.secrets = tuple(v for v in values.values() if len(v) >= 4)
+        return planned
 
     async def _may_run(self, db: AsyncSession, run: WorkflowRun) -> bool:
         """A run never has more rights than its user has now: a user gone, suspended or no
@@ -226,6 +234,16 @@ class WorkflowEngine(RunBook):
         task = await tasks.lock(db, run.task_id)
         if task is None:
             return
+        if planned.secrets:  # no record (nor a later node) ever holds a secret's value
+            if isinstance(outcome, NodeFailed):
+                outcome = NodeFailed(
+                    masked(outcome.message, planned.secrets),
+                    outcome.code,
+                    masked(outcome.output, planned.secrets),
+                )
+            else:
+                outcome.output = masked(outcome.output, planned.secrets)
+                outcome.vars = masked(outcome.vars, planned.secrets)
         if isinstance(outcome, NodeFailed):
             await self._fail(db, run, task, planned.node, record, outcome)
             return

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-ROOTS = ("node", "vars", "trigger", "input", "item", "index", "run")
+ROOTS = ("node", "vars", "trigger", "input", "item", "index", "run", "secrets")
 _ROOT = re.compile(r"\$(" + "|".join(ROOTS) + r")\b")
 _WHOLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 _ANY = re.compile(r"\{\{|\{%")

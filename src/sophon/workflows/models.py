@@ -64,6 +64,8 @@ class Workflow(Base, TenantScoped, Timestamped):
     approval_id: Mapped[str | None] = mapped_column(String(40))
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     agent_authored: Mapped[bool] = mapped_column(Boolean, default=False)
+    secrets: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    """Name → vault blob (associated data `<workflow id>:<name>`); `$secrets.<name>` in runs."""
 
 
 class WorkflowVersion(Base, TenantScoped):

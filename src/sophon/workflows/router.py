@@ -25,6 +25,7 @@ from sophon.workflows.schemas import (
     RunOut,
     RunStarted,
     RunSummary,
+    SecretsIn,
     TriggerIn,
     ValidationOut,
     VersionOut,
@@ -172,6 +173,19 @@ async def update_workflow(
 async def delete_workflow(workflow_id: str, db: DbDep, principal: PrincipalDep) -> None:
     """Deletes the workflow with its versions and runs (runs in flight are cancelled)."""
     await workflows.delete(db, principal, workflow_id)
+
+
+@router.put(
+    "/{workflow_id}/secrets", operation_id="setWorkflowSecrets", responses=error_responses(404, 422)
+)
+@manage
+async def set_secrets(
+    workflow_id: str, body: SecretsIn, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
+) -> WorkflowOut:
+    """Sets or removes (null) the workflow's secrets, encrypted by the vault; only names are
+    shown. Nodes use them as `{{ $secrets.<name> }}`; node records mask their values."""
+    workflow = await workflows.set_secrets(db, principal, gateway.vault, workflow_id, body.secrets)
+    return workflow_out(workflow)
 
 
 @router.post("/{workflow_id}/pause", operation_id="pauseWorkflow", responses=ONE)

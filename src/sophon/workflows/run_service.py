@@ -217,6 +217,23 @@ async def end_run(
         record.status = NodeStatus.FAILED.value
         record.finished_at = now
         record.error = {"code": "run_ended", "message": f"The run ended {status.value}."}
+    if status is RunStatus.CANCELLED:  # sub-workflows end with their parent
+        for child in (
+            await db.scalars(
+                select(WorkflowRun).where(
+                    WorkflowRun.parent_run_id == run.id, WorkflowRun.status.not_in(RUN_FINISHED)
+                )
+            )
+        ).all():
+            if child.status == RunStatus.RUNNING.value:
+                child.state = {**child.state, "cancelRequested": True}
+            else:
+                await end_run(
+                    db,
+                    child,
+                    RunStatus.CANCELLED,
+                    {"code": "parent_cancelled", "message": "The parent run ended."},
+                )
     name = {
         RunStatus.COMPLETED: EventName.WORKFLOW_RUN_COMPLETED,
         RunStatus.FAILED: EventName.WORKFLOW_RUN_FAILED,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -28,6 +28,7 @@ class WorkflowSummary(ApiModel):
 
 
 class WorkflowOut(WorkflowSummary):
+    secret_names: list[str] = Field(description="Secrets set (`$secrets.<name>`); never values.")
     trigger: dict[str, Any]
     nodes: list[dict[str, Any]]
     edges: list[dict[str, Any]]
@@ -41,6 +42,12 @@ class VersionOut(ApiModel):
     summary: str
     created_at: Timestamp
     definition: dict[str, Any]
+
+
+class SecretsIn(RequestModel):
+    secrets: dict[str, Annotated[str, Field(max_length=8192)] | None] = Field(
+        description="name → value to set, or null to remove."
+    )
 
 
 class TriggerIn(RequestModel):

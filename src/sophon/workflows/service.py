@@ -5,6 +5,7 @@ a step). HTTP-free."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -16,9 +17,10 @@ from sophon.approvals.models import Approval
 from sophon.audit import service as audit
 from sophon.audit.marks import audited
 from sophon.platform.clock import utcnow
-from sophon.platform.errors import Conflict, NotFound
+from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
+from sophon.platform.vault import Vault
 from sophon.tools.registry import RiskLevel, ToolRegistry
 from sophon.workflows import engine
 from sophon.workflows import run_service as runs
@@ -303,3 +305,43 @@ async def restore(
     return await update(
         db, principal, tools, limits, workflow_id, changes, summary=f"restored version {number}"
     )
+
+
+SECRET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+
+@audited("workflow.secrets")
+async def set_secrets(
+    db: AsyncSession,
+    principal: Principal,
+    vault: Vault,
+    workflow_id: str,
+    changes: dict[str, str | None],
+) -> Workflow:
+    """Sets (a value) or removes (null) secrets, kept encrypted by the vault; only their names
+    are ever shown. Runs read them as `$secrets.<name>`; records mask their values."""
+    workflow = await get(db, workflow_id)
+    await db.refresh(workflow, with_for_update=True)
+    bad = [name for name in changes if not SECRET_NAME.match(name)]
+    if bad:
+        raise ValidationFailed(
+            "Secret names are letters, digits and _ (1-64).", {"field": "secrets", "names": bad}
+        )
+    kept = dict(workflow.secrets or {})
+    for name, value in changes.items():
+        if value is None:
+            kept.pop(name, None)
+        else:
+            kept[name] = vault.encrypt(value, f"{workflow.id}:{name}")
+    workflow.secrets = kept
+    await audit.record(
+        db,
+        principal,
+        "workflow.secrets",
+        ("workflow", workflow.id),
+        details={
+            "set": sorted(n for n, v in changes.items() if v is not None),
+            "removed": sorted(n for n, v in changes.items() if v is None),
+        },
+    )
+    return workflow

@@ -20,10 +20,11 @@ from sophon.platform.errors import Conflict, DomainError, NotFound
 from sophon.platform.events import Event, EventBus, EventName
 from sophon.tasks import events as task_events
 from sophon.workflows import run_service as runs
-from sophon.workflows.models import RUN_FINISHED, Workflow, WorkflowRun
+from sophon.workflows.models import RUN_FINISHED, RunStatus, Workflow, WorkflowRun
 
 log = logging.getLogger("sophon.workflows")
 WAKERS = frozenset({EventName.APPROVAL_RESOLVED.value, task_events.CANCEL_REQUESTED})
+TASK_ENDINGS = frozenset({EventName.TASK_CANCELLED.value, EventName.TASK_FAILED.value})
 CHILD_ENDINGS = frozenset(
     {EventName.WORKFLOW_RUN_COMPLETED.value, EventName.WORKFLOW_RUN_FAILED.value}
 )
@@ -116,6 +117,25 @@ async def _wake_by_task(db: AsyncSession, task_id: str) -> None:
         await runs.wake(db, run)
 
 
+async def _task_ended(db: AsyncSession, task_id: str, status: str, error: Any) -> None:
+    """A run's task ended outside the engine (cancelled while queued, failed by crash recovery):
+    the run ends with it."""
+    run = await runs.find_by_task(db, task_id)
+    if run is None or run.status in RUN_FINISHED:
+        return
+    if status == EventName.TASK_CANCELLED.value:
+        await runs.end_run(
+            db, run, RunStatus.CANCELLED, {"code": "cancelled", "message": runs.CANCELLED_BY_USER}
+        )
+    else:
+        await runs.end_run(
+            db,
+            run,
+            RunStatus.FAILED,
+            {"code": "task_failed", "message": str(error or "The task failed.")},
+        )
+
+
 async def _wake_run(db: AsyncSession, run_id: str) -> None:
     run = await db.get(WorkflowRun, run_id)
     if run is not None and run.status not in RUN_FINISHED:
@@ -169,14 +189,23 @@ async def listen(database: Database, bus: EventBus) -> None:
 
 async def handle(database: Database, event: Event) -> None:
     wake_task = event.name in WAKERS and bool(event.payload.get("taskId"))
+    task_ended = event.name in TASK_ENDINGS and bool(event.payload.get("taskId"))
     wake_parent = event.name in CHILD_ENDINGS and bool(event.payload.get("parentRunId"))
     fire = event.name not in NOT_TRIGGERS
     if fire:  # look first in a read transaction: most events trigger nothing
         async with database.transaction(readonly=True, tenant_id=event.tenant_id) as db:
             fire = bool(await _candidates(db, event))
-    if not (wake_task or wake_parent or fire):
+    if task_ended:  # most tasks are not runs: look first in a read transaction
+        async with database.transaction(readonly=True, tenant_id=event.tenant_id) as db:
+            run = await runs.find_by_task(db, str(event.payload["taskId"]))
+            task_ended = run is not None and run.status not in RUN_FINISHED
+    if not (wake_task or wake_parent or fire or task_ended):
         return
     async with database.transaction(tenant_id=event.tenant_id) as db:
+        if task_ended:
+            await _task_ended(
+                db, str(event.payload["taskId"]), event.name, event.payload.get("error")
+            )
         if wake_task:
             await _wake_by_task(db, str(event.payload["taskId"]))
         if wake_parent:

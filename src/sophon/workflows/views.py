@@ -45,6 +45,7 @@ def workflow_out(workflow: Workflow) -> WorkflowOut:
     d = workflow.definition
     return WorkflowOut(
         **summary(workflow).model_dump(),
+        secret_names=sorted(workflow.secrets or {}),
         trigger=d.get("trigger", {}),
         nodes=d.get("nodes", []),
         edges=d.get("edges", []),

@@ -1,4 +1,4 @@
-"""workflows
+"""workflows: definitions, versions, runs and node records
 
 Revision ID: 0014
 Revises: 0013
@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("approval_id", sa.String(length=40), nullable=True),
         sa.Column("owner_id", sa.String(length=40), nullable=True),
         sa.Column("agent_authored", sa.Boolean(), nullable=False),
+        sa.Column("secrets", sa.JSON(), nullable=False),
         sa.Column("tenant_id", sa.String(length=40), nullable=False),
         sa.Column("created_at", sophon.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sophon.platform.db.UTCDateTime(timezone=True), nullable=False),
