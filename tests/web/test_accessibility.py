@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.web.dashboard import Dashboard
 
 PAGES = {
+    "/documents": "Documents",
     "/operations": "Operations",
     "/account": "Account",
 }
