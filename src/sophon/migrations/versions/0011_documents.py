@@ -1,7 +1,7 @@
 """documents: metadata, pages, chunks (with their full-text index), vectors, cached results,
 chat attachments
 
-Revision ID: 0011_documents
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-07 12:28:57.692016
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 import sophon.platform.db
 
-revision: str = "0011_documents"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
