@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy import text as text_
 
 from tests.documents.document_helpers import DOCS, get_doc, pdf_bytes, run_pipeline, upload
 from tests.identity_helpers import Caller
@@ -182,10 +183,29 @@ async def test_ask_cites_exact_substrings_of_the_chunks(
     assert sent.count("<external_content") >= 1
 
 
-async def test_without_a_model_the_answer_is_503(
+async def test_without_a_model_summaries_and_answers_are_extracts(
     app: FastAPI, client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    (doc_id,) = await _ready(app, client, admin, [("x.txt", b"words here")])
-    response = await client.post(f"{DOCS}/{doc_id}/summarize", headers=admin.headers, json={})
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "service_unavailable"
+    text = b"Herons eat fish. They nest in colonies near water. Their wings span two metres."
+    (doc_id,) = await _ready(app, client, admin, [("herons.txt", text)])
+    summary = await client.post(f"{DOCS}/{doc_id}/summarize", headers=admin.headers, json={})
+    assert summary.status_code == 200, summary.text
+    assert summary.json()["model"] == "extractive"
+    assert summary.json()["summary"].startswith("Herons eat fish.")
+    asked = await client.post(
+        f"{DOCS}/ask", headers=admin.headers, json={"question": "Which colonies do they nest in?"}
+    )
+    assert asked.status_code == 200, asked.text
+    answer = asked.json()
+    assert answer["model"] == "extractive"
+    (citation,) = answer["citations"]
+    assert citation["quote"] == "They nest in colonies near water."
+    assert citation["quote"] in text.decode()
+    schema = {"type": "object"}
+    refused = await client.post(
+        f"{DOCS}/{doc_id}/extract", headers=admin.headers, json={"schema": schema}
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "conflict"
+    async with app.state.gateway.db.transaction(readonly=True) as db:
+        assert await db.scalar(text_("SELECT count(*) FROM document_results")) == 0

@@ -4,6 +4,7 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tests.documents.document_helpers import (
@@ -85,3 +86,78 @@ async def test_text_is_paged(app: FastAPI, client: httpx.AsyncClient, admin: Cal
     assert len(part["text"]["content"]) == 50
     assert part["text"]["hasMore"] is True
     assert part["text"]["total"] == len(("word " * 5000).strip())
+
+
+async def test_ready_and_failed_events_reach_the_owner(
+    app: FastAPI, client: httpx.AsyncClient, admin: Caller
+) -> None:
+    from tests.chat.chat_helpers import EventLog
+
+    async with EventLog(app.state.gateway.bus) as events:
+        good = (await upload(client, admin, [("a.txt", b"fine words")]))["items"][0]["id"]
+        bad = (await upload(client, admin, [("b.txt", b"   ")]))["items"][0]["id"]
+        await run_pipeline(app)
+        ready = await events.wait_for(lambda e: e.name == "DocumentReady")
+        failed = await events.wait_for(lambda e: e.name == "DocumentFailed")
+    assert ready.payload["documentId"] == good
+    assert failed.payload["documentId"] == bad
+    assert failed.payload["errorCode"] == "empty_text"
+    assert ready.audience.user_ids == frozenset({admin.id})
+
+
+async def test_a_pipeline_that_crashes_on_its_last_attempt_ends_failed(
+    app: FastAPI, client: httpx.AsyncClient, admin: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from sophon.documents import isolation, pipeline
+    from sophon.platform.clock import utcnow
+    from sophon.platform.queue import ClaimedJob
+
+    doc_id = (await upload(client, admin, [("a.txt", b"words")]))["items"][0]["id"]
+
+    async def broken(*_args: object) -> dict[str, object]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(isolation, "extract_file", broken)
+    gateway = app.state.gateway
+    handler = pipeline.job_handlers(gateway.db, gateway.settings)[pipeline.INGEST_JOB]
+    tenant = await get_doc(client, admin, doc_id)  # the tenant comes from the session
+    del tenant
+    async with gateway.db.transaction(readonly=True) as db:
+        from sqlalchemy import text
+
+        tenant_id = str(await db.scalar(text("SELECT tenant_id FROM documents")))
+    lease = utcnow() + timedelta(minutes=1)
+    job = ClaimedJob(
+        id="job_x", tenant_id=tenant_id, kind=pipeline.INGEST_JOB, payload={"documentId": doc_id},
+        attempts=2, max_attempts=2, serial_key=None, lease_expires_at=lease,
+    )  # fmt: skip
+    with pytest.raises(RuntimeError):
+        await handler(job)
+    doc = await get_doc(client, admin, doc_id)
+    assert doc["status"] == "Failed"
+    assert doc["errorCode"] == "extraction_failed"
+    assert "disk on fire" in doc["error"]
+
+
+async def test_list_filters(app: FastAPI, client: httpx.AsyncClient, admin: Caller) -> None:
+    await upload(client, admin, [("alpha.txt", b"one")], tags="red")
+    await upload(client, admin, [("beta.md", b"two")], tags="blue", collection="c1")
+    await run_pipeline(app)
+
+    async def names(**params: str) -> list[str]:
+        response = await client.get(DOCS, headers=admin.headers, params=params)
+        assert response.status_code == 200, response.text
+        return [d["name"] for d in response.json()["items"]]
+
+    assert await names(tag="red") == ["alpha.txt"]
+    assert await names(collection="c1") == ["beta.md"]
+    assert await names(type="markdown") == ["beta.md"]
+    assert await names(q="ALP") == ["alpha.txt"]
+    assert await names(status="Ready") == ["beta.md", "alpha.txt"]
+    assert await names(status="Failed") == []
+    assert await names(createdAfter="2100-01-01T00:00:00Z") == []
+    bad = await client.get(DOCS, headers=admin.headers, params={"status": "Done"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"]["fields"][0]["field"] == "query.status"

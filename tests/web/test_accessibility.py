@@ -20,6 +20,7 @@ PAGES = {
     "/admin/tokens": "API tokens",
     "/admin/license": "Licence",
     "/admin/audit": "Audit log",
+    "/documents": "Documents",
     "/operations": "Operations",
     "/webhooks": "Webhooks",
     "/skills": "Skills",

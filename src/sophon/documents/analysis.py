@@ -38,6 +38,8 @@ from sophon.platform.errors import Conflict, UpstreamUnavailable, ValidationFail
 __all__ = ["Parts", "ask", "compare", "extract", "summarize"]
 
 LENGTHS = {"short": "3 to 5 sentences", "medium": "2 or 3 paragraphs", "long": "a detailed page"}
+SENTENCES = {"short": 3, "medium": 6, "long": 12}  # of an extract, without a model
+OFFLINE_PASSAGES = 3
 ASK_CHUNKS = 8
 
 
@@ -77,6 +79,12 @@ async def summarize(
     document = await documents.get(db, reader, document_id)
     _ready(document)
     planned = await modelwork.plan(parts, db)
+    if planned.offline:
+        text = full_text(await documents.text_of(db, document.id))
+        summary = citations.extract_summary(text, SENTENCES[body.length], body.focus)
+        return SummaryOut(
+            document_id=document.id, summary=summary, model=modelwork.EXTRACTIVE, cached=False
+        )
     options = {"length": body.length, "focus": body.focus}
     key = modelwork.cache_key("summary", document.sha256, planned.model, options)
     hit = await _cached(db, key)
@@ -116,7 +124,7 @@ async def extract(
     _check_schema(schema)
     document = await documents.get(db, reader, document_id)
     _ready(document)
-    planned = await modelwork.plan(parts, db)
+    planned = await modelwork.plan(parts, db, required=True)
     key = modelwork.cache_key("extract", document.sha256, planned.model, schema)
     hit = await _cached(db, key)
     if hit is not None:
@@ -179,7 +187,7 @@ async def compare(parts: Parts, db: AsyncSession, reader: Reader, body: CompareI
         )
     for document in found:
         _ready(document)
-    planned = await modelwork.plan(parts, db)
+    planned = await modelwork.plan(parts, db, required=True)
     shas = [d.sha256 for d in found]
     key = modelwork.cache_key("compare", ",".join(shas), planned.model, body.focus)
     hit = await _cached(db, key)
@@ -231,6 +239,15 @@ async def ask(parts: Parts, db: AsyncSession, reader: Reader, body: AskIn) -> As
             model=planned.model,
         )
     shown = [citations.Shown(f"C{i + 1}", h.chunk, h.document) for i, h in enumerate(hits)]
+    if planned.offline:  # the best-matching sentence of the best passages, cited
+        picks = [{"chunk": s.label, "quote": body.question} for s in shown[:OFFLINE_PASSAGES]]
+        cited = citations.resolve(picks, shown)
+        return AskOut(
+            answer="Without a model provider, here are the passages that match best:\n"
+            + "\n".join(f"- {c['quote']}" for c in cited),
+            citations=[Citation.model_validate(c) for c in cited],
+            model=modelwork.EXTRACTIVE,
+        )
     passages = "\n\n".join(
         f"[{s.label}] {s.document.name}, page {s.chunk.page}:\n"
         + modelwork.wrapped(s.chunk.content, s.document.name)

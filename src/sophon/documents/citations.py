@@ -84,3 +84,15 @@ def resolve(raw: Any, shown: list[Shown]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def extract_summary(text: str, sentences: int, focus: str | None) -> str:
+    """An extract for when no model is configured: the document's first sentences, or with a
+    focus the sentences sharing most words with it (in document order)."""
+    found = [m.group().strip() for m in _SENTENCE.finditer(text) if len(m.group().split()) >= 3]
+    if focus:
+        wanted = _words(focus)
+        ranked = sorted(range(len(found)), key=lambda i: -len(wanted & _words(found[i])))
+        chosen = sorted(ranked[:sentences])
+        return " ".join(found[i] for i in chosen)
+    return " ".join(found[:sentences]) or text[:MAX_QUOTE]

@@ -1,6 +1,8 @@
 """Asking the tenant's model for document work. Providers are planned inside the request's
 transaction, which is then ended so no database lock is held while the model answers (as the
-task long-poll does); a tenant whose only answer is the offline `echo` model gets 503."""
+task long-poll does). A tenant whose only model is the offline `echo` one is `offline`: summaries
+and answers then fall back to extracts of the text (see `analysis`), and the work that needs a
+model (structured extraction, comparison) is refused with 409."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.llm import ChatMessage, ChatRequest
-from sophon.platform.errors import ServiceUnavailable
+from sophon.platform.errors import Conflict
 from sophon.providers import routing
 from sophon.runtime import external
 
@@ -33,8 +35,14 @@ class Parts:
     settings: Settings
 
 
-class NoModel(ServiceUnavailable):
-    default_message = "No model provider answers for this tenant; add one under /api/providers."
+class NoModel(Conflict):
+    default_message = (
+        "This needs a model provider and the tenant has none; add one under /api/providers."
+    )
+
+
+EXTRACTIVE = "extractive"
+"""The `model` of an answer made of the document's own sentences (no model provider)."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +54,15 @@ class Planned:
         usable = [c for c in self.candidates if not c.problem]
         return usable[0].model if usable else routing.ECHO_MODEL
 
+    @property
+    def offline(self) -> bool:
+        return self.model == routing.ECHO_MODEL
 
-async def plan(parts: Parts, db: AsyncSession) -> Planned:
+
+async def plan(parts: Parts, db: AsyncSession, *, required: bool = False) -> Planned:
+    """The providers to ask; `required`: refuse (409) when only the offline model is there."""
     planned = Planned(await routing.plan(db, parts.vault, None))
-    if planned.model == routing.ECHO_MODEL:
+    if required and planned.offline:
         raise NoModel()
     return planned
 

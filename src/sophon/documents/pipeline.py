@@ -189,18 +189,35 @@ async def ingest(
         return document.status
 
 
+async def give_up(database: Database, tenant_id: str, document_id: str, reason: str) -> None:
+    """Ends a document whose pipeline crashed on its last attempt as Failed."""
+    async with database.transaction(tenant_id=tenant_id) as db:
+        document = await db.get(Document, document_id)
+        if document is not None and document.status not in (
+            Status.READY.value,
+            Status.FAILED.value,
+        ):
+            _fail(db, document, "extraction_failed", f"The pipeline failed: {reason[:300]}")
+
+
 def job_handlers(database: Database, settings: Settings) -> dict[str, Handler]:
     storage = Storage(settings.data)
 
     async def run(job: ClaimedJob) -> dict[str, Any] | None:
-        status = await ingest(
-            database,
-            storage,
-            settings,
-            job.tenant_id,
-            str(job.payload["documentId"]),
-            lambda: vectors.embedder(settings),
-        )
+        document_id = str(job.payload["documentId"])
+        try:
+            status = await ingest(
+                database,
+                storage,
+                settings,
+                job.tenant_id,
+                document_id,
+                lambda: vectors.embedder(settings),
+            )
+        except Exception as error:
+            if job.attempts >= job.max_attempts:  # no retry left: the document must not hang
+                await give_up(database, job.tenant_id, document_id, repr(error))
+            raise
         return {"status": status}
 
     return {INGEST_JOB: run}

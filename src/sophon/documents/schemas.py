@@ -38,7 +38,7 @@ class DocumentOut(ApiModel):
     status: Status
     error_code: str | None = Field(
         description="`unsupported_type`, `encrypted`, `too_large`, `extraction_timeout` or "
-        "`empty_text` when Failed."
+        "`empty_text` when Failed (`extraction_failed` when the pipeline itself crashed)."
     )
     error: str | None
     notes: list[str]

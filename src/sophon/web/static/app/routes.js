@@ -8,6 +8,7 @@ export const routes = [
   { path: "/approvals", title: "Approvals", nav: "Use", any: ["UseChat", "ApproveActions"], page: () => import("./pages/approvals.js") },
   { path: "/tasks", title: "Tasks", nav: "Use", any: ["UseChat", "ViewActiveTasks"], page: () => import("./pages/tasks.js") },
   { path: "/tasks/:id", title: "Task", any: ["UseChat", "ViewActiveTasks"], page: () => import("./pages/task.js") },
+  { path: "/documents", title: "Documents", nav: "Use", any: ["UseChat", "ManageDocuments"], page: () => import("./pages/documents.js") },
   { path: "/memory", title: "Memory", nav: "Use", any: ["ViewMemory", "ManageMemory"], page: () => import("./pages/memory.js") },
   { path: "/agents", title: "Agents", nav: "Build", any: ["ViewAgents", "ManageAgents"], page: () => import("./pages/agents.js") },
   { path: "/agents/:id", title: "Agent", any: ["ViewAgents", "ManageAgents"], page: () => import("./pages/agent.js") },
