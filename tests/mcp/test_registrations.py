@@ -103,3 +103,40 @@ async def test_bad_registrations_are_refused_and_nothing_is_written(
     )  # fmt: skip
     assert_error(again, 409, "conflict")
     assert len((await client.get("/api/mcp/servers", headers=admin.headers)).json()["items"]) == 1
+
+
+async def test_a_stdio_command_runs_only_once_a_person_approved_it(
+    client: httpx.AsyncClient, admin: Caller, gateway: Gateway
+) -> None:
+    created = await register(client, admin, stdio_registration(), approve=False)
+    assert created["status"] == "awaiting_approval"
+    approval = (
+        await client.get(f"/api/approvals/{created['approvalId']}", headers=admin.headers)
+    ).json()
+    assert (approval["toolName"], approval["riskLevel"]) == ("mcp.server.run", "Critical")
+    assert "demo_server.py" in approval["preview"]
+    assert gateway.mcp.link(created["id"]) is None
+    await gateway.mcp.reconcile()
+    assert gateway.mcp.link(created["id"]) is None  # not before the approval
+
+    approved = await client.post(
+        f"/api/approvals/{created['approvalId']}/approve", headers=admin.headers
+    )
+    assert approved.status_code == 200, approved.text
+    await wait_status(client, admin, gateway, created["id"], tools=6)
+
+    changed = await client.patch(
+        f"/api/mcp/servers/{created['id']}",
+        headers=admin.headers,
+        json={"args": [*created["args"], "--extra"]},
+    )
+    assert changed.status_code == 200, changed.text
+    again = changed.json()
+    assert again["status"] == "awaiting_approval"
+    assert again["approvalId"] != created["approvalId"]
+    rejected = await client.post(
+        f"/api/approvals/{again['approvalId']}/reject", headers=admin.headers, json={"reason": "no"}
+    )
+    assert rejected.status_code == 200, rejected.text
+    await gateway.mcp.reconcile()
+    assert gateway.mcp.link(created["id"]) is None

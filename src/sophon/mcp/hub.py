@@ -20,6 +20,7 @@ from sophon.mcp.links import Link
 from sophon.mcp.models import McpServerRegistration
 from sophon.mcp.spec import ServerSpec, auth_headers
 from sophon.platform.db import Database
+from sophon.platform.events import EventBus, EventName
 from sophon.platform.netguard import OutboundPolicy
 from sophon.platform.principal import system_principal
 from sophon.platform.tenancy import ALL_TENANTS
@@ -28,6 +29,8 @@ from sophon.tools.registry import Tool
 
 log = logging.getLogger("sophon.mcp")
 RESYNC_SECONDS = 15.0
+RUN_ACTION = "mcp.server.run"
+"""The approval a stdio server's command needs (see `service`)."""
 
 
 def secrets_of(row: McpServerRegistration, vault: Vault) -> dict[str, dict[str, str]]:
@@ -36,6 +39,11 @@ def secrets_of(row: McpServerRegistration, vault: Vault) -> dict[str, dict[str, 
         return {"env": {}, "auth": {}}
     loaded: dict[str, dict[str, str]] = json.loads(vault.decrypt(row.secrets, row.id))
     return loaded
+
+
+def runnable(row: McpServerRegistration) -> bool:
+    """Enabled, and (a stdio server) its command approved by a person."""
+    return row.enabled and (row.transport != "stdio" or row.host_approved)
 
 
 def spec_of(row: McpServerRegistration, vault: Vault) -> ServerSpec:
@@ -59,14 +67,18 @@ def spec_of(row: McpServerRegistration, vault: Vault) -> ServerSpec:
 
 
 class McpHub:
-    def __init__(self, database: Database, vault: Vault, policy: OutboundPolicy) -> None:
+    def __init__(
+        self, database: Database, vault: Vault, policy: OutboundPolicy, bus: EventBus | None = None
+    ) -> None:
         self.database = database
+        self.bus = bus
         self.vault = vault
         self.policy = policy
         self.links: dict[str, Link] = {}
         self._catalog: dict[str, list[Tool]] = {}
         self._lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
+        self._listen_task: asyncio.Task[None] | None = None
         self.ping_seconds = 10.0
 
     # --- the catalog source --------------------------------------------------------------------
@@ -134,6 +146,20 @@ class McpHub:
     async def start(self) -> None:
         await self.reconcile()
         self._loop_task = asyncio.create_task(self._resync(), name="mcp-hub-resync")
+        if self.bus is not None:
+            self._listen_task = asyncio.create_task(self._listen(self.bus), name="mcp-hub-listen")
+
+    async def _listen(self, bus: EventBus) -> None:
+        """A decided approval of a stdio server's command is applied at once."""
+        wanted = EventName.APPROVAL_RESOLVED.value
+        async with bus.subscribe(
+            lambda e: e.name == wanted and e.payload.get("toolName") == RUN_ACTION, max_queue=64
+        ) as decided:
+            async for _event in decided:
+                try:
+                    await self.reconcile()
+                except Exception:
+                    log.exception("mcp: reconciling registrations failed")
 
     async def _resync(self) -> None:
         while True:
@@ -144,9 +170,10 @@ class McpHub:
                 log.exception("mcp: reconciling registrations failed")
 
     async def close(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        for task in (self._loop_task, self._listen_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await asyncio.gather(*(link.stop() for link in self.links.values()))
         self.links.clear()
         self._catalog.clear()
@@ -168,7 +195,7 @@ class McpHub:
                         )
                     ).all()
                 )
-            wanted = {row.id: row for row in rows if row.enabled}
+            wanted = {row.id: row for row in rows if runnable(row)}
             for gone in [rid for rid in self.links if rid not in wanted]:
                 await self._drop(gone)
             for rid, row in wanted.items():

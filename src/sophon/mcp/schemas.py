@@ -82,7 +82,10 @@ class McpServerOut(ApiModel):
     enabled: bool
     timeout_seconds: int
     status: str
-    """`connected`, `connecting`, `disconnected` (retrying), `disabled`."""
+    """`connected`, `connecting`, `disconnected` (retrying), `disabled`, or
+    `awaiting_approval` (a stdio server whose command a person has not approved yet)."""
+    approval_id: str | None
+    """The approval (Critical) a stdio server's command waits for, or got."""
     last_error: str | None
     tool_count: int
     problems: dict[str, str]
