@@ -85,7 +85,7 @@ class Gateway:
         )
         tools = ToolRegistry(builtin_tools(settings))
         policy = OutboundPolicy(split_allow_setting(settings.outbound_allow))
-        hub = McpHub(db, vault, policy, bus)
+        hub = McpHub(db, vault, policy, bus, settings.data)
         tools.add_source(hub)
         return cls(
             settings=settings,

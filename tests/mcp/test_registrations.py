@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+
 import httpx
+import pytest
 
 from sophon.gateway import Gateway
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller
 from tests.mcp.conftest import stdio_registration
-from tests.mcp.mcp_helpers import catalog_names, register, wait_status
+from tests.mcp.mcp_helpers import catalog_names, register, wait_link, wait_status
 
 
 async def test_a_stdio_server_bridges_its_tools_into_the_catalog(
@@ -140,3 +145,32 @@ async def test_a_stdio_command_runs_only_once_a_person_approved_it(
     assert rejected.status_code == 200, rejected.text
     await gateway.mcp.reconcile()
     assert gateway.mcp.link(created["id"]) is None
+
+
+async def test_servers_in_mcp_json_are_picked_up_live_and_a_bad_file_keeps_the_last_good(
+    client: httpx.AsyncClient,
+    admin: Caller,
+    gateway: Gateway,
+    data_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = data_dir / "config" / "mcp.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {k: v for k, v in stdio_registration().items() if k != "name"}
+    path.write_text(json.dumps({"servers": {"local": entry}}))
+    # no call: the hub notices the file by itself
+    await wait_link(
+        gateway, "file:local", lambda k: k.state == "connected" and len(k.found.tools) >= 6
+    )
+    assert "mcp.local.add" in await catalog_names(client, admin)
+
+    path.write_text("{not json")
+    with caplog.at_level(logging.ERROR, logger="sophon.mcp"):
+        await gateway.mcp.reconcile()
+    assert any("keeping the last good configuration" in r.message for r in caplog.records)
+    assert gateway.mcp.link("file:local") is not None
+
+    path.write_text(json.dumps({"servers": {}}))
+    await gateway.mcp.reconcile()
+    assert gateway.mcp.link("file:local") is None
+    assert "mcp.local.add" not in await catalog_names(client, admin)
