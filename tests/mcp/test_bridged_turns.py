@@ -36,7 +36,7 @@ async def _demo(
     client: httpx.AsyncClient, admin: Caller, gateway: Gateway, **fields: Any
 ) -> dict[str, Any]:
     created = await register(client, admin, stdio_registration(**fields))
-    return await wait_status(client, admin, gateway, created["id"], tools=6)
+    return await wait_status(client, admin, gateway, created["id"], tools=7)
 
 
 async def test_a_model_turn_calls_a_bridged_tool_over_stdio(
@@ -83,7 +83,7 @@ async def test_a_model_turn_calls_a_bridged_tool_over_streamable_http(
          "auth": {"type": "bearer", "token": "tok-abcdef-123456"}},
     )  # fmt: skip
     assert created["auth"] == {"type": "bearer", "header": None, "secret": "tok…3456"}
-    await wait_status(client, admin, gateway, created["id"], tools=6)
+    await wait_status(client, admin, gateway, created["id"], tools=7)
     await _allow(client, admin, agent_id, "mcp.remote.add")
     model.script(
         "POST",
@@ -130,7 +130,7 @@ async def test_list_changed_refreshes_the_catalog_and_a_changed_definition_is_di
     link = gateway.mcp.link(server["id"])
     assert link is not None
     await link.call("grow", {}, None)
-    await wait_link(gateway, server["id"], lambda k: len(k.found.tools) == 7)
+    await wait_link(gateway, server["id"], lambda k: len(k.found.tools) == 8)
     assert "mcp.demo.extra" in await catalog_names(client, admin)
 
     await link.call("reword", {}, None)

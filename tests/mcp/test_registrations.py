@@ -27,7 +27,7 @@ async def test_a_stdio_server_bridges_its_tools_into_the_catalog(
     )
     assert created["env"] == {"DEMO_TOKEN": "••••••"}
     assert "s3cret" not in str(created)
-    server = await wait_status(client, admin, gateway, created["id"], tools=6)
+    server = await wait_status(client, admin, gateway, created["id"], tools=7)
     assert server["problems"] == {}
 
     tools = await catalog_names(client, admin)
@@ -128,7 +128,7 @@ async def test_a_stdio_command_runs_only_once_a_person_approved_it(
         f"/api/approvals/{created['approvalId']}/approve", headers=admin.headers
     )
     assert approved.status_code == 200, approved.text
-    await wait_status(client, admin, gateway, created["id"], tools=6)
+    await wait_status(client, admin, gateway, created["id"], tools=7)
 
     changed = await client.patch(
         f"/api/mcp/servers/{created['id']}",
@@ -160,7 +160,7 @@ async def test_servers_in_mcp_json_are_picked_up_live_and_a_bad_file_keeps_the_l
     path.write_text(json.dumps({"servers": {"local": entry}}))
     # no call: the hub notices the file by itself
     await wait_link(
-        gateway, "file:local", lambda k: k.state == "connected" and len(k.found.tools) >= 6
+        gateway, "file:local", lambda k: k.state == "connected" and len(k.found.tools) >= 7
     )
     assert "mcp.local.add" in await catalog_names(client, admin)
 
@@ -174,3 +174,19 @@ async def test_servers_in_mcp_json_are_picked_up_live_and_a_bad_file_keeps_the_l
     await gateway.mcp.reconcile()
     assert gateway.mcp.link("file:local") is None
     assert "mcp.local.add" not in await catalog_names(client, admin)
+
+
+async def test_a_sandboxed_stdio_server_does_not_see_the_data_dir(
+    client: httpx.AsyncClient, admin: Caller, gateway: Gateway, data_dir: Path
+) -> None:
+    secret = data_dir / "secret.txt"
+    secret.write_text("do not read")
+    plain = await register(client, admin, stdio_registration("plain"))
+    boxed = await register(client, admin, stdio_registration("boxed", sandbox=True))
+    assert boxed["sandbox"] is True
+    for server in (plain, boxed):
+        await wait_status(client, admin, gateway, server["id"], tools=7)
+    outside = await gateway.mcp.link(plain["id"]).call("peek", {"path": str(secret)}, None)  # type: ignore[union-attr]
+    inside = await gateway.mcp.link(boxed["id"]).call("peek", {"path": str(secret)}, None)  # type: ignore[union-attr]
+    assert "true" in outside.content
+    assert "false" in inside.content

@@ -50,7 +50,7 @@ def runnable(row: McpServerRegistration) -> bool:
     return row.enabled and (row.transport != "stdio" or row.host_approved)
 
 
-def spec_of(row: McpServerRegistration, vault: Vault) -> ServerSpec:
+def spec_of(row: McpServerRegistration, vault: Vault, data: Path | None = None) -> ServerSpec:
     secrets = secrets_of(row, vault)
     return ServerSpec(
         id=row.id,
@@ -67,6 +67,7 @@ def spec_of(row: McpServerRegistration, vault: Vault) -> ServerSpec:
         approved=dict(row.approved_tools or {}),
         timeout_seconds=float(row.timeout_seconds),
         enabled=row.enabled,
+        sandbox=(data or Path(".")) if row.sandbox and row.transport == "stdio" else None,
     )
 
 
@@ -80,6 +81,7 @@ class McpHub:
         data: Path | None = None,
     ) -> None:
         self.file = ClientConfigFile(data) if data is not None else None
+        self.data = data
         self.database = database
         self.bus = bus
         self.vault = vault
@@ -230,7 +232,7 @@ class McpHub:
             if not runnable(row):
                 continue
             try:
-                wanted[row.id] = spec_of(row, self.vault)
+                wanted[row.id] = spec_of(row, self.vault, self.data)
             except (VaultError, ValueError) as exc:
                 log.error("mcp server %s: its secrets can't be read (%s)", row.name, exc)
         taken = {row.name for row in rows if row.tenant_id == default}

@@ -66,7 +66,7 @@ def _check_shape(transport: str, command: str | None, url: str | None) -> None:
 def _host_command(row: McpServerRegistration) -> dict[str, Any]:
     """What a person approves for a stdio server: exactly what will run."""
     return {"serverId": row.id, "command": row.command, "args": list(row.args or []),
-            "envKeys": list(row.env_keys or [])}  # fmt: skip
+            "envKeys": list(row.env_keys or []), "sandbox": row.sandbox}  # fmt: skip
 
 
 async def _ask_to_run(db: AsyncSession, principal: Principal, row: McpServerRegistration) -> None:
@@ -76,6 +76,7 @@ async def _ask_to_run(db: AsyncSession, principal: Principal, row: McpServerRegi
         row.approval_id = None
         return
     shown = " ".join([row.command or "", *(row.args or [])])
+    where = "inside the sandbox" if row.sandbox else "on the Gateway host"
     approval = await approvals.request_action(
         db,
         principal,
@@ -83,7 +84,7 @@ async def _ask_to_run(db: AsyncSession, principal: Principal, row: McpServerRegi
         tool_name=RUN_ACTION,
         risk_level="Critical",
         arguments=_host_command(row),
-        preview=f"Run `{shown[:500]}` on the Gateway host as the MCP server '{row.name}'.",
+        preview=f"Run `{shown[:500]}` {where} as the MCP server '{row.name}'.",
     )
     row.approval_id = approval.id
 
@@ -171,6 +172,7 @@ async def create(
         approved_tools={},
         enabled=body.enabled,
         timeout_seconds=body.timeout_seconds,
+        sandbox=body.sandbox,
         created_by=principal.user_id,
     )
     _store_secrets(row, vault, dict(body.env), body.auth)
@@ -212,6 +214,8 @@ async def update(
         row.enabled = body.enabled
     if body.timeout_seconds is not None:
         row.timeout_seconds = body.timeout_seconds
+    if body.sandbox is not None:
+        row.sandbox = body.sandbox
     if "env" in fields or "auth" in fields:
         current = secrets_of(row, vault)
         env = dict(body.env) if body.env is not None else current.get("env", {})
@@ -274,7 +278,7 @@ async def test(
 ) -> McpTestOut:
     """Connects, initializes, lists tools, resources and prompts; answers what was found."""
     row = await get(db, registration_id)
-    spec = spec_of(row, vault)
+    spec = spec_of(row, vault, hub.data)
     started = time.monotonic()
     try:
         found = await links.probe(spec, hub.policy)

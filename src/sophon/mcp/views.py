@@ -32,6 +32,7 @@ def server_out(row: McpServerRegistration, hub: McpHub) -> McpServerOut:
         risk_overrides=dict(row.risk_overrides or {}),
         enabled=row.enabled,
         timeout_seconds=row.timeout_seconds,
+        sandbox=row.sandbox,
         status=status,
         approval_id=row.approval_id,
         last_error=error,

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("risk_overrides", sa.JSON(), nullable=False),
         sa.Column("approved_tools", sa.JSON(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("sandbox", sa.Boolean(), nullable=False),
         sa.Column("host_approved", sa.Boolean(), nullable=False),
         sa.Column("approval_id", sa.String(length=40), nullable=True),
         sa.Column("timeout_seconds", sa.Integer(), nullable=False),
