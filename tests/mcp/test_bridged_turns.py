@@ -67,6 +67,14 @@ async def test_a_model_turn_calls_a_bridged_tool_over_stdio(
         "completed",
         "Low",
     )
+    trail = await client.get(
+        "/api/admin/audit", headers=admin.headers, params={"action": "mcp.", "limit": 200}
+    )
+    actions = [e["action"] for e in trail.json()["items"]]
+    assert {"mcp.server.create", "mcp.server.connect", "mcp.tool.call"} <= set(actions)
+    call_entry = next(e for e in trail.json()["items"] if e["action"] == "mcp.tool.call")
+    assert call_entry["details"]["tool"] == "mcp.demo.add"
+    assert call_entry["details"]["userId"] == admin.id
 
 
 async def test_a_model_turn_calls_a_bridged_tool_over_streamable_http(

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import mcp_types as types
 from sqlalchemy import select
@@ -135,6 +136,16 @@ class McpHub:
         if new or newly_changed:
             await self._record(link, new, newly_changed)
 
+    async def _audit(self, link: Link, action: str, details: dict[str, Any]) -> None:
+        """Connects, disconnects and tool calls of a link, in its tenant's audit trail."""
+        spec = link.spec
+        async with self.database.transaction(tenant_id=spec.tenant_id) as db:
+            await audit.record(
+                db, system_principal(spec.tenant_id, ""), action, ("mcp_server", spec.id),
+                outcome="success" if details.get("ok", True) else "failure",
+                details={"server": spec.name, **details},
+            )  # fmt: skip
+
     async def _record(self, link: Link, new: dict[str, str], changed: set[str]) -> None:
         spec = link.spec
         if new:  # first sight: pinned as the registration's approved definition
@@ -217,7 +228,13 @@ class McpHub:
                         await self._tools_listed(link, link.found.tools)
                     continue
                 await self._drop(rid)
-                link = Link(spec, self.policy, self._tools_listed, ping_seconds=self.ping_seconds)
+                link = Link(
+                    spec,
+                    self.policy,
+                    self._tools_listed,
+                    self._audit,
+                    ping_seconds=self.ping_seconds,
+                )
                 self.links[rid] = link
                 link.start()
 
