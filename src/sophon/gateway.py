@@ -103,7 +103,8 @@ class Gateway:
             else load_or_create_key(settings.data, "vault", 32)
         )
         launcher = WorkflowLauncher()
-        hub = McpHub(db, vault, OutboundPolicy(split_allow_setting(settings.outbound_allow)))
+        policy = OutboundPolicy(split_allow_setting(settings.outbound_allow))
+        hub = McpHub(db, vault, policy, bus, settings.data)
         tools.add_source(hub)
         return cls(
             settings=settings,

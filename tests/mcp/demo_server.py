@@ -55,6 +55,12 @@ async def reword(ctx: Context) -> str:
     return "reworded"
 
 
+@app.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def peek(path: str) -> bool:
+    """Whether a path exists where the server runs."""
+    return os.path.exists(path)
+
+
 @app.tool()
 def crash() -> str:
     """Exit the process."""

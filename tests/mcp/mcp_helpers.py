@@ -15,11 +15,18 @@ from tests.identity_helpers import Caller
 
 
 async def register(
-    client: httpx.AsyncClient, caller: Caller, body: dict[str, Any]
+    client: httpx.AsyncClient, caller: Caller, body: dict[str, Any], *, approve: bool = True
 ) -> dict[str, Any]:
+    """Registers a server; a stdio server's command is approved too (unless `approve=False`)."""
     response = await client.post("/api/mcp/servers", headers=caller.headers, json=body)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
+    if created["transport"] == "stdio" and approve:
+        assert created["status"] == "awaiting_approval", created
+        decided = await client.post(
+            f"/api/approvals/{created['approvalId']}/approve", headers=caller.headers
+        )
+        assert decided.status_code == 200, decided.text
     return created
 
 

@@ -36,7 +36,7 @@ async def _demo(
     client: httpx.AsyncClient, admin: Caller, gateway: Gateway, **fields: Any
 ) -> dict[str, Any]:
     created = await register(client, admin, stdio_registration(**fields))
-    return await wait_status(client, admin, gateway, created["id"], tools=6)
+    return await wait_status(client, admin, gateway, created["id"], tools=7)
 
 
 async def test_a_model_turn_calls_a_bridged_tool_over_stdio(
@@ -67,6 +67,14 @@ async def test_a_model_turn_calls_a_bridged_tool_over_stdio(
         "completed",
         "Low",
     )
+    trail = await client.get(
+        "/api/admin/audit", headers=admin.headers, params={"action": "mcp.", "limit": 200}
+    )
+    actions = [e["action"] for e in trail.json()["items"]]
+    assert {"mcp.server.create", "mcp.server.connect", "mcp.tool.call"} <= set(actions)
+    call_entry = next(e for e in trail.json()["items"] if e["action"] == "mcp.tool.call")
+    assert call_entry["details"]["tool"] == "mcp.demo.add"
+    assert call_entry["details"]["userId"] == admin.id
 
 
 async def test_a_model_turn_calls_a_bridged_tool_over_streamable_http(
@@ -83,7 +91,7 @@ async def test_a_model_turn_calls_a_bridged_tool_over_streamable_http(
          "auth": {"type": "bearer", "token": "tok-abcdef-123456"}},
     )  # fmt: skip
     assert created["auth"] == {"type": "bearer", "header": None, "secret": "tok…3456"}
-    await wait_status(client, admin, gateway, created["id"], tools=6)
+    await wait_status(client, admin, gateway, created["id"], tools=7)
     await _allow(client, admin, agent_id, "mcp.remote.add")
     model.script(
         "POST",
@@ -130,7 +138,7 @@ async def test_list_changed_refreshes_the_catalog_and_a_changed_definition_is_di
     link = gateway.mcp.link(server["id"])
     assert link is not None
     await link.call("grow", {}, None)
-    await wait_link(gateway, server["id"], lambda k: len(k.found.tools) == 7)
+    await wait_link(gateway, server["id"], lambda k: len(k.found.tools) == 8)
     assert "mcp.demo.extra" in await catalog_names(client, admin)
 
     await link.call("reword", {}, None)

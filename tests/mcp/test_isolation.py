@@ -39,7 +39,7 @@ async def test_registrations_and_their_tools_stay_in_their_tenant(
     client: httpx.AsyncClient, admin: Caller, gateway: Gateway
 ) -> None:
     created = await register(client, admin, stdio_registration())
-    await wait_status(client, admin, gateway, created["id"], tools=6)
+    await wait_status(client, admin, gateway, created["id"], tools=7)
     other = await _admin_of(client, admin, "acme")
 
     assert (await client.get("/api/mcp/servers", headers=other.headers)).json()["items"] == []

@@ -257,3 +257,18 @@ async def test_sophon_mcp_serve_stdio_bridges_to_the_gateway(
         names = [t.name for t in (await client.list_tools()).tools]
         assert "datetime.now" in names
         assert not (await client.call_tool("datetime.now", {})).is_error
+
+
+async def test_agent_chat_sends_a_message_and_returns_the_reply(live: Live, owner: Caller) -> None:
+    made = await mint(live, owner)
+    async with session(live, made["token"]) as mcp:
+        assert "agent.chat" in [t.name for t in (await mcp.list_tools()).tools]
+        result = await mcp.call_tool("agent.chat", {"message": "Hello there", "agent": "default"})
+        assert not result.is_error, result
+        assert "Hello there" in result.content[0].text  # type: ignore[union-attr]
+        assert result.structured_content is not None
+        session_id = result.structured_content["sessionId"]
+        again = await mcp.call_tool("agent.chat", {"message": "Again", "sessionId": session_id})
+        assert not again.is_error, again
+        missing = await mcp.call_tool("agent.chat", {"message": "x", "agent": "nobody"})
+        assert missing.is_error

@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+
 import httpx
+import pytest
 
 from sophon.gateway import Gateway
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller
 from tests.mcp.conftest import stdio_registration
-from tests.mcp.mcp_helpers import catalog_names, register, wait_status
+from tests.mcp.mcp_helpers import catalog_names, register, wait_link, wait_status
 
 
 async def test_a_stdio_server_bridges_its_tools_into_the_catalog(
@@ -22,7 +27,7 @@ async def test_a_stdio_server_bridges_its_tools_into_the_catalog(
     )
     assert created["env"] == {"DEMO_TOKEN": "••••••"}
     assert "s3cret" not in str(created)
-    server = await wait_status(client, admin, gateway, created["id"], tools=6)
+    server = await wait_status(client, admin, gateway, created["id"], tools=7)
     assert server["problems"] == {}
 
     tools = await catalog_names(client, admin)
@@ -103,3 +108,85 @@ async def test_bad_registrations_are_refused_and_nothing_is_written(
     )  # fmt: skip
     assert_error(again, 409, "conflict")
     assert len((await client.get("/api/mcp/servers", headers=admin.headers)).json()["items"]) == 1
+
+
+async def test_a_stdio_command_runs_only_once_a_person_approved_it(
+    client: httpx.AsyncClient, admin: Caller, gateway: Gateway
+) -> None:
+    created = await register(client, admin, stdio_registration(), approve=False)
+    assert created["status"] == "awaiting_approval"
+    approval = (
+        await client.get(f"/api/approvals/{created['approvalId']}", headers=admin.headers)
+    ).json()
+    assert (approval["toolName"], approval["riskLevel"]) == ("mcp.server.run", "Critical")
+    assert "demo_server.py" in approval["preview"]
+    assert gateway.mcp.link(created["id"]) is None
+    await gateway.mcp.reconcile()
+    assert gateway.mcp.link(created["id"]) is None  # not before the approval
+
+    approved = await client.post(
+        f"/api/approvals/{created['approvalId']}/approve", headers=admin.headers
+    )
+    assert approved.status_code == 200, approved.text
+    await wait_status(client, admin, gateway, created["id"], tools=7)
+
+    changed = await client.patch(
+        f"/api/mcp/servers/{created['id']}",
+        headers=admin.headers,
+        json={"args": [*created["args"], "--extra"]},
+    )
+    assert changed.status_code == 200, changed.text
+    again = changed.json()
+    assert again["status"] == "awaiting_approval"
+    assert again["approvalId"] != created["approvalId"]
+    rejected = await client.post(
+        f"/api/approvals/{again['approvalId']}/reject", headers=admin.headers, json={"reason": "no"}
+    )
+    assert rejected.status_code == 200, rejected.text
+    await gateway.mcp.reconcile()
+    assert gateway.mcp.link(created["id"]) is None
+
+
+async def test_servers_in_mcp_json_are_picked_up_live_and_a_bad_file_keeps_the_last_good(
+    client: httpx.AsyncClient,
+    admin: Caller,
+    gateway: Gateway,
+    data_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = data_dir / "config" / "mcp.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {k: v for k, v in stdio_registration().items() if k != "name"}
+    path.write_text(json.dumps({"servers": {"local": entry}}))
+    # no call: the hub notices the file by itself
+    await wait_link(
+        gateway, "file:local", lambda k: k.state == "connected" and len(k.found.tools) >= 7
+    )
+    assert "mcp.local.add" in await catalog_names(client, admin)
+
+    path.write_text("{not json")
+    with caplog.at_level(logging.ERROR, logger="sophon.mcp"):
+        await gateway.mcp.reconcile()
+    assert any("keeping the last good configuration" in r.message for r in caplog.records)
+    assert gateway.mcp.link("file:local") is not None
+
+    path.write_text(json.dumps({"servers": {}}))
+    await gateway.mcp.reconcile()
+    assert gateway.mcp.link("file:local") is None
+    assert "mcp.local.add" not in await catalog_names(client, admin)
+
+
+async def test_a_sandboxed_stdio_server_does_not_see_the_data_dir(
+    client: httpx.AsyncClient, admin: Caller, gateway: Gateway, data_dir: Path
+) -> None:
+    secret = data_dir / "secret.txt"
+    secret.write_text("do not read")
+    plain = await register(client, admin, stdio_registration("plain"))
+    boxed = await register(client, admin, stdio_registration("boxed", sandbox=True))
+    assert boxed["sandbox"] is True
+    for server in (plain, boxed):
+        await wait_status(client, admin, gateway, server["id"], tools=7)
+    outside = await gateway.mcp.link(plain["id"]).call("peek", {"path": str(secret)}, None)  # type: ignore[union-attr]
+    inside = await gateway.mcp.link(boxed["id"]).call("peek", {"path": str(secret)}, None)  # type: ignore[union-attr]
+    assert "true" in outside.content
+    assert "false" in inside.content

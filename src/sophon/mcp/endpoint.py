@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from sophon.gateway import Gateway
 from sophon.identity import guard
 from sophon.mcp import tokens
+from sophon.mcp.event_store import MemoryEventStore
 from sophon.mcp.own_server import CALLER_KEY, NOTIFY, Stats, build_server
 from sophon.mcp.server_config import ServerConfigFile
 from sophon.mcp.tokens import McpCaller
@@ -61,7 +62,9 @@ class McpEndpoint:
         self.stats = Stats()
         self.config = ServerConfigFile(settings.data)
         self.server = build_server(lambda: self.gateway, self.config, self.stats)
-        self.sessions = StreamableHTTPSessionManager(app=self.server, session_idle_timeout=1800)
+        self.sessions = StreamableHTTPSessionManager(
+            app=self.server, event_store=MemoryEventStore(), session_idle_timeout=1800
+        )
         self.sse = SseServerTransport(SSE_MESSAGE_PATH)
         self.sse_connections = 0
 

@@ -10,24 +10,32 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import mcp_types as types
 from sqlalchemy import select
 
 from sophon.audit import service as audit
 from sophon.mcp import bridge
+from sophon.mcp.config_file import ID_PREFIX, ClientConfigFile, file_spec
 from sophon.mcp.links import Link
 from sophon.mcp.models import McpServerRegistration
 from sophon.mcp.spec import ServerSpec, auth_headers
 from sophon.platform.db import Database
+from sophon.platform.events import EventBus, EventName
 from sophon.platform.netguard import OutboundPolicy
 from sophon.platform.principal import system_principal
 from sophon.platform.tenancy import ALL_TENANTS
 from sophon.platform.vault import Vault, VaultError
+from sophon.tenants import service as tenants
 from sophon.tools.registry import Tool
 
 log = logging.getLogger("sophon.mcp")
 RESYNC_SECONDS = 15.0
+FILE_CHECK_SECONDS = 1.0
+RUN_ACTION = "mcp.server.run"
+"""The approval a stdio server's command needs (see `service`)."""
 
 
 def secrets_of(row: McpServerRegistration, vault: Vault) -> dict[str, dict[str, str]]:
@@ -38,7 +46,12 @@ def secrets_of(row: McpServerRegistration, vault: Vault) -> dict[str, dict[str, 
     return loaded
 
 
-def spec_of(row: McpServerRegistration, vault: Vault) -> ServerSpec:
+def runnable(row: McpServerRegistration) -> bool:
+    """Enabled, and (a stdio server) its command approved by a person."""
+    return row.enabled and (row.transport != "stdio" or row.host_approved)
+
+
+def spec_of(row: McpServerRegistration, vault: Vault, data: Path | None = None) -> ServerSpec:
     secrets = secrets_of(row, vault)
     return ServerSpec(
         id=row.id,
@@ -55,18 +68,30 @@ def spec_of(row: McpServerRegistration, vault: Vault) -> ServerSpec:
         approved=dict(row.approved_tools or {}),
         timeout_seconds=float(row.timeout_seconds),
         enabled=row.enabled,
+        sandbox=(data or Path(".")) if row.sandbox and row.transport == "stdio" else None,
     )
 
 
 class McpHub:
-    def __init__(self, database: Database, vault: Vault, policy: OutboundPolicy) -> None:
+    def __init__(
+        self,
+        database: Database,
+        vault: Vault,
+        policy: OutboundPolicy,
+        bus: EventBus | None = None,
+        data: Path | None = None,
+    ) -> None:
+        self.file = ClientConfigFile(data) if data is not None else None
+        self.data = data
         self.database = database
+        self.bus = bus
         self.vault = vault
         self.policy = policy
         self.links: dict[str, Link] = {}
         self._catalog: dict[str, list[Tool]] = {}
         self._lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
+        self._listen_task: asyncio.Task[None] | None = None
         self.ping_seconds = 10.0
 
     # --- the catalog source --------------------------------------------------------------------
@@ -111,15 +136,24 @@ class McpHub:
         if new or newly_changed:
             await self._record(link, new, newly_changed)
 
-    async def _record(self, link: Link, new: dict[str, str], changed: set[str]) -> None:
+    async def _audit(self, link: Link, action: str, details: dict[str, Any]) -> None:
+        """Connects, disconnects and tool calls of a link, in its tenant's audit trail."""
         spec = link.spec
         async with self.database.transaction(tenant_id=spec.tenant_id) as db:
+            await audit.record(
+                db, system_principal(spec.tenant_id, ""), action, ("mcp_server", spec.id),
+                outcome="success" if details.get("ok", True) else "failure",
+                details={"server": spec.name, **details},
+            )  # fmt: skip
+
+    async def _record(self, link: Link, new: dict[str, str], changed: set[str]) -> None:
+        spec = link.spec
+        if new:  # first sight: pinned as the registration's approved definition
+            link.spec = _replace_approved(spec, {**spec.approved, **new})
+        async with self.database.transaction(tenant_id=spec.tenant_id) as db:
             row = await db.get(McpServerRegistration, spec.id)
-            if row is None:
-                return
-            if new:  # first sight: pinned as the registration's approved definition
+            if row is not None and new:
                 row.approved_tools = {**(row.approved_tools or {}), **new}
-                link.spec = _replace_approved(spec, row.approved_tools)
             for name in sorted(changed):
                 await audit.record(
                     db,
@@ -134,19 +168,41 @@ class McpHub:
     async def start(self) -> None:
         await self.reconcile()
         self._loop_task = asyncio.create_task(self._resync(), name="mcp-hub-resync")
+        if self.bus is not None:
+            self._listen_task = asyncio.create_task(self._listen(self.bus), name="mcp-hub-listen")
+
+    async def _listen(self, bus: EventBus) -> None:
+        """A decided approval of a stdio server's command is applied at once."""
+        wanted = EventName.APPROVAL_RESOLVED.value
+        async with bus.subscribe(
+            lambda e: e.name == wanted and e.payload.get("toolName") == RUN_ACTION, max_queue=64
+        ) as decided:
+            async for _event in decided:
+                try:
+                    await self.reconcile()
+                except Exception:
+                    log.exception("mcp: reconciling registrations failed")
 
     async def _resync(self) -> None:
+        """The config file is looked at every `FILE_CHECK_SECONDS`, the database every
+        `RESYNC_SECONDS`."""
+        waited = 0.0
         while True:
-            await asyncio.sleep(RESYNC_SECONDS)
+            await asyncio.sleep(FILE_CHECK_SECONDS)
+            waited += FILE_CHECK_SECONDS
+            if waited < RESYNC_SECONDS and (self.file is None or not self.file.changed()):
+                continue
+            waited = 0.0
             try:
                 await self.reconcile()
             except Exception:
                 log.exception("mcp: reconciling registrations failed")
 
     async def close(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        for task in (self._loop_task, self._listen_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await asyncio.gather(*(link.stop() for link in self.links.values()))
         self.links.clear()
         self._catalog.clear()
@@ -157,37 +213,52 @@ class McpHub:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def reconcile(self) -> None:
-        """Brings the links in line with the registrations: new or changed connection settings
-        (re)connect; a change of the approved definitions alone is applied in place."""
+        """Brings the links in line with the registrations (and the config file): new or changed
+        connection settings (re)connect; a change of the approved definitions alone is applied
+        in place."""
         async with self._lock:
-            async with self.database.transaction(readonly=True) as db:
-                rows = list(
-                    (
-                        await db.scalars(
-                            select(McpServerRegistration).execution_options(**ALL_TENANTS)
-                        )
-                    ).all()
-                )
-            wanted = {row.id: row for row in rows if row.enabled}
+            wanted = await self._wanted()
             for gone in [rid for rid in self.links if rid not in wanted]:
                 await self._drop(gone)
-            for rid, row in wanted.items():
-                try:
-                    spec = spec_of(row, self.vault)
-                except (VaultError, ValueError) as exc:
-                    log.error("mcp server %s: its secrets can't be read (%s)", row.name, exc)
-                    await self._drop(rid)
-                    continue
+            for rid, spec in wanted.items():
                 link = self.links.get(rid)
                 if link is not None and _connection(link.spec) == _connection(spec):
-                    if link.spec.approved != spec.approved:
+                    if link.spec.approved != spec.approved and not rid.startswith(ID_PREFIX):
                         link.spec = spec
                         await self._tools_listed(link, link.found.tools)
                     continue
                 await self._drop(rid)
-                link = Link(spec, self.policy, self._tools_listed, ping_seconds=self.ping_seconds)
+                link = Link(
+                    spec,
+                    self.policy,
+                    self._tools_listed,
+                    self._audit,
+                    ping_seconds=self.ping_seconds,
+                )
                 self.links[rid] = link
                 link.start()
+
+    async def _wanted(self) -> dict[str, ServerSpec]:
+        async with self.database.transaction(readonly=True) as db:
+            query = select(McpServerRegistration).execution_options(**ALL_TENANTS)
+            rows = list((await db.scalars(query)).all())
+            entries = self.file.current() if self.file is not None else {}
+            default = (await tenants.default_tenant(db)).id if entries else ""
+        wanted: dict[str, ServerSpec] = {}
+        for row in rows:
+            if not runnable(row):
+                continue
+            try:
+                wanted[row.id] = spec_of(row, self.vault, self.data)
+            except (VaultError, ValueError) as exc:
+                log.error("mcp server %s: its secrets can't be read (%s)", row.name, exc)
+        taken = {row.name for row in rows if row.tenant_id == default}
+        for name, entry in entries.items():
+            if name in taken:
+                log.error("mcp: %s in mcp.json is also registered in the database; skipped", name)
+            elif entry.enabled:
+                wanted[f"{ID_PREFIX}{name}"] = file_spec(entry, default)
+        return wanted
 
     async def _drop(self, registration_id: str) -> None:
         link = self.links.pop(registration_id, None)

@@ -90,12 +90,14 @@ class Link:
         spec: ServerSpec,
         policy: OutboundPolicy,
         on_tools: Callable[[Link, list[types.Tool]], Awaitable[None]],
+        on_event: Callable[[Link, str, dict[str, Any]], Awaitable[None]] | None = None,
         *,
         ping_seconds: float = 10.0,
     ) -> None:
         self.spec = spec
         self.policy = policy
         self.on_tools = on_tools
+        self.on_event = on_event
         self.ping_seconds = ping_seconds
         self.state = "connecting"
         self.error: str | None = None
@@ -136,7 +138,10 @@ class Link:
                 self.error = describe(exc)
                 log.warning("mcp server %s: %s", self.spec.name, self.error)
             finally:
+                was_connected = self._session is not None
                 self._session = None
+            if was_connected and not self._stopping:
+                await self._emit("mcp.server.disconnect", {"error": self.error})
             if self._stopping:
                 return
             self.state = "disconnected"
@@ -162,6 +167,11 @@ class Link:
                 self._session = session
                 self.state, self.error = "connected", None
                 self.connects += 1
+                await self._emit(
+                    "mcp.server.connect",
+                    {"serverName": self.found.server_name,
+                     "protocolVersion": self.found.protocol_version},
+                )  # fmt: skip
                 await self._watch(session)
 
     async def _watch(self, session: ClientSession) -> None:
@@ -205,7 +215,32 @@ class Link:
             return f"the MCP server '{self.spec.name}' is not connected ({self.state}{why})"
         return None
 
+    async def _emit(self, action: str, details: dict[str, Any]) -> None:
+        if self.on_event is None:
+            return
+        try:
+            await self.on_event(self, action, details)
+        except Exception:
+            log.exception("mcp server %s: recording %s failed", self.spec.name, action)
+
     async def call(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        deadline: float | None,
+        *,
+        user_id: str | None = None,
+    ) -> ToolResult:
+        """Calls the tool (within the registration's timeout and `deadline`); audited with the
+        user the call runs for."""
+        started = time.monotonic()
+        result = await self._call(tool, arguments, deadline)
+        details = {"tool": bridge.bridged_name(self.spec.name, tool), "ok": not result.is_error,
+                   "durationMs": int((time.monotonic() - started) * 1000)}  # fmt: skip
+        await self._emit("mcp.tool.call", {**details, "userId": user_id})
+        return result
+
+    async def _call(
         self, tool: str, arguments: dict[str, Any], deadline: float | None
     ) -> ToolResult:
         reason = self.unavailable(tool)
@@ -235,7 +270,12 @@ class Link:
         name = tool.name
 
         async def handler(context: Any, arguments: dict[str, Any]) -> ToolResult:
-            return await self.call(name, arguments, getattr(context, "deadline", None))
+            return await self.call(
+                name,
+                arguments,
+                getattr(context, "deadline", None),
+                user_id=getattr(context, "principal_id", None),
+            )
 
         return Tool(
             name=bridge.bridged_name(self.spec.name, name),

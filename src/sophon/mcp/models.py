@@ -37,6 +37,10 @@ class McpServerRegistration(Base, TenantScoped, Timestamped):
     risk_overrides: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     approved_tools: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    host_approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A stdio server runs a command on the host: only after a person approved it (Critical)."""
+    approval_id: Mapped[str | None] = mapped_column(String(40))
     timeout_seconds: Mapped[int] = mapped_column(Integer, default=30)
     created_by: Mapped[str | None] = mapped_column(String(40))
 

@@ -25,6 +25,7 @@ from sophon.approvals import service as approvals
 from sophon.approvals.gate import wait_for_decision
 from sophon.approvals.models import ApprovalStatus
 from sophon.gateway import Gateway
+from sophon.mcp import agent_chat
 from sophon.mcp.server_config import ServerConfigFile
 from sophon.mcp.tokens import McpCaller
 from sophon.platform.errors import NotFound
@@ -87,9 +88,10 @@ def exposed_tools(gateway: Gateway, config: ServerConfigFile, caller: McpCaller)
     if not principal.can(Permission.USE_CHAT):
         return []
     expose = config.current().expose.tools
+    offered = [*gateway.tools.for_tenant(principal.tenant_id).all(), agent_chat.TOOL]
     return [
         tool
-        for tool in gateway.tools.for_tenant(principal.tenant_id).all()
+        for tool in offered
         if matches(tool.name, expose) and (caller.tools is None or matches(tool.name, caller.tools))
     ]
 
@@ -244,6 +246,8 @@ async def _call(
             status = decided.status if decided is not None else "withdrawn"
             return ToolResult.error(f"The call to {tool.name} was not approved ({status}).")
         checked = decided.approved_arguments or decided.arguments
+    if tool.name == agent_chat.NAME:
+        return await agent_chat.chat_with_agent(gateway, principal, checked)
     context = ToolContext(
         settings=settings,
         principal_id=principal.user_id,

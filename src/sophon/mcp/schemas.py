@@ -50,6 +50,8 @@ class McpServerIn(RequestModel):
     """Per-tool risk, overriding what the server's annotations say."""
     enabled: bool = True
     timeout_seconds: int = Field(30, ge=1, le=600)
+    sandbox: bool = False
+    """stdio: run the command inside the bubblewrap sandbox (network allowed, data dir hidden)."""
 
 
 class McpServerPatchIn(RequestModel):
@@ -65,6 +67,7 @@ class McpServerPatchIn(RequestModel):
     risk_overrides: dict[str, RiskLevel] | None = Field(None, max_length=500)
     enabled: bool | None = None
     timeout_seconds: int | None = Field(None, ge=1, le=600)
+    sandbox: bool | None = None
 
 
 class McpServerOut(ApiModel):
@@ -81,8 +84,12 @@ class McpServerOut(ApiModel):
     risk_overrides: dict[str, str]
     enabled: bool
     timeout_seconds: int
+    sandbox: bool
     status: str
-    """`connected`, `connecting`, `disconnected` (retrying), `disabled`."""
+    """`connected`, `connecting`, `disconnected` (retrying), `disabled`, or
+    `awaiting_approval` (a stdio server whose command a person has not approved yet)."""
+    approval_id: str | None
+    """The approval (Critical) a stdio server's command waits for, or got."""
     last_error: str | None
     tool_count: int
     problems: dict[str, str]

@@ -1,7 +1,8 @@
 """A tenant's registrations of external MCP servers: create, read, update, delete and test, each
 audited. `env` values and auth credentials go through the vault (associated data: the
-registration id) and are only ever shown masked. Registering a stdio server runs a command on
-the host: it needs `ManageMcp` (the route) and the caller's System rights (`ManageSettings`)."""
+registration id) and are only ever shown masked. A stdio server runs a command on the host: it
+needs `ManageMcp` (the route) and an approval at Critical risk of that exact command, args and
+environment names; a change to them asks again, and until then the server does not run."""
 
 from __future__ import annotations
 
@@ -14,17 +15,19 @@ from sqlalchemy import Select, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.approvals import actions
+from sophon.approvals import service as approvals
+from sophon.approvals.models import Approval
 from sophon.audit import service as audit
 from sophon.audit.marks import audited
 from sophon.mcp import links
-from sophon.mcp.hub import McpHub, secrets_of, spec_of
+from sophon.mcp.hub import RUN_ACTION, McpHub, secrets_of, spec_of
 from sophon.mcp.models import McpServerRegistration
 from sophon.mcp.schemas import AuthIn, McpServerIn, McpServerPatchIn, McpTestOut
 from sophon.platform.clock import utcnow
-from sophon.platform.errors import Conflict, NotAuthorized, NotFound, ValidationFailed
+from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.netguard import OutboundRefused
-from sophon.platform.permissions import Permission
 from sophon.platform.principal import Principal
 from sophon.platform.vault import Vault, mask_secret
 
@@ -60,14 +63,44 @@ def _check_shape(transport: str, command: str | None, url: str | None) -> None:
         raise _invalid("url", f"A {transport} server needs an http(s) url.")
 
 
-def _require_host_rights(principal: Principal, transport: str) -> None:
-    """A stdio server runs a command on the host: System rights too, not only ManageMcp."""
-    if transport == "stdio" and not principal.can(Permission.MANAGE_SETTINGS):
-        raise NotAuthorized(
-            "Registering a stdio MCP server runs a command on the host; it needs the "
-            "ManageSettings permission as well.",
-            {"permission": Permission.MANAGE_SETTINGS.value},
-        )
+def _host_command(row: McpServerRegistration) -> dict[str, Any]:
+    """What a person approves for a stdio server: exactly what will run."""
+    return {"serverId": row.id, "command": row.command, "args": list(row.args or []),
+            "envKeys": list(row.env_keys or []), "sandbox": row.sandbox}  # fmt: skip
+
+
+async def _ask_to_run(db: AsyncSession, principal: Principal, row: McpServerRegistration) -> None:
+    """A stdio server waits for a person to approve its command (Critical) before it runs."""
+    row.host_approved = False
+    if row.transport != "stdio":
+        row.approval_id = None
+        return
+    shown = " ".join([row.command or "", *(row.args or [])])
+    where = "inside the sandbox" if row.sandbox else "on the Gateway host"
+    approval = await approvals.request_action(
+        db,
+        principal,
+        action=RUN_ACTION,
+        tool_name=RUN_ACTION,
+        risk_level="Critical",
+        arguments=_host_command(row),
+        preview=f"Run `{shown[:500]}` {where} as the MCP server '{row.name}'.",
+    )
+    row.approval_id = approval.id
+
+
+async def _on_run_approved(db: AsyncSession, approval: Approval) -> None:
+    """The approved command runs only if it is still the registration's command."""
+    row = await db.get(McpServerRegistration, str(approval.arguments.get("serverId")))
+    if row is None or row.approval_id != approval.id:
+        return
+    wanted = {k: v for k, v in approval.arguments.items() if k != "action"}
+    if _host_command(row) == wanted:
+        row.host_approved = True
+        row.updated_at = utcnow()
+
+
+actions.register(RUN_ACTION, _on_run_approved)
 
 
 def _auth_secret(auth: AuthIn) -> dict[str, str]:
@@ -117,12 +150,11 @@ async def _flush_unique(db: AsyncSession, name: str) -> None:
         raise Conflict(f"An MCP server named {name!r} already exists.", {"name": name}) from None
 
 
-@audited("mcp.server.create")
+@audited("mcp.server.create", "approval.requested")
 async def create(
     db: AsyncSession, principal: Principal, vault: Vault, hub: McpHub, body: McpServerIn
 ) -> McpServerRegistration:
     _check_shape(body.transport, body.command, body.url)
-    _require_host_rights(principal, body.transport)
     taken = await db.scalar(
         select(McpServerRegistration.id).where(McpServerRegistration.name == body.name)
     )
@@ -140,11 +172,13 @@ async def create(
         approved_tools={},
         enabled=body.enabled,
         timeout_seconds=body.timeout_seconds,
+        sandbox=body.sandbox,
         created_by=principal.user_id,
     )
     _store_secrets(row, vault, dict(body.env), body.auth)
     db.add(row)
     await _flush_unique(db, row.name)
+    await _ask_to_run(db, principal, row)
     await audit.record(
         db, principal, "mcp.server.create", ("mcp_server", row.id), details=_summary(row)
     )
@@ -152,7 +186,7 @@ async def create(
     return row
 
 
-@audited("mcp.server.update")
+@audited("mcp.server.update", "approval.requested")
 async def update(
     db: AsyncSession,
     principal: Principal,
@@ -168,7 +202,7 @@ async def update(
     command = body.command if "command" in fields else row.command
     url = body.url if "url" in fields else row.url
     _check_shape(transport, command, url)
-    _require_host_rights(principal, transport)
+    host_before = (row.transport, _host_command(row))
     row.transport, row.command, row.url = transport, command, url
     if body.args is not None:
         row.args = list(body.args)
@@ -180,6 +214,8 @@ async def update(
         row.enabled = body.enabled
     if body.timeout_seconds is not None:
         row.timeout_seconds = body.timeout_seconds
+    if body.sandbox is not None:
+        row.sandbox = body.sandbox
     if "env" in fields or "auth" in fields:
         current = secrets_of(row, vault)
         env = dict(body.env) if body.env is not None else current.get("env", {})
@@ -187,6 +223,8 @@ async def update(
         if "auth" not in fields and row.auth_type != "none":
             auth = AuthIn(type=row.auth_type, **current.get("auth", {}))
         _store_secrets(row, vault, env, auth)
+    if (row.transport, _host_command(row)) != host_before:
+        await _ask_to_run(db, principal, row)
     row.updated_at = utcnow()
     await db.flush()
     await audit.record(
@@ -240,7 +278,7 @@ async def test(
 ) -> McpTestOut:
     """Connects, initializes, lists tools, resources and prompts; answers what was found."""
     row = await get(db, registration_id)
-    spec = spec_of(row, vault)
+    spec = spec_of(row, vault, hub.data)
     started = time.monotonic()
     try:
         found = await links.probe(spec, hub.policy)

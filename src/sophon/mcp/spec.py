@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import shutil
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx2
@@ -40,6 +42,8 @@ class ServerSpec:
     """Tool name -> definition hash as approved."""
     timeout_seconds: float = 30.0
     enabled: bool = True
+    sandbox: Path | None = None
+    """stdio in the sandbox: the data dir to hide (None: not sandboxed)."""
 
 
 def auth_headers(auth_type: str, secret: Mapping[str, str]) -> dict[str, str]:
@@ -76,14 +80,32 @@ async def vet_url(url: str, policy: OutboundPolicy) -> None:
     policy.vet(host, target, addresses, port)
 
 
+class SandboxMissing(RuntimeError):
+    pass
+
+
+def sandboxed(command: str, args: list[str], data: Path) -> tuple[str, list[str]]:
+    """The command inside bubblewrap: the host read-only, a private /tmp, its own PID namespace,
+    the data dir hidden under an empty tmpfs, network allowed (MCP servers call APIs)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxMissing("the sandbox (bubblewrap) is not installed; the server is not run")
+    return bwrap, [
+        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",  # noqa: S108 (a fresh tmpfs inside)
+        "--tmpfs", str(data.resolve()), "--unshare-pid", "--unshare-ipc", "--die-with-parent",
+        "--new-session", "--", command, *args,
+    ]  # fmt: skip
+
+
 @contextlib.asynccontextmanager
 async def open_streams(spec: ServerSpec, policy: OutboundPolicy) -> AsyncIterator[Streams]:
     """The transport's read and write streams, for `ClientSession`."""
     if spec.transport == "stdio":
         assert spec.command is not None
-        params = StdioServerParameters(
-            command=spec.command, args=list(spec.args), env=dict(spec.env)
-        )
+        command, args = spec.command, list(spec.args)
+        if spec.sandbox is not None:
+            command, args = sandboxed(command, args, spec.sandbox)
+        params = StdioServerParameters(command=command, args=args, env=dict(spec.env))
         with open("/dev/null", "w") as quiet:  # noqa: ASYNC230 (opening /dev/null never blocks)
             async with stdio_client(params, errlog=quiet) as streams:
                 yield streams

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sophon.mcp.bridge import bridged_name, risk_of, schema_of
-from sophon.mcp.hub import McpHub
+from sophon.mcp.hub import McpHub, runnable
 from sophon.mcp.models import McpServerRegistration
 from sophon.mcp.schemas import MASK, AuthOut, BridgedToolOut, McpServerOut
 
@@ -12,6 +12,8 @@ def server_out(row: McpServerRegistration, hub: McpHub) -> McpServerOut:
     link = hub.link(row.id)
     if not row.enabled:
         status, error = "disabled", None
+    elif not runnable(row):
+        status, error = "awaiting_approval", None
     elif link is None:
         status, error = "connecting", None
     else:
@@ -30,7 +32,9 @@ def server_out(row: McpServerRegistration, hub: McpHub) -> McpServerOut:
         risk_overrides=dict(row.risk_overrides or {}),
         enabled=row.enabled,
         timeout_seconds=row.timeout_seconds,
+        sandbox=row.sandbox,
         status=status,
+        approval_id=row.approval_id,
         last_error=error,
         tool_count=len(tools),
         problems=dict(link.problems) if link is not None else {},
