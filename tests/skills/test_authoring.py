@@ -78,13 +78,14 @@ async def test_an_authored_skill_waits_for_its_approval(
     assert await audit_actions(client, admin, "skill.") == ["skill.approve", "skill.install"]
 
 
-async def test_authoring_without_a_model_provider_is_503(
+async def test_authoring_without_a_model_provider_is_409(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
     response = await client.post(
         f"{SKILLS}/author", headers=admin.headers, json={"description": "Anything at all, please."}
     )
-    assert_error(response, 503, "service_unavailable")
+    error = assert_error(response, 409, "conflict")
+    assert error["details"] == {"reason": "no_model_provider"}
     assert set(await installed(client, admin)) == {"code.lint", "csv.query"}
 
 

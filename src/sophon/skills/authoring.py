@@ -17,7 +17,7 @@ from sophon.audit import service as audit
 from sophon.audit.marks import audited
 from sophon.llm import ChatMessage, ChatRequest
 from sophon.platform.clock import utcnow
-from sophon.platform.errors import Conflict, DomainError, ServiceUnavailable, UpstreamUnavailable
+from sophon.platform.errors import Conflict, DomainError, UpstreamUnavailable
 from sophon.platform.principal import Principal
 from sophon.platform.vault import Vault
 from sophon.providers import routing
@@ -86,7 +86,10 @@ async def ask_model(
     except DomainError as error:
         raise UpstreamUnavailable(f"The model could not write the skill: {error.message}") from None
     if answer.model == routing.ECHO_MODEL:
-        raise ServiceUnavailable("Authoring a skill needs a model provider; none is configured.")
+        raise Conflict(
+            "Authoring a skill needs a model provider; none is configured.",
+            {"reason": "no_model_provider"},
+        )
     text = answer.content or ""
     start = min((i for i in (text.find("{"),) if i >= 0), default=-1)
     try:

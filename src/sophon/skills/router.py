@@ -97,7 +97,7 @@ async def install_skill(
     "/author",
     operation_id="authorSkill",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(409, 502, 503),
+    responses=error_responses(409, 502),
 )
 @manage_skills
 async def author_skill(
