@@ -85,7 +85,9 @@ class WorkflowLauncher:
     async def launch(
         self, db: AsyncSession, workflow_id: str, trigger: dict[str, Any], user_id: str | None
     ) -> str:
-        details = {k: trigger[k] for k in ("headers", "query", "webhookId") if k in trigger}
+        details: dict[str, Any] = {
+            key: trigger[key] for key in ("headers", "query", "webhookId") if key in trigger
+        }
         return await self._start(
             db, workflow_id, user_id, {"type": "webhook", **details}, trigger.get("body")
         )
