@@ -95,14 +95,15 @@ class Gateway:
             credentials=_credential_cache(settings, db),
         )
         tools = ToolRegistry(builtin_tools(settings))
-        for tool in workflow_tools(tools):
-            tools.register(tool)
         vault = Vault(
             vault_key_from_setting(settings.vault_key.get_secret_value())
             if settings.vault_key
             else load_or_create_key(settings.data, "vault", 32)
         )
         launcher = WorkflowLauncher()
+        cron = CronContext(settings, tools, vault, workflows=launcher)
+        for tool in workflow_tools(tools, cron):
+            tools.register(tool)
         policy = OutboundPolicy(split_allow_setting(settings.outbound_allow))
         hub = McpHub(db, vault, policy, bus, settings.data)
         tools.add_source(hub)
@@ -117,7 +118,7 @@ class Gateway:
             tools=tools,
             vault=vault,
             model_runtime=ProviderRuntime.from_settings(settings),
-            cron=CronContext(settings, tools, vault, workflows=launcher),
+            cron=cron,
             mcp=hub,
             workflow_launcher=launcher,
             skills=SkillCatalog(

@@ -1,5 +1,6 @@
-"""Workflows and the other domains: a cron job's fire and a verified inbound webhook each start a
-run with their data (a paused workflow is refused clearly), and a run's events reach the outbound
+"""Workflows and the other domains: a workflow's `cron` trigger kept as its own cron job and
+fired by the scheduler, a cron job's fire and a verified inbound webhook each starting a run with
+their data (a paused workflow ignores them, saying so), and a run's events reaching the outbound
 webhooks subscribed to `workflow.*`."""
 
 from __future__ import annotations
@@ -8,13 +9,17 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from standardwebhooks import Webhook as StandardWebhook
 
 from sophon.settings import Settings
-from tests.cron.cron_helpers import create_job, settled
+from tests.conftest import FakeClock
+from tests.cron.cron_helpers import create_job, settled, tick
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller
 from tests.webhooks.helpers import add_webhook
@@ -31,6 +36,10 @@ def settings(settings: Settings) -> Settings:
             "rate_limits_enabled": False,
             "queue_poll_seconds": 0.5,
             "outbound_allow": "127.0.0.1",
+            # the cron tests move the clock by hours: leases and sign-ins must outlive that
+            "task_lease_seconds": 3600,
+            "session_idle_minutes": 24 * 60,
+            "access_token_minutes": 24 * 60,
         }
     )
 
@@ -71,7 +80,7 @@ async def test_a_cron_job_starts_its_workflow_with_its_input(
     assert by_node(run)["a"]["output"] == "hi"
 
 
-async def test_a_cron_job_of_a_paused_workflow_fails_saying_so(
+async def test_a_cron_job_of_a_paused_workflow_is_skipped_saying_so(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
     workflow = await _workflow(client, admin, 1)
@@ -86,7 +95,7 @@ async def test_a_cron_job_of_a_paused_workflow_fails_saying_so(
     )
     await client.post(f"/api/cron/{job['id']}/trigger", headers=admin.headers)
     (record,) = await settled(client, admin, str(job["id"]))
-    assert record["status"] == "Failed"
+    assert record["status"] == "Skipped"
     assert "paused" in record["error"]
     runs = await client.get(f"/api/workflows/{workflow['id']}/runs", headers=admin.headers)
     assert runs.json()["items"] == []
@@ -157,3 +166,58 @@ async def test_a_runs_events_reach_webhooks_subscribed_to_workflow_events(
     assert set(payloads) == {"workflow.run.started", "workflow.run.completed"}
     assert {p["data"]["runId"] for p in payloads.values()} == {started.json()["runId"]}
     assert payloads["workflow.run.completed"]["data"]["status"] == "Completed"
+
+
+async def _cron_jobs(client: httpx.AsyncClient, admin: Caller) -> list[dict[str, object]]:
+    listed = await client.get("/api/cron", headers=admin.headers)
+    assert listed.status_code == 200, listed.text
+    items: list[dict[str, object]] = listed.json()["items"]
+    return items
+
+
+async def test_a_cron_trigger_is_fired_by_the_scheduler_and_follows_the_workflow(
+    client: httpx.AsyncClient, admin: Caller, app: FastAPI, clock: FakeClock
+) -> None:
+    schedule = {"type": "cron", "expression": "0 9 * * *", "timezone": "Europe/Berlin"}
+    workflow = await create(
+        client,
+        admin,
+        {**chain(transform("a", "{{ $trigger.type }}")), "trigger": schedule, "enabled": True},
+    )
+    (job,) = await _cron_jobs(client, admin)
+    assert job["name"] == f"workflow:{workflow['id']}"
+    assert (job["expression"], job["timezone"]) == ("0 9 * * *", "Europe/Berlin")
+    assert job["action"] == {"type": "workflow", "workflowId": workflow["id"]}
+    assert job["status"] == "Active"
+    due = datetime.fromisoformat(str(job["nextRunAt"]).replace("Z", "+00:00"))
+    assert due.astimezone(ZoneInfo("Europe/Berlin")).hour == 9
+    clock.now = due
+    await tick(app)
+    (fired,) = await settled(client, admin, str(job["id"]))
+    assert fired["status"] == "Succeeded", fired
+    runs = await client.get(f"/api/workflows/{workflow['id']}/runs", headers=admin.headers)
+    (summary,) = runs.json()["items"]
+    run = await wait_run(client, admin, str(workflow["id"]), summary["id"])
+    assert by_node(run)["a"]["output"] == "cron"
+
+    path = f"/api/workflows/{workflow['id']}"
+    moved = {**schedule, "expression": "30 10 * * *", "overlap": "allow"}
+    assert (await client.patch(path, headers=admin.headers, json={"trigger": moved})).is_success
+    (job,) = await _cron_jobs(client, admin)
+    assert (job["expression"], job["overlapPolicy"]) == ("30 10 * * *", "allow")
+
+    assert (await client.post(f"{path}/pause", headers=admin.headers)).is_success
+    clock.now = datetime.fromisoformat(str(job["nextRunAt"]).replace("Z", "+00:00"))
+    await tick(app)
+    latest, _ = await settled(client, admin, str(job["id"]), count=2)
+    assert latest["status"] == "Skipped"
+    assert "paused" in latest["error"]
+    assert len((await client.get(f"{path}/runs", headers=admin.headers)).json()["items"]) == 1
+
+    manual = {"trigger": {"type": "manual"}}
+    assert (await client.patch(path, headers=admin.headers, json=manual)).is_success
+    assert await _cron_jobs(client, admin) == []
+    assert (await client.patch(path, headers=admin.headers, json={"trigger": schedule})).is_success
+    assert len(await _cron_jobs(client, admin)) == 1
+    assert (await client.delete(path, headers=admin.headers)).status_code == 204
+    assert await _cron_jobs(client, admin) == []

@@ -26,7 +26,7 @@ from sophon.cron.models import CronJob, CronRun, RunStatus
 from sophon.identity.auth.principals import acting_for
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
-from sophon.platform.errors import DomainError, NotAuthorized, Unauthenticated
+from sophon.platform.errors import Conflict, DomainError, NotAuthorized, Unauthenticated
 from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.http import outbound_client
 from sophon.platform.ids import new_id
@@ -110,8 +110,10 @@ async def _creator_problem(db: AsyncSession, job: CronJob) -> str | None:
         principal = await acting_for(db, job.created_by, job.tenant_id)
     except (Unauthenticated, NotAuthorized) as exc:
         return f"The job's creator can no longer run it: {exc.message}"
-    needed = [Permission.MANAGE_CRON_JOBS]
-    if job.action.get("type") == "agent":
+    kind = job.action.get("type")
+    # a workflow's own schedule is kept by whoever may change the workflow
+    needed = [Permission.MANAGE_WORKFLOWS if kind == "workflow" else Permission.MANAGE_CRON_JOBS]
+    if kind == "agent":
         needed.append(Permission.USE_CHAT)
     missing = [p.value for p in needed if not principal.can(p)]
     if missing:
@@ -236,7 +238,10 @@ class CronRunner:
                 user_id=job.created_by,
                 cron_job_id=job.id,
             )
-        except DomainError as exc:  # disabled, paused or waiting for its approval: nothing written
+        except Conflict as exc:  # disabled, paused or waiting for its approval: it ignores this
+            await finish(db, run, job, RunStatus.SKIPPED, exc.message)
+            return
+        except DomainError as exc:
             await finish(db, run, job, RunStatus.FAILED, exc.message)
             return
         run.task_id = started  # settled when the task ends

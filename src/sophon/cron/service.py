@@ -49,6 +49,10 @@ def _key(name: str) -> str:
     return name.strip().casefold()
 
 
+async def by_name(db: AsyncSession, name: str) -> CronJob | None:
+    return await db.scalar(select(CronJob).where(CronJob.name_key == _key(name)))
+
+
 async def _refuse_taken(db: AsyncSession, name: str, keep: str | None = None) -> None:
     stmt = select(CronJob.id).where(CronJob.name_key == _key(name))
     found = await db.scalar(stmt)

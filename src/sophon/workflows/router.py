@@ -79,7 +79,9 @@ async def create_workflow(
 ) -> WorkflowOut:
     """Saves a workflow as version 1. With a step at Medium risk or above, `enabled: true` asks
     for an approval first (the workflow is enabled once it is approved)."""
-    workflow = await workflows.create(db, principal, gateway.tools, limits(gateway.settings), body)
+    workflow = await workflows.create(
+        db, principal, gateway.tools, limits(gateway.settings), gateway.cron, body
+    )
     return workflow_out(workflow)
 
 
@@ -103,6 +105,7 @@ async def import_workflow(
         principal,
         gateway.tools,
         limits(gateway.settings),
+        gateway.cron,
         raw,
         summary=f"imported{' from ' + str(body['id']) if body.get('id') else ''}",
     )
@@ -158,7 +161,7 @@ async def update_workflow(
     """Changes the fields given; a changed definition is a new version. Enabling (or changing a
     step at Medium risk or above of) a risky workflow asks for an approval."""
     workflow = await workflows.update(
-        db, principal, gateway.tools, limits(gateway.settings), workflow_id, body
+        db, principal, gateway.tools, limits(gateway.settings), gateway.cron, workflow_id, body
     )
     return workflow_out(workflow)
 
@@ -170,9 +173,12 @@ async def update_workflow(
     responses=ONE,
 )
 @manage
-async def delete_workflow(workflow_id: str, db: DbDep, principal: PrincipalDep) -> None:
-    """Deletes the workflow with its versions and runs (runs in flight are cancelled)."""
-    await workflows.delete(db, principal, workflow_id)
+async def delete_workflow(
+    workflow_id: str, db: DbDep, gateway: GatewayDep, principal: PrincipalDep
+) -> None:
+    """Deletes the workflow with its versions, runs and schedule (runs in flight are
+    cancelled)."""
+    await workflows.delete(db, principal, gateway.cron, workflow_id)
 
 
 @router.put(
@@ -222,6 +228,7 @@ async def clone(
         principal,
         gateway.tools,
         limits(gateway.settings),
+        gateway.cron,
         workflow_id,
         body.name if body else None,
     )
@@ -261,7 +268,7 @@ async def restore(
 ) -> WorkflowOut:
     """Makes an old version's definition the current one, as a new version."""
     workflow = await workflows.restore(
-        db, principal, gateway.tools, limits(gateway.settings), workflow_id, number
+        db, principal, gateway.tools, limits(gateway.settings), gateway.cron, workflow_id, number
     )
     return workflow_out(workflow)
 

@@ -16,13 +16,14 @@ from sophon.approvals import service as approvals
 from sophon.approvals.models import Approval
 from sophon.audit import service as audit
 from sophon.audit.marks import audited
+from sophon.cron.context import CronContext
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.platform.vault import Vault
 from sophon.tools.registry import RiskLevel, ToolRegistry
-from sophon.workflows import engine
+from sophon.workflows import engine, schedule
 from sophon.workflows import run_service as runs
 from sophon.workflows.definition import Limits, validate
 from sophon.workflows.models import ApprovalState, RunStatus, Workflow, WorkflowVersion
@@ -115,6 +116,7 @@ async def create(
     principal: Principal,
     tools: ToolRegistry,
     limits: Limits,
+    schedules: CronContext,
     raw: Any,
     *,
     agent_authored: bool = False,
@@ -145,6 +147,7 @@ async def create(
         await _ask_activation(db, principal, workflow)
     else:
         workflow.approval = ApprovalState.REQUIRED.value
+    await schedule.sync(db, principal, schedules, workflow.id, definition["trigger"])
     await audit.record(
         db,
         principal,
@@ -173,6 +176,7 @@ async def update(
     principal: Principal,
     tools: ToolRegistry,
     limits: Limits,
+    schedules: CronContext,
     workflow_id: str,
     changes: dict[str, Any],
     *,
@@ -199,6 +203,7 @@ async def update(
         _version(
             db, principal, workflow, summary or _summary(before, {**definition, "enabled": enable})
         )
+        await schedule.sync(db, principal, schedules, workflow.id, definition["trigger"])
     action = "workflow.update" if definition_changed else "workflow.enable"
     if not _needs_approval(workflow, checked.risk):
         workflow.approval = ApprovalState.NOT_NEEDED.value
@@ -231,9 +236,13 @@ async def update(
 
 
 @audited("workflow.delete")
-async def delete(db: AsyncSession, principal: Principal, workflow_id: str) -> None:
-    """Deletes the workflow, its versions and runs; runs in flight are cancelled first."""
+async def delete(
+    db: AsyncSession, principal: Principal, schedules: CronContext, workflow_id: str
+) -> None:
+    """Deletes the workflow, its versions, runs and schedule; runs in flight are cancelled
+    first."""
     workflow = await get(db, workflow_id)
+    await schedule.sync(db, principal, schedules, workflow.id, None)
     for run in await runs.active_runs(db, workflow.id):
         await runs.end_run(
             db,
@@ -272,12 +281,15 @@ async def clone(
     principal: Principal,
     tools: ToolRegistry,
     limits: Limits,
+    schedules: CronContext,
     workflow_id: str,
     name: str | None,
 ) -> Workflow:
     source = await get(db, workflow_id)
     raw = {**source.definition, "name": name or f"{source.name} (copy)", "enabled": False}
-    return await create(db, principal, tools, limits, raw, summary=f"cloned from {source.id}")
+    return await create(
+        db, principal, tools, limits, schedules, raw, summary=f"cloned from {source.id}"
+    )
 
 
 def history(workflow_id: str) -> Select[WorkflowVersion]:
@@ -290,6 +302,7 @@ async def restore(
     principal: Principal,
     tools: ToolRegistry,
     limits: Limits,
+    schedules: CronContext,
     workflow_id: str,
     number: int,
 ) -> Workflow:
@@ -303,7 +316,14 @@ async def restore(
         raise Conflict("That version is the current definition.", {"version": number})
     changes = {k: old.definition.get(k) for k in EDITABLE if k != "enabled"}
     return await update(
-        db, principal, tools, limits, workflow_id, changes, summary=f"restored version {number}"
+        db,
+        principal,
+        tools,
+        limits,
+        schedules,
+        workflow_id,
+        changes,
+        summary=f"restored version {number}",
     )
 
 

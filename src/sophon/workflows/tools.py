@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import select
 
+from sophon.cron.context import CronContext
 from sophon.identity.auth import principals
 from sophon.platform.errors import DomainError
 from sophon.platform.permissions import Permission
@@ -45,7 +46,7 @@ def _needs(principal: Principal, *any_of: Permission) -> str | None:
     return f"Your user lacks the {any_of[0].value} permission."
 
 
-def workflow_tools(registry: ToolRegistry) -> list[Tool]:
+def workflow_tools(registry: ToolRegistry, schedules: CronContext) -> list[Tool]:
     async def run_list(context: ToolContext, arguments: ListArguments) -> ToolResult:
         if context.database is None or context.tenant_id is None or context.principal_id is None:
             return ToolResult.error("No user to act for.")
@@ -113,6 +114,7 @@ def workflow_tools(registry: ToolRegistry) -> list[Tool]:
                     principal,
                     registry,
                     limits,
+                    schedules,
                     arguments.definition,
                     agent_authored=True,
                     summary=f"written by the agent {context.agent_id}",
