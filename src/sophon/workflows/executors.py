@@ -184,7 +184,7 @@ def tool_context(step: Step) -> ToolContext:
 
 async def skill(step: Step) -> Result:
     config = step.resolved()
-    tool = step.services.tools.get(str(config.get("skill")))
+    tool = step.services.tools.for_tenant(step.tenant_id).get(str(config.get("skill")))
     if tool is None:
         raise NodeFailed(f"No tool named {config.get('skill')!r} in the catalog.", "unknown_tool")
     arguments = step.state.get("approvedArguments")

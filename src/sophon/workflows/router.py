@@ -7,13 +7,16 @@ from typing import Annotated, Any, Literal
 from fastapi import Body, Query, status
 
 from sophon.deps import DbDep, GatewayDep, PageDep
+from sophon.gateway import Gateway
 from sophon.identity.guard import PrincipalDep, requires, requires_any
 from sophon.platform.access import api_router
 from sophon.platform.errors import Conflict
 from sophon.platform.pagination import Page, page_in_memory, page_of
 from sophon.platform.permissions import Permission as P
+from sophon.platform.principal import Principal
 from sophon.platform.schemas import VersionNumber, error_responses
 from sophon.settings import Settings
+from sophon.tools.registry import ToolRegistry
 from sophon.workflows import run_service as runs
 from sophon.workflows import service as workflows
 from sophon.workflows.definition import Limits, validate
@@ -53,6 +56,11 @@ CHANGE = error_responses(404, 409, 413, 422)
 RunStatusQ = Literal["Queued", "Running", "Waiting", "Paused", "Completed", "Failed", "Cancelled"]
 
 
+def _catalog(gateway: Gateway, principal: Principal) -> ToolRegistry:
+    """The tools a definition may name: the catalog with the tenant's bridged MCP tools."""
+    return gateway.tools.for_tenant(principal.tenant_id)
+
+
 def limits(settings: Settings) -> Limits:
     return Limits(settings.workflow_max_nodes, settings.workflow_max_definition_bytes)
 
@@ -80,7 +88,7 @@ async def create_workflow(
     """Saves a workflow as version 1. With a step at Medium risk or above, `enabled: true` asks
     for an approval first (the workflow is enabled once it is approved)."""
     workflow = await workflows.create(
-        db, principal, gateway.tools, limits(gateway.settings), gateway.cron, body
+        db, principal, _catalog(gateway, principal), limits(gateway.settings), gateway.cron, body
     )
     return workflow_out(workflow)
 
@@ -103,7 +111,7 @@ async def import_workflow(
     workflow = await workflows.create(
         db,
         principal,
-        gateway.tools,
+        _catalog(gateway, principal),
         limits(gateway.settings),
         gateway.cron,
         raw,
@@ -115,10 +123,10 @@ async def import_workflow(
 @router.post("/validate", operation_id="validateWorkflow", responses=error_responses(413, 422))
 @manage
 async def validate_workflow(
-    gateway: GatewayDep, body: Annotated[dict[str, Any], DEFINITION]
+    gateway: GatewayDep, principal: PrincipalDep, body: Annotated[dict[str, Any], DEFINITION]
 ) -> ValidationOut:
     """Checks a definition without saving it: 200 with its risk, or 422 naming node and field."""
-    checked = validate(body, gateway.tools, limits(gateway.settings))
+    checked = validate(body, _catalog(gateway, principal), limits(gateway.settings))
     return ValidationOut(
         valid=True,
         risk=checked.risk,
@@ -161,7 +169,13 @@ async def update_workflow(
     """Changes the fields given; a changed definition is a new version. Enabling (or changing a
     step at Medium risk or above of) a risky workflow asks for an approval."""
     workflow = await workflows.update(
-        db, principal, gateway.tools, limits(gateway.settings), gateway.cron, workflow_id, body
+        db,
+        principal,
+        _catalog(gateway, principal),
+        limits(gateway.settings),
+        gateway.cron,
+        workflow_id,
+        body,
     )
     return workflow_out(workflow)
 
@@ -226,7 +240,7 @@ async def clone(
     workflow = await workflows.clone(
         db,
         principal,
-        gateway.tools,
+        _catalog(gateway, principal),
         limits(gateway.settings),
         gateway.cron,
         workflow_id,
@@ -268,7 +282,13 @@ async def restore(
 ) -> WorkflowOut:
     """Makes an old version's definition the current one, as a new version."""
     workflow = await workflows.restore(
-        db, principal, gateway.tools, limits(gateway.settings), gateway.cron, workflow_id, number
+        db,
+        principal,
+        _catalog(gateway, principal),
+        limits(gateway.settings),
+        gateway.cron,
+        workflow_id,
+        number,
     )
     return workflow_out(workflow)
 

@@ -112,7 +112,7 @@ def workflow_tools(registry: ToolRegistry, schedules: CronContext) -> list[Tool]
                 workflow = await workflows.create(
                     db,
                     principal,
-                    registry,
+                    registry.for_tenant(context.tenant_id),
                     limits,
                     schedules,
                     arguments.definition,
