@@ -174,3 +174,21 @@ async def test_an_agent_run_whose_end_went_unseen_is_settled_by_the_next_tick(
     await tick(app)
     (settled_run,) = await history(client, admin, job["id"])
     assert settled_run["status"] == "Succeeded"
+
+
+async def test_a_run_that_keeps_crashing_ends_failed_after_its_retry(
+    client: httpx.AsyncClient, admin: Caller, gateway: Gateway
+) -> None:
+    async def broken(host: str) -> Sequence[str]:
+        raise RuntimeError("resolver exploded")
+
+    gateway.cron.resolver = broken
+    job = await approve(
+        client,
+        admin,
+        await create_job(client, admin, name="crashy", action=webhook("http://x.example.com/")),
+    )
+    await _trigger(client, admin, job["id"])
+    (run,) = await settled(client, admin, job["id"], within=30)
+    assert run["status"] == "Failed"
+    assert "resolver exploded" in run["error"]

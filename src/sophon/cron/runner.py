@@ -136,6 +136,21 @@ class CronRunner:
         return self._tls
 
     async def handle(self, claimed: ClaimedJob) -> dict[str, Any] | None:
+        try:
+            return await self._handle(claimed)
+        except Exception as exc:  # re-raised: the queue retries; the last attempt ends the run
+            if claimed.attempts >= claimed.max_attempts:
+                await self._give_up(claimed, f"The run failed: {exc!r}")
+            raise
+
+    async def _give_up(self, claimed: ClaimedJob, error: str) -> None:
+        async with self.database.transaction(tenant_id=claimed.tenant_id) as db:
+            run = await db.get(CronRun, str(claimed.payload.get("runId")), with_for_update=True)
+            if run is not None and run.status == RunStatus.RUNNING.value:
+                job = await db.get(CronJob, run.job_id, with_for_update=True)
+                await finish(db, run, job, RunStatus.FAILED, error)
+
+    async def _handle(self, claimed: ClaimedJob) -> dict[str, Any] | None:
         run_id = str(claimed.payload.get("runId"))
         async with self.database.transaction(readonly=True, tenant_id=claimed.tenant_id) as db:
             work = await self._peek(db, run_id)  # most runs need no write before their work
