@@ -1,0 +1,109 @@
+"""A Gateway SIGKILLed right after a cron job fired (its webhook still in flight, held by the
+receiver) never fires that time again: the next process finishes the run it inherited and the
+job keeps exactly one history record for that time."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.server import GatewayProcess
+from tests.identity_helpers import PASSWORD
+from tests.webhooks.receiver import Receiver
+
+pytestmark = pytest.mark.slow
+
+FAST = {
+    "SOPHON_TASK_LEASE_SECONDS": "3",
+    "SOPHON_QUEUE_POLL_SECONDS": "0.2",
+    "SOPHON_CRON_MAX_SLEEP_SECONDS": "1",
+    "SOPHON_HEARTBEAT_ENABLED": "false",
+    "SOPHON_RATE_LIMITS_ENABLED": "false",
+    "SOPHON_OUTBOUND_ALLOW": "127.0.0.1",
+    "SOPHON_ARGON2_MEMORY_KIB": "64",
+    "SOPHON_ARGON2_TIME_COST": "1",
+    "SOPHON_ARGON2_PARALLELISM": "1",
+}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver().start()
+    yield server
+    server.hold.clear()
+    server.stop()
+
+
+def wait_until(check: Any, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_a_fire_interrupted_by_a_kill_is_never_fired_again(
+    tmp_path: Path, database_url: str, receiver: Receiver
+) -> None:
+    data = tmp_path / "data"
+    first = GatewayProcess(data, database_url, **FAST)
+    second = GatewayProcess(data, database_url, **FAST)
+    try:
+        first.start(timeout=90)
+        setup = (data / "setup-token").read_text().strip()
+        made = httpx.post(
+            f"{first.url}/api/auth/setup",
+            json={"setupToken": setup, "email": "a@example.com", "password": PASSWORD,
+                  "displayName": "A"},
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        headers = {"Authorization": f"Bearer {made.json()['accessToken']}"}
+        due = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
+        stamp = due.isoformat().replace("+00:00", "Z")
+        job = httpx.post(
+            f"{first.url}/api/cron",
+            headers=headers,
+            json={
+                "name": "once",
+                "scheduleType": "one-shot",
+                "expression": stamp,
+                "action": {"type": "webhook", "url": f"{receiver.url}/hook"},
+            },
+        ).json()
+        approved = httpx.post(
+            f"{first.url}/api/approvals/{job['approvalId']}/approve", headers=headers
+        )
+        assert approved.status_code == 200, approved.text
+        receiver.hold.set()
+        wait_until(lambda: len(receiver.of("/hook")) >= 1)  # fired, its request in flight
+        first.stop(signal.SIGKILL)
+        receiver.hold.clear()
+
+        second.start(timeout=90)
+        history = f"{second.url}/api/cron/{job['id']}/history"
+
+        def settled() -> bool:
+            runs = httpx.get(history, headers=headers).json()["items"]
+            return bool(runs) and all(r["status"] != "Running" for r in runs)
+
+        wait_until(settled)
+        runs = httpx.get(history, headers=headers).json()["items"]
+        assert [(r["scheduledFor"], r["status"]) for r in runs] == [
+            (due.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "Succeeded")
+        ], runs
+        after = httpx.get(f"{second.url}/api/cron/{job['id']}", headers=headers).json()
+        assert after["status"] == "Completed"
+        assert after["nextRunAt"] is None
+        # the inherited run was retried (at least once); no second fire was recorded
+        assert len(receiver.of("/hook")) >= 2
+    finally:
+        for gateway in (first, second):
+            gateway.kill()
