@@ -1,6 +1,6 @@
 """webhooks: outbound endpoints, deliveries and attempts; inbound receivers and receipts
 
-Revision ID: 0011_webhooks
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-07 12:30:29.560398
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import sophon.platform.db
 
-revision: str = "0011_webhooks"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
