@@ -19,7 +19,6 @@ from sophon.agents import service as agents
 from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
 from sophon.chat import service as chat
-from sophon.cron import signing
 from sophon.cron.context import CronContext
 from sophon.cron.firing import SYSTEM_ACTOR, audience, run_payload
 from sophon.cron.models import CronJob, CronRun, RunStatus
@@ -36,6 +35,7 @@ from sophon.platform.queue import ClaimedJob
 from sophon.platform.tenancy import ALL_TENANTS
 from sophon.runtime.sandbox import SandboxSpec, SandboxUnavailable, run_sandboxed
 from sophon.tasks import service as tasks
+from sophon.webhooks import signing
 
 log = logging.getLogger("sophon.cron")
 
@@ -275,7 +275,7 @@ class CronRunner:
             headers.setdefault("content-type", "application/json")
         if work.secret is not None:
             stamp = int(utcnow().timestamp())
-            headers.update(signing.headers(work.secret, new_id("msg"), stamp, raw))
+            headers.update(signing.outbound_headers([work.secret], new_id("msg"), stamp, raw))
         settings = self.ctx.settings
         client = outbound_client(
             allow=split_allow_setting(settings.outbound_allow),

@@ -14,7 +14,7 @@ from sophon.approvals import service as approvals
 from sophon.approvals.models import Approval
 from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
-from sophon.cron import actions, firing, signing
+from sophon.cron import actions, firing
 from sophon.cron.context import CronContext
 from sophon.cron.models import CronJob, CronRun, JobStatus, ScheduleType, Trigger
 from sophon.cron.schedule import parse
@@ -23,6 +23,7 @@ from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.principal import Principal
 from sophon.tools.registry import RiskLevel
+from sophon.webhooks import signing
 
 APPROVE_ACTION = "cron.approve"
 UTC_NAME = "UTC"
