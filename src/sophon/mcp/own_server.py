@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import mcp_types as types
 from mcp.server import Server
@@ -71,8 +72,27 @@ class _SophonServer(Server[Any]):
 
 
 class Stats:
+    """Calls served, and the handshake-era connections that listed tools (by tenant), told
+    `notifications/tools/list_changed` when that tenant's catalog changes."""
+
     def __init__(self) -> None:
         self.calls_served = 0
+        self.listeners: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+
+    def listen(self, ctx: ServerRequestContext[Any, Any], tenant_id: str) -> None:
+        connection = getattr(ctx.session, "_connection", None)
+        if connection is not None and hasattr(connection, "send_tool_list_changed"):
+            self.listeners[connection] = tenant_id
+
+    def tools_changed(self, tenant_id: str) -> None:
+        for connection, tenant in list(self.listeners.items()):
+            if tenant == tenant_id:
+                task = asyncio.get_running_loop().create_task(connection.send_tool_list_changed())
+                _pending.add(task)
+                task.add_done_callback(_pending.discard)
+
+
+_pending: set[asyncio.Task[None]] = set()
 
 
 def caller_of(ctx: ServerRequestContext[Any, Any]) -> McpCaller:
@@ -123,7 +143,9 @@ def build_server(
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        tools = exposed_tools(gateway_of(), config, caller_of(ctx))
+        caller = caller_of(ctx)
+        stats.listen(ctx, caller.principal.tenant_id)
+        tools = exposed_tools(gateway_of(), config, caller)
         return types.ListToolsResult(tools=[_wire_tool(t) for t in tools])
 
     async def call_tool(
