@@ -3,7 +3,7 @@ exposing `BENCHMARK = Benchmark(name, summary, run)` and one line here."""
 
 from __future__ import annotations
 
-from bench import chat, cold_start, http_trivial, hubs, idle_rss, mcp, memory
+from bench import chat, cold_start, dashboard, http_trivial, hubs, idle_rss, mcp, memory
 from bench.harness import Benchmark
 
 BENCHMARKS: list[Benchmark] = [
@@ -13,6 +13,7 @@ BENCHMARKS: list[Benchmark] = [
     hubs.BENCHMARK,
     chat.BENCHMARK,
     memory.BENCHMARK,
+    dashboard.BENCHMARK,
     mcp.BENCHMARK,
 ]
 

@@ -41,6 +41,7 @@ from sophon.settings import Settings
 from sophon.tasks import router as tasks_router
 from sophon.tenants import router as tenants_router
 from sophon.tools import router as tools_router
+from sophon.web.router import install_web
 
 if TYPE_CHECKING:
     from sophon.runtime.engine import AgentRuntime
@@ -112,6 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_mcp(app, settings)
     setattr(app.state, BEFORE_SHUTDOWN, [*getattr(app.state, BEFORE_SHUTDOWN, []), _stopping(app)])
     install_docs(app)
+    install_web(app)  # last: the app shell answers GET for paths no other route takes
     route_index.install(app.router)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -285,3 +285,18 @@ async def test_max_users_caps_user_creation(
         "/api/admin/audit", params={"action": "user.create"}, headers=admin.headers
     )
     assert [e["details"]["email"] for e in trail.json()["items"]] == ["second@example.com"]
+
+
+@pytest.mark.parametrize("config_key", ["valid"], indirect=True)
+async def test_me_lists_the_licence_features_in_effect(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    """`GET /api/auth/me` names them, so a client shows only what the licence allows."""
+    assert (await client.get("/api/auth/me", headers=admin.headers)).json()["features"] == ["rbac"]
+
+
+@pytest.mark.parametrize("config_key", ["expired"], indirect=True)
+async def test_me_lists_no_feature_of_an_expired_licence(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    assert (await client.get("/api/auth/me", headers=admin.headers)).json()["features"] == []

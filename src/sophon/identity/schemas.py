@@ -40,6 +40,11 @@ class SetupIn(RequestModel):
     display_name: str = Field(min_length=1, max_length=200)
 
 
+class SetupStatusOut(ApiModel):
+    required: bool = Field(description="True while no user exists: the first-run setup is due.")
+    auto_admin: bool = Field(description="Requests without credentials act as the local admin.")
+
+
 class SessionOut(ApiModel):
     id: str
     created_at: Timestamp
@@ -92,6 +97,9 @@ class MeOut(ApiModel):
     tenants: list[TenantRef]
     tier: str
     auth_method: str
+    features: list[str] = Field(
+        default_factory=list, description="Licence features in effect (e.g. `rbac`)."
+    )
 
 
 class UserCreateIn(RequestModel):

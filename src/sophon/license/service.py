@@ -146,6 +146,13 @@ class LicenseService:
         current = await self.current(db)
         return current is not None and current.has_feature(feature)
 
+    async def features(self, db: AsyncSession) -> list[str]:
+        """The licence features in effect (what `has_feature` grants), for clients to show."""
+        current = await self.current(db)
+        if current is None:
+            return []
+        return sorted(f for f in current.features if current.has_feature(f))
+
     def verify(self, key: str) -> License:
         return read_key(key, self.settings.license_public_key, "given")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -71,6 +72,12 @@ class JwtCodec:
     def __init__(self, key: bytes, lifetime: timedelta) -> None:
         self._key = key
         self.lifetime = lifetime
+
+    def derived(self, purpose: str, lifetime: timedelta) -> JwtCodec:
+        """A codec for another purpose, keyed from this one: its tokens and this codec's never
+        pass for each other."""
+        key = hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
+        return JwtCodec(key, lifetime)
 
     def issue(self, user_id: str, session_id: str, tenant_id: str) -> tuple[str, datetime]:
         now = utcnow()

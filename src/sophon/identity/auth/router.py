@@ -17,16 +17,52 @@ from sophon.identity.schemas import (
     PasswordIn,
     SessionOut,
     SetupIn,
+    SetupStatusOut,
     TokenIn,
     TokenOut,
 )
 from sophon.identity.views import token_out, user_out
 from sophon.platform.access import api_router, public
+from sophon.platform.errors import NotAuthorized, Unauthenticated
 from sophon.platform.pagination import Page, page_in_memory
 from sophon.platform.throttle import client_ip
 
 router = api_router("/auth", tags=["Auth"])
 password_pending_ok = requires(allow_pending_password=True)
+REFRESH_COOKIE = "sophon_refresh"
+REFRESH_COOKIE_PATH = "/api/auth/refresh/cookie"
+KEEP_HEADER = "x-sophon-refresh"
+CSRF_HEADER = "x-sophon-csrf"
+
+
+def _keep_signed_in(
+    request: Request, response: Response, gateway: GatewayDep, issued: auth_service.IssuedLogin
+) -> None:
+    """With `X-Sophon-Refresh: cookie` (the Dashboard), also sets the refresh cookie: httpOnly,
+    SameSite=Strict, Secure over TLS, sent only to its own endpoint."""
+    if request.headers.get(KEEP_HEADER) != "cookie":
+        return
+    value, expires = auth_service.refresh_cookie(gateway.auth, issued)
+    response.set_cookie(
+        REFRESH_COOKIE,
+        value,
+        expires=expires,
+        path=REFRESH_COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _same_origin(request: Request) -> None:
+    """The refresh cookie's CSRF guard: a custom header (which no cross-site form or simple
+    request can send) and, when the browser names one, an Origin equal to the Gateway's."""
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if request.headers.get(CSRF_HEADER) != "1" or (origin is not None and origin != own):
+        raise NotAuthorized(
+            "A cookie refresh must come from the Dashboard itself.", {"reason": "csrf"}
+        )
 
 
 async def _login_out(db: DbDep, issued: auth_service.IssuedLogin) -> LoginOut:
@@ -40,8 +76,11 @@ async def _login_out(db: DbDep, issued: auth_service.IssuedLogin) -> LoginOut:
 
 @router.post("/login", operation_id="login", responses={401: {}, 429: {}})
 @public
-async def login(body: LoginIn, request: Request, db: DbDep, gateway: GatewayDep) -> LoginOut:
-    """Email and password → a JWT bound to a new sign-in session."""
+async def login(
+    body: LoginIn, request: Request, response: Response, db: DbDep, gateway: GatewayDep
+) -> LoginOut:
+    """Email and password → a JWT bound to a new sign-in session (with `X-Sophon-Refresh:
+    cookie`, also the Dashboard's refresh cookie)."""
     issued = await auth_service.login(
         db,
         gateway.auth,
@@ -50,12 +89,25 @@ async def login(body: LoginIn, request: Request, db: DbDep, gateway: GatewayDep)
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
+    _keep_signed_in(request, response, gateway, issued)
     return await _login_out(db, issued)
+
+
+@router.get("/setup", operation_id="getSetupStatus")
+@public
+async def setup_status(db: DbDep, gateway: GatewayDep) -> SetupStatusOut:
+    """Whether the first-run setup is still due (no user exists yet), and whether this Gateway
+    runs AutoAdmin (no sign-in needed)."""
+    return SetupStatusOut(
+        required=await auth_service.setup_required(db), auto_admin=gateway.settings.auto_admin
+    )
 
 
 @router.post("/setup", operation_id="setup", status_code=status.HTTP_201_CREATED)
 @public
-async def setup(body: SetupIn, request: Request, db: DbDep, gateway: GatewayDep) -> LoginOut:
+async def setup(
+    body: SetupIn, request: Request, response: Response, db: DbDep, gateway: GatewayDep
+) -> LoginOut:
     """Creates the first Admin with the one-time setup token from the data dir (once)."""
     issued = await auth_service.setup_first_admin(
         db,
@@ -68,6 +120,7 @@ async def setup(body: SetupIn, request: Request, db: DbDep, gateway: GatewayDep)
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
+    _keep_signed_in(request, response, gateway, issued)
     return await _login_out(db, issued)
 
 
@@ -78,19 +131,38 @@ async def refresh(principal: PrincipalDep, db: DbDep, gateway: GatewayDep) -> Lo
     return await _login_out(db, await auth_service.refresh(db, gateway.auth, principal))
 
 
+@router.post("/refresh/cookie", operation_id="refreshFromCookie", responses={401: {}, 403: {}})
+@public
+async def refresh_from_cookie(request: Request, db: DbDep, gateway: GatewayDep) -> LoginOut:
+    """The Dashboard's refresh: a new JWT for the session its httpOnly refresh cookie names
+    (needs the `X-Sophon-CSRF: 1` header and a same-origin request)."""
+    _same_origin(request)
+    cookie = request.cookies.get(REFRESH_COOKIE)
+    if not cookie:
+        raise Unauthenticated("No refresh cookie: sign in.")
+    issued = await auth_service.refresh_with_cookie(db, gateway.auth, cookie)
+    return await _login_out(db, issued)
+
+
 @router.post("/logout", operation_id="logout", status_code=status.HTTP_204_NO_CONTENT)
 @password_pending_ok
 async def logout(principal: PrincipalDep, db: DbDep) -> Response:
-    """Revokes the current session."""
+    """Revokes the current session (and clears the Dashboard's refresh cookie)."""
     await auth_service.logout(db, principal)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(
+        REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, httponly=True, samesite="strict"
+    )
+    return response
 
 
 @router.get("/me", operation_id="getMe")
 @password_pending_ok
 async def me(principal: PrincipalDep, db: DbDep, gateway: GatewayDep) -> MeOut:
-    """The caller: user, roles, effective permissions, tenants and tier."""
-    return await me_service.describe(db, principal, gateway.settings.tier)
+    """The caller: user, roles, effective permissions, tenants, tier and licence features."""
+    described = await me_service.describe(db, principal, gateway.settings.tier)
+    described.features = await gateway.license.features(db)
+    return described
 
 
 @router.post("/password", operation_id="changePassword", status_code=status.HTTP_204_NO_CONTENT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sophon.audit import service as audit
 from sophon.audit.marks import audited
 from sophon.identity.auth.credential_cache import CredentialCache
-from sophon.identity.auth.principals import SessionPolicy, session_alive
+from sophon.identity.auth.principals import SessionPolicy, from_jwt, session_alive
 from sophon.identity.auth.revocation import credentials_revoked
 from sophon.identity.bootstrap import discard_setup_token_on_commit, read_setup_token
 from sophon.identity.models import ApiToken, AuthSession, User
@@ -193,6 +193,34 @@ async def refresh(db: AsyncSession, config: AuthConfig, principal: Principal) ->
     token, expires = config.jwt.issue(user.id, session.id, session.tenant_id)
     await audit.record(db, principal, "auth.refresh", ("session", session.id))
     return IssuedLogin(token, min(expires, session.expires_at), session, user)
+
+
+def _cookie_codec(config: AuthConfig, lifetime: timedelta) -> JwtCodec:
+    return config.jwt.derived("dashboard-refresh-cookie", lifetime)
+
+
+def refresh_cookie(config: AuthConfig, issued: IssuedLogin) -> tuple[str, datetime]:
+    """A refresh credential for the Dashboard's httpOnly cookie, naming the sign-in session and
+    valid until the session's absolute end (the session's idle timeout and revocation still
+    apply at each use). It is never accepted as an access token, nor an access token as it."""
+    session = issued.session
+    codec = _cookie_codec(config, session.expires_at - utcnow())
+    token, _ = codec.issue(issued.user.id, session.id, session.tenant_id)
+    return token, session.expires_at
+
+
+@audited("auth.refresh")
+async def refresh_with_cookie(db: AsyncSession, config: AuthConfig, cookie: str) -> IssuedLogin:
+    """A new access token for the live session the refresh cookie names."""
+    codec = _cookie_codec(config, config.sessions.absolute)
+    found = await from_jwt(db, codec, config.sessions, cookie, None)
+    set_session_tenant(db.sync_session, found.principal.tenant_id)
+    return await refresh(db, config, found.principal)
+
+
+async def setup_required(db: AsyncSession) -> bool:
+    """Whether the first-run setup is still due (no user exists)."""
+    return not await users_service.any_user(db)
 
 
 async def _revoke(db: AsyncSession, session: AuthSession) -> None:

@@ -1,0 +1,60 @@
+// Signing in and out. `boot()` decides what a fresh page load shows: the app (a refresh cookie
+// still names a live session, or the Gateway runs AutoAdmin), the first-run setup form (no user
+// exists yet), or the sign-in form.
+import { api, acceptLogin, forgetLogin, refreshAccess } from "./api.js";
+import { session } from "./session.js";
+
+const KEEP = { "X-Sophon-Refresh": "cookie" }; // asks the Gateway for the refresh cookie
+
+export async function loadMe() {
+  const me = await api.get("/api/auth/me");
+  session.set((s) => ({ ...s, me }));
+  return me;
+}
+
+// a hint, not a secret: whether this browser holds a refresh cookie worth trying
+const HINT = "sophon.signedIn";
+
+export async function boot() {
+  if (localStorage.getItem(HINT)) {
+    if (await refreshAccess()) {
+      await loadMe();
+      return "app";
+    }
+    localStorage.removeItem(HINT);
+  }
+  const status = await api.get("/api/auth/setup");
+  if (status.autoAdmin) {
+    await loadMe(); // AutoAdmin: requests need no credentials
+    return "app";
+  }
+  return status.required ? "setup" : "signin";
+}
+
+export async function signIn(email, password) {
+  acceptLogin(await api.post("/api/auth/login", { email, password }, { headers: KEEP, retry: false }));
+  localStorage.setItem(HINT, "1");
+  await loadMe();
+}
+
+export async function setUp(fields) {
+  acceptLogin(await api.post("/api/auth/setup", fields, { headers: KEEP, retry: false }));
+  localStorage.setItem(HINT, "1");
+  await loadMe();
+}
+
+export async function signOut() {
+  try {
+    await api.post("/api/auth/logout", undefined, { retry: false });
+  } finally {
+    localStorage.removeItem(HINT);
+    forgetLogin();
+  }
+}
+
+/** Acts in another tenant the user belongs to (X-Sophon-Tenant on every request). */
+export async function switchTenant(slug) {
+  const own = session.get().me?.tenants?.[0]?.slug;
+  session.set((s) => ({ ...s, tenant: slug === own ? null : slug }));
+  await loadMe();
+}

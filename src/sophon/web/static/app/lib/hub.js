@@ -1,0 +1,81 @@
+// The official SignalR client (@microsoft/signalr's browser build, loaded on first use) talking
+// to /hubs/<name> with the in-memory access token; reconnects by itself.
+import { useEffect, useRef, useState } from "preact/hooks";
+import { refreshAccess } from "./api.js";
+import { session } from "./session.js";
+
+const SCRIPT = new URL("../../vendor/@microsoft/signalr/dist/browser/signalr.min.js", import.meta.url);
+let loading = null;
+
+export function loadSignalR() {
+  if (window.signalR) return Promise.resolve(window.signalR);
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = SCRIPT.href;
+      script.onload = () => resolve(window.signalR);
+      script.onerror = () => reject(new Error("The SignalR client failed to load."));
+      document.head.append(script);
+    });
+  }
+  return loading;
+}
+
+async function token() {
+  const state = session.get();
+  if (state.token && new Date(state.expiresAt).getTime() - Date.now() < 30_000) {
+    await refreshAccess();
+  }
+  return session.get().token || "";
+}
+
+/** A started connection to `/hubs/<hub>` with `handlers` ({EventName: fn}) registered. */
+export async function connectHub(hub, handlers = {}) {
+  const signalR = await loadSignalR();
+  const tenant = session.get().tenant;
+  const connection = new signalR.HubConnectionBuilder()
+    .withUrl(`/hubs/${hub}`, {
+      accessTokenFactory: token,
+      headers: tenant ? { "X-Sophon-Tenant": tenant } : {},
+    })
+    .withAutomaticReconnect()
+    .configureLogging(signalR.LogLevel.None)
+    .build();
+  for (const [name, handler] of Object.entries(handlers)) connection.on(name, handler);
+  await connection.start();
+  return connection;
+}
+
+/** Keeps a hub connection open while the component is mounted. `handlers` may change between
+ * renders (the latest ones are called). Returns {connection, state, error}. */
+export function useHub(hub, handlers, enabled = true) {
+  const latest = useRef(handlers);
+  latest.current = handlers;
+  const [state, setState] = useState({ connection: null, state: "connecting", error: null });
+  useEffect(() => {
+    if (!enabled) return undefined;
+    let stopped = false;
+    let connection = null;
+    const names = Object.keys(handlers);
+    const proxies = Object.fromEntries(
+      names.map((name) => [name, (...args) => latest.current[name]?.(...args)]),
+    );
+    connectHub(hub, proxies).then(
+      (made) => {
+        connection = made;
+        if (stopped) return made.stop();
+        made.onreconnecting(() => setState((s) => ({ ...s, state: "reconnecting" })));
+        made.onreconnected(() => setState((s) => ({ ...s, state: "connected" })));
+        made.onclose(() => !stopped && setState((s) => ({ ...s, state: "disconnected" })));
+        setState({ connection: made, state: "connected", error: null });
+        return null;
+      },
+      (error) => !stopped && setState({ connection: null, state: "failed", error }),
+    );
+    return () => {
+      stopped = true;
+      if (connection) connection.stop();
+    };
+  }, [hub, enabled, session.get().tenant]);
+  return state;
+}

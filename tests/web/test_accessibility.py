@@ -1,0 +1,49 @@
+"""axe-core over every page of the Dashboard, in both themes and on a phone-sized screen: no
+serious or critical violation, no console error."""
+
+from __future__ import annotations
+
+from tests.identity_helpers import Caller
+from tests.web.dashboard import Dashboard, call
+
+PAGES = {
+    "/chat": "Chat",
+    "/approvals": "Approvals",
+    "/tasks": "Tasks",
+    "/memory": "Memory",
+    "/agents": "Agents",
+    "/models": "Models",
+    "/admin/users": "Users",
+    "/admin/roles": "Roles",
+    "/admin/tokens": "API tokens",
+    "/admin/license": "Licence",
+    "/admin/audit": "Audit log",
+    "/operations": "Operations",
+    "/account": "Account",
+    "/nowhere": "Page not found",
+}
+
+
+async def test_every_page_passes_axe(signed_in: Dashboard, web_admin: Caller) -> None:
+    agents = await call(signed_in.live, web_admin, "GET", "/api/agents")
+    pages = {**PAGES, f"/agents/{agents['items'][0]['id']}": "default"}
+    found = {}
+    for theme in ("light", "dark"):
+        await signed_in.page.emulate_media(color_scheme=theme)
+        for path, heading in pages.items():
+            await signed_in.open(path)
+            await signed_in.heading(heading)
+            await signed_in.page.wait_for_load_state("networkidle")
+            violations = await signed_in.axe()
+            if violations:
+                found[f"{theme} {path}"] = violations
+    assert found == {}
+    assert signed_in.browser.errors == []
+
+
+async def test_sign_in_page_passes_axe_on_a_phone(dashboard: Dashboard, web_admin: object) -> None:
+    await dashboard.page.set_viewport_size({"width": 390, "height": 844})
+    await dashboard.open("/")
+    await dashboard.page.get_by_role("heading", name="Sign in to Sophon").wait_for()
+    assert await dashboard.axe() == []
+    assert dashboard.browser.errors == []
