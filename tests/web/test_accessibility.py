@@ -13,6 +13,7 @@ PAGES = {
     "/memory": "Memory",
     "/agents": "Agents",
     "/models": "Models",
+    "/settings/mcp": "MCP",
     "/admin/users": "Users",
     "/admin/roles": "Roles",
     "/admin/tokens": "API tokens",
