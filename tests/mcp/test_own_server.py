@@ -81,6 +81,10 @@ async def test_the_sdk_client_lists_and_calls_tools_over_streamable_http(
 ) -> None:
     made = await mint(live, owner)
     assert made["token"].startswith("mcp_")
+    remembered = await live.http.post(
+        "/api/memory/entries", headers=owner.headers, json={"content": "The sky is green here."}
+    )
+    assert remembered.status_code == 201, remembered.text
     async with session(live, made["token"]) as mcp:
         assert mcp.server_info is not None
         assert mcp.server_info.name == "sophon"
@@ -95,6 +99,11 @@ async def test_the_sdk_client_lists_and_calls_tools_over_streamable_http(
         agent = next(r for r in resources if r.name == "agents/default")
         read = await mcp.read_resource(agent.uri)
         assert '"name": "default"' in read.contents[0].text  # type: ignore[union-attr]
+        memory = next(r for r in resources if r.name == f"memory/{remembered.json()['id']}")
+        read = await mcp.read_resource(memory.uri)
+        assert "The sky is green here." in read.contents[0].text  # type: ignore[union-attr]
+        with pytest.raises(MCPError):
+            await mcp.read_resource("sophon://memory/mem_nothing")
         with pytest.raises(MCPError):
             await mcp.call_tool("code.execute", {"code": "print(1)"})
     status = (await live.http.get("/api/mcp/server/status", headers=owner.headers)).json()
