@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import mcp_types as types
 import pytest
 from fastapi import FastAPI
 from mcp.client.session import ClientSession
@@ -24,6 +25,8 @@ from mcp.shared.exceptions import MCPError
 from mcp import Client
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller, setup_admin
+from tests.mcp.conftest import stdio_registration
+from tests.mcp.mcp_helpers import register
 from tests.realtime.live import Live, serve_live
 
 INIT = {
@@ -78,6 +81,10 @@ async def test_the_sdk_client_lists_and_calls_tools_over_streamable_http(
 ) -> None:
     made = await mint(live, owner)
     assert made["token"].startswith("mcp_")
+    remembered = await live.http.post(
+        "/api/memory/entries", headers=owner.headers, json={"content": "The sky is green here."}
+    )
+    assert remembered.status_code == 201, remembered.text
     async with session(live, made["token"]) as mcp:
         assert mcp.server_info is not None
         assert mcp.server_info.name == "sophon"
@@ -92,6 +99,11 @@ async def test_the_sdk_client_lists_and_calls_tools_over_streamable_http(
         agent = next(r for r in resources if r.name == "agents/default")
         read = await mcp.read_resource(agent.uri)
         assert '"name": "default"' in read.contents[0].text  # type: ignore[union-attr]
+        memory = next(r for r in resources if r.name == f"memory/{remembered.json()['id']}")
+        read = await mcp.read_resource(memory.uri)
+        assert "The sky is green here." in read.contents[0].text  # type: ignore[union-attr]
+        with pytest.raises(MCPError):
+            await mcp.read_resource("sophon://memory/mem_nothing")
         with pytest.raises(MCPError):
             await mcp.call_tool("code.execute", {"code": "print(1)"})
     status = (await live.http.get("/api/mcp/server/status", headers=owner.headers)).json()
@@ -272,3 +284,32 @@ async def test_agent_chat_sends_a_message_and_returns_the_reply(live: Live, owne
         assert not again.is_error, again
         missing = await mcp.call_tool("agent.chat", {"message": "x", "agent": "nobody"})
         assert missing.is_error
+
+
+async def test_clients_hear_tools_list_changed_when_bridged_tools_arrive(
+    live: Live, owner: Caller
+) -> None:
+    config = (await live.http.get("/api/mcp/server/config", headers=owner.headers)).json()
+    config["expose"]["tools"] = ["datetime.*", "mcp.*"]
+    assert (
+        await live.http.put("/api/mcp/server/config", headers=owner.headers, json=config)
+    ).status_code == 200
+    made = await mint(live, owner)
+    heard = asyncio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            heard.set()
+
+    headers = {"Authorization": f"Bearer {made['token']}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        streamable_http_client(f"{live.url}/mcp/http", http_client=http) as (read, write),
+        ClientSession(read, write, message_handler=on_message) as mcp,
+    ):
+        await mcp.initialize()
+        assert [t.name for t in (await mcp.list_tools()).tools] == ["datetime.now"]
+        await register(live.http, owner, stdio_registration())
+        await asyncio.wait_for(heard.wait(), 30)
+        names = [t.name for t in (await mcp.list_tools()).tools]
+        assert "mcp.demo.add" in names

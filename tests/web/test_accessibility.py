@@ -15,6 +15,7 @@ PAGES = {
     "/models": "Models",
     "/cron": "Cron jobs",
     "/workflows": "Workflows",
+    "/settings/mcp": "MCP",
     "/admin/users": "Users",
     "/admin/roles": "Roles",
     "/admin/tokens": "API tokens",

@@ -137,8 +137,13 @@ class McpEndpoint:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with self.sessions.run():
-            yield
+        watchers = self.gateway.mcp.watchers
+        watchers.append(self.stats.tools_changed)
+        try:
+            async with self.sessions.run():
+                yield
+        finally:
+            watchers.remove(self.stats.tools_changed)
 
 
 def endpoint_of(app: FastAPI) -> McpEndpoint:

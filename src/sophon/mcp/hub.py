@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,12 @@ class McpHub:
         self._loop_task: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
         self.ping_seconds = 10.0
+        self.watchers: list[Callable[[str], None]] = []
+        """Told the tenant whose bridged tools changed (the MCP server's list_changed)."""
+
+    def _catalog_changed(self, tenant_id: str) -> None:
+        for watcher in list(self.watchers):
+            watcher(tenant_id)
 
     # --- the catalog source --------------------------------------------------------------------
 
@@ -131,8 +137,11 @@ class McpHub:
             if tool.name not in spec.excluded:
                 catalog.append(link.catalog_tool(tool))
         newly_changed = changed - link.changed
+        before = [(t.name, t.description, t.parameters) for t in self._catalog.get(spec.id, [])]
         link.problems, link.changed = problems, changed
         self._catalog[spec.id] = catalog
+        if before != [(t.name, t.description, t.parameters) for t in catalog]:
+            self._catalog_changed(spec.tenant_id)
         if new or newly_changed:
             await self._record(link, new, newly_changed)
 
@@ -262,7 +271,8 @@ class McpHub:
 
     async def _drop(self, registration_id: str) -> None:
         link = self.links.pop(registration_id, None)
-        self._catalog.pop(registration_id, None)
+        if self._catalog.pop(registration_id, None) and link is not None:
+            self._catalog_changed(link.spec.tenant_id)
         if link is not None:
             await link.stop()
 

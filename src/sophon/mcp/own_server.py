@@ -6,10 +6,10 @@ from the HTTP request the transport attached (`sophon.endpoint` authenticated it
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import mcp_types as types
 from mcp.server import Server
@@ -20,15 +20,13 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from sophon import __version__
-from sophon.agents import service as agents
 from sophon.approvals import service as approvals
 from sophon.approvals.gate import wait_for_decision
 from sophon.approvals.models import ApprovalStatus
 from sophon.gateway import Gateway
-from sophon.mcp import agent_chat
+from sophon.mcp import agent_chat, resources
 from sophon.mcp.server_config import ServerConfigFile
 from sophon.mcp.tokens import McpCaller
-from sophon.platform.errors import NotFound
 from sophon.platform.permissions import Permission
 from sophon.tools.invoke import (
     InvalidToolArguments,
@@ -40,9 +38,7 @@ from sophon.tools.invoke import (
 from sophon.tools.registry import RiskLevel, Tool
 
 CALLER_KEY = "sophon.mcp.caller"
-AGENT_URI = "sophon://agents/"
 SERVER_NAME, SERVER_VERSION = "sophon", "1.0.0"
-RESOURCE_NOT_FOUND = -32002  # the MCP specification's code
 NOTIFY = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
 
 
@@ -71,8 +67,27 @@ class _SophonServer(Server[Any]):
 
 
 class Stats:
+    """Calls served, and the handshake-era connections that listed tools (by tenant), told
+    `notifications/tools/list_changed` when that tenant's catalog changes."""
+
     def __init__(self) -> None:
         self.calls_served = 0
+        self.listeners: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+
+    def listen(self, ctx: ServerRequestContext[Any, Any], tenant_id: str) -> None:
+        connection = getattr(ctx.session, "_connection", None)
+        if connection is not None and hasattr(connection, "send_tool_list_changed"):
+            self.listeners[connection] = tenant_id
+
+    def tools_changed(self, tenant_id: str) -> None:
+        for connection, tenant in list(self.listeners.items()):
+            if tenant == tenant_id:
+                task = asyncio.get_running_loop().create_task(connection.send_tool_list_changed())
+                _pending.add(task)
+                task.add_done_callback(_pending.discard)
+
+
+_pending: set[asyncio.Task[None]] = set()
 
 
 def caller_of(ctx: ServerRequestContext[Any, Any]) -> McpCaller:
@@ -123,7 +138,9 @@ def build_server(
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        tools = exposed_tools(gateway_of(), config, caller_of(ctx))
+        caller = caller_of(ctx)
+        stats.listen(ctx, caller.principal.tenant_id)
+        tools = exposed_tools(gateway_of(), config, caller)
         return types.ListToolsResult(tools=[_wire_tool(t) for t in tools])
 
     async def call_tool(
@@ -140,47 +157,15 @@ def build_server(
     async def list_resources(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        gateway, caller = gateway_of(), caller_of(ctx)
-        if not _resource_allowed(config, caller, "agents/"):
-            return types.ListResourcesResult(resources=[])
-        async with gateway.db.transaction(
-            readonly=True, tenant_id=caller.principal.tenant_id
-        ) as db:
-            rows = list((await db.scalars(agents.live().limit(200))).all())
-        return types.ListResourcesResult(
-            resources=[
-                types.Resource(
-                    uri=f"{AGENT_URI}{a.id}",
-                    name=f"agents/{a.name}",
-                    description=a.description or None,
-                    mime_type="application/json",
-                )
-                for a in rows
-            ]
-        )
+        expose = config.current().expose.resources
+        found = await resources.list_all(gateway_of(), caller_of(ctx), expose)
+        return types.ListResourcesResult(resources=found)
 
     async def read_resource(
         ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        gateway, caller = gateway_of(), caller_of(ctx)
-        uri = str(params.uri)
-        if not uri.startswith(AGENT_URI) or not _resource_allowed(config, caller, "agents/"):
-            raise MCPError(code=RESOURCE_NOT_FOUND, message=f"No resource {uri}.")
-        async with gateway.db.transaction(
-            readonly=True, tenant_id=caller.principal.tenant_id
-        ) as db:
-            try:
-                row = await agents.get(db, uri[len(AGENT_URI) :])
-            except NotFound:
-                raise MCPError(code=RESOURCE_NOT_FOUND, message=f"No resource {uri}.") from None
-        body = {"id": row.id, "name": row.name, "description": row.description, "tools": row.tools}
-        return types.ReadResourceResult(
-            contents=[
-                types.TextResourceContents(
-                    uri=uri, mime_type="application/json", text=json.dumps(body)
-                )
-            ]
-        )
+        expose = config.current().expose.resources
+        return await resources.read(gateway_of(), caller_of(ctx), expose, str(params.uri))
 
     async def subscribe(
         ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams
@@ -211,12 +196,6 @@ def build_server(
         on_subscribe_resource=subscribe,
         on_unsubscribe_resource=unsubscribe,
         on_list_prompts=list_prompts,
-    )
-
-
-def _resource_allowed(config: ServerConfigFile, caller: McpCaller, prefix: str) -> bool:
-    return caller.principal.can(Permission.VIEW_AGENTS) and matches(
-        f"{prefix}x", config.current().expose.resources
     )
 
 
