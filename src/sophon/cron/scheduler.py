@@ -20,6 +20,9 @@ from sophon.platform.events import Event, EventBus, Subscription
 
 log = logging.getLogger("sophon.cron")
 
+RUN_TASK_KINDS = frozenset({"cron", "workflow"})
+"""Kinds of the tasks a cron run waits for: an agent turn the job started, or a workflow run."""
+
 
 class SchedulerState(StrEnum):
     RUNNING = "running"
@@ -116,6 +119,8 @@ class CronScheduler:
         task_id = event.payload.get("taskId")
         if event.tenant_id is None or not isinstance(task_id, str):
             return
+        if event.payload.get("kind") not in RUN_TASK_KINDS:
+            return  # an ordinary chat turn: no cron run waits for it
         error = event.payload.get("error")
         async with self.database.transaction(tenant_id=event.tenant_id) as db:
             await settle_task(

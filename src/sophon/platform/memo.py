@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from sophon.platform.changes import TableWatch
 
@@ -56,8 +57,8 @@ class Memo(Generic[V]):
         self.ttl = ttl
         self._by_database: WeakKeyDictionary[Database, _PerDatabase[V]] = WeakKeyDictionary()
 
-    def _of(self, db: AsyncSession) -> _PerDatabase[V] | None:
-        database: Database | None = db.sync_session.info.get(DATABASE_INFO)
+    def _of(self, session: Session) -> _PerDatabase[V] | None:
+        database: Database | None = session.info.get(DATABASE_INFO)
         if database is None:
             return None
         found = self._by_database.get(database)
@@ -79,24 +80,46 @@ class Memo(Generic[V]):
     ) -> V:
         """The value for `key`, loaded with `load` (reading through `db`) when not fresh; a
         loaded value `keep` refuses is returned but not kept."""
-        memo = self._of(db)
+        memo = self._of(db.sync_session)
         if memo is None:
             return await load()
-        now = time.monotonic()
-        hit = memo.values.get(key)
-        if (
-            hit is not None
-            and hit.stamp == memo.watch.count
-            and (memo.ttl is None or now - hit.at < memo.ttl)
-        ):
-            memo.values.move_to_end(key)
+        hit = _fresh(memo, key)
+        if hit is not None:
             return hit.value
         stamp = memo.watch.count
         value = await load()
-        if keep is not None and not keep(value):
-            return value
-        memo.values[key] = _Entry(value, stamp, now)
-        memo.values.move_to_end(key)
-        while len(memo.values) > self.size:
-            memo.values.popitem(last=False)
+        if keep is None or keep(value):
+            _store(memo, key, value, stamp, self.size)
         return value
+
+    def get_sync(self, session: Session, key: Hashable, load: Callable[[], V]) -> V:
+        """`get` for code that runs inside a synchronous session (e.g. a commit hook)."""
+        memo = self._of(session)
+        if memo is None:
+            return load()
+        hit = _fresh(memo, key)
+        if hit is not None:
+            return hit.value
+        stamp = memo.watch.count
+        value = load()
+        _store(memo, key, value, stamp, self.size)
+        return value
+
+
+def _fresh(memo: _PerDatabase[V], key: Hashable) -> _Entry[V] | None:
+    hit = memo.values.get(key)
+    if (
+        hit is None
+        or hit.stamp != memo.watch.count
+        or (memo.ttl is not None and time.monotonic() - hit.at >= memo.ttl)
+    ):
+        return None
+    memo.values.move_to_end(key)
+    return hit
+
+
+def _store(memo: _PerDatabase[V], key: Hashable, value: V, stamp: int, size: int) -> None:
+    memo.values[key] = _Entry(value, stamp, time.monotonic())
+    memo.values.move_to_end(key)
+    while len(memo.values) > size:
+        memo.values.popitem(last=False)

@@ -6,15 +6,22 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.platform.memo import Memo
 from sophon.runtime import hooks
 from sophon.skills.models import Skill, SkillEnablement, SkillVersion
 
 TITLE = "Skills you can use"
 
 
+_ENABLED: Memo[tuple[tuple[str, str], ...]] = Memo(
+    {"skills", "skill_versions", "skill_enablements"}
+)
+"""Per (tenant, agent): its enabled skills' names and descriptions, until a skill changes."""
+
+
 async def skills_section(db: AsyncSession, turn: hooks.TurnInfo) -> tuple[str, str] | None:
-    rows = (
-        await db.execute(
+    async def load() -> tuple[tuple[str, str], ...]:
+        rows = await db.execute(
             select(SkillVersion.skill_name, SkillVersion.description)
             .join(Skill, Skill.name == SkillVersion.skill_name)
             .join(SkillEnablement, SkillEnablement.skill_name == Skill.name)
@@ -24,7 +31,9 @@ async def skills_section(db: AsyncSession, turn: hooks.TurnInfo) -> tuple[str, s
             )
             .order_by(SkillVersion.skill_name)
         )
-    ).all()
+        return tuple((name, description) for name, description in rows.all())
+
+    rows = await _ENABLED.get(db, (turn.tenant_id, turn.agent_id), load)
     if not rows:
         return None
     lines = [f"- {name}: {description}" for name, description in rows]

@@ -16,9 +16,10 @@ def audience_of(task: Task) -> Audience:
 
 
 def task_event(task: Task, name: EventName, **payload: Any) -> Event:
-    """`payload` plus the task's ids (`taskId, sessionId, agentId, userId`)."""
+    """`payload` plus the task's ids and kind (`taskId, kind, sessionId, agentId, userId`)."""
     body = {
         "taskId": task.id,
+        "kind": task.kind,
         "sessionId": task.session_id,
         "agentId": task.agent_id,
         "userId": task.user_id,

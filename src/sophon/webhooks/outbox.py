@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.events import Event
 from sophon.platform.ids import new_id
+from sophon.platform.memo import Memo
 from sophon.platform.queue_models import Job, JobStatus
 from sophon.platform.tenancy import ALL_TENANTS, session_tenant
 from sophon.webhooks import catalog
@@ -34,8 +36,48 @@ def envelope(event_type: str, tenant_id: str, data: Mapping[str, Any], at: datet
     return json.dumps(body, separators=(",", ":"), default=str)
 
 
+class Endpoint(Protocol):
+    """What a delivery needs of its webhook (a `Webhook` row, or a `Subscriber`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def tenant_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """An enabled outbound endpoint as the commit hook keeps it between commits."""
+
+    id: str
+    tenant_id: str
+    event_types: tuple[str, ...]
+
+
+_SUBSCRIBERS: Memo[tuple[Subscriber, ...]] = Memo({"webhooks"})
+"""Per tenant, until a write to webhooks: every commit that raised events asks."""
+
+
+def _subscribers(session: Session, tenant_id: str) -> tuple[Subscriber, ...]:
+    def load() -> tuple[Subscriber, ...]:
+        rows = session.execute(
+            select(Webhook.id, Webhook.tenant_id, Webhook.event_types)
+            .where(
+                Webhook.tenant_id == tenant_id,
+                Webhook.kind == Kind.OUTBOUND.value,
+                Webhook.enabled.is_(True),
+                Webhook.status != Status.DISABLED.value,
+            )
+            .execution_options(**ALL_TENANTS)
+        )
+        return tuple(Subscriber(id_, tenant, tuple(types)) for id_, tenant, types in rows.all())
+
+    return _SUBSCRIBERS.get_sync(session, tenant_id, load)
+
+
 def new_delivery(
-    webhook: Webhook, event_type: str, body: str, event_id: str | None, now: datetime
+    webhook: Endpoint, event_type: str, body: str, event_id: str | None, now: datetime
 ) -> tuple[Delivery, Job]:
     """A delivery and the job that sends it (the caller adds both to its session)."""
     delivery = Delivery(
@@ -79,18 +121,11 @@ def stage_deliveries(session: Session, events: Sequence[Event]) -> None:
     if not wanted:
         return
     own_tenant = session_tenant(session)
-    tenants = {e.tenant_id for e, _ in wanted}
-    statement = (
-        select(Webhook)
-        .where(
-            Webhook.tenant_id.in_(tenants),
-            Webhook.kind == Kind.OUTBOUND.value,
-            Webhook.enabled.is_(True),
-            Webhook.status != Status.DISABLED.value,
-        )
-        .execution_options(**ALL_TENANTS)
-    )
-    endpoints = list(session.scalars(statement).all())
+    endpoints = [
+        endpoint
+        for tenant in sorted({str(e.tenant_id) for e, _ in wanted})
+        for endpoint in _subscribers(session, tenant)
+    ]
     if not endpoints:
         return
     now = utcnow()

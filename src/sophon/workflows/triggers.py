@@ -18,6 +18,7 @@ from sophon.identity.auth import principals
 from sophon.platform.db import Database
 from sophon.platform.errors import Conflict, DomainError, NotFound
 from sophon.platform.events import Event, EventBus, EventName
+from sophon.platform.memo import Memo
 from sophon.tasks import events as task_events
 from sophon.workflows import run_service as runs
 from sophon.workflows.models import RUN_FINISHED, RunStatus, Workflow, WorkflowRun
@@ -144,12 +145,33 @@ async def _wake_run(db: AsyncSession, run_id: str) -> None:
         await runs.wake(db, run)
 
 
+_LISTENING: Memo[tuple[tuple[str, dict[str, Any]], ...]] = Memo({"workflows"})
+"""Per tenant: the enabled, unpaused workflows with an event trigger (id, trigger), read again
+only after a write to workflows: most events trigger nothing, and every event asks."""
+
+
+async def _listening(db: AsyncSession, tenant_id: str) -> tuple[tuple[str, dict[str, Any]], ...]:
+    async def load() -> tuple[tuple[str, dict[str, Any]], ...]:
+        stmt = select(Workflow.id, Workflow.definition).where(
+            Workflow.trigger_type == "event",
+            Workflow.enabled.is_(True),
+            Workflow.paused.is_(False),
+        )
+        rows = (await db.execute(stmt)).all()
+        return tuple((id_, dict(definition.get("trigger") or {})) for id_, definition in rows)
+
+    return await _LISTENING.get(db, tenant_id, load)
+
+
 async def _candidates(db: AsyncSession, event: Event) -> list[Workflow]:
-    stmt = select(Workflow).where(
-        Workflow.trigger_type == "event", Workflow.enabled.is_(True), Workflow.paused.is_(False)
-    )
-    found = (await db.scalars(stmt)).all()
-    return [w for w in found if matches(w.definition.get("trigger", {}), event)]
+    if event.tenant_id is None:
+        return []
+    listening = await _listening(db, event.tenant_id)
+    wanted = [id_ for id_, trigger in listening if matches(trigger, event)]
+    if not wanted:
+        return []
+    found = await db.scalars(select(Workflow).where(Workflow.id.in_(wanted)))
+    return [w for w in found.all() if w.enabled and not w.paused]
 
 
 async def _fire(db: AsyncSession, event: Event) -> int:
