@@ -171,16 +171,23 @@ def install_mcp(app: FastAPI, settings: Settings) -> McpEndpoint:
         """The legacy MCP SSE transport's message endpoint (MCP clients only)."""
         return endpoint.gate(request, "sse", endpoint.sse.handle_post_message)
 
-    tags: list[Any] = ["MCP"]
-    add = app.router.add_api_route
+    # MCP transports speak JSON-RPC as the MCP specification defines it, not the REST API's
+    # contract (error envelope, cursor pages): they stay out of the OpenAPI document
+    def add(path: str, endpoint_: Any, method: str, operation_id: str) -> None:
+        app.router.add_api_route(
+            path,
+            endpoint_,
+            methods=[method],
+            operation_id=operation_id,
+            include_in_schema=False,
+            route_class_override=GuardedRoute,
+            response_class=Response,
+        )
+
     for method in ("POST", "GET", "DELETE"):
-        add(HTTP_PATH, streamable_http, methods=[method], tags=tags,
-            operation_id=f"mcpStreamableHttp{method.title()}", route_class_override=GuardedRoute,
-            response_class=Response)  # fmt: skip
-    add(SSE_PATH, sse_stream, methods=["GET"], operation_id="mcpSseStream", tags=tags,
-        route_class_override=GuardedRoute, response_class=Response)  # fmt: skip
-    add(SSE_MESSAGE_PATH, sse_message, methods=["POST"], operation_id="mcpSseMessage", tags=tags,
-        route_class_override=GuardedRoute, response_class=Response)  # fmt: skip
+        add(HTTP_PATH, streamable_http, method, f"mcpStreamableHttp{method.title()}")
+    add(SSE_PATH, sse_stream, "GET", "mcpSseStream")
+    add(SSE_MESSAGE_PATH, sse_message, "POST", "mcpSseMessage")
 
     inner = app.router.lifespan_context
 

@@ -44,11 +44,13 @@ export async function setUp(fields) {
 }
 
 export async function signOut() {
-  try {
-    await api.post("/api/auth/logout", undefined, { retry: false });
-  } finally {
-    localStorage.removeItem(HINT);
-    forgetLogin();
+  // forget the session here first, so the pages unmount before the Gateway ends it (a page
+  // still mounted would ask again with a token that no longer works)
+  const token = session.get().token;
+  localStorage.removeItem(HINT);
+  forgetLogin();
+  if (token) {
+    await api.post("/api/auth/logout", undefined, { retry: false, headers: { Authorization: `Bearer ${token}` } });
   }
 }
 
