@@ -49,6 +49,7 @@ export async function signOut() {
   const token = session.get().token;
   localStorage.removeItem(HINT);
   forgetLogin();
+  await new Promise((resolve) => setTimeout(resolve)); // the re-render has unmounted them
   if (token) {
     await api.post("/api/auth/logout", undefined, { retry: false, headers: { Authorization: `Bearer ${token}` } });
   }

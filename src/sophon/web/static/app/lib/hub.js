@@ -26,7 +26,9 @@ async function token() {
   if (state.token && new Date(state.expiresAt).getTime() - Date.now() < 30_000) {
     await refreshAccess();
   }
-  return session.get().token || "";
+  const current = session.get().token;
+  if (!current) throw new Error("Signed out."); // no request that could only be refused
+  return current;
 }
 
 /** A started connection to `/hubs/<hub>` with `handlers` ({EventName: fn}) registered. */
