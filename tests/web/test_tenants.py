@@ -43,6 +43,7 @@ async def test_tenants_page_and_switching(signed_in: Dashboard, web_admin: Calle
         user=web_admin.email, roles=["Admin"],
     )  # fmt: skip
     me = await call(signed_in.live, web_admin, "GET", "/api/auth/me")
+    assert {t["slug"] for t in me["tenants"]} == {"default", "acme"}
     await page.reload()
     await page.get_by_role("combobox", name="Tenant").select_option("acme")
     await signed_in.go("Agents")
