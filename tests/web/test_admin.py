@@ -80,3 +80,18 @@ async def test_a_viewer_sees_only_what_they_may_use(
     await dashboard.heading("Agents")
     await expect(dashboard.page.get_by_role("button", name="Create agent")).to_have_count(0)
     assert dashboard.browser.errors == []
+
+
+async def test_operations_pause_and_resume(signed_in: Dashboard, web_admin: Caller) -> None:
+    page = signed_in.page
+    await signed_in.go("Operations")
+    processing = page.locator(".processing")
+    await expect(processing).to_have_text("running", timeout=TIMEOUT)
+    await page.get_by_role("button", name="Pause").click()
+    await expect(processing).to_have_text("paused", timeout=TIMEOUT)
+    health = await call(signed_in.live, web_admin, "GET", "/api/ops/health")
+    assert health["processing"] == "paused"
+    await page.get_by_role("button", name="Resume").click()
+    await expect(processing).to_have_text("running", timeout=TIMEOUT)
+    await expect(page.get_by_role("heading", name="Database")).to_be_visible()
+    assert signed_in.browser.errors == []

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.async_api import expect
 
 from sophon.settings import Settings
-from tests.identity_helpers import PASSWORD, Caller
-from tests.web.dashboard import TIMEOUT, Dashboard
+from tests.conftest import FakeClock
+from tests.identity_helpers import PASSWORD, Caller, login
+from tests.web.dashboard import TIMEOUT, Dashboard, call
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Sessions that outlive an access token by far, so expiry can be met one at a time."""
+    return settings.model_copy(update={"session_idle_minutes": 600})
+
 
 NO_STORED_TOKEN = """() => JSON.stringify([Object.entries(localStorage),
   Object.entries(sessionStorage), document.cookie])"""
@@ -73,3 +82,28 @@ async def test_signing_in_returns_to_the_page_asked_for(
     await dashboard.page.go_back()
     await dashboard.page.go_forward()
     await dashboard.heading("Operations")
+
+
+async def test_an_expired_token_refreshes_quietly_and_an_ended_session_asks_to_sign_in(
+    clock: FakeClock, dashboard: Dashboard, web_admin: Caller
+) -> None:
+    page = dashboard.page
+    await dashboard.sign_in(web_admin.email, PASSWORD, path="/operations")
+    await expect(page.locator(".processing")).to_have_text("running", timeout=TIMEOUT)
+    clock.advance(minutes=61)  # the access token (60 min) has expired; the session has not
+    await page.get_by_role("button", name="Refresh").click()
+    await expect(page.locator(".processing")).to_have_text("running", timeout=TIMEOUT)
+    await expect(page.get_by_role("alert")).to_have_count(0)
+    admin = await login(dashboard.live.http, web_admin.email)
+    refreshes = await call(dashboard.live, admin, "GET", "/api/admin/audit?action=auth.refresh")
+    assert len(refreshes["items"]) == 1  # the quiet refresh, through the cookie
+
+    me = await call(dashboard.live, admin, "GET", "/api/auth/me")
+    await call(dashboard.live, admin, "POST", f"/api/admin/users/{me['user']['id']}/logout")
+    await page.get_by_role("button", name="Refresh").click()  # its session is gone now
+    await expect(page.get_by_text("Your session ended")).to_be_visible(timeout=TIMEOUT)
+    assert page.url.endswith("/operations")
+    await page.get_by_label("Email").fill(web_admin.email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await dashboard.heading("Operations")  # back where the person was

@@ -42,7 +42,7 @@ function TenantSwitcher({ me }) {
   const current = state.tenant || me.tenant.slug;
   return html`<label class="tenant">
     <span class="visually-hidden">Tenant</span>
-    <select value=${current} onChange=${(e) => switchTenant(e.target.value)}>
+    <select aria-label="Tenant" value=${current} onChange=${(e) => switchTenant(e.target.value)}>
       ${me.tenants.map((t) => html`<option value=${t.slug}>${t.name}</option>`)}
     </select>
   </label>`;

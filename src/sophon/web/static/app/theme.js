@@ -21,7 +21,7 @@ export function ThemePicker() {
   };
   return html`<label class="theme">
     <span class="visually-hidden">Theme</span>
-    <select value=${choice} onChange=${pick}>
+    <select aria-label="Theme" value=${choice} onChange=${pick}>
       <option value="system">System theme</option>
       <option value="light">Light</option>
       <option value="dark">Dark</option>

@@ -17,6 +17,8 @@ export class ApiError extends Error {
 const REFRESH_URL = "/api/auth/refresh/cookie";
 let refreshing = null;
 let timer = null;
+// every request of the signed-in session; signing out aborts those still in flight
+let inflight = new AbortController();
 
 /** Applies a LoginOut ({accessToken, expiresAt}) and schedules the next quiet refresh. */
 export function acceptLogin(out) {
@@ -28,6 +30,8 @@ export function acceptLogin(out) {
 
 export function forgetLogin() {
   clearTimeout(timer);
+  inflight.abort();
+  inflight = new AbortController();
   session.set((s) => ({ ...s, token: null, expiresAt: null, me: null, tenant: null }));
 }
 
@@ -79,14 +83,15 @@ export async function request(method, path, options = {}) {
   }
   let response;
   try {
+    const both = signal ? AbortSignal.any([signal, inflight.signal]) : inflight.signal;
     response = await fetch(path + queryString(query), {
-      method, headers: sent, body: payload, signal, credentials: "same-origin",
+      method, headers: sent, body: payload, signal: both, credentials: "same-origin",
     });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(0, { error: { message: "The Gateway could not be reached." } }, null);
   }
-  if (response.status === 401 && retry && state.token) {
+  if (response.status === 401 && retry && state.token && session.get().token === state.token) {
     if (await refreshAccess()) return request(method, path, { ...options, retry: false });
     session.set((s) => ({ ...s, token: null, expired: true }));
   }

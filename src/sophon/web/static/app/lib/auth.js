@@ -7,7 +7,16 @@ import { session } from "./session.js";
 const KEEP = { "X-Sophon-Refresh": "cookie" }; // asks the Gateway for the refresh cookie
 
 export async function loadMe() {
-  const me = await api.get("/api/auth/me");
+  let me;
+  try {
+    me = await api.get("/api/auth/me");
+  } catch (error) {
+    if (error.status !== 403 || !session.get().tenant) throw error;
+    // no longer a member of the tenant this tab had switched to: back to the session's own
+    sessionStorage.removeItem(TENANT);
+    session.set((s) => ({ ...s, tenant: null }));
+    me = await api.get("/api/auth/me");
+  }
   session.set((s) => ({ ...s, me }));
   return me;
 }
@@ -15,7 +24,11 @@ export async function loadMe() {
 // a hint, not a secret: whether this browser holds a refresh cookie worth trying
 const HINT = "sophon.signedIn";
 
+const TENANT = "sophon.tenant";
+
 export async function boot() {
+  const tenant = sessionStorage.getItem(TENANT);
+  if (tenant) session.set((s) => ({ ...s, tenant }));
   if (localStorage.getItem(HINT)) {
     if (await refreshAccess()) {
       await loadMe();
@@ -44,20 +57,23 @@ export async function setUp(fields) {
 }
 
 export async function signOut() {
-  // forget the session here first, so the pages unmount before the Gateway ends it (a page
-  // still mounted would ask again with a token that no longer works)
+  // leave at once (pages unmount, hubs stop), then end the session with the token we held
   const token = session.get().token;
   localStorage.removeItem(HINT);
+  sessionStorage.removeItem(TENANT);
   forgetLogin();
   await new Promise((resolve) => setTimeout(resolve)); // the re-render has unmounted them
-  if (token) {
-    await api.post("/api/auth/logout", undefined, { retry: false, headers: { Authorization: `Bearer ${token}` } });
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  try {
+    await api.post("/api/auth/logout", undefined, { retry: false, headers });
+  } catch {
+    // the session may have ended already; either way this browser is signed out
   }
 }
 
 /** Acts in another tenant the user belongs to (X-Sophon-Tenant on every request). */
 export async function switchTenant(slug) {
-  const own = session.get().me?.tenants?.[0]?.slug;
-  session.set((s) => ({ ...s, tenant: slug === own ? null : slug }));
+  sessionStorage.setItem(TENANT, slug); // a preference for this tab, not a secret
+  session.set((s) => ({ ...s, tenant: slug }));
   await loadMe();
 }

@@ -31,9 +31,11 @@ async function token() {
   return current;
 }
 
-/** A started connection to `/hubs/<hub>` with `handlers` ({EventName: fn}) registered. */
-export async function connectHub(hub, handlers = {}) {
+/** A started connection to `/hubs/<hub>` with `handlers` ({EventName: fn}) registered; null
+ * when `cancelled()` turned true meanwhile (the page went away before the client loaded). */
+export async function connectHub(hub, handlers = {}, cancelled = () => false) {
   const signalR = await loadSignalR();
+  if (cancelled()) return null;
   const tenant = session.get().tenant;
   const connection = new signalR.HubConnectionBuilder()
     .withUrl(`/hubs/${hub}`, {
@@ -62,9 +64,10 @@ export function useHub(hub, handlers, enabled = true) {
     const proxies = Object.fromEntries(
       names.map((name) => [name, (...args) => latest.current[name]?.(...args)]),
     );
-    connectHub(hub, proxies).then(
+    connectHub(hub, proxies, () => stopped).then(
       (made) => {
         connection = made;
+        if (!made) return null;
         if (stopped) return made.stop();
         made.onreconnecting(() => setState((s) => ({ ...s, state: "reconnecting" })));
         made.onreconnected(() => setState((s) => ({ ...s, state: "connected" })));

@@ -25,12 +25,12 @@ export default function Account() {
       <h2>Sign-in sessions</h2>
       <${ErrorBox} error=${revoke.error} />
       <${ListState} list=${sessions} empty="No sessions.">
-        <table><thead><tr><th>Started</th><th>Last seen</th><th>Client</th><th><span class="visually-hidden">Actions</span></th></tr></thead>
+        <div class="table-wrap"><table><thead><tr><th>Started</th><th>Last seen</th><th>Client</th><th><span class="visually-hidden">Actions</span></th></tr></thead>
         <tbody>${sessions.items.map((s) => html`<tr key=${s.id}>
           <td><${Time} value=${s.createdAt} /></td><td><${Time} value=${s.lastSeenAt} /></td>
           <td class="small">${s.userAgent || s.ip || ""}${s.current ? " (this one)" : ""}</td>
           <td>${!s.current && html`<${ConfirmButton} onConfirm=${() => revoke.run(s.id)}>Sign out</${ConfirmButton}>`}</td>
-        </tr>`)}</tbody></table>
+        </tr>`)}</tbody></table></div>
       </${ListState}>
     </section>`;
 }
