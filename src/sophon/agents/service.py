@@ -27,7 +27,14 @@ from sophon.tools.registry import ToolRegistry, UnknownTools
 
 DEFAULT_AGENT_NAME = "default"
 DEFAULT_DESCRIPTION = "The workspace's general assistant."
-DEFAULT_TOOLS = ["datetime.now", "memory.read", "memory.search", "memory.traverse", "web.fetch"]
+DEFAULT_TOOLS = [
+    "datetime.now",
+    "memory.read",
+    "memory.search",
+    "memory.traverse",
+    "web.fetch",
+    "workflow.list",
+]
 """A new default agent's allowlist: the built-ins up to Low risk, named one by one so a tool
 added to a family later is not granted unseen. Existing agents keep theirs."""
 
