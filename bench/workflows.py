@@ -120,7 +120,7 @@ async def _run_many(
         workflow = await workflows.get(db, workflow_id)
         for _ in range(count):
             await runs.start(
-                db, principal, workflow, user_id=None, trigger={"type": "manual"}, input_=None
+                db, principal, workflow, user_id=user_id, trigger={"type": "manual"}, input_=None
             )
     stop = asyncio.Event()
     worker = Worker(
@@ -142,7 +142,15 @@ async def _run_many(
             if not left:
                 break
             await asyncio.sleep(0.01)
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        async with database.transaction(readonly=True, tenant_id=tenant) as db:
+            stmt = select(WorkflowRun.status, WorkflowRun.error).where(
+                WorkflowRun.workflow_id == workflow_id, WorkflowRun.status != "Completed"
+            )
+            failed = (await db.execute(stmt)).first()
+        if failed is not None:  # a figure for runs that did not do the work would be a lie
+            raise RuntimeError(f"a benchmark run ended {failed[0]}: {failed[1]}")
+        return elapsed
     finally:
         stop.set()
         await task
