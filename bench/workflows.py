@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text
 
 from bench.harness import Benchmark, Row, RunContext, Target
 from sophon.audit.chain import load_audit_key
+from sophon.cli.admin_local import create_user
 from sophon.identity.bootstrap import prepare
 from sophon.models import metadata
 from sophon.platform import migrate
@@ -46,6 +47,7 @@ from sophon.workflows.models import RUN_FINISHED, WorkflowRun
 
 PG_DSN = os.environ.get("SOPHON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 NO_TARGET = Target("max_value", float("inf"))
+BENCH_PASSWORD = os.environ.get("SOPHON_BENCH_PASSWORD", "a throwaway bench passphrase")
 
 
 def chain(length: int) -> dict[str, Any]:
@@ -105,7 +107,12 @@ async def _drop_pg() -> None:
 
 
 async def _run_many(
-    database: Database, engine: WorkflowEngine, tenant: str, workflow_id: str, count: int
+    database: Database,
+    engine: WorkflowEngine,
+    tenant: str,
+    workflow_id: str,
+    count: int,
+    user_id: str,
 ) -> float:
     """Seconds from queuing `count` runs until the worker finished them all."""
     principal = system_principal(tenant, "default")
@@ -113,7 +120,7 @@ async def _run_many(
         workflow = await workflows.get(db, workflow_id)
         for _ in range(count):
             await runs.start(
-                db, principal, workflow, user_id=None, trigger={"type": "manual"}, input_=None
+                db, principal, workflow, user_id=user_id, trigger={"type": "manual"}, input_=None
             )
     stop = asyncio.Event()
     worker = Worker(
@@ -135,7 +142,15 @@ async def _run_many(
             if not left:
                 break
             await asyncio.sleep(0.01)
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        async with database.transaction(readonly=True, tenant_id=tenant) as db:
+            stmt = select(WorkflowRun.status, WorkflowRun.error).where(
+                WorkflowRun.workflow_id == workflow_id, WorkflowRun.status != "Completed"
+            )
+            failed = (await db.execute(stmt)).first()
+        if failed is not None:  # a figure for runs that did not do the work would be a lie
+            raise RuntimeError(f"a benchmark run ended {failed[0]}: {failed[1]}")
+        return elapsed
     finally:
         stop.set()
         await task
@@ -148,6 +163,13 @@ async def measure(kind: str, length: int, count: int, say: Callable[[str], None]
         try:
             async with database.transaction(readonly=True) as db:
                 tenant = str(await db.scalar(text("SELECT id FROM tenants WHERE slug='default'")))
+            user_id, _, _ = await create_user(
+                settings,
+                email="bench@example.com",
+                display_name="Bench",
+                password=BENCH_PASSWORD,
+                roles=["Admin"],
+            )
             tools = ToolRegistry(builtin_tools(settings))
             engine = WorkflowEngine(
                 Services(
@@ -166,7 +188,7 @@ async def measure(kind: str, length: int, count: int, say: Callable[[str], None]
                     made = await workflows.create(db, principal, tools, limits, chain(size))
                     ids[size] = made.id
             say(f"{kind}: one run of a {length}-node chain …")
-            engine_s = await _run_many(database, engine, tenant, ids[length], 1)
+            engine_s = await _run_many(database, engine, tenant, ids[length], 1, user_id)
             started = time.perf_counter()
             for _ in range(5):
                 plain_loop(chain(length))
@@ -183,7 +205,7 @@ async def measure(kind: str, length: int, count: int, say: Callable[[str], None]
                 )
             )
             say(f"{kind}: {count} concurrent runs of a 10-node workflow …")
-            many_s = await _run_many(database, engine, tenant, ids[10], count)
+            many_s = await _run_many(database, engine, tenant, ids[10], count, user_id)
             started = time.perf_counter()
             for _ in range(count):
                 plain_loop(chain(10))

@@ -178,3 +178,22 @@ async def test_a_queued_run_cancelled_through_its_task_ends_cancelled(
     assert run["status"] == "Cancelled"
     assert run["nodes"] == []
     await client.post("/api/ops/resume", headers=admin.headers)
+
+
+async def test_a_rejected_activation_is_asked_again_when_enabled_again(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    definition = chain(
+        {"id": "code", "type": "action.execute_code", "config": {"code": "print(1)"}},
+        enabled=True,
+    )
+    workflow = await create(client, admin, definition)
+    first = workflow["approvalId"]
+    await client.post(f"/api/approvals/{first}/reject", headers=admin.headers)
+    again = await client.patch(
+        f"/api/workflows/{workflow['id']}", headers=admin.headers, json={"enabled": True}
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["approval"] == "Pending"
+    assert again.json()["approvalId"] != first
+    assert again.json()["enabled"] is False

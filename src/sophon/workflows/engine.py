@@ -178,7 +178,16 @@ class WorkflowEngine(RunBook):
         """A run never has more rights than its user has now: a user gone, suspended or no
         longer a member ends it."""
         if run.user_id is None:
-            return True
+            await runs.end_run(
+                db,
+                run,
+                RunStatus.FAILED,
+                {
+                    "code": "not_authorized",
+                    "message": "The run has no user to act for (its owner was deleted).",
+                },
+            )
+            return False
         try:
             await principals.for_user(db, run.user_id, run.tenant_id)
         except DomainError as error:

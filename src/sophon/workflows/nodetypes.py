@@ -33,7 +33,8 @@ INLINE_TYPES = (
     "data.transform",
     "workflow.run",
 )
-"""Types a loop body or a parallel branch may be (one step; a sub-workflow for more)."""
+"""Types a loop body or a parallel branch may be (one step; a sub-workflow for more: inline, a
+`workflow.run` starts its child without waiting and outputs `{runId, taskId}`)."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ _TYPES = [
     ),
     NodeType(
         "logic.loop",
-        "Runs `do` (one inline step; a `workflow.run` for more) once per item of `items`, "
+        "Runs `do` (one inline step; an inline `workflow.run` starts a child per item without "
+        "waiting) once per item of `items`, "
         "with `$item` and `$index`; at most `maxIterations` (and the Gateway's cap). The output "
         "is the list of results. Each finished iteration is kept: a restart goes on from the "
         "next.",

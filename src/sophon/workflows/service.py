@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.approvals import actions
 from sophon.approvals import service as approvals
-from sophon.approvals.models import Approval
+from sophon.approvals.models import Approval, ApprovalStatus
 from sophon.audit import service as audit
 from sophon.audit.marks import audited
 from sophon.cron.context import CronContext
@@ -77,6 +77,14 @@ async def _ask_activation(db: AsyncSession, principal: Principal, workflow: Work
     workflow.approval = ApprovalState.PENDING.value
     workflow.approval_id = approval.id
     workflow.enabled = False
+
+
+async def _still_pending(db: AsyncSession, approval_id: str | None) -> bool:
+    """Whether the activation approval still waits (a rejected or expired one asks anew)."""
+    if approval_id is None:
+        return False
+    approval = await approvals.expire_if_due(db, approval_id)
+    return approval is not None and approval.status == ApprovalStatus.PENDING.value
 
 
 async def _on_activate(db: AsyncSession, approval: Approval) -> None:
@@ -214,7 +222,11 @@ async def update(
         and not (workflow.agent_authored and definition_changed)
     ):
         workflow.enabled = enable
-    elif workflow.approval == ApprovalState.PENDING.value and not definition_changed:
+    elif (
+        workflow.approval == ApprovalState.PENDING.value
+        and not definition_changed
+        and await _still_pending(db, workflow.approval_id)
+    ):
         pass  # the activation already asked for decides
     elif enable or workflow.enabled:
         await _ask_activation(db, principal, workflow)
