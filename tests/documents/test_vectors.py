@@ -44,6 +44,8 @@ async def test_a_chunk_is_found_by_meaning_and_fused_with_the_lexical_list(
     assert await run_pipeline(app) == ["Ready", "Ready"]
     async with app.state.gateway.db.transaction(readonly=True) as db:
         assert await db.scalar(text("SELECT count(*) FROM document_embeddings")) == 2
+        if app.state.gateway.db.dialect == "sqlite":  # mirrored into the sqlite-vec index
+            assert await db.scalar(text("SELECT count(*) FROM document_vec_3")) == 2
 
     fake_server.script("POST", EMBEDDINGS, vectors_reply([0.9, 0.1, 0.0]))
     found = await client.get(f"{DOCS}/search", headers=admin.headers, params={"q": "kitten"})
@@ -63,3 +65,10 @@ async def test_a_chunk_is_found_by_meaning_and_fused_with_the_lexical_list(
     lexical = await client.get(f"{DOCS}/search", headers=admin.headers, params={"q": "invoice"})
     assert lexical.json()["mode"] == "lexical"
     assert lexical.json()["items"][0]["documentId"] == invoice["items"][0]["id"]
+
+    deleted = await client.delete(f"{DOCS}/{cat['items'][0]['id']}", headers=admin.headers)
+    assert deleted.status_code == 204
+    async with app.state.gateway.db.transaction(readonly=True) as db:
+        assert await db.scalar(text("SELECT count(*) FROM document_embeddings")) == 1
+        if app.state.gateway.db.dialect == "sqlite":
+            assert await db.scalar(text("SELECT count(*) FROM document_vec_3")) == 1
