@@ -23,7 +23,12 @@ from sophon.workflows import models as workflow_models
 
 metadata = Base.metadata
 
-RAW_DDL_PREFIXES = (fts.PREFIX, vector_index.PREFIX, document_fts.PREFIX)
+RAW_DDL_PREFIXES = (
+    fts.PREFIX,
+    vector_index.PREFIX,
+    document_fts.PREFIX,
+    document_fts.VEC_PREFIX,
+)
 """Objects made by raw DDL (full-text and vector tables, indexes) that the models do not
 describe."""
 

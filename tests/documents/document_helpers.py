@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sophon.documents import pipeline
 from sophon.documents.storage import Storage
 from sophon.gateway import Gateway
+from sophon.memory.search import vectors
 from sophon.platform.queue_models import Job
 from sophon.platform.tenancy import ALL_TENANTS
 from tests.identity_helpers import Caller
@@ -147,8 +148,11 @@ async def run_pipeline(app: FastAPI) -> list[str]:
             job.status = "Completed"
         todo = [(j.tenant_id, str(j.payload["documentId"])) for j in jobs]
     storage = Storage(gateway.settings.data)
+    settings = gateway.settings
     return [
-        await pipeline.ingest(gateway.db, storage, gateway.settings, tenant, doc)
+        await pipeline.ingest(
+            gateway.db, storage, settings, tenant, doc, lambda: vectors.embedder(settings)
+        )
         for tenant, doc in todo
     ]
 

@@ -9,6 +9,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text
 from sophon.memory.entries import fts as memory_fts
 
 PREFIX = "document_fts"
+VEC_PREFIX = "document_vec"  # the sqlite-vec indexes of chunk vectors (`search`, `pipeline`)
 SQLITE_DDL, POSTGRESQL_DDL = memory_fts.index_ddl(PREFIX, "document_chunks", "num", "content")
 fts_table = Table(PREFIX, MetaData(), Column("rowid", Integer), Column("content", Text))
 

@@ -14,12 +14,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.documents import isolation
+from sophon.documents import search as searching
 from sophon.documents.chunking import chunk_pages, page_starts
 from sophon.documents.models import Document, DocumentChunk, DocumentEmbedding, DocumentPage
 from sophon.documents.schemas import Status
 from sophon.documents.service import INGEST_JOB
 from sophon.documents.storage import Storage
-from sophon.memory.search import vectors
+from sophon.memory.search import vector_index, vectors
 from sophon.memory.search.embedding import EmbeddingFailed, Engine
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
@@ -131,6 +132,9 @@ async def embed_chunks(database: Database, tenant_id: str, engine: Engine, ids: 
             ).all()
         found = await engine.embed([content for _id, content in rows])
         async with database.transaction(tenant_id=tenant_id) as db:
+            if vector_index.usable(db):
+                for dims in {len(v) for v in found}:
+                    await vector_index.ensure(db, dims, searching.VECTORS)
             db.add_all(
                 DocumentEmbedding(
                     chunk_id=chunk_id, model=engine.model, dims=len(v), vector=vectors.pack(v)

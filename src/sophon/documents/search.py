@@ -20,11 +20,12 @@ from sophon.documents.models import Document, DocumentChunk, DocumentEmbedding
 from sophon.documents.schemas import Status
 from sophon.memory.entries import fts
 from sophon.memory.models import table_of
-from sophon.memory.search import vectors
+from sophon.memory.search import vector_index, vectors
 from sophon.memory.search.embedding import EmbeddingFailed, Engine
 from sophon.memory.search.service import REGCONFIG, fuse, highlight, render_snippet
 
 OVERFETCH = 4
+VECTORS = vector_index.VecTable(document_fts.VEC_PREFIX, "document_embeddings", "chunk_id")
 
 
 @dataclass
@@ -106,14 +107,48 @@ async def _lexical(db: AsyncSession, docs: Select[Any], words: list[str], limit:
     return list((await db.scalars(stmt)).all())
 
 
+async def _visible_ids(db: AsyncSession, docs: Select[Any], chunk_ids: list[str]) -> list[str]:
+    """The chunk ids (in their order) whose document the reader may see."""
+    if not chunk_ids:
+        return []
+    table = table_of(DocumentChunk).alias("by_key")
+    rows = (
+        await db.execute(select(table.c.id, table.c.document_id).where(table.c.id.in_(chunk_ids)))
+    ).all()
+    owner = {str(chunk_id): str(doc_id) for chunk_id, doc_id in rows}
+    allowed = set(
+        await db.scalars(
+            docs.with_only_columns(Document.id).where(Document.id.in_(set(owner.values())))
+        )
+    )
+    return [c for c in chunk_ids if owner.get(c) in allowed]
+
+
 async def _nearest(
-    db: AsyncSession, base: Select[Any], engine: Engine, query: str, k: int
+    db: AsyncSession, reader: Reader, docs: Select[Any], engine: Engine, query: str, k: int
 ) -> list[str] | None:
+    """Nearest chunks: through the sqlite-vec index (asked for more than `k`, filtered by
+    visibility, asked again while too few survive, as memory's), else an exact scan."""
     try:
         (vector,) = await engine.embed([query])
     except EmbeddingFailed:
         return None
-    ids = base.with_only_columns(DocumentChunk.id).scalar_subquery()
+    if vector_index.usable(db):
+        packed, dims = vectors.pack(vector), len(vector)
+        ask = max(vector_index.K_START, k * vector_index.OVERFETCH)
+        while True:
+            found = await vector_index.knn(
+                db, VECTORS, reader.tenant_id, engine.model, packed, dims, ask
+            )
+            if found is None:
+                break
+            kept = await _visible_ids(db, docs, found)
+            if len(kept) >= k or len(found) < min(ask, vector_index.K_MAX):
+                return kept[:k]
+            if ask >= vector_index.K_MAX:
+                break
+            ask *= 4
+    ids = _chunks(docs).with_only_columns(DocumentChunk.id).scalar_subquery()
     rows = select(DocumentEmbedding.chunk_id, DocumentEmbedding.vector).where(
         DocumentEmbedding.model == engine.model, DocumentEmbedding.chunk_id.in_(ids)
     )
@@ -137,7 +172,7 @@ async def search(
     matched = {i: ["lexical"] for i in ranked[0]}
     mode = "lexical"
     if engine is not None:
-        near = await _nearest(db, _chunks(docs), engine, query, pool)
+        near = await _nearest(db, reader, docs, engine, query, pool)
         if near is not None:
             mode = "hybrid"
             ranked.append(near)

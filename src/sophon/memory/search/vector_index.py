@@ -7,6 +7,7 @@ embedding model's. Object names start with `memory_vec` (left out of schema comp
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ScalarSelect, Select, select, text
@@ -25,36 +26,70 @@ def usable(db: AsyncSession) -> bool:
     return db.get_bind().dialect.name == "sqlite" and sqlite_driver.vector_extension_available()
 
 
-def _name(dims: int) -> str:
-    return f"{PREFIX}_{int(dims)}"
+@dataclass(frozen=True)
+class VecTable:
+    """Which vectors an index mirrors: `source` (a table with `<key>, tenant_id, model, dims,
+    vector`) into `vec0` tables named `<prefix>_<dims>`. Memory's by default; document chunks
+    use one of their own (`documents.vectors`)."""
+
+    prefix: str
+    source: str
+    key: str
 
 
-def _ddl(name: str, dims: int) -> list[str]:
-    # identifiers and sizes here come from an int, never from input: no injection possible
-    mirror = f"INSERT INTO {name}(entry_id, tenant_id, model, embedding)"
+MEMORY = VecTable(PREFIX, "memory_embeddings", "entry_id")
+
+
+def _name(dims: int, spec: VecTable = MEMORY) -> str:
+    return f"{spec.prefix}_{int(dims)}"
+
+
+def _ddl(name: str, dims: int, spec: VecTable = MEMORY) -> list[str]:
+    # identifiers and sizes here come from code and an int, never from input: no injection
+    src, key = spec.source, spec.key
+    mirror = f"INSERT INTO {name}({key}, tenant_id, model, embedding)"
     return [
-        f"CREATE VIRTUAL TABLE {name} USING vec0(entry_id text primary key, "
+        f"CREATE VIRTUAL TABLE {name} USING vec0({key} text primary key, "
         f"tenant_id text partition key, model text, embedding float[{dims}] "
         "distance_metric=cosine)",
-        f"CREATE TRIGGER {name}_ai AFTER INSERT ON memory_embeddings WHEN new.dims = {dims} "  # noqa: S608
-        f"BEGIN {mirror} VALUES (new.entry_id, new.tenant_id, new.model, new.vector); END",
-        f"CREATE TRIGGER {name}_ad AFTER DELETE ON memory_embeddings WHEN old.dims = {dims} "  # noqa: S608
-        f"BEGIN DELETE FROM {name} WHERE entry_id = old.entry_id; END",
-        f"{mirror} SELECT entry_id, tenant_id, model, vector "  # noqa: S608
-        f"FROM memory_embeddings WHERE dims = {dims}",
+        f"CREATE TRIGGER {name}_ai AFTER INSERT ON {src} WHEN new.dims = {dims} "  # noqa: S608
+        f"BEGIN {mirror} VALUES (new.{key}, new.tenant_id, new.model, new.vector); END",
+        f"CREATE TRIGGER {name}_ad AFTER DELETE ON {src} WHEN old.dims = {dims} "  # noqa: S608
+        f"BEGIN DELETE FROM {name} WHERE {key} = old.{key}; END",
+        f"{mirror} SELECT {key}, tenant_id, model, vector "  # noqa: S608
+        f"FROM {src} WHERE dims = {dims}",
     ]
 
 
-async def ensure(db: AsyncSession, dims: int) -> None:
-    """Creates the index for `dims` (and back-fills it from stored vectors) if it is missing."""
-    name = _name(dims)
+async def _exists(db: AsyncSession, name: str) -> bool:
     found = await db.scalar(
         text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n").bindparams(n=name)
     )
-    if found:
+    return bool(found)
+
+
+async def ensure(db: AsyncSession, dims: int, spec: VecTable = MEMORY) -> None:
+    """Creates the index for `dims` (and back-fills it from stored vectors) if it is missing."""
+    name = _name(dims, spec)
+    if await _exists(db, name):
         return
-    for statement in _ddl(name, int(dims)):
+    for statement in _ddl(name, int(dims), spec):
         await db.execute(text(statement))
+
+
+async def knn(
+    db: AsyncSession, spec: VecTable, tenant_id: str, model: str, query: bytes, dims: int, k: int
+) -> list[str] | None:
+    """The ids of the tenant's `k` nearest vectors (at most `K_MAX`), nearest first; None when
+    the index for `dims` does not exist."""
+    name = _name(dims, spec)
+    if not await _exists(db, name):
+        return None
+    stmt = text(
+        f"SELECT {spec.key} FROM {name} WHERE embedding MATCH :q AND k = :k "  # noqa: S608
+        "AND tenant_id = :tenant AND model = :model ORDER BY distance"
+    ).bindparams(q=query, k=min(k, K_MAX), tenant=tenant_id, model=model)
+    return [str(i) for i in (await db.scalars(stmt)).all()]
 
 
 async def nearest(
@@ -70,19 +105,11 @@ async def nearest(
     tenants but not visibility, so it is asked for more than `k` and the answer filtered, asking
     again for more while too few survive. None when the index cannot answer (missing, or the
     visible nearest lie beyond `K_MAX`): the caller scans exactly."""
-    name = _name(dims)
-    exists = await db.scalar(
-        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n").bindparams(n=name)
-    )
-    if not exists:
-        return None
     ask = max(K_START, k * OVERFETCH)
     while True:
-        knn = text(
-            f"SELECT entry_id FROM {name} WHERE embedding MATCH :q AND k = :k "  # noqa: S608
-            "AND tenant_id = :tenant AND model = :model ORDER BY distance"
-        ).bindparams(q=query, k=min(ask, K_MAX), tenant=tenant_id, model=model)
-        candidates = [str(i) for i in (await db.scalars(knn)).all()]
+        candidates = await knn(db, MEMORY, tenant_id, model, query, dims, ask)
+        if candidates is None:
+            return None
         kept = await _visible(db, base, candidates)
         if len(kept) >= k or len(candidates) < min(ask, K_MAX):
             return kept[:k]  # enough, or the tenant has no more vectors to offer
