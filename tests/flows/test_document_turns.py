@@ -89,7 +89,9 @@ async def test_an_attached_document_is_in_the_turn_context_as_data(
     end = system.index("</external_content", start)
     assert start < system.index(HOSTILE) < end
     history = await messages(client, admin, accepted["sessionId"])
-    assert history[0]["attachments"] == [{"type": "document", "documentId": doc_id}]
+    assert history[0]["attachments"] == [
+        {"type": "document", "documentId": doc_id, "name": "osprey.md"}
+    ]
 
 
 async def test_an_unknown_attachment_is_404_and_stores_nothing(

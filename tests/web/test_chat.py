@@ -1,10 +1,12 @@
 """Chat in the browser: a reply streamed token by token over /hubs/chat from the loopback
 OpenAI-compatible server, cancel of a running turn, Markdown that cannot run script, and a tool
-call waiting for approval, approved inline."""
+call waiting for approval, approved inline, and a document attached from the composer reaching the
+turn."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.async_api import expect
 
@@ -113,4 +115,29 @@ async def test_a_tool_call_approved_from_the_chat(signed_in: Dashboard, web_admi
     await expect(card.locator("pre.result")).to_contain_text("42", timeout=TIMEOUT)
     history = await call(signed_in.live, web_admin, "GET", "/api/approvals/history")
     assert [a["status"] for a in history["items"]] == ["Approved"]
+    assert signed_in.browser.errors == []
+
+
+async def test_a_document_attached_in_the_chat_reaches_the_turn(
+    signed_in: Dashboard, web_admin: Caller, fake_server: FakeServer, tmp_path: Path
+) -> None:
+    await _model(signed_in, web_admin, fake_server)
+    fake_server.script("POST", CHAT, streamed("The code is 4711."))
+    notes = tmp_path / "launch-notes.txt"
+    notes.write_text("The launch code for the heron project is 4711.\n")
+    page = signed_in.page
+    await signed_in.go("Chat")
+    await page.get_by_label("Attach documents").set_input_files(str(notes))
+    chip = page.get_by_role("list", name="Attachments").get_by_role("listitem")
+    await expect(chip.get_by_text("Ready")).to_be_visible(timeout=TIMEOUT)
+    await _send(signed_in, "What is the launch code?")
+    reply = page.get_by_role("article", name="Agent", exact=True).last
+    await expect(reply).to_contain_text("The code is 4711.", timeout=TIMEOUT)
+    mine = page.get_by_role("article", name="You").last
+    await expect(mine.get_by_role("link", name="launch-notes.txt")).to_be_visible()
+    await expect(page.get_by_role("list", name="Attachments")).to_have_count(0)
+    (request,) = fake_server.received(CHAT)
+    prompt = request.body.decode()
+    assert "4711" in prompt
+    assert 'source=\\"Document:launch-notes.txt\\"' in prompt  # inside the external-content wrapper
     assert signed_in.browser.errors == []

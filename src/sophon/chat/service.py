@@ -111,7 +111,12 @@ async def submit_chat(
         streaming=body.is_streaming,
     )
     if document_ids:
-        await documents.attach_to_turn(db, Reader.of(principal), task.id, document_ids)
+        attached = await documents.attach_to_turn(db, Reader.of(principal), task.id, document_ids)
+        names = {d.id: d.name for d in attached}
+        message.attachments = [
+            {**item, "name": names[item["documentId"]]} if item.get("documentId") in names else item
+            for item in attachments
+        ]
     accepted = ChatAccepted(task_id=task.id, session_id=session.id, message_id=message.id)
     if record is not None:
         idempotency.complete(record, 202, accepted.model_dump(mode="json", by_alias=True))

@@ -8,6 +8,7 @@ import { useHub } from "../lib/hub.js";
 import { navigate } from "../lib/router.js";
 import { can } from "../lib/session.js";
 import { Markdown } from "../lib/markdown.js";
+import { uploadDocument } from "../lib/upload.js";
 import { ApprovalCard } from "../lib/approval.js";
 import {
   ConfirmButton, ErrorBox, Field, Json, Loading, PageHead, Status, Time, useAction, useAsync, usePaged, toast,
@@ -28,12 +29,21 @@ function ToolCallCard({ call, approval, onDecided }) {
   </details>`;
 }
 
+function Attached({ attachments }) {
+  const documents = (attachments || []).filter((a) => a.documentId);
+  if (!documents.length) return null;
+  return html`<ul class="attachments small" aria-label="Attached documents">
+    ${documents.map((a) => html`<li key=${a.documentId}><a href=${"/documents?open=" + enc(a.documentId)}>${a.name || a.documentId}</a></li>`)}
+  </ul>`;
+}
+
 function Message({ message, approvals, onDecided }) {
   if (message.role === "tool" || message.role === "system") return null;
   const mine = message.role === "user";
   return html`<article class=${"message " + message.role} aria-label=${mine ? "You" : "Agent"}>
     <div class="meta small muted">${mine ? "You" : "Agent"} · <${Time} value=${message.createdAt} /></div>
     ${mine ? html`<div class="text">${message.content}</div>` : message.content && html`<${Markdown} text=${message.content} />`}
+    <${Attached} attachments=${message.attachments} />
     ${message.toolCalls.map(
       (call) => html`<${ToolCallCard} key=${call.id} call=${call}
         approval=${call.approvalId && approvals[call.approvalId]} onDecided=${onDecided} />`,
@@ -102,6 +112,7 @@ export default function Chat({ params }) {
   const [running, setRunning] = useState(null); // {taskId, text, status}
   const [approvals, setApprovals] = useState({});
   const [failure, setFailure] = useState(null);
+  const [attachments, setAttachments] = useState([]); // {key, name, id (once uploaded), progress}
   const [version, setVersion] = useState(0);
   const bottom = useRef(null);
   const refresh = () => setVersion((v) => v + 1);
@@ -170,13 +181,15 @@ export default function Chat({ params }) {
 
   const send = useAction(async () => {
     const content = draft.trim();
-    if (!content) return;
+    if (!content || uploading) return;
     setFailure(null);
     const body = { content, agentId: agentId || undefined, sessionId: sessionId || undefined, isStreaming: true };
+    if (attachments.length) body.attachments = attachments.map((a) => a.id);
     const accepted = hub.connection
       ? await hub.connection.invoke("SendMessage", body)
       : await api.post("/api/chat", body);
     setDraft("");
+    setAttachments([]);
     setRunning({ taskId: accepted.taskId, text: "", status: "Queued" });
     if (accepted.sessionId !== sessionId) {
       history.replaceState(null, "", "/chat/" + accepted.sessionId); // no remount mid-stream
@@ -187,6 +200,33 @@ export default function Chat({ params }) {
   const cancel = useAction(async () => {
     if (running) await api.post(`/api/tasks/${enc(running.taskId)}/cancel`);
   });
+  const attach = useAction(async (files) => {
+    for (const file of files) {
+      const key = `${file.name}-${Math.random()}`;
+      setAttachments((all) => [...all, { key, name: file.name, id: null, progress: 0 }]);
+      try {
+        const doc = await uploadDocument(file, {}, (p) =>
+          setAttachments((all) => all.map((a) => (a.key === key ? { ...a, progress: p } : a))));
+        setAttachments((all) => all.map((a) => (a.key === key ? { ...a, id: doc.id, status: doc.status, progress: 1 } : a)));
+      } catch (error) {
+        setAttachments((all) => all.filter((a) => a.key !== key));
+        throw error;
+      }
+    }
+  });
+  // an attachment is usable once its pipeline is Ready: follow the ones still on their way
+  useEffect(() => {
+    const open = attachments.filter((a) => a.id && !["Ready", "Failed"].includes(a.status));
+    if (!open.length) return undefined;
+    const timer = setTimeout(async () => {
+      for (const a of open) {
+        const doc = await api.get(`/api/documents/${enc(a.id)}`, { query: { limit: 1 } }).catch(() => null);
+        if (doc) setAttachments((all) => all.map((x) => (x.key === a.key ? { ...x, status: doc.status, error: doc.error } : x)));
+      }
+    }, 500);
+    return () => clearTimeout(timer);
+  }, [attachments]);
+  const uploading = attachments.some((a) => a.status !== "Ready");
   const onDecided = (out) => {
     setApprovals((a) => ({ ...a, [out.id]: out }));
     refresh();
@@ -227,14 +267,25 @@ export default function Chat({ params }) {
           ${failure && html`<div class="error" role="alert">${failure}</div>`}
           <div ref=${bottom}></div>
         </div>
-        <${ErrorBox} error=${send.error || cancel.error} />
+        <${ErrorBox} error=${send.error || cancel.error || attach.error} />
         ${chatAllowed && html`<form class="composer" onSubmit=${(e) => { e.preventDefault(); send.run(); }}>
           <${Field} label="Message">
             <textarea rows="3" value=${draft} onInput=${(e) => setDraft(e.target.value)}
               onKeyDown=${(e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send.run(); } }}></textarea>
           </${Field}>
+          ${attachments.length > 0 && html`<ul class="attachments small" aria-label="Attachments">
+            ${attachments.map((a) => html`<li key=${a.key}>
+              ${a.name} ${a.id ? html`<${Status} value=${a.status} />` : html`<progress max="1" value=${a.progress} aria-label=${"Uploading " + a.name}></progress>`}
+              ${a.error && html`<span class="small">${a.error}</span>`}
+              <button type="button" class="secondary small" aria-label=${"Remove " + a.name}
+                onClick=${() => setAttachments((all) => all.filter((x) => x.key !== a.key))}>×</button>
+            </li>`)}
+          </ul>`}
           <div class="row">
-            <button type="submit" disabled=${send.busy || !draft.trim()}>Send</button>
+            <button type="submit" disabled=${send.busy || uploading || !draft.trim()}>Send</button>
+            ${can("UseChat") && html`<label class="button secondary">Attach
+              <input type="file" multiple class="visually-hidden" aria-label="Attach documents"
+                onChange=${(e) => { attach.run([...e.target.files]); e.target.value = ""; }} /></label>`}
             ${running && html`<button type="button" class="danger" onClick=${() => cancel.run()} disabled=${cancel.busy}>Cancel</button>`}
           </div>
         </form>`}

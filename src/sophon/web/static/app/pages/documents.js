@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "../lib/html.js";
 import { api, enc } from "../lib/api.js";
 import { can, session } from "../lib/session.js";
+import { uploadDocument } from "../lib/upload.js";
 import {
   ConfirmButton, Dialog, Empty, ErrorBox, Field, ListState, Loading, PageHead, Status, Tabs, Time, useAction, useAsync, usePaged, toast,
 } from "../lib/ui.js";
@@ -24,30 +25,6 @@ function size(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-// one file per request, so each gets its own progress (fetch reports no upload progress)
-function send(file, fields, onProgress) {
-  return new Promise((resolve, reject) => {
-    const state = session.get();
-    const form = new FormData();
-    form.append("files", file, file.name);
-    for (const [key, value] of Object.entries(fields)) if (value) form.append(key, value);
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/documents/upload");
-    xhr.setRequestHeader("Accept", "application/json");
-    if (state.token) xhr.setRequestHeader("Authorization", `Bearer ${state.token}`);
-    if (state.tenant) xhr.setRequestHeader("X-Sophon-Tenant", state.tenant);
-    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    xhr.onload = () => {
-      let body = null;
-      try { body = JSON.parse(xhr.responseText); } catch { body = null; }
-      if (xhr.status === 202) resolve(body.items[0]);
-      else reject(new Error((body && body.error && body.error.message) || `Upload failed (${xhr.status}).`));
-    };
-    xhr.onerror = () => reject(new Error("The Gateway could not be reached."));
-    xhr.send(form);
-  });
-}
-
 function Upload({ onUploaded }) {
   const [uploads, setUploads] = useState([]);
   const [tags, setTags] = useState("");
@@ -59,7 +36,7 @@ function Upload({ onUploaded }) {
     for (const file of files) {
       const key = `${file.name}-${Math.random()}`;
       setUploads((all) => [...all, { key, name: file.name, progress: 0, status: "Uploading", error: null, id: null }]);
-      send(file, { tags, visibility: shared ? "tenant" : "private" }, (p) => update(key, { progress: p }))
+      uploadDocument(file, { tags, visibility: shared ? "tenant" : "private" }, (p) => update(key, { progress: p }))
         .then((item) => { update(key, { progress: 1, status: item.status, id: item.id }); onUploaded(); })
         .catch((error) => update(key, { status: "Failed", error: error.message }));
     }
@@ -144,11 +121,11 @@ function Detail({ id, onClose }) {
   </div>`;
 }
 
-function Library({ reloadKey }) {
+function Library({ reloadKey, initial }) {
   const [filters, setFilters] = useState({ status: "", type: "", tag: "", q: "" });
   const [applied, setApplied] = useState(filters);
   const list = usePaged("/api/documents", applied, [reloadKey]);
-  const [open, setOpen] = useState(null);
+  const [open, setOpen] = useState(initial ? { id: initial, name: "Document" } : null);
   const remove = useAction(async (id) => {
     await api.del(`/api/documents/${enc(id)}`);
     toast("Document deleted.");
@@ -217,13 +194,13 @@ function Ask() {
     </section>`}`;
 }
 
-export default function Documents() {
+export default function Documents({ query }) {
   const [tab, setTab] = useState("library");
   const [reloadKey, setReloadKey] = useState(0);
   return html`<${PageHead} title="Documents" />
     <${Tabs} label="Documents" current=${tab} onSelect=${setTab}
       tabs=${[["library", "Library"], ["search", "Search"], ["ask", "Ask"]]} />
-    ${tab === "library" && html`<${Upload} onUploaded=${() => setReloadKey((k) => k + 1)} /><${Library} reloadKey=${reloadKey} />`}
+    ${tab === "library" && html`<${Upload} onUploaded=${() => setReloadKey((k) => k + 1)} /><${Library} reloadKey=${reloadKey} initial=${query && query.open} />`}
     ${tab === "search" && html`<${Search} />`}
     ${tab === "ask" && html`<${Ask} />`}`;
 }
