@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -89,3 +90,38 @@ class GatewayProcess:
                 self.stop()
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+QUICK = {
+    "SOPHON_TASK_LEASE_SECONDS": "3",
+    "SOPHON_QUEUE_POLL_SECONDS": "0.2",
+    "SOPHON_HEARTBEAT_ENABLED": "false",
+    "SOPHON_RATE_LIMITS_ENABLED": "false",
+    "SOPHON_OUTBOUND_ALLOW": "127.0.0.1",
+    "SOPHON_ARGON2_MEMORY_KIB": "64",
+    "SOPHON_ARGON2_TIME_COST": "1",
+    "SOPHON_ARGON2_PARALLELISM": "1",
+}
+"""Settings of crash tests: short leases (a killed process's work is taken over within seconds),
+fast polls, cheap password hashing, loopback outbound allowed."""
+
+
+def wait_until(check: Callable[[], bool], within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def first_admin(gateway: GatewayProcess, data_dir: Path, password: str) -> dict[str, str]:
+    """Creates the first admin through the one-time setup token; its authorization headers."""
+    setup = (data_dir / "setup-token").read_text().strip()
+    made = httpx.post(
+        f"{gateway.url}/api/auth/setup",
+        json={"setupToken": setup, "email": "a@example.com", "password": password,
+              "displayName": "A"},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    return {"Authorization": f"Bearer {made.json()['accessToken']}"}

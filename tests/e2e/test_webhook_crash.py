@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.server import GatewayProcess
+from tests.e2e.server import QUICK, GatewayProcess, first_admin, wait_until
 from tests.identity_helpers import PASSWORD
 from tests.webhooks.receiver import Receiver
 
@@ -20,16 +18,9 @@ pytestmark = pytest.mark.slow
 
 AGENTS = 12
 FAST = {
-    "SOPHON_TASK_LEASE_SECONDS": "3",
-    "SOPHON_QUEUE_POLL_SECONDS": "0.2",
-    "SOPHON_HEARTBEAT_ENABLED": "false",
-    "SOPHON_RATE_LIMITS_ENABLED": "false",
-    "SOPHON_OUTBOUND_ALLOW": "127.0.0.1",
+    **QUICK,
     "SOPHON_WEBHOOK_CONCURRENCY": "4",
     "SOPHON_WEBHOOK_RETRY_SCHEDULE": "[0.2, 0.2, 0.2]",
-    "SOPHON_ARGON2_MEMORY_KIB": "64",
-    "SOPHON_ARGON2_TIME_COST": "1",
-    "SOPHON_ARGON2_PARALLELISM": "1",
 }
 
 
@@ -41,15 +32,6 @@ def receiver() -> Iterator[Receiver]:
     server.stop()
 
 
-def wait_until(check: Any, within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 def test_deliveries_in_flight_at_a_kill_are_sent_by_the_next_process(
     tmp_path: Path, database_url: str, receiver: Receiver
 ) -> None:
@@ -58,14 +40,7 @@ def test_deliveries_in_flight_at_a_kill_are_sent_by_the_next_process(
     second = GatewayProcess(data, database_url, **FAST)
     try:
         first.start(timeout=90)
-        setup = (data / "setup-token").read_text().strip()
-        made = httpx.post(
-            f"{first.url}/api/auth/setup",
-            json={"setupToken": setup, "email": "a@example.com", "password": PASSWORD,
-                  "displayName": "A"},
-        )  # fmt: skip
-        assert made.status_code == 201, made.text
-        headers = {"Authorization": f"Bearer {made.json()['accessToken']}"}
+        headers = first_admin(first, data, PASSWORD)
         hook = httpx.post(
             f"{first.url}/api/webhooks",
             headers=headers,
