@@ -149,9 +149,16 @@ def prepare_command(spec: SandboxSpec, tools: HostTools, command: list[str]) -> 
         prepared.argv += ["--perms", "0700", "--size", str(spec.limits.work_dir_bytes)]
         prepared.argv += ["--tmpfs", WORK_DIR]
         prepared.argv += list(_work_files(prepared, spec.work_files()))
+        # /tmp is the work dir, unless a bind lies below /tmp (a checkout or virtualenv there):
+        # then /tmp is a tmpfs of its own, as small, for the bind to sit in
+        tmp_binds = any(PurePosixPath(inside).is_relative_to("/tmp") for inside in spec.ro_binds)  # noqa: S108
+        if tmp_binds:
+            prepared.argv += ["--perms", "0700", "--size", str(spec.limits.work_dir_bytes)]
+            prepared.argv += ["--tmpfs", "/tmp"]  # noqa: S108 - the sandbox's own /tmp
         for inside, host in spec.ro_binds.items():  # after the work dir: may lie under it
             prepared.argv += ["--ro-bind", host, inside]
-        prepared.argv += ["--symlink", WORK_DIR, "/tmp"]  # noqa: S108 - the sandbox's own /tmp
+        if not tmp_binds:
+            prepared.argv += ["--symlink", WORK_DIR, "/tmp"]  # noqa: S108 - the sandbox's own /tmp
         prepared.argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK_DIR]
         prepared.argv += ["--clearenv", *_environment(spec.env), "--"]
         prepared.argv += [*_limits(tools.prlimit, spec), "--", *command]
