@@ -1,6 +1,6 @@
 """On an Enterprise Gateway whose licence has `multi_tenancy`, the Tenants page appears: a tenant
 made from it, the admin added to it by API, then switched to from the header; custom roles can
-be made (`rbac`)."""
+be made and edited (`rbac`), and a tenant's members assigned, changed and removed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from sophon.settings import Settings, Tier
-from tests.identity_helpers import Caller
+from tests.identity_helpers import PASSWORD, Caller, add_user
 from tests.license_keys import ALL_FEATURES, Authority
 from tests.web.dashboard import TIMEOUT, Dashboard, call
 
@@ -59,3 +59,89 @@ async def test_tenants_page_and_switching(signed_in: Dashboard, web_admin: Calle
     await page.get_by_role("button", name="Create role").click()
     await expect(page.get_by_role("heading", name="Auditor")).to_be_visible(timeout=TIMEOUT)
     assert signed_in.browser.errors == []
+
+
+async def test_a_custom_roles_permissions_are_edited(
+    signed_in: Dashboard, web_admin: Caller
+) -> None:
+    live, page = signed_in.live, signed_in.page
+    await call(live, web_admin, "POST", "/api/admin/roles", name="Auditor", permissions=["ViewAudit"])
+    auditor = await add_user(live.http, web_admin, "aud@example.com", ["Auditor"])
+    assert (await live.http.get("/api/admin/users", headers=auditor.headers)).status_code == 403
+
+    await signed_in.go("Roles")
+    builtin = page.get_by_role("region", name="Role Admin")
+    await expect(builtin).to_be_visible(timeout=TIMEOUT)
+    await expect(builtin.get_by_role("button")).to_have_count(0)  # built-in: read-only
+    await page.get_by_role("button", name="Edit Auditor").click()
+    form = page.get_by_role("form", name="Edit Auditor")
+    await expect(form.get_by_label("ViewAudit")).to_be_checked()
+    await form.get_by_label("ViewUsers").check()
+    await form.get_by_label("Description").fill("Reads the audit log and the users")
+    await form.get_by_role("button", name="Save role").click()
+    await expect(form).to_have_count(0, timeout=TIMEOUT)
+
+    await page.reload()
+    await signed_in.heading("Roles")
+    await page.get_by_role("button", name="Edit Auditor").click()
+    form = page.get_by_role("form", name="Edit Auditor")
+    await expect(form.get_by_label("ViewUsers")).to_be_checked()
+    await expect(form.get_by_label("ViewAudit")).to_be_checked()
+    await expect(form.get_by_label("Description")).to_have_value("Reads the audit log and the users")
+    # the member holding the role may now do what it grants, with the token they already had
+    assert (await live.http.get("/api/admin/users", headers=auditor.headers)).status_code == 200
+    assert signed_in.browser.errors == []
+
+
+async def test_tenant_members_assigned_changed_and_removed(
+    dashboard: Dashboard, web_admin: Caller
+) -> None:
+    live, page = dashboard.live, dashboard.page
+    acme = await call(live, web_admin, "POST", "/api/admin/tenants", slug="acme", name="Acme Corp")
+    await call(live, web_admin, "POST", "/api/admin/tenants", slug="other", name="Other Corp")
+    await call(
+        live, web_admin, "POST", f"/api/admin/tenants/{acme['id']}/users",
+        user=web_admin.email, roles=["Admin"],
+    )  # fmt: skip
+    await add_user(live.http, web_admin, "bob@example.com", ["Member"])
+    members = f"/api/admin/tenants/{acme['id']}/users"
+    await dashboard.sign_in(web_admin.email, PASSWORD, "/admin/tenants")
+
+    await page.get_by_role("button", name="Members of Acme Corp").click()
+    dialog = page.get_by_role("dialog", name="Members of Acme Corp")
+    await expect(dialog.get_by_role("row").filter(has_text=web_admin.email)).to_be_visible(
+        timeout=TIMEOUT
+    )
+    await dialog.get_by_label("User").fill("bob@example.com")
+    await dialog.get_by_role("checkbox", name="Viewer").uncheck()
+    await dialog.get_by_role("checkbox", name="Operator").check()
+    await dialog.get_by_role("button", name="Assign user").click()
+    bob = dialog.get_by_role("row").filter(has_text="bob@example.com")
+    await expect(bob).to_contain_text("Operator", timeout=TIMEOUT)
+    listed = await call(live, web_admin, "GET", members)
+    assert {m["email"]: m["roles"] for m in listed["items"]}["bob@example.com"] == ["Operator"]
+    assert await dashboard.axe() == []
+
+    await bob.get_by_role("button", name="Change roles of bob@example.com").click()
+    await bob.get_by_role("checkbox", name="Viewer").check()
+    await bob.get_by_role("button", name="Save roles").click()
+    await expect(bob).to_contain_text("Operator, Viewer", timeout=TIMEOUT)
+    listed = await call(live, web_admin, "GET", members)
+    roles = {m["email"]: m["roles"] for m in listed["items"]}["bob@example.com"]
+    assert sorted(roles) == ["Operator", "Viewer"]
+
+    await bob.get_by_role("button", name="Remove").click()
+    await bob.get_by_role("button", name="Yes").click()
+    await expect(bob).to_have_count(0, timeout=TIMEOUT)
+    listed = await call(live, web_admin, "GET", members)
+    assert "bob@example.com" not in {m["email"] for m in listed["items"]}
+    assert (await live.http.get("/api/auth/me", headers=web_admin.headers)).status_code == 200
+    await dialog.get_by_role("button", name="Close").click()
+
+    # in a tenant the admin is not a member of, members are listed and assigned, not changed
+    await page.get_by_role("button", name="Members of Other Corp").click()
+    dialog = page.get_by_role("dialog", name="Members of Other Corp")
+    await expect(dialog.get_by_text("No members yet.")).to_be_visible(timeout=TIMEOUT)
+    await expect(dialog.get_by_role("button", name="Assign user")).to_be_visible()
+    await expect(dialog.get_by_text("assign yourself, switch to it")).to_be_visible()
+    assert dashboard.browser.errors == []

@@ -1,10 +1,79 @@
-// Admin · Tenants: create, suspend, members; switching tenant is in the header.
+// Admin · Tenants: create, suspend, members (list, assign with roles; change roles and remove
+// where the signed-in admin is a member too); switching tenant is in the header.
 import { useState } from "preact/hooks";
 import { html } from "../lib/html.js";
-import { api, enc } from "../lib/api.js";
+import { api, enc, listAll } from "../lib/api.js";
 import { switchTenant } from "../lib/auth.js";
 import { session } from "../lib/session.js";
-import { ErrorBox, Field, ListState, PageHead, Status, Time, useAction, usePaged, toast } from "../lib/ui.js";
+import {
+  ConfirmButton, Dialog, ErrorBox, Field, ListState, PageHead, Status, Time, useAction, useAsync, usePaged, toast,
+} from "../lib/ui.js";
+
+function RoleChecks({ roles, chosen, onChange, legend = "Roles" }) {
+  return html`<fieldset class="plain row"><legend class="label">${legend}</legend>
+    ${roles.map((name) => html`<label class="check" key=${name}><input type="checkbox" checked=${chosen.includes(name)}
+      onChange=${(e) => onChange(e.target.checked ? [...chosen, name] : chosen.filter((n) => n !== name))} /> ${name}</label>`)}
+  </fieldset>`;
+}
+
+function EditRoles({ user, roles, busy, onSave }) {
+  const [chosen, setChosen] = useState(user.roles);
+  return html`<div class="stack"><${RoleChecks} legend=${`Roles of ${user.email}`} roles=${roles} chosen=${chosen} onChange=${setChosen} />
+    <div><button type="button" disabled=${busy} onClick=${() => onSave(chosen)}>Save roles</button></div></div>`;
+}
+
+/** A tenant's members. Assigning goes through `/api/admin/tenants/{id}/users`; changing roles and
+ * removing are the tenant's own user administration, so they are offered (sent with that
+ * tenant's header) only where the signed-in admin is a member of it. */
+function Members({ tenant, member }) {
+  const path = `/api/admin/tenants/${enc(tenant.id)}/users`;
+  const list = usePaged(path);
+  const builtin = useAsync(async () => (await listAll("/api/admin/roles")).filter((r) => r.builtin).map((r) => r.name), []);
+  const [form, setForm] = useState({ user: "", roles: ["Viewer"] });
+  const [editing, setEditing] = useState(null);
+  const assign = useAction(async () => {
+    const out = await api.post(path, form);
+    toast(`${out.email} added to ${tenant.name}.`);
+    setForm({ user: "", roles: ["Viewer"] });
+    list.reload();
+  });
+  const there = { "X-Sophon-Tenant": tenant.slug };
+  const act = useAction(async (user, body) => {
+    const at = `/api/admin/users/${enc(user.id)}`;
+    if (body) await api.patch(at, body, { headers: there });
+    else await api.del(at, { headers: there });
+    toast(body ? `Roles of ${user.email} saved.` : `${user.email} removed from ${tenant.name}.`);
+    setEditing(null);
+    list.reload();
+  });
+  const roles = builtin.data || [];
+  return html`<div class="stack">
+    <form class="stack" aria-label="Assign a member" onSubmit=${(e) => { e.preventDefault(); assign.run(); }}>
+      <${ErrorBox} error=${assign.error || builtin.error} title="Not assigned" />
+      <${Field} label="User" hint="An existing user's email or id"><input required value=${form.user} onInput=${(e) => setForm({ ...form, user: e.target.value })} /></${Field}>
+      <${RoleChecks} roles=${roles} chosen=${form.roles} onChange=${(r) => setForm({ ...form, roles: r })} />
+      <div><button type="submit" disabled=${assign.busy}>Assign user</button></div>
+    </form>
+    <${ErrorBox} error=${act.error} />
+    <${ListState} list=${list} empty="No members yet.">
+      <div class="table-wrap"><table>
+        <thead><tr><th>Member</th><th>Roles</th><th>Status</th><th><span class="visually-hidden">Actions</span></th></tr></thead>
+        <tbody>${list.items.map((u) => html`<tr key=${u.id}>
+          <td>${u.displayName}<div class="small muted">${u.email}</div></td>
+          <td>${editing === u.id
+            ? html`<${EditRoles} user=${u} roles=${roles} busy=${act.busy} onSave=${(r) => act.run(u, { roles: r })} />`
+            : u.roles.join(", ")}</td>
+          <td><${Status} value=${u.status} /></td>
+          <td class="row">${member && html`
+            <button type="button" class="secondary" aria-label=${`Change roles of ${u.email}`}
+              onClick=${() => setEditing(editing === u.id ? null : u.id)}>${editing === u.id ? "Cancel" : "Change roles"}</button>
+            <${ConfirmButton} onConfirm=${() => act.run(u, null)} label=${`Remove ${u.email} from ${tenant.name}?`}>Remove</${ConfirmButton}>`}
+          </td></tr>`)}</tbody>
+      </table></div>
+    </${ListState}>
+    ${!member && html`<p class="small muted">Changing a member's roles or removing them is done inside the tenant: assign yourself, switch to it, then use Users.</p>`}
+  </div>`;
+}
 
 export default function Tenants() {
   const list = usePaged("/api/admin/tenants");
@@ -19,6 +88,7 @@ export default function Tenants() {
     await api.patch(`/api/admin/tenants/${enc(t.id)}`, body);
     list.reload();
   });
+  const [members, setMembers] = useState(null);
   const memberOf = new Set(session.get().me.tenants.map((t) => t.slug));
   return html`<${PageHead} title="Tenants" />
     <form class="card stack" onSubmit=${(e) => { e.preventDefault(); make.run(); }}>
@@ -35,10 +105,14 @@ export default function Tenants() {
         <tbody>${list.items.map((t) => html`<tr key=${t.id}>
           <td>${t.name}<div class="small muted"><code>${t.slug}</code></div></td><td><${Status} value=${t.status} /></td>
           <td>${t.tierOverride || "Gateway's"}</td><td><${Time} value=${t.createdAt} /></td>
-          <td class="row">${memberOf.has(t.slug) && html`<button type="button" class="secondary" onClick=${() => switchTenant(t.slug)}>Switch to</button>`}
+          <td class="row"><button type="button" class="secondary" aria-label=${`Members of ${t.name}`} onClick=${() => setMembers(t)}>Members</button>
+            ${memberOf.has(t.slug) && html`<button type="button" class="secondary" onClick=${() => switchTenant(t.slug)}>Switch to</button>`}
             ${t.slug !== "default" && html`<button type="button" class="secondary"
               onClick=${() => act.run(t, { status: t.status === "Active" ? "Suspended" : "Active" })}>${t.status === "Active" ? "Suspend" : "Reactivate"}</button>`}</td>
         </tr>`)}</tbody>
       </table></div>
-    </${ListState}>`;
+    </${ListState}>
+    <${Dialog} open=${!!members} title=${members ? `Members of ${members.name}` : ""} onClose=${() => setMembers(null)}>
+      ${members && html`<${Members} tenant=${members} member=${memberOf.has(members.slug)} />`}
+    </${Dialog}>`;
 }
