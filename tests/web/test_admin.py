@@ -1,7 +1,11 @@
-"""Admin pages in the browser: the audit chain verified (and a tampered one shown broken), a
-user created and suspended, an API token shown once, and a Viewer who sees no admin page."""
+"""Admin pages in the browser: the audit chain verified (and a tampered one shown broken), the
+audit log downloaded as NDJSON and CSV with the page's filter, a user created and suspended, an API token shown once, and a Viewer who sees no admin page."""
 
 from __future__ import annotations
+
+import csv
+import io
+import json
 
 from playwright.async_api import expect
 from sqlalchemy import text
@@ -27,6 +31,32 @@ async def test_audit_verify_shows_the_result(signed_in: Dashboard) -> None:
     await page.get_by_label("Action").fill("auth.login")
     await page.get_by_role("button", name="Filter").click()
     await expect(page.get_by_role("cell", name="auth.setup")).to_have_count(0, timeout=TIMEOUT)
+    assert signed_in.browser.errors == []
+
+
+async def test_audit_export_downloads_the_filtered_entries(signed_in: Dashboard) -> None:
+    page = signed_in.page
+    await signed_in.go("Audit log")
+    await expect(page.get_by_role("cell", name="auth.setup")).to_be_visible(timeout=TIMEOUT)
+    async with page.expect_download(timeout=TIMEOUT) as ndjson:
+        await page.get_by_role("button", name="Export NDJSON").click()
+    download = await ndjson.value
+    assert download.suggested_filename == "audit.ndjson"
+    entries = [json.loads(line) for line in (await download.path()).read_text().splitlines()]
+    actions = [e["action"] for e in entries]
+    assert actions[0] == "auth.setup" and "auth.login" in actions
+    assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)  # oldest first
+
+    await page.get_by_label("Action").fill("auth.login")  # the export follows the filter
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_role("cell", name="auth.setup")).to_have_count(0, timeout=TIMEOUT)
+    async with page.expect_download(timeout=TIMEOUT) as csv_file:
+        await page.get_by_role("button", name="Export CSV").click()
+    download = await csv_file.value
+    assert download.suggested_filename == "audit.csv"
+    rows = list(csv.DictReader(io.StringIO((await download.path()).read_text())))
+    assert rows and {r["action"] for r in rows} == {"auth.login"}
+    assert rows[0]["actorEmail"] == "admin@example.com"
     assert signed_in.browser.errors == []
 
 

@@ -185,13 +185,31 @@ export function Dialog({ open, title, onClose, children }) {
   </dialog>`;
 }
 
-export function Tabs({ tabs, current, onSelect, label }) {
-  return html`<div class="tabs" role="tablist" aria-label=${label}>
+/** WAI-ARIA tabs: `<${Tabs} label="Memory" tabs=${[["a", "A"], …]} current=${key} onSelect=${set}>`
+ * the current tab's panel `</${Tabs}>`. Left/Right (wrapping), Home and End move between tabs
+ * and select them; only the selected tab is in the Tab order (roving tabindex). */
+export function Tabs({ tabs, current, onSelect, label, children }) {
+  const list = useRef(null);
+  const base = "tabs-" + label.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+  const index = Math.max(0, tabs.findIndex(([key]) => key === current));
+  const move = (e) => {
+    const last = tabs.length - 1;
+    const to = { ArrowRight: index === last ? 0 : index + 1, ArrowLeft: index === 0 ? last : index - 1,
+      Home: 0, End: last }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    onSelect(tabs[to][0]);
+    list.current.querySelectorAll('[role="tab"]')[to].focus();
+  };
+  return html`<div class="tabs" role="tablist" aria-label=${label} ref=${list} onKeyDown=${move}>
     ${tabs.map(
-      ([key, text]) => html`<button type="button" role="tab" aria-selected=${current === key}
-        class=${current === key ? "tab active" : "tab"} onClick=${() => onSelect(key)}>${text}</button>`,
+      ([key, text], i) => html`<button type="button" role="tab" key=${key} id=${`${base}-${key}`}
+        aria-selected=${i === index ? "true" : "false"} aria-controls=${`${base}-panel`}
+        tabindex=${i === index ? 0 : -1} class=${i === index ? "tab active" : "tab"}
+        onClick=${() => onSelect(key)}>${text}</button>`,
     )}
-  </div>`;
+  </div>
+  <div role="tabpanel" id=${`${base}-panel`} aria-labelledby=${`${base}-${tabs[index][0]}`}>${children}</div>`;
 }
 
 export function PageHead({ title, children }) {

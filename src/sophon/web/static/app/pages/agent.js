@@ -113,8 +113,9 @@ function Persona({ agent }) {
   const [kind, setKind] = useState("soul");
   const filename = FILES.find(([k]) => k === kind)[1];
   return html`<div class="card">
-    <${Tabs} label="Persona files" current=${kind} onSelect=${setKind} tabs=${FILES} />
-    <${PersonaFile} key=${kind} agent=${agent} kind=${kind} filename=${filename} />
+    <${Tabs} label="Persona files" current=${kind} onSelect=${setKind} tabs=${FILES}>
+      <${PersonaFile} key=${kind} agent=${agent} kind=${kind} filename=${filename} />
+    </${Tabs}>
   </div>`;
 }
 
@@ -170,8 +171,9 @@ export default function Agent({ params }) {
     ${agent.loading && !a && html`<${Loading} />`}
     ${a && html`<p class="small muted"><code>${a.id}</code> · created <${Time} value=${a.createdAt} /></p>
       <${Tabs} label="Agent" current=${tab} onSelect=${setTab}
-        tabs=${[["settings", "Settings"], ["persona", "Persona files"], ["tools", "Tools"]]} />
-      ${tab === "settings" && html`<${Settings} agent=${a} onSaved=${(out) => agent.set(out)} />`}
-      ${tab === "persona" && html`<${Persona} agent=${a} />`}
-      ${tab === "tools" && html`<${Tools} agent=${a} />`}`}`;
+        tabs=${[["settings", "Settings"], ["persona", "Persona files"], ["tools", "Tools"]]}>
+        ${tab === "settings" && html`<${Settings} agent=${a} onSaved=${(out) => agent.set(out)} />`}
+        ${tab === "persona" && html`<${Persona} agent=${a} />`}
+        ${tab === "tools" && html`<${Tools} agent=${a} />`}
+      </${Tabs}>`}`;
 }

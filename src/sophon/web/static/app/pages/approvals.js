@@ -42,6 +42,7 @@ function History() {
 export default function Approvals() {
   const [tab, setTab] = useState("pending");
   return html`<${PageHead} title="Approvals" />
-    <${Tabs} label="Approvals" current=${tab} onSelect=${setTab} tabs=${[["pending", "Pending"], ["history", "History"]]} />
-    ${tab === "pending" ? html`<${Pending} />` : html`<${History} />`}`;
+    <${Tabs} label="Approvals" current=${tab} onSelect=${setTab} tabs=${[["pending", "Pending"], ["history", "History"]]}>
+      ${tab === "pending" ? html`<${Pending} />` : html`<${History} />`}
+    </${Tabs}>`;
 }

@@ -199,8 +199,9 @@ export default function Documents({ query }) {
   const [reloadKey, setReloadKey] = useState(0);
   return html`<${PageHead} title="Documents" />
     <${Tabs} label="Documents" current=${tab} onSelect=${setTab}
-      tabs=${[["library", "Library"], ["search", "Search"], ["ask", "Ask"]]} />
-    ${tab === "library" && html`<${Upload} onUploaded=${() => setReloadKey((k) => k + 1)} /><${Library} reloadKey=${reloadKey} initial=${query && query.open} />`}
-    ${tab === "search" && html`<${Search} />`}
-    ${tab === "ask" && html`<${Ask} />`}`;
+      tabs=${[["library", "Library"], ["search", "Search"], ["ask", "Ask"]]}>
+      ${tab === "library" && html`<${Upload} onUploaded=${() => setReloadKey((k) => k + 1)} /><${Library} reloadKey=${reloadKey} initial=${query && query.open} />`}
+      ${tab === "search" && html`<${Search} />`}
+      ${tab === "ask" && html`<${Ask} />`}
+    </${Tabs}>`;
 }

@@ -136,6 +136,7 @@ function OwnServer() {
 export default function Mcp() {
   const [tab, setTab] = useState("servers");
   return html`<${PageHead} title="MCP" />
-    <${Tabs} label="MCP" current=${tab} onSelect=${setTab} tabs=${[["servers", "Connected servers"], ["server", "Sophon as a server"]]} />
-    ${tab === "servers" ? html`<${Servers} />` : html`<${OwnServer} />`}`;
+    <${Tabs} label="MCP" current=${tab} onSelect=${setTab} tabs=${[["servers", "Connected servers"], ["server", "Sophon as a server"]]}>
+      ${tab === "servers" ? html`<${Servers} />` : html`<${OwnServer} />`}
+    </${Tabs}>`;
 }

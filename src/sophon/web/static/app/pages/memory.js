@@ -206,9 +206,10 @@ export default function Memory() {
   const openEntity = (name) => { setEntity(name); setTab("graph"); };
   return html`<${PageHead} title="Memory" />
     <${Tabs} label="Memory" current=${tab} onSelect=${setTab}
-      tabs=${[["entries", "Entries"], ["search", "Search"], ["graph", "Graph"], ["logs", "Daily logs"]]} />
-    ${tab === "entries" && html`<${Entries} onEntity=${openEntity} />`}
-    ${tab === "search" && html`<${Search} />`}
-    ${tab === "graph" && html`<${Graph} entity=${entity} setEntity=${setEntity} />`}
-    ${tab === "logs" && html`<${DailyLogs} />`}`;
+      tabs=${[["entries", "Entries"], ["search", "Search"], ["graph", "Graph"], ["logs", "Daily logs"]]}>
+      ${tab === "entries" && html`<${Entries} onEntity=${openEntity} />`}
+      ${tab === "search" && html`<${Search} />`}
+      ${tab === "graph" && html`<${Graph} entity=${entity} setEntity=${setEntity} />`}
+      ${tab === "logs" && html`<${DailyLogs} />`}
+    </${Tabs}>`;
 }

@@ -116,6 +116,7 @@ export default function Models() {
   const [tab, setTab] = useState(can("ManageModels") ? "providers" : "catalog");
   const tabs = [...(can("ManageModels") ? [["providers", "Providers"]] : []), ["catalog", "Catalog"]];
   return html`<${PageHead} title="Models" />
-    <${Tabs} label="Models" current=${tab} onSelect=${setTab} tabs=${tabs} />
-    ${tab === "providers" ? html`<${Providers} />` : html`<${Catalog} />`}`;
+    <${Tabs} label="Models" current=${tab} onSelect=${setTab} tabs=${tabs}>
+      ${tab === "providers" ? html`<${Providers} />` : html`<${Catalog} />`}
+    </${Tabs}>`;
 }

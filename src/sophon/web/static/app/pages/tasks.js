@@ -76,6 +76,7 @@ function History() {
 export default function Tasks() {
   const [tab, setTab] = useState("active");
   return html`<${PageHead} title="Tasks" />
-    <${Tabs} label="Tasks" current=${tab} onSelect=${setTab} tabs=${[["active", "Active"], ["history", "History"]]} />
-    ${tab === "active" ? html`<${Active} />` : html`<${History} />`}`;
+    <${Tabs} label="Tasks" current=${tab} onSelect=${setTab} tabs=${[["active", "Active"], ["history", "History"]]}>
+      ${tab === "active" ? html`<${Active} />` : html`<${History} />`}
+    </${Tabs}>`;
 }
