@@ -25,6 +25,7 @@ from sqlalchemy import func, select, text
 from bench.harness import Benchmark, Row, RunContext, Target
 from sophon.audit.chain import load_audit_key
 from sophon.cli.admin_local import create_user
+from sophon.cron.context import CronContext
 from sophon.identity.bootstrap import prepare
 from sophon.models import metadata
 from sophon.platform import migrate
@@ -182,10 +183,13 @@ async def measure(kind: str, length: int, count: int, say: Callable[[str], None]
             )
             limits = Limits(settings.workflow_max_nodes, settings.workflow_max_definition_bytes)
             principal = system_principal(tenant, "default")
+            schedules = CronContext(settings=settings, tools=tools, vault=Vault(b"k" * 32))
             ids = {}
             async with database.transaction(tenant_id=tenant) as db:
                 for size in (length, 10):
-                    made = await workflows.create(db, principal, tools, limits, chain(size))
+                    made = await workflows.create(
+                        db, principal, tools, limits, schedules, chain(size)
+                    )
                     ids[size] = made.id
             say(f"{kind}: one run of a {length}-node chain …")
             engine_s = await _run_many(database, engine, tenant, ids[length], 1, user_id)

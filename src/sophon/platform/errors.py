@@ -81,6 +81,12 @@ class RateLimited(DomainError):
     status, code, default_message = 429, "rate_limited", "Too many requests; slow down."
 
 
+class BudgetExceeded(DomainError):
+    """A token budget (an agent's, a tenant's) is used up for the day."""
+
+    status, code, default_message = 429, "budget_exceeded", "The token budget is used up."
+
+
 class InternalError(DomainError):
     status, code, default_message = 500, "internal_error", "An unexpected error occurred."
 

@@ -1,11 +1,11 @@
 """Model usage: one row per model call (tokens by agent, user, session and task, and what the call
-was for: a turn's own steps or memory work), and the sums that agents' daily token budgets are
-checked against and the agent's usage shows."""
+was for: a turn's own steps, memory work or a workflow's model node), and the sums that agents'
+and tenants' daily token budgets are checked against and the agent's usage shows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from sophon.providers.models import ModelUsage
 
 CHAT = "chat"  # a turn's own model calls: its steps, planning, compaction summaries
 MEMORY = "memory"  # memory learning, daily-log summaries, the entity graph
+WORKFLOW = "workflow"  # a workflow's `action.llm_prompt` nodes
 KINDS = (CHAT, MEMORY)
 
 
@@ -57,6 +58,21 @@ def record(
     )
     db.add(row)
     return row
+
+
+def day_start() -> datetime:
+    """Midnight UTC today: daily budgets count from here."""
+    return datetime.combine(utcnow().date(), datetime.min.time(), tzinfo=UTC)
+
+
+async def tenant_tokens_since(db: AsyncSession, tenant_id: str, since: datetime) -> int:
+    """Input and output tokens of every model call in the tenant (any kind) from `since` on."""
+    used = await db.scalar(
+        select(func.sum(ModelUsage.input_tokens + ModelUsage.output_tokens)).where(
+            ModelUsage.tenant_id == tenant_id, ModelUsage.at >= since
+        )
+    )
+    return int(used or 0)
 
 
 async def agent_tokens_since(db: AsyncSession, agent_id: str, since: datetime) -> int:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sophon.platform.db import Base, Timestamped, id_column
@@ -15,3 +15,5 @@ class Tenant(Base, Timestamped):
     description: Mapped[str] = mapped_column(Text, default="")
     tier_override: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="Active")
+    # tokens per day for every model call in the tenant (None: no budget)
+    budget_daily_tokens: Mapped[int | None] = mapped_column(Integer)

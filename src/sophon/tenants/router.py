@@ -36,7 +36,7 @@ async def list_tenants(
 ) -> Page[TenantOut]:
     """Every tenant of this Gateway."""
     _from_home(principal)
-    listed = [TenantOut.model_validate(t) for t in await service.list_all(db)]
+    listed = [TenantOut.of(t) for t in await service.list_all(db)]
     return page_in_memory(gateway.paginator, listed, page, "tenants", lambda tenant: tenant.id)
 
 
@@ -63,7 +63,7 @@ async def create_tenant(
     )
     if body.initial_admin:
         await users_service.add_to_tenant(db, principal, tenant.id, body.initial_admin, ["Admin"])
-    return TenantOut.model_validate(tenant)
+    return TenantOut.of(tenant)
 
 
 @router.get("/{tenant_id}", operation_id="getTenant")
@@ -71,7 +71,7 @@ async def create_tenant(
 async def get_tenant(tenant_id: str, db: DbDep, principal: PrincipalDep) -> TenantOut:
     """One tenant."""
     _from_home(principal)
-    return TenantOut.model_validate(await service.get(db, tenant_id))
+    return TenantOut.of(await service.get(db, tenant_id))
 
 
 @router.patch("/{tenant_id}", operation_id="updateTenant")
@@ -79,7 +79,7 @@ async def get_tenant(tenant_id: str, db: DbDep, principal: PrincipalDep) -> Tena
 async def update_tenant(
     tenant_id: str, body: TenantPatchIn, db: DbDep, principal: PrincipalDep, gateway: GatewayDep
 ) -> TenantOut:
-    """Renames, describes, suspends a tenant or lowers its tier."""
+    """Renames, describes, suspends a tenant, lowers its tier or sets its daily token budget."""
     _from_home(principal)
     tenant = await service.update(
         db,
@@ -91,8 +91,10 @@ async def update_tenant(
         tier_override=body.tier_override,
         clear_tier_override="tier_override" in body.model_fields_set and not body.tier_override,
         status=body.status,
+        budget=body.budget.daily_tokens if body.budget is not None else None,
+        clear_budget=body.budget is not None and body.budget.daily_tokens is None,
     )
-    return TenantOut.model_validate(tenant)
+    return TenantOut.of(tenant)
 
 
 @router.delete("/{tenant_id}", operation_id="deleteTenant", status_code=status.HTTP_204_NO_CONTENT)

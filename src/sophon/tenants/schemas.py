@@ -6,8 +6,19 @@ from pydantic import Field
 
 from sophon.platform.schemas import ApiModel, RequestModel, Timestamp
 from sophon.platform.tenancy import SLUG_PATTERN
+from sophon.tenants.models import Tenant
 
 TierName = Literal["Personal", "Pro", "Enterprise"]
+
+
+class TenantBudget(RequestModel):
+    daily_tokens: int | None = Field(
+        None, ge=1, description="Tokens per day for every model call in the tenant; null: none."
+    )
+
+
+class TenantBudgetOut(ApiModel):
+    daily_tokens: int | None
 
 
 class TenantOut(ApiModel):
@@ -17,7 +28,21 @@ class TenantOut(ApiModel):
     description: str
     tier_override: str | None
     status: str
+    budget: TenantBudgetOut
     created_at: Timestamp
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantOut:
+        return cls(
+            id=tenant.id,
+            slug=tenant.slug,
+            name=tenant.name,
+            description=tenant.description,
+            tier_override=tenant.tier_override,
+            status=tenant.status,
+            budget=TenantBudgetOut(daily_tokens=tenant.budget_daily_tokens),
+            created_at=tenant.created_at,
+        )
 
 
 class TenantIn(RequestModel):
@@ -33,6 +58,7 @@ class TenantPatchIn(RequestModel):
     description: str | None = Field(None, max_length=2000)
     tier_override: TierName | None = None
     status: Literal["Active", "Suspended"] | None = None
+    budget: TenantBudget | None = Field(None, description="Replaced whole when sent.")
 
 
 class MemberOut(ApiModel):

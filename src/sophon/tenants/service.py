@@ -139,6 +139,8 @@ async def update(
     tier_override: str | None = None,
     clear_tier_override: bool = False,
     status: str | None = None,
+    budget: int | None = None,
+    clear_budget: bool = False,
 ) -> Tenant:
     tenant = await get(db, tenant_id)
     changes: dict[str, object] = {}
@@ -157,6 +159,9 @@ async def update(
                 {"fields": [{"field": "body.tierOverride", "message": "above the Gateway tier"}]},
             )
         tenant.tier_override = changes["tierOverride"] = tier_override
+    if budget is not None or clear_budget:
+        tenant.budget_daily_tokens = budget
+        changes["budget"] = {"dailyTokens": budget}
     if status is not None and status != tenant.status:
         if tenant.slug == DEFAULT_TENANT_SLUG:
             raise Conflict("The default tenant can't be suspended.")

@@ -19,18 +19,20 @@ from jsonschema import ValidationError as SchemaError
 
 from sophon.approvals import service as approvals
 from sophon.chat import service as chat
-from sophon.llm import ChatMessage, ChatRequest
+from sophon.llm import ChatMessage, ChatRequest, ChatResponse
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
-from sophon.platform.errors import DomainError
+from sophon.platform.errors import BudgetExceeded, DomainError
 from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.http import outbound_client, split_allow_setting
 from sophon.platform.ids import new_id
 from sophon.platform.vault import Vault
-from sophon.providers import routing
+from sophon.providers import routing, usage
 from sophon.providers.connect import ProviderRuntime
 from sophon.runtime.external import wrap
 from sophon.settings import Settings
+from sophon.tasks import service as tasks
+from sophon.tenants import budget
 from sophon.tools.invoke import (
     InvalidToolArguments,
     OutboundClientFactory,
@@ -284,6 +286,26 @@ def _prompt_text(text: str, step: Step) -> str:
     return str(expressions.resolve(text, step.scope))
 
 
+async def _record_usage(step: Step, provider: str, answer: ChatResponse) -> None:
+    """The call's tokens, as usage of kind `workflow` (the tenant's, the run's user's, the agent's
+    when an agent started the run) and on the run's task."""
+    agent_id = step.scope.get("trigger", {}).get("agentId")
+    async with step.services.database.transaction(tenant_id=step.tenant_id) as db:
+        usage.record(
+            db,
+            provider,
+            answer,
+            agent_id=str(agent_id) if agent_id else None,
+            user_id=step.user_id,
+            session_id=None,
+            task_id=step.task_id,
+            kind=usage.WORKFLOW,
+        )
+        task = await tasks.lock(db, step.task_id)
+        if task is not None:
+            tasks.add_tokens(task, answer.usage.input_tokens, answer.usage.output_tokens)
+
+
 async def llm_prompt(step: Step) -> Result:
     config = step.config
     prompt = _prompt_text(str(config.get("prompt")), step)
@@ -293,12 +315,17 @@ async def llm_prompt(step: Step) -> Result:
         system += "\nAnswer with JSON only, valid against this JSON Schema:\n" + json.dumps(schema)
     model = expressions.resolve(config.get("model"), step.scope)
     async with step.services.database.transaction(readonly=True, tenant_id=step.tenant_id) as db:
+        try:
+            left = await budget.require_tokens(db, step.tenant_id)
+        except BudgetExceeded as error:
+            raise NodeFailed(error.message, error.code) from None
         planned = await routing.plan(db, step.services.vault, str(model) if model else None)
     messages = ([ChatMessage.system(system)] if system.strip() else []) + [ChatMessage.user(prompt)]
+    max_tokens = int(config.get("maxTokens") or 1024)
     request = ChatRequest(
         model="",
         messages=messages,
-        max_tokens=int(config.get("maxTokens") or 1024),
+        max_tokens=min(max_tokens, left) if left is not None else max_tokens,
         response_format=(
             {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
             if schema is not None
@@ -306,11 +333,12 @@ async def llm_prompt(step: Step) -> Result:
         ),
     )
     try:
-        _candidate, answer = await routing.complete_with(
+        candidate, answer = await routing.complete_with(
             step.services.model_runtime, planned, request
         )
     except DomainError as error:
         raise NodeFailed(error.message, error.code) from None
+    await _record_usage(step, candidate.name, answer)
     usage = {"inputTokens": answer.usage.input_tokens, "outputTokens": answer.usage.output_tokens}
     if schema is None:
         return Result(output={"text": answer.content, "model": answer.model, "usage": usage})

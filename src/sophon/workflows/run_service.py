@@ -22,6 +22,7 @@ from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.tasks import service as tasks
 from sophon.tasks.models import Task, TaskStatus
+from sophon.tenants import budget
 from sophon.workflows.events import WAKE_JOB, run_event
 from sophon.workflows.models import (
     RUN_FINISHED,
@@ -90,6 +91,20 @@ def runnable(workflow: Workflow) -> None:
         )
 
 
+MODEL_NODES = frozenset({"action.llm_prompt"})
+
+
+def uses_models(nodes: list[dict[str, Any]]) -> bool:
+    """Whether any node (or a loop's or parallel branch's inline step) calls a model."""
+    for node in nodes:
+        config = node.get("config") or {}
+        inner = [config["do"]] if isinstance(config.get("do"), dict) else []
+        inner += [b for b in config.get("branches") or [] if isinstance(b, dict)]
+        if node.get("type") in MODEL_NODES or uses_models(inner):
+            return True
+    return False
+
+
 @audited("workflow.trigger")
 async def start(
     db: AsyncSession,
@@ -103,8 +118,11 @@ async def start(
     dedupe_key: str | None = None,
 ) -> Started:
     """A Queued run of the workflow's current version, its task and its job, in the caller's
-    transaction. `user_id` is whose rights it runs with."""
+    transaction. `user_id` is whose rights it runs with. A workflow with model nodes does not
+    start once the tenant's daily token budget is used up (429 `budget_exceeded`)."""
     runnable(workflow)
+    if uses_models(list(workflow.definition.get("nodes") or [])):
+        await budget.require_tokens(db, workflow.tenant_id)
     run_id = new_id("run")
     job = _job(db, run_id)
     task = tasks.open_task(
@@ -278,6 +296,8 @@ async def retry(db: AsyncSession, principal: Principal, workflow: Workflow, run_
     old = await get_run(db, workflow.id, run_id)
     if old.status not in (RunStatus.FAILED.value, RunStatus.CANCELLED.value):
         raise Conflict("Only a Failed or Cancelled run can be retried.", {"status": old.status})
+    if uses_models(list(old.definition.get("nodes") or [])):
+        await budget.require_tokens(db, workflow.tenant_id)
     run_id_new = new_id("run")
     job = _job(db, run_id_new)
     task = tasks.open_task(
