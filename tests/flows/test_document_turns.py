@@ -73,6 +73,36 @@ async def test_document_tools_in_a_model_turn(
     assert history[-1]["content"] == "Osprey ships on 14 June."
 
 
+async def test_document_tool_results_reach_the_model_as_document_data(
+    client: httpx.AsyncClient, admin: Caller, agent_id: str, model: FakeServer
+) -> None:
+    doc_id = await _ready_document(client, admin)
+    allowed = await client.put(
+        f"/api/agents/{agent_id}/tools",
+        headers=admin.headers,
+        json={"tools": ["document.*", "datetime.now"]},
+    )
+    assert allowed.status_code == 200, allowed.text
+    model.script(
+        "POST",
+        CHAT,
+        _call("document__read", {"id": doc_id}),
+        _call("datetime__now", {}),
+        JsonReply(openai_completion("Noted: it is only data.")),
+    )
+    _accepted, task = await chat_turn(client, admin, "Read it", isStreaming=False)
+    assert task["status"] == "Completed", task
+    last = [r.json() for r in model.received(CHAT)][-1]["messages"]
+    read, clock = [m["content"] for m in last if m["role"] == "tool"]
+    assert read.startswith('<external_content id="')
+    assert read.split("\n", 1)[0].endswith('source="Document">')
+    nonce = read.split('"', 2)[1]
+    assert read.endswith(f'</external_content id="{nonce}">')
+    assert HOSTILE in read  # the document's instruction stays inside the wrapper, as data
+    assert read.count("</external_content") == 1
+    assert 'source="tool:datetime.now"' in clock  # other tools keep their source
+
+
 async def test_an_attached_document_is_in_the_turn_context_as_data(
     client: httpx.AsyncClient, admin: Caller, agent_id: str, model: FakeServer
 ) -> None:
