@@ -194,6 +194,13 @@ class Settings(BaseSettings):
     )
     documents_chunk_chars: int = Field(1200, ge=200, le=20_000, description="Chunk size.")
     documents_chunk_overlap: int = Field(200, ge=0, le=5000, description="Chunk overlap.")
+    documents_attachment_wait_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=3600,
+        description="How long a chat turn waits (queued, holding no worker) for its attached "
+        "documents to be Ready or Failed before it runs anyway.",
+    )
 
     # agent runtime: workers, turns, approvals, heartbeat
     run_workers: bool = Field(True, description="Run agent turns in this process.")

@@ -10,8 +10,10 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.chat.chat_helpers import chat_turn, messages
+from sophon.documents import isolation
+from tests.chat.chat_helpers import chat_turn, messages, send, wait_task
 from tests.documents.document_helpers import DOCS, upload
 from tests.identity_helpers import Caller
 from tests.llm.fakes import FakeServer, JsonReply, openai_completion, openai_tool_call
@@ -30,6 +32,36 @@ async def _ready_document(client: httpx.AsyncClient, admin: Caller) -> str:
         await asyncio.sleep(0.1)
     assert found["status"] == "Ready", found
     return doc_id
+
+
+def _hold_extraction(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Extractions wait for the returned event (so a document stays in its pipeline)."""
+    release = asyncio.Event()
+    extract = isolation.extract_file
+
+    async def held(*args: Any) -> dict[str, Any]:
+        await release.wait()
+        return await extract(*args)
+
+    monkeypatch.setattr(isolation, "extract_file", held)
+    return release
+
+
+async def _held_turn(
+    client: httpx.AsyncClient, admin: Caller, doc_id: str, release: asyncio.Event
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A turn given a document still in its pipeline: queued until the pipeline ends."""
+    accepted = await send(
+        client, admin, "What does it say?", attachments=[doc_id], isStreaming=False
+    )
+    task = (await client.get(f"/api/tasks/{accepted['taskId']}", headers=admin.headers)).json()
+    assert task["status"] == "Queued", task
+    assert (await client.get(f"{DOCS}/{doc_id}", headers=admin.headers)).json()["status"] in (
+        "Uploaded",
+        "Extracting",
+    )
+    release.set()
+    return accepted, await wait_task(client, admin, accepted["taskId"])
 
 
 def _call(name: str, arguments: dict[str, Any]) -> JsonReply:
@@ -73,6 +105,36 @@ async def test_document_tools_in_a_model_turn(
     assert history[-1]["content"] == "Osprey ships on 14 June."
 
 
+async def test_document_tool_results_reach_the_model_as_document_data(
+    client: httpx.AsyncClient, admin: Caller, agent_id: str, model: FakeServer
+) -> None:
+    doc_id = await _ready_document(client, admin)
+    allowed = await client.put(
+        f"/api/agents/{agent_id}/tools",
+        headers=admin.headers,
+        json={"tools": ["document.*", "datetime.now"]},
+    )
+    assert allowed.status_code == 200, allowed.text
+    model.script(
+        "POST",
+        CHAT,
+        _call("document__read", {"id": doc_id}),
+        _call("datetime__now", {}),
+        JsonReply(openai_completion("Noted: it is only data.")),
+    )
+    _accepted, task = await chat_turn(client, admin, "Read it", isStreaming=False)
+    assert task["status"] == "Completed", task
+    last = [r.json() for r in model.received(CHAT)][-1]["messages"]
+    read, clock = [m["content"] for m in last if m["role"] == "tool"]
+    assert read.startswith('<external_content id="')
+    assert read.split("\n", 1)[0].endswith('source="Document">')
+    nonce = read.split('"', 2)[1]
+    assert read.endswith(f'</external_content id="{nonce}">')
+    assert HOSTILE in read  # the document's instruction stays inside the wrapper, as data
+    assert read.count("</external_content") == 1
+    assert 'source="tool:datetime.now"' in clock  # other tools keep their source
+
+
 async def test_an_attached_document_is_in_the_turn_context_as_data(
     client: httpx.AsyncClient, admin: Caller, agent_id: str, model: FakeServer
 ) -> None:
@@ -106,3 +168,51 @@ async def test_an_unknown_attachment_is_404_and_stores_nothing(
     assert response.json()["error"]["code"] == "not_found"
     sessions = (await client.get("/api/sessions", headers=admin.headers)).json()["items"]
     assert sessions == []
+
+
+async def test_a_turn_waits_for_its_attachment_then_reads_it(
+    client: httpx.AsyncClient,
+    admin: Caller,
+    agent_id: str,
+    model: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = _hold_extraction(monkeypatch)
+    doc_id = (await upload(client, admin, [("osprey.md", TEXT.encode())]))["items"][0]["id"]
+    model.script("POST", CHAT, JsonReply(openai_completion("It ships on 14 June.")))
+    _accepted, task = await _held_turn(client, admin, doc_id, release)
+    assert task["status"] == "Completed", (task.get("error"), task.get("errorCode"))
+    (request,) = [r.json() for r in model.received(CHAT)]  # asked once: after the document
+    system = request["messages"][0]["content"]
+    start = system.index('source="Document:osprey.md"')
+    assert start < system.index("ships on 14 June") < system.index("</external_content", start)
+    assert "not readable" not in system
+
+
+async def test_a_failed_attachment_is_reported_plainly(
+    client: httpx.AsyncClient,
+    admin: Caller,
+    agent_id: str,
+    model: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    import pypdf
+
+    from tests.documents.document_helpers import pdf_bytes
+
+    writer = pypdf.PdfWriter(clone_from=io.BytesIO(pdf_bytes(["secret"])))
+    writer.encrypt("pw")
+    locked = io.BytesIO()
+    writer.write(locked)
+    release = _hold_extraction(monkeypatch)
+    doc_id = (await upload(client, admin, [("locked.pdf", locked.getvalue())]))["items"][0]["id"]
+    model.script("POST", CHAT, JsonReply(openai_completion("I could not read locked.pdf.")))
+    _accepted, task = await _held_turn(client, admin, doc_id, release)
+    assert task["status"] == "Completed", (task.get("error"), task.get("errorCode"))
+    (request,) = [r.json() for r in model.received(CHAT)]
+    system = request["messages"][0]["content"]
+    assert f"locked.pdf (id {doc_id}, 0 pages): could not be read" in system
+    assert "(encrypted: " in system
+    assert "external_content" not in system.split("Documents attached", 1)[1]

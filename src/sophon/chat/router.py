@@ -49,13 +49,15 @@ IdempotencyKey = Annotated[
 async def send_message(
     body: ChatIn,
     db: DbDep,
+    gateway: GatewayDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ChatAccepted:
     """Stores the message and queues the agent's turn; returns at once. Without `sessionId` a
     new session is started with `agentId` (default: the tenant's default agent). Follow the
     turn on `/hubs/chat` or with `GET /api/tasks/{taskId}?wait=30`."""
-    return await chat.submit_chat(db, principal, body, idempotency_key)
+    wait = gateway.settings.documents_attachment_wait_seconds
+    return await chat.submit_chat(db, principal, body, idempotency_key, wait)
 
 
 async def _out(db: DbDep, session: ChatSession) -> SessionOut:

@@ -4,7 +4,7 @@ owner's sessions and their history: list, read, fork, archive, delete. HTTP-free
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, or_, select, update
@@ -81,9 +81,11 @@ async def submit_chat(
     principal: Principal,
     body: ChatIn,
     idempotency_key: str | None = None,
+    attachment_wait_seconds: float = 0.0,
 ) -> ChatAccepted:
     """Stores the user message and queues the turn; returns at once. With an idempotency key a
-    retry returns the first answer and stores nothing."""
+    retry returns the first answer and stores nothing. A turn given documents still in their
+    pipeline waits for them up to `attachment_wait_seconds`."""
     await ops.refuse_new_work(db)
     record = None
     if idempotency_key is not None:
@@ -100,6 +102,10 @@ async def submit_chat(
     session = await _session_for(db, principal, body)
     attachments, document_ids = _attachments(body.attachments)
     message = append_message(db, session, "user", body.content, attachments=attachments)
+    attached = (
+        await documents.for_turn(db, Reader.of(principal), document_ids) if document_ids else []
+    )
+    hold = documents.still_processing(attached) and attachment_wait_seconds > 0
     task = tasks.create(
         db,
         kind="chat",
@@ -109,9 +115,12 @@ async def submit_chat(
         message_id=message.id,
         description=body.content,
         streaming=body.is_streaming,
+        # a document still in its pipeline: the turn waits, queued (no worker held), until the
+        # pipeline ends it (which brings the turn forward) or the wait is over
+        run_after=utcnow() + timedelta(seconds=attachment_wait_seconds) if hold else None,
     )
-    if document_ids:
-        attached = await documents.attach_to_turn(db, Reader.of(principal), task.id, document_ids)
+    if attached:
+        documents.attach_to_turn(db, task.id, attached)
         names = {d.id: d.name for d in attached}
         message.attachments = [
             {**item, "name": names[item["documentId"]]} if item.get("documentId") in names else item

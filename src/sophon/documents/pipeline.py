@@ -2,7 +2,7 @@
 Ready | Failed`. Extraction runs in the sandboxed child (`isolation`) outside any transaction;
 pages and chunks are written in one transaction (the full-text index follows by trigger);
 vectors are added when an embedding service is configured. `DocumentReady` / `DocumentFailed`
-go to the owner after commit."""
+go to the owner after commit; chat turns held for the document run then (`wake_turns`)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sophon.documents import isolation
 from sophon.documents import search as searching
 from sophon.documents.chunking import chunk_pages, page_starts
-from sophon.documents.models import Document, DocumentChunk, DocumentEmbedding, DocumentPage
+from sophon.documents.models import (
+    Document,
+    DocumentAttachment,
+    DocumentChunk,
+    DocumentEmbedding,
+    DocumentPage,
+)
 from sophon.documents.schemas import Status
-from sophon.documents.service import INGEST_JOB
+from sophon.documents.service import INGEST_JOB, PROCESSING
 from sophon.documents.storage import Storage
 from sophon.memory.search import vector_index, vectors
 from sophon.memory.search.embedding import EmbeddingFailed, Engine
+from sophon.platform import queue
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
 from sophon.platform.events import Audience, Event, after_commit
@@ -30,6 +37,7 @@ from sophon.platform.permissions import Permission
 from sophon.platform.queue import ClaimedJob
 from sophon.platform.queue_worker import Handler
 from sophon.settings import Settings
+from sophon.tasks.models import Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +82,46 @@ async def _set_status(db: AsyncSession, document: Document, status: Status) -> N
     await db.flush()
 
 
-def _fail(db: AsyncSession, document: Document, code: str, message: str) -> None:
+async def _fail(db: AsyncSession, document: Document, code: str, message: str) -> None:
     document.status = Status.FAILED.value
     document.error_code = code
     document.error = message
     document.updated_at = utcnow()
+    await db.flush()
+    await wake_turns(db, document.id)
     after_commit(db, _event(document, DOCUMENT_FAILED))
+
+
+async def wake_turns(db: AsyncSession, document_id: str) -> None:
+    """The chat turns held for this document (now Ready or Failed, flushed) run now when none of
+    their other documents is still in its pipeline: their queued job is brought forward. The
+    turns' rows are locked first, so of two documents of one turn finishing at once the later
+    sees the earlier's end."""
+    held = select(DocumentAttachment.task_id).where(DocumentAttachment.document_id == document_id)
+    turns = list(
+        await db.scalars(
+            select(Task)
+            .where(Task.id.in_(held), Task.status == TaskStatus.QUEUED.value)
+            .order_by(Task.id)
+            .with_for_update()
+        )
+    )
+    if not turns:
+        return
+    waiting = set(
+        await db.scalars(
+            select(DocumentAttachment.task_id)
+            .join(Document, Document.id == DocumentAttachment.document_id)
+            .where(
+                DocumentAttachment.task_id.in_([t.id for t in turns]),
+                Document.status.in_(PROCESSING),
+            )
+        )
+    )
+    now = utcnow()
+    for turn in turns:
+        if turn.job_id and turn.id not in waiting:
+            await queue.bring_forward(db, turn.job_id, now)
 
 
 async def _index(
@@ -174,7 +216,7 @@ async def ingest(
         if document is None:
             return "gone"
         if not answer.get("ok"):
-            _fail(db, document, str(answer.get("code")), str(answer.get("message")))
+            await _fail(db, document, str(answer.get("code")), str(answer.get("message")))
             return document.status
         chunks = await _index(db, document, answer, settings)
         chunk_ids = [c.id for c in chunks]
@@ -189,6 +231,7 @@ async def ingest(
         if document is None:
             return "gone"
         await _set_status(db, document, Status.READY)
+        await wake_turns(db, document.id)
         after_commit(db, _event(document, DOCUMENT_READY))
         return document.status
 
@@ -201,7 +244,7 @@ async def give_up(database: Database, tenant_id: str, document_id: str, reason: 
             Status.READY.value,
             Status.FAILED.value,
         ):
-            _fail(db, document, "extraction_failed", f"The pipeline failed: {reason[:300]}")
+            await _fail(db, document, "extraction_failed", f"The pipeline failed: {reason[:300]}")
 
 
 def job_handlers(database: Database, settings: Settings) -> dict[str, Handler]:

@@ -34,6 +34,7 @@ from sophon.platform.errors import NotAuthorized, NotFound, UnsupportedMediaType
 from sophon.platform.ids import new_id
 
 INGEST_JOB = "documents.ingest"
+PROCESSING = frozenset({Status.UPLOADED.value, Status.EXTRACTING.value, Status.INDEXING.value})
 MAX_FILES = 20
 TEXT_PAGE = 100_000
 _TAG = re.compile(r"^[\w.:-]{1,50}$")
@@ -212,9 +213,13 @@ async def get(db: AsyncSession, reader: Reader, document_id: str) -> Document:
     return document
 
 
-async def get_many(db: AsyncSession, reader: Reader, ids: Sequence[str]) -> list[Document]:
-    """The documents named, in the order named; any one missing is a 404 naming it."""
-    found = {d.id: d for d in await db.scalars(visible(reader).where(Document.id.in_(ids)))}
+async def get_many(
+    db: AsyncSession, reader: Reader, ids: Sequence[str], *, lock: bool = False
+) -> list[Document]:
+    """The documents named, in the order named; any one missing is a 404 naming it. `lock`:
+    their rows are locked until the transaction ends (PostgreSQL)."""
+    stmt = visible(reader).where(Document.id.in_(ids))
+    found = {d.id: d for d in await db.scalars(stmt.with_for_update() if lock else stmt)}
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound("No such document.", {"documentIds": missing})
@@ -293,13 +298,21 @@ async def erase(db: AsyncSession, reader: Reader, storage: Storage, document_id:
         await asyncio.to_thread(storage.erase, reader.tenant_id, document.sha256)
 
 
+async def for_turn(db: AsyncSession, reader: Reader, document_ids: Sequence[str]) -> list[Document]:
+    """The documents a chat turn is given (404 naming any the reader may not see). Their rows
+    stay locked until the chat's transaction ends: a pipeline finishing one of them meanwhile
+    either finished before (the turn sees it final) or sees the attachment (`wake_turns`)."""
+    return await get_many(db, reader, document_ids, lock=True)
+
+
+def still_processing(found: Sequence[Document]) -> bool:
+    """Whether any of these documents is still in its pipeline (neither Ready nor Failed)."""
+    return any(d.status in PROCESSING for d in found)
+
+
 @exempt("records which documents a turn was given, inside the chat request's transaction")
-async def attach_to_turn(
-    db: AsyncSession, reader: Reader, task_id: str, document_ids: Sequence[str]
-) -> list[Document]:
-    documents = await get_many(db, reader, document_ids)
-    db.add_all(DocumentAttachment(task_id=task_id, document_id=d.id) for d in documents)
-    return documents
+def attach_to_turn(db: AsyncSession, task_id: str, found: Sequence[Document]) -> None:
+    db.add_all(DocumentAttachment(task_id=task_id, document_id=d.id) for d in found)
 
 
 async def attached(db: AsyncSession, task_id: str) -> list[Document]:

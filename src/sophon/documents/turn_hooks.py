@@ -1,6 +1,8 @@
 """Documents in the agent loop: the documents attached to a chat message (`POST /api/chat`
 `attachments`) are put in that turn's context, each inside the external-content wrapper (source
-`Document:<name>`), so what a document says is data, never instructions."""
+`Document:<name>`), so what a document says is data, never instructions. The turn was held
+until they were Ready or Failed (or the wait ran out): one that failed, or is still on its way,
+is said so plainly instead."""
 
 from __future__ import annotations
 
@@ -22,9 +24,18 @@ async def attached_documents(db: AsyncSession, turn: hooks.TurnInfo) -> tuple[st
     parts = []
     for document in found:
         head = f"{document.name} (id {document.id}, {document.pages or 0} pages)"
+        if document.status == Status.FAILED.value:
+            parts.append(
+                f"{head}: could not be read, its processing failed "
+                f"({document.error_code}: {document.error}). Tell the user so plainly; "
+                "do not guess what it says."
+            )
+            continue
         if document.status != Status.READY.value:
-            reason = f": {document.error}" if document.error else ""
-            parts.append(f"{head}: not readable yet ({document.status}{reason}).")
+            parts.append(
+                f"{head}: not readable yet (still {document.status} after waiting for it). "
+                "Tell the user so; document.read may work later."
+            )
             continue
         text = full_text(await documents.text_of(db, document.id))
         cut = text[:share]

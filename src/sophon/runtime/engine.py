@@ -1,6 +1,7 @@
 """The agent runtime of one Gateway process: the queue worker that runs turns, the scheduler
 (heartbeats, approval expiry, task reconciliation) and the bus listener that wakes the worker
-when a task is queued and forwards cancel requests to the turn that runs here."""
+when a task is queued (or a document a turn waits for is done) and forwards cancel requests to
+the turn that runs here."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ if TYPE_CHECKING:
     from sophon.tasks.models import Task
 
 log = logging.getLogger("sophon.runtime")
+WAKING = frozenset(
+    {
+        EventName.TASK_QUEUED.value,
+        # a turn held for its attached documents may be due now
+        document_pipeline.DOCUMENT_READY,
+        document_pipeline.DOCUMENT_FAILED,
+    }
+)
 
 
 async def _close_approvals(db: AsyncSession, task: Task) -> None:
@@ -95,7 +104,7 @@ class AgentRuntime:
     async def start(self) -> None:
         await memory_loop.schedule_every_tenant(self.gateway.db)
         listener = self.gateway.bus.subscribe(
-            lambda e: e.name in (EventName.TASK_QUEUED.value, task_events.CANCEL_REQUESTED)
+            lambda e: e.name in WAKING or e.name == task_events.CANCEL_REQUESTED
         )
         self._background = [
             asyncio.create_task(self._listen(listener), name="runtime-listener"),
@@ -133,7 +142,7 @@ class AgentRuntime:
     async def _listen(self, subscription: Subscription) -> None:
         async with subscription:
             async for event in subscription:
-                if event.name == EventName.TASK_QUEUED.value:
+                if event.name in WAKING:
                     self.worker.notify()
                 else:
                     self.runner.request_stop(str(event.payload.get("taskId")))

@@ -14,6 +14,7 @@ from sophon.chat.service import HISTORY_COLUMNS
 from sophon.llm import ChatMessage, ToolCall
 from sophon.llm.base import estimate_tokens
 from sophon.runtime.external import wrap
+from sophon.tools.registry import wrapper_source
 
 # channels whose text is typed by the session's own user in a Sophon client
 TRUSTED_CHANNELS = frozenset({None, "", "webchat", "cli", "api", "dashboard"})
@@ -72,10 +73,11 @@ def to_model(
             ]
         elif message.role == "tool":
             name = str(message.meta.get("toolName", "tool"))
+            source = message.meta.get("source")
             out.append(
                 ChatMessage.tool(
                     message.tool_call_id or "",
-                    wrap(message.content, _source(name)),
+                    wrap(message.content, str(source) if source else wrapper_source(name)),
                     name=name,
                     is_error=bool(message.meta.get("isError")),
                 )
@@ -126,10 +128,3 @@ def digest(messages: Sequence[Past], limit: int = 160) -> str:
         if text:
             lines.append(f"- {message.role}: {text[:limit]}")
     return "\n".join(lines)
-
-
-def _source(tool_name: str) -> str:
-    """Where a tool result comes from: `mcp:<server>` for a bridged MCP tool, else `tool:<name>`."""
-    if tool_name.startswith("mcp."):
-        return f"mcp:{tool_name.split('.')[1]}"
-    return f"tool:{tool_name}"

@@ -107,7 +107,13 @@ def _tool_message(
     name: str,
     content: str,
     is_error: bool,
+    source: str | None = None,
 ) -> Message:
+    """The call's result; `source`: the wrapper source its tool declares (kept with the message,
+    so the history wraps it as its tool said even once the tool is gone)."""
+    meta: dict[str, Any] = {"toolName": name, "isError": is_error}
+    if source is not None:
+        meta["source"] = source
     return chat.append_message(
         db,
         session,
@@ -115,7 +121,7 @@ def _tool_message(
         content[:RESULT_CHARS],
         task_id=task_id,
         tool_call_id=call_id,
-        meta={"toolName": name, "isError": is_error},
+        meta=meta,
     )
 
 
@@ -314,6 +320,14 @@ async def _persist(scope: TurnScope, turn: Turn, message_id: str, outcomes: list
                 content, is_error = outcome.result.content, outcome.result.is_error
             else:
                 content, is_error = outcome.error or "", True
+            source = outcome.tool.result_source if outcome.tool is not None else None
             _tool_message(
-                db, session, turn.task.id, outcome.call.id, outcome.call.name, content, is_error
+                db,
+                session,
+                turn.task.id,
+                outcome.call.id,
+                outcome.call.name,
+                content,
+                is_error,
+                source,
             )

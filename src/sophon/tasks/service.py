@@ -48,8 +48,10 @@ def create(
     description: str,
     streaming: bool = True,
     parent_task_id: str | None = None,
+    run_after: datetime | None = None,
 ) -> Task:
-    """A Queued task and its job; turns of one session run one at a time, in order."""
+    """A Queued task and its job; turns of one session run one at a time, in order.
+    `run_after`: not before then (unless its job is brought forward)."""
     task = Task(
         id=new_id("task"),
         tenant_id=session_tenant(db.sync_session),  # now, not at flush: the event needs it
@@ -69,6 +71,7 @@ def create(
         TURN_JOB,
         {"taskId": task.id},
         serial_key=f"session:{session_id}",
+        run_after=run_after,
         max_attempts=TURN_ATTEMPTS,
     )
     task.job_id = job.id

@@ -128,6 +128,7 @@ def builtin_tool(
     *,
     unavailable: Callable[[], str | None] | None = None,
     editable_at_approval: bool = False,
+    result_source: str | None = None,
 ) -> Tool:
     """A built-in `Tool` whose JSON Schema is its arguments model's."""
     return Tool(
@@ -139,6 +140,7 @@ def builtin_tool(
         source=ToolSource.BUILTIN,
         editable_at_approval=editable_at_approval,
         unavailable=unavailable or (lambda: None),
+        result_source=result_source,
     )
 
 

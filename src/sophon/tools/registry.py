@@ -58,6 +58,9 @@ class Tool:
     editable_at_approval: bool = False
     unavailable: Callable[[], str | None] = field(default=lambda: None)
     """Why the tool can't run here (e.g. no sandbox), or None when it can."""
+    result_source: str | None = None
+    """The `source` its results carry in the external-content wrapper (e.g. `Document`);
+    None: the default of its name (`wrapper_source`). The runtime keeps it with each result."""
 
     def __post_init__(self) -> None:
         pattern = BRIDGED_PATTERN if self.source is ToolSource.MCP else NAME_PATTERN
@@ -67,6 +70,14 @@ class Tool:
     @property
     def family(self) -> str:
         return self.name.split(".", 1)[0]
+
+
+def wrapper_source(tool_name: str) -> str:
+    """The default wrapper source of a tool's results: `mcp:<server>` for a bridged MCP tool,
+    else `tool:<name>`."""
+    if tool_name.startswith("mcp."):
+        return f"mcp:{tool_name.split('.')[1]}"
+    return f"tool:{tool_name}"
 
 
 class UnknownTools(ValueError):

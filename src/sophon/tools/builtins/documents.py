@@ -1,7 +1,8 @@
 """The document tools: `document.search`, `document.read` (a page or a character range),
 `document.summarize` and `document.query` (a question answered with citations), all risk None.
 The agent acts for the user of its session: it sees that user's documents and the tenant's
-shared ones. Results reach the model inside the runtime's external-content wrapper."""
+shared ones. Results reach the model inside the runtime's external-content wrapper with the
+source `Document` (declared here, once per tool), so what a document says stays data."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from typing import Literal
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.documents import analysis
+from sophon.documents import analysis, modelwork
 from sophon.documents import search as searching
 from sophon.documents import service as documents
 from sophon.documents.access import Reader
-from sophon.documents.modelwork import Parts
 from sophon.documents.schemas import AskIn, SummarizeIn
 from sophon.memory.search import vectors
 from sophon.platform.errors import DomainError
@@ -62,10 +62,10 @@ async def _session(context: ToolContext) -> AsyncIterator[tuple[AsyncSession, Re
         yield db, Reader.agent(context.tenant_id, context.principal_id, context.agent_id)
 
 
-def _parts(context: ToolContext) -> Parts:
+def _parts(context: ToolContext) -> modelwork.Parts:
     if context.vault is None or context.model_runtime is None:
         raise Unavailable("no model is reachable from here")
-    return Parts(context.vault, context.model_runtime, context.settings)
+    return modelwork.Parts(context.vault, context.model_runtime, context.settings)
 
 
 def _failed(error: Exception) -> ToolResult:
@@ -162,6 +162,7 @@ def document_tools() -> list[Tool]:
             RiskLevel.NONE,
             SearchArguments,
             document_search,
+            result_source=modelwork.SOURCE,
         ),
         builtin_tool(
             "document.read",
@@ -169,6 +170,7 @@ def document_tools() -> list[Tool]:
             RiskLevel.NONE,
             ReadArguments,
             document_read,
+            result_source=modelwork.SOURCE,
         ),
         builtin_tool(
             "document.summarize",
@@ -176,6 +178,7 @@ def document_tools() -> list[Tool]:
             RiskLevel.NONE,
             SummarizeArguments,
             document_summarize,
+            result_source=modelwork.SOURCE,
         ),
         builtin_tool(
             "document.query",
@@ -183,5 +186,6 @@ def document_tools() -> list[Tool]:
             RiskLevel.NONE,
             QueryArguments,
             document_query,
+            result_source=modelwork.SOURCE,
         ),
     ]

@@ -9,6 +9,7 @@ import { navigate } from "../lib/router.js";
 import { can } from "../lib/session.js";
 import { Markdown } from "../lib/markdown.js";
 import { uploadDocument } from "../lib/upload.js";
+import { useDocumentStatus } from "../lib/documents.js";
 import { ApprovalCard } from "../lib/approval.js";
 import {
   ConfirmButton, ErrorBox, Field, Json, Loading, PageHead, Status, Time, useAction, useAsync, usePaged, toast,
@@ -215,17 +216,8 @@ export default function Chat({ params }) {
     }
   });
   // an attachment is usable once its pipeline is Ready: follow the ones still on their way
-  useEffect(() => {
-    const open = attachments.filter((a) => a.id && !["Ready", "Failed"].includes(a.status));
-    if (!open.length) return undefined;
-    const timer = setTimeout(async () => {
-      for (const a of open) {
-        const doc = await api.get(`/api/documents/${enc(a.id)}`, { query: { limit: 1 } }).catch(() => null);
-        if (doc) setAttachments((all) => all.map((x) => (x.key === a.key ? { ...x, status: doc.status, error: doc.error } : x)));
-      }
-    }, 500);
-    return () => clearTimeout(timer);
-  }, [attachments]);
+  useDocumentStatus(attachments, (key, patch) =>
+    setAttachments((all) => all.map((a) => (a.key === key ? { ...a, ...patch } : a))), { every: 500 });
   const uploading = attachments.some((a) => a.status !== "Ready");
   const onDecided = (out) => {
     setApprovals((a) => ({ ...a, [out.id]: out }));

@@ -1,16 +1,16 @@
 // Documents: upload (drag-and-drop or pick, a progress bar per file, the status chip following
 // the pipeline), the library with filters, a document's metadata and text with its summary and
 // download, search with highlighted passages, and questions answered with citations.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { html } from "../lib/html.js";
 import { api, enc } from "../lib/api.js";
 import { can, session } from "../lib/session.js";
 import { uploadDocument } from "../lib/upload.js";
+import { useDocumentStatus } from "../lib/documents.js";
 import {
   ConfirmButton, Dialog, Empty, ErrorBox, Field, ListState, Loading, PageHead, Status, Tabs, Time, useAction, useAsync, usePaged, toast,
 } from "../lib/ui.js";
 
-const FINAL = ["Ready", "Failed"];
 const TYPES = ["pdf", "docx", "pptx", "xlsx", "csv", "html", "markdown", "text", "json", "image"];
 
 function Snippet({ text }) {
@@ -42,22 +42,11 @@ function Upload({ onUploaded }) {
     }
   };
   // follow the pipeline of the uploads still running
-  useEffect(() => {
-    const open = uploads.filter((u) => u.id && !FINAL.includes(u.status));
-    if (!open.length) return undefined;
-    const timer = setTimeout(async () => {
-      for (const u of open) {
-        try {
-          const doc = await api.get(`/api/documents/${enc(u.id)}`, { query: { limit: 1 } });
-          update(u.key, { status: doc.status, error: doc.error });
-          if (FINAL.includes(doc.status)) onUploaded();
-        } catch (error) {
-          update(u.key, { error: error.message });
-        }
-      }
-    }, 1000);
-    return () => clearTimeout(timer);
-  }, [uploads]);
+  useDocumentStatus(uploads, update, {
+    every: 1000,
+    onSettled: () => onUploaded(),
+    onError: (key, error) => update(key, { error: error.message }),
+  });
   return html`<section class="card stack">
     <h2>Upload documents</h2>
     <div class=${"dropzone" + (over ? " over" : "")} onDragOver=${(e) => { e.preventDefault(); setOver(true); }}
