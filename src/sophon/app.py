@@ -15,6 +15,7 @@ from sophon.agents import router as agents_router
 from sophon.approvals import router as approvals_router
 from sophon.audit import router as audit_router
 from sophon.chat import router as chat_router
+from sophon.connections import router as connections_router
 from sophon.cron import router as cron_router
 from sophon.documents import router as documents_router
 from sophon.gateway import Gateway
@@ -86,6 +87,7 @@ ROUTERS = [
     webhooks_router.router,
     mcp_router.router,
     mcp_server_router.router,
+    connections_router.router,
 ]
 
 

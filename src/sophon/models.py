@@ -4,6 +4,7 @@ from sophon.agents import models as agent_models
 from sophon.approvals import models as approval_models
 from sophon.audit import models as audit_models
 from sophon.chat import models as chat_models
+from sophon.connections import models as connection_models
 from sophon.cron import models as cron_models
 from sophon.documents import fts as document_fts
 from sophon.documents import models as document_models
@@ -44,6 +45,7 @@ __all__ = [
     "approval_models",
     "audit_models",
     "chat_models",
+    "connection_models",
     "cron_models",
     "described_by_models",
     "document_models",
