@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
-
-import mcp_types as types
-from mcp_types import CallToolResult
+from typing import TYPE_CHECKING, Any
 
 from sophon.tools.registry import BRIDGED_PATTERN, MAX_NAME, RiskLevel
+
+if TYPE_CHECKING:  # the SDK's types load with the first link (see `links`), not at start-up
+    import mcp_types as types
+    from mcp_types import CallToolResult
 
 PREFIX = "mcp"
 
@@ -59,6 +60,8 @@ def schema_of(tool: types.Tool) -> dict[str, Any]:
 def result_text(result: CallToolResult) -> tuple[str, dict[str, Any] | None]:
     """The text of a call's result (each content block; non-text blocks described) and its
     structured content, which is appended as JSON when the text does not already carry it."""
+    import mcp_types as types  # a result exists only once a link has loaded the SDK
+
     parts: list[str] = []
     for block in result.content:
         if isinstance(block, types.TextContent):

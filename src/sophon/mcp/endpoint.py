@@ -8,30 +8,32 @@ token: what `sophon mcp serve --stdio` uses)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
-from mcp.server.sse import SseServerTransport
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.types import Receive, Scope, Send
 
 from sophon.gateway import Gateway
 from sophon.identity import guard
 from sophon.mcp import tokens
-from sophon.mcp.event_store import MemoryEventStore
-from sophon.mcp.own_server import CALLER_KEY, NOTIFY, Stats, build_server
 from sophon.mcp.server_config import ServerConfigFile
+from sophon.mcp.server_stats import CALLER_KEY, Stats
 from sophon.mcp.tokens import McpCaller
 from sophon.platform.access import GuardedRoute, unlimited
 from sophon.platform.errors import DomainError, NotAuthorized, Unauthenticated
 from sophon.settings import Settings
+
+if TYPE_CHECKING:
+    from mcp.server import Server
+    from mcp.server.sse import SseServerTransport
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 log = logging.getLogger("sophon.mcp")
 HTTP_PATH, SSE_PATH, SSE_MESSAGE_PATH = "/mcp/http", "/mcp/sse", "/mcp/sse/message"
@@ -56,17 +58,41 @@ class _Delegate(Response):
         await self.app(scope, receive, send)
 
 
+@dataclass
+class _Sdk:
+    """The SDK's server and transports. The MCP SDK is the largest import the Gateway has, and
+    most deployments never serve MCP, so they are built on the first MCP request."""
+
+    server: Server[Any]
+    sessions: StreamableHTTPSessionManager
+    sse: SseServerTransport
+
+    @classmethod
+    def build(cls, endpoint: McpEndpoint) -> _Sdk:
+        from mcp.server.sse import SseServerTransport
+        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+        from sophon.mcp.event_store import MemoryEventStore
+        from sophon.mcp.own_server import build_server
+
+        server = build_server(lambda: endpoint.gateway, endpoint.config, endpoint.stats)
+        sessions = StreamableHTTPSessionManager(
+            app=server, event_store=MemoryEventStore(), session_idle_timeout=1800
+        )
+        return cls(server, sessions, SseServerTransport(SSE_MESSAGE_PATH))
+
+
 class McpEndpoint:
     def __init__(self, settings: Settings, app: FastAPI) -> None:
         self.app = app
         self.stats = Stats()
         self.config = ServerConfigFile(settings.data)
-        self.server = build_server(lambda: self.gateway, self.config, self.stats)
-        self.sessions = StreamableHTTPSessionManager(
-            app=self.server, event_store=MemoryEventStore(), session_idle_timeout=1800
-        )
-        self.sse = SseServerTransport(SSE_MESSAGE_PATH)
         self.sse_connections = 0
+        self._sdk: _Sdk | None = None
+        self._building = asyncio.Lock()
+        self._running = False  # between the app's start-up and its shutdown
+        self._stop = asyncio.Event()
+        self._sessions_task: asyncio.Task[None] | None = None
 
     @property
     def gateway(self) -> Gateway:
@@ -75,7 +101,34 @@ class McpEndpoint:
 
     @property
     def connected_sessions(self) -> int:
-        return len(self.sessions._server_instances) + self.sse_connections
+        if self._sdk is None:
+            return 0
+        return len(self._sdk.sessions._server_instances) + self.sse_connections
+
+    async def sdk(self) -> _Sdk:
+        """The SDK's parts, built and their session manager started on first use."""
+        if self._sdk is not None:
+            return self._sdk
+        async with self._building:
+            if self._sdk is None:
+                if not self._running:
+                    raise RuntimeError("the MCP endpoint is not running")
+                sdk = _Sdk.build(self)
+                started = asyncio.get_running_loop().create_future()
+                task = asyncio.create_task(self._run_sessions(sdk, started), name="mcp-sessions")
+                self._sessions_task = task
+                await asyncio.wait([started, task], return_when=asyncio.FIRST_COMPLETED)
+                if task.done():
+                    task.result()  # start-up failed: raise its error here
+                self._sdk = sdk
+        return self._sdk
+
+    async def _run_sessions(self, sdk: _Sdk, started: asyncio.Future[None]) -> None:
+        """Holds the session manager's task group open (in one task, as anyio requires) until
+        the app shuts down."""
+        async with sdk.sessions.run():
+            started.set_result(None)
+            await self._stop.wait()
 
     async def _caller(self, request: Request) -> McpCaller:
         header = request.headers.get("authorization", "")
@@ -90,7 +143,7 @@ class McpEndpoint:
             found = await guard.resolve(request, db, gateway, credential, None)
             return McpCaller(found.principal, None, None)
 
-    def gate(self, request: Request, transport: str, inner: ASGI) -> Response:
+    def gate(self, request: Request, transport: str, inner: Callable[[_Sdk], ASGI]) -> Response:
         """The checks in front of a transport; the response is the transport's own."""
 
         async def checked(scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,7 +151,7 @@ class McpEndpoint:
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
-            await inner(scope, receive, send)
+            await inner(await self.sdk())(scope, receive, send)
 
         return _Delegate(checked)
 
@@ -116,6 +169,9 @@ class McpEndpoint:
             return _rpc_error(401, -32600, refused.message)
         except DomainError as refused:  # too many refused credentials: 429
             return _rpc_error(refused.status, -32600, refused.message)
+        from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+        from mcp.server.auth.provider import AccessToken
+
         scope[CALLER_KEY] = caller
         principal = caller.principal
         credential = caller.token_id or principal.session_id or principal.token_id or "local"
@@ -127,11 +183,14 @@ class McpEndpoint:
         return None
 
     async def sse_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from sophon.mcp.own_server import NOTIFY
+
+        sdk = await self.sdk()
         self.sse_connections += 1
         try:
-            async with self.sse.connect_sse(scope, receive, send) as (read, write):
-                options = self.server.create_initialization_options(NOTIFY)
-                await self.server.run(read, write, options)
+            async with sdk.sse.connect_sse(scope, receive, send) as (read, write):
+                options = sdk.server.create_initialization_options(NOTIFY)
+                await sdk.server.run(read, write, options)
         finally:
             self.sse_connections -= 1
 
@@ -139,11 +198,18 @@ class McpEndpoint:
     async def running(self) -> AsyncIterator[None]:
         watchers = self.gateway.mcp.watchers
         watchers.append(self.stats.tools_changed)
+        self._building, self._stop = asyncio.Lock(), asyncio.Event()  # this loop's
+        self._running = True
         try:
-            async with self.sessions.run():
-                yield
+            yield
         finally:
             watchers.remove(self.stats.tools_changed)
+            async with self._building:  # no start-up half done
+                self._running = False
+                self._stop.set()
+            if self._sessions_task is not None:
+                await self._sessions_task
+            self._sdk, self._sessions_task = None, None  # a session manager runs only once
 
 
 def endpoint_of(app: FastAPI) -> McpEndpoint:
@@ -159,17 +225,17 @@ def install_mcp(app: FastAPI, settings: Settings) -> McpEndpoint:
     @unlimited
     async def streamable_http(request: Request) -> Response:
         """The MCP streamable HTTP transport (MCP clients only)."""
-        return endpoint.gate(request, "streamableHttp", endpoint.sessions.handle_request)
+        return endpoint.gate(request, "streamableHttp", lambda sdk: sdk.sessions.handle_request)
 
     @unlimited
     async def sse_stream(request: Request) -> Response:
         """The legacy MCP SSE transport's event stream (MCP clients only)."""
-        return endpoint.gate(request, "sse", endpoint.sse_stream)
+        return endpoint.gate(request, "sse", lambda _sdk: endpoint.sse_stream)
 
     @unlimited
     async def sse_message(request: Request) -> Response:
         """The legacy MCP SSE transport's message endpoint (MCP clients only)."""
-        return endpoint.gate(request, "sse", endpoint.sse.handle_post_message)
+        return endpoint.gate(request, "sse", lambda sdk: sdk.sse.handle_post_message)
 
     # MCP transports speak JSON-RPC as the MCP specification defines it, not the REST API's
     # contract (error envelope, cursor pages): they stay out of the OpenAPI document

@@ -11,15 +11,13 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mcp_types as types
 from sqlalchemy import select
 
 from sophon.audit import service as audit
 from sophon.mcp import bridge
 from sophon.mcp.config_file import ID_PREFIX, ClientConfigFile, file_spec
-from sophon.mcp.links import Link
 from sophon.mcp.models import McpServerRegistration
 from sophon.mcp.spec import ServerSpec, auth_headers
 from sophon.platform.db import Database
@@ -30,6 +28,11 @@ from sophon.platform.tenancy import ALL_TENANTS
 from sophon.platform.vault import Vault, VaultError
 from sophon.tenants import service as tenants
 from sophon.tools.registry import Tool
+
+if TYPE_CHECKING:
+    import mcp_types as types
+
+    from sophon.mcp.links import Link
 
 log = logging.getLogger("sophon.mcp")
 RESYNC_SECONDS = 15.0
@@ -237,6 +240,8 @@ class McpHub:
                         await self._tools_listed(link, link.found.tools)
                     continue
                 await self._drop(rid)
+                from sophon.mcp.links import Link  # the MCP SDK loads with the first link
+
                 link = Link(
                     spec,
                     self.policy,

@@ -9,7 +9,6 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import mcp_types as types
 from mcp.server import Server
@@ -26,6 +25,7 @@ from sophon.approvals.models import ApprovalStatus
 from sophon.gateway import Gateway
 from sophon.mcp import agent_chat, resources
 from sophon.mcp.server_config import ServerConfigFile
+from sophon.mcp.server_stats import CALLER_KEY, Stats
 from sophon.mcp.tokens import McpCaller
 from sophon.platform.permissions import Permission
 from sophon.tools.invoke import (
@@ -37,7 +37,6 @@ from sophon.tools.invoke import (
 )
 from sophon.tools.registry import RiskLevel, Tool
 
-CALLER_KEY = "sophon.mcp.caller"
 SERVER_NAME, SERVER_VERSION = "sophon", "1.0.0"
 NOTIFY = NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True)
 
@@ -64,30 +63,6 @@ class _SophonServer(Server[Any]):
         return super().create_initialization_options(
             notification_options or NOTIFY, experimental_capabilities, extensions
         )
-
-
-class Stats:
-    """Calls served, and the handshake-era connections that listed tools (by tenant), told
-    `notifications/tools/list_changed` when that tenant's catalog changes."""
-
-    def __init__(self) -> None:
-        self.calls_served = 0
-        self.listeners: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
-
-    def listen(self, ctx: ServerRequestContext[Any, Any], tenant_id: str) -> None:
-        connection = getattr(ctx.session, "_connection", None)
-        if connection is not None and hasattr(connection, "send_tool_list_changed"):
-            self.listeners[connection] = tenant_id
-
-    def tools_changed(self, tenant_id: str) -> None:
-        for connection, tenant in list(self.listeners.items()):
-            if tenant == tenant_id:
-                task = asyncio.get_running_loop().create_task(connection.send_tool_list_changed())
-                _pending.add(task)
-                task.add_done_callback(_pending.discard)
-
-
-_pending: set[asyncio.Task[None]] = set()
 
 
 def caller_of(ctx: ServerRequestContext[Any, Any]) -> McpCaller:

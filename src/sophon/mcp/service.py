@@ -20,7 +20,6 @@ from sophon.approvals import service as approvals
 from sophon.approvals.models import Approval
 from sophon.audit import service as audit
 from sophon.audit.marks import audited
-from sophon.mcp import links
 from sophon.mcp.hub import RUN_ACTION, McpHub, secrets_of, spec_of
 from sophon.mcp.models import McpServerRegistration
 from sophon.mcp.schemas import AuthIn, McpServerIn, McpServerPatchIn, McpTestOut
@@ -277,6 +276,8 @@ async def test(
     db: AsyncSession, principal: Principal, vault: Vault, hub: McpHub, registration_id: str
 ) -> McpTestOut:
     """Connects, initializes, lists tools, resources and prompts; answers what was found."""
+    from sophon.mcp import links  # the MCP SDK loads on first use
+
     row = await get(db, registration_id)
     spec = spec_of(row, vault, hub.data)
     started = time.monotonic()

@@ -10,19 +10,17 @@ import shutil
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx2
-from mcp.client.sse import sse_client
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._stream_protocols import ReadStream, WriteStream
-from mcp.shared.message import SessionMessage
 
 from sophon.platform.http import system_resolver
 from sophon.platform.netguard import OutboundPolicy, invalid_host, normalize_host
 
-Streams = tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]
+if TYPE_CHECKING:  # the MCP SDK (and httpx2) load when a link first opens streams
+    from mcp.shared._stream_protocols import ReadStream, WriteStream
+    from mcp.shared.message import SessionMessage
+
+    Streams = tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]
 
 
 @dataclass(frozen=True)
@@ -100,6 +98,11 @@ def sandboxed(command: str, args: list[str], data: Path) -> tuple[str, list[str]
 @contextlib.asynccontextmanager
 async def open_streams(spec: ServerSpec, policy: OutboundPolicy) -> AsyncIterator[Streams]:
     """The transport's read and write streams, for `ClientSession`."""
+    import httpx2
+    from mcp.client.sse import sse_client
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+    from mcp.client.streamable_http import streamable_http_client
+
     if spec.transport == "stdio":
         assert spec.command is not None
         command, args = spec.command, list(spec.args)
