@@ -26,6 +26,7 @@ class Recorded:
     query: str
     headers: dict[str, str]
     body: bytes
+    client: tuple[str, int] | None = None  # the connection's address: reused or new
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -164,7 +165,12 @@ class FakeServer:
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         recorded = Recorded(
-            scope["method"], scope["path"], scope["query_string"].decode(), headers, body
+            scope["method"],
+            scope["path"],
+            scope["query_string"].decode(),
+            headers,
+            body,
+            tuple(scope["client"]) if scope.get("client") else None,
         )
         with self._lock:
             self._requests.append(recorded)

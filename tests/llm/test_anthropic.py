@@ -362,3 +362,18 @@ async def test_list_models_follows_pages(
     queries = [r.query for r in fake.received("/v1/models")]
     assert queries == ["limit=1000", "limit=1000&after_id=claude-b"]
     assert fake.received("/v1/models")[0].headers["x-api-key"] == "sk-ant-test"
+
+
+async def test_streamed_answers_reuse_one_connection(
+    fake: FakeServer, http: httpx.AsyncClient, sleeps: SleepRecorder
+) -> None:
+    """The body's end after `message_stop` is read: the next stream reuses the connection."""
+    for _ in range(2):
+        fake.script("POST", MESSAGES, stream_reply(*text_block(0, "Hi"), *ending("end_turn", 1)))
+    p = provider(fake, http, sleeps)
+    for _ in range(2):
+        events = await collect(p, ChatRequest("claude-test", [ChatMessage.user("hi")]))
+        assert isinstance(events[-1], Completed)
+    first, second = fake.received(MESSAGES)
+    assert first.client is not None
+    assert first.client == second.client

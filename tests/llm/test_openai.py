@@ -261,3 +261,19 @@ async def test_list_models(
         ("llama3.2:latest", "library"),
     ]
     assert fake.received("/v1/models")[0].headers["authorization"] == "Bearer sk-test"
+
+
+async def test_streamed_answers_reuse_one_connection(
+    fake: FakeServer, http: httpx.AsyncClient, sleeps: SleepRecorder
+) -> None:
+    """The end of the body after `[DONE]` is read, so the connection goes back to the pool: a
+    second streamed answer opens no new connection."""
+    done = [openai_chunk({"content": "Hi"}), openai_chunk({}, finish_reason="stop"), OPENAI_DONE]
+    fake.script("POST", CHAT, SseReply(done), SseReply(done))
+    p = provider(fake, http, sleeps)
+    for _ in range(2):
+        events = await collect(p, hello())
+        assert isinstance(events[-1], Completed)
+    first, second = fake.received(CHAT)
+    assert first.client is not None
+    assert first.client == second.client

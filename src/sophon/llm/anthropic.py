@@ -42,6 +42,7 @@ from sophon.llm.transport import (
     RetryPolicy,
     Sleep,
     parse_error,
+    read_rest,
 )
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
@@ -145,6 +146,7 @@ class AnthropicProvider:
                 for event in stream_events:
                     yield event
                 if assembler.stopped:
+                    await read_rest(sse_events)
                     break
         yield Completed(assembler.finish())
 

@@ -41,6 +41,7 @@ from sophon.llm.transport import (
     RetryPolicy,
     Sleep,
     parse_error,
+    read_rest,
 )
 from sophon.platform.ids import new_id
 
@@ -122,6 +123,7 @@ class OpenAIProvider:
                 data = sse.data.strip()
                 if data == "[DONE]":
                     assembler.done = True
+                    await read_rest(sse_events)
                     break
                 try:
                     chunk = json.loads(data)

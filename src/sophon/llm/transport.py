@@ -4,6 +4,7 @@ an injected `httpx.AsyncClient`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing, asynccontextmanager
@@ -36,6 +37,8 @@ _RETRIED_TRANSPORT = (
     httpx.PoolTimeout,
 )
 _MAX_MESSAGE = 500
+_REST_SECONDS = 1.0  # for the end of a body after the answer's last event
+_REST_EVENTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,17 @@ def transport_error(exc: httpx.HTTPError | httpx.InvalidURL, provider: str) -> P
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return ProviderBadRequest(f"{provider}: invalid base URL: {detail}", provider=provider)
     return ProviderUnavailable(f"{provider}: connection failed: {detail}", provider=provider)
+
+
+async def read_rest(events: AsyncGenerator[ServerSentEvent, None]) -> None:
+    """Reads the end of a stream whose answer is complete (usually no event, just the body's
+    last bytes), so its connection goes back to the pool instead of being closed: a turn then
+    opens no new connection to its provider. Gives up, and lets the connection close, after a
+    few events or a second; a failure there is no failure of the answer."""
+    with contextlib.suppress(TimeoutError, StopAsyncIteration, ProviderError):
+        async with asyncio.timeout(_REST_SECONDS):
+            for _ in range(_REST_EVENTS):
+                await anext(events)
 
 
 class ProviderHttp:
