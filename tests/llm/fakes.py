@@ -3,14 +3,15 @@ real wire formats, and builders for those payloads."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 
@@ -83,6 +84,22 @@ class SseReply:
             self.disconnected.set()
             return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+@dataclass
+class HeldReply:
+    """Plays `reply` only once the test sets `release`; `arrived` is set when the request is in.
+    A provider that hangs for as long as the test wants, without sleeping. Both are
+    threading.Events (the server runs on a thread of its own)."""
+
+    reply: Reply
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def play(self, receive: Receive, send: Send) -> None:
+        self.arrived.set()
+        await asyncio.to_thread(self.release.wait)
+        await self.reply.play(receive, send)
 
 
 FAKE_MODELS = ("fake-chat-large", "fake-chat-small")
@@ -329,3 +346,32 @@ def anthropic_event(kind: str, **fields: Any) -> bytes:
 
 def anthropic_error(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+async def while_held(
+    held: HeldReply,
+    slow: Coroutine[Any, Any, T],
+    meanwhile: Callable[[], Coroutine[Any, Any, U]],
+    limit: float = 10.0,
+) -> tuple[T, U]:
+    """Runs `slow` until its request hangs in `held`, then `meanwhile`, and only then lets the
+    provider answer. Fails if `meanwhile` cannot finish within `limit` seconds while the provider
+    is held (e.g. a write waiting for a lock `slow` keeps); the provider is released either way."""
+    slow_task = asyncio.ensure_future(slow)
+    tasks: list[asyncio.Future[Any]] = [slow_task]
+    try:
+        arrived = await asyncio.to_thread(held.arrived.wait, limit)
+        assert arrived, "the request never reached the provider"
+        other = asyncio.ensure_future(meanwhile())
+        tasks.append(other)
+        done, _ = await asyncio.wait(tasks, timeout=limit)
+        assert other in done, "blocked while the provider was being asked"
+        assert slow_task not in done, "the slow request did not wait for the provider"
+    finally:
+        held.release.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return slow_task.result(), other.result()

@@ -13,8 +13,8 @@ from sophon.runtime.sandbox import sandbox_available
 from sophon.tools.invoke import ToolContext, run_tool
 from tests.agents.agent_helpers import audit_actions
 from tests.helpers import assert_error
-from tests.identity_helpers import Caller
-from tests.llm.fakes import FakeServer, JsonReply, openai_completion
+from tests.identity_helpers import Caller, add_user
+from tests.llm.fakes import FakeServer, HeldReply, JsonReply, openai_completion, while_held
 from tests.skills.skill_helpers import SKILLS, installed
 
 CHAT = "/v1/chat/completions"
@@ -76,6 +76,21 @@ async def test_an_authored_skill_waits_for_its_approval(
         result = await run_tool(tool, ToolContext(settings=gateway.settings), {"text": "abc"})
         assert result.content == "cba"
     assert await audit_actions(client, admin, "skill.") == ["skill.approve", "skill.install"]
+
+
+async def test_the_model_writes_with_no_transaction_open(
+    client: httpx.AsyncClient, admin: Caller, model: FakeServer
+) -> None:
+    held = HeldReply(JsonReply(openai_completion(json.dumps(AUTHORED))))
+    model.script("POST", CHAT, held)
+    authored, user = await while_held(
+        held,
+        client.post(f"{SKILLS}/author", headers=admin.headers, json={"description": WANTED}),
+        lambda: add_user(client, admin, "meanwhile@example.com"),
+    )
+    assert authored.status_code == 201, authored.text
+    assert authored.json()["status"] == "Pending"
+    assert user.email == "meanwhile@example.com"
 
 
 async def test_authoring_without_a_model_provider_is_409(

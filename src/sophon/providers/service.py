@@ -103,7 +103,8 @@ async def create(
     body: ProviderIn,
 ) -> ModelProvider:
     """A provider given neither `defaultModel` nor `models` gets the models its server lists
-    (best effort: an unreachable server leaves the list empty until a test fills it)."""
+    (best effort: an unreachable server leaves the list empty until a test fills it). The server
+    is asked with no transaction open (a write one would hold SQLite's lock meanwhile)."""
     await _ensure_name_free(db, body.name)
     row = ModelProvider(
         id=new_id("prov"),
@@ -117,6 +118,7 @@ async def create(
     )
     _set_key(row, vault, body.api_key)
     if _needs_discovery(row):
+        await db.commit()  # nothing written yet; later statements start a new transaction
         row.models = _specs(await _discover(runtime, row, body.api_key))
     db.add(row)
     await _flush_unique(db, row.name)
@@ -222,7 +224,9 @@ async def test(
 ) -> ProviderTestOut:
     """Lists the models and makes one tiny real call through the guarded client. The outcome is
     stored on the provider: a failure sets Error, a success turns Error back into Active
-    (Inactive stays Inactive). A destination the SSRF guard refuses is a failed test too."""
+    (Inactive stays Inactive). A destination the SSRF guard refuses is a failed test too.
+    The server is asked with no transaction open; the outcome goes to the row as it is then
+    (404 if it was deleted meanwhile)."""
     row = await get_provider(db, provider_id)
     result: ProbeResult | None = None
     try:
@@ -232,7 +236,9 @@ async def test(
             code="key_undecryptable", message=f"The stored API key {exc}."
         )
     else:
+        await db.commit()  # nothing written yet; the reads below start a new transaction
         result, error = await _probe(runtime, row, key)
+        row = await _current(db, provider_id)
     if result is not None and result.error is not None:
         failure = result.error
         error = ProbeErrorOut(
@@ -265,6 +271,14 @@ async def test(
         details={"name": row.name, "latencyMs": out.latency_ms, "error": row.last_error},
     )
     return out
+
+
+async def _current(db: AsyncSession, provider_id: str) -> ModelProvider:
+    """The provider as stored now (another request may have changed it meanwhile)."""
+    row = await db.get(ModelProvider, provider_id, populate_existing=True)
+    if row is None:
+        raise NotFound("The model provider does not exist.", {"id": provider_id})
+    return row
 
 
 async def _probe(

@@ -73,7 +73,11 @@ def _files(answer: Any, name: str | None) -> dict[str, bytes]:
 async def ask_model(
     db: AsyncSession, vault: Vault, model_runtime: ProviderRuntime, body: AuthorIn
 ) -> Any:
+    """The model's answer as JSON (None if it gave none). Providers are planned in the request's
+    transaction, which is then ended: no database lock is held while the model writes (the
+    documents' pattern, see `documents.modelwork`); later statements start a new transaction."""
     planned = await routing.plan(db, vault, None)
+    await db.commit()
     wanted = f"\nUse the name {body.name!r}." if body.name else ""
     request = ChatRequest(
         model="",
