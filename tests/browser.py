@@ -4,7 +4,12 @@ our machines). Without Chromium or Playwright the tests skip with the reason, ex
 `CI=true`, where they fail instead: CI must run them.
 
 `browser_page` blocks every request that leaves loopback and lists it in `.blocked`, so a test
-can prove a page works offline."""
+can prove a page works offline.
+
+One Chromium per worker process (session scope), a fresh context (cookies, storage, cache) per
+test: launching the browser and Playwright's driver cost more than most tests. Async fixtures and
+tests that use it therefore run on the session's event loop (`pytest_collection_modifyitems`
+below marks the tests; a fixture such a test uses declares `loop_scope="session"`)."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
+import pytest_asyncio
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page, Route
@@ -50,7 +56,14 @@ class BrowserPage:
     errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests in a real browser run on the session loop, the one the shared browser lives on."""
+    for item in items:
+        if "chromium_browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def chromium_browser() -> AsyncIterator[Browser]:
     reason = missing_browser()
     if reason is not None:
@@ -69,7 +82,7 @@ async def chromium_browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def browser_page(chromium_browser: Browser) -> AsyncIterator[BrowserPage]:
     context = await chromium_browser.new_context()
     opened = BrowserPage(await context.new_page())

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from fastapi import FastAPI
 
 from sophon.app import create_app
@@ -21,7 +22,7 @@ def database_url(sqlite_template: Path, tmp_path: Path) -> str:
     return fresh_sqlite(sqlite_template, tmp_path / "swagger.db")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")  # the browser's loop (tests/browser.py)
 async def live(settings: Settings) -> AsyncIterator[Live]:
     app: FastAPI = create_app(settings)
     async with serve_live(app) as running:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from fastapi import FastAPI
 
 from sophon.app import create_app
@@ -39,20 +40,20 @@ def database_url(sqlite_template: Path, tmp_path: Path) -> str:
     return fresh_sqlite(sqlite_template, tmp_path / "data" / "data" / "sophon.db")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def live(settings: Settings) -> AsyncIterator[Live]:
     app: FastAPI = create_app(settings)
     async with serve_live(app) as running:
         yield running
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def web_admin(live: Live, settings: Settings) -> Caller:
     """The first Admin, made through the API's setup flow."""
     return await setup_admin(live.http, settings.data)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def dashboard(
     request: pytest.FixtureRequest, live: Live, browser_page: BrowserPage
 ) -> AsyncIterator[Dashboard]:
@@ -66,7 +67,7 @@ async def dashboard(
         await browser_page.page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def signed_in(dashboard: Dashboard, web_admin: Caller) -> Dashboard:
     """The Dashboard signed in as the Admin, on its start page."""
     await dashboard.sign_in(web_admin.email, PASSWORD)

@@ -13,7 +13,33 @@ from tests.identity_helpers import Caller
 from tests.realtime.live import Live
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+AXE_SOURCE = AXE.read_text()
 TIMEOUT = 15_000
+# counts the page's fetches in flight (installed once per document)
+COUNT_FETCHES = """() => {
+  if (window.__inflight !== undefined) return;
+  window.__inflight = 0;
+  const fetch = window.fetch;
+  window.fetch = (...args) => {
+    window.__inflight += 1;
+    return fetch(...args).finally(() => { window.__inflight -= 1; });
+  };
+}"""
+# a same-origin link's navigation, as the app's router does it (lib/router.js)
+NAVIGATE = """(to) => {
+  history.pushState(null, "", to);
+  dispatchEvent(new PopStateEvent("popstate"));
+}"""
+# polls every 50 ms until no fetch is in flight and no "Loading…" shows, three times in a row
+QUIET = """async (within) => {
+  const end = Date.now() + within;
+  for (let quiet = 0; quiet < 3; ) {
+    if (Date.now() > end) throw new Error(`the page did not settle within ${within} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const busy = window.__inflight > 0 || document.body.innerText.includes("Loading…");
+    quiet = busy ? 0 : quiet + 1;
+  }
+}"""
 
 
 @dataclass
@@ -43,6 +69,18 @@ class Dashboard:
             timeout=TIMEOUT
         )
 
+    async def visit(self, path: str) -> None:
+        """Goes to `path` inside the running app (the History API, as a link would), without
+        reloading the document."""
+        await self.page.evaluate(COUNT_FETCHES)
+        await self.page.evaluate(NAVIGATE, path)
+
+    async def settled(self) -> None:
+        """Waits until the page has no API request in flight and shows no loading state, for a
+        few consecutive checks (a request may start another when it ends)."""
+        await self.page.evaluate(COUNT_FETCHES)
+        await self.page.evaluate(QUIET, TIMEOUT)
+
     async def heading(self, text: str) -> None:
         await expect(self.page.get_by_role("heading", level=1, name=text)).to_be_visible(
             timeout=TIMEOUT
@@ -60,8 +98,10 @@ class Dashboard:
     async def axe(self) -> list[dict[str, object]]:
         """axe-core's serious and critical violations on the current page (axe is injected by
         the test only; the Dashboard never serves it)."""
-        # through the DevTools protocol: the page's CSP (rightly) refuses an injected <script>
-        await self.page.evaluate(AXE.read_text() + "\n;undefined")
+        # through the DevTools protocol: the page's CSP (rightly) refuses an injected <script>;
+        # once per document
+        if not await self.page.evaluate("typeof axe !== 'undefined'"):
+            await self.page.evaluate(AXE_SOURCE + "\n;undefined")
         result: list[dict[str, object]] = await self.page.evaluate(
             """async () => {
                 const r = await axe.run(document, {resultTypes: ['violations']});

@@ -65,7 +65,9 @@ async def test_a_custom_roles_permissions_are_edited(
     signed_in: Dashboard, web_admin: Caller
 ) -> None:
     live, page = signed_in.live, signed_in.page
-    await call(live, web_admin, "POST", "/api/admin/roles", name="Auditor", permissions=["ViewAudit"])
+    await call(
+        live, web_admin, "POST", "/api/admin/roles", name="Auditor", permissions=["ViewAudit"]
+    )
     auditor = await add_user(live.http, web_admin, "aud@example.com", ["Auditor"])
     assert (await live.http.get("/api/admin/users", headers=auditor.headers)).status_code == 403
 
@@ -87,7 +89,8 @@ async def test_a_custom_roles_permissions_are_edited(
     form = page.get_by_role("form", name="Edit Auditor")
     await expect(form.get_by_label("ViewUsers")).to_be_checked()
     await expect(form.get_by_label("ViewAudit")).to_be_checked()
-    await expect(form.get_by_label("Description")).to_have_value("Reads the audit log and the users")
+    description = form.get_by_label("Description")
+    await expect(description).to_have_value("Reads the audit log and the users")
     # the member holding the role may now do what it grants, with the token they already had
     assert (await live.http.get("/api/admin/users", headers=auditor.headers)).status_code == 200
     assert signed_in.browser.errors == []
