@@ -168,9 +168,12 @@ class WorkflowEngine(RunBook):
                 after_commit(db, run_event(run, EventName.WORKFLOW_RUN_STARTED))
         latest = latest_of(await runs.node_records(db, run.id))
         planned = await self._next(db, run, task, latest)
-        if planned is not None and planned.node["type"] not in RIGHTLESS:
-            if not await self._may_act(db, run, planned):
-                return None
+        if (
+            planned is not None
+            and planned.node["type"] not in RIGHTLESS
+            and not await self._may_act(db, run, planned)
+        ):
+            return None
         if planned is not None and workflow.secrets:
             values = {
                 name: self.services.vault.decrypt(blob, f"{workflow.id}:{name}")
