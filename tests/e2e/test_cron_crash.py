@@ -1,6 +1,7 @@
 """A Gateway SIGKILLed right after a cron job fired (its webhook still in flight, held by the
 receiver) never fires that time again: the next process finishes the run it inherited and the
-job keeps exactly one history record for that time."""
+job keeps exactly one history record for that time. A run whose worker dies on every queue
+attempt does not stay Running: once the queue gives up on it, it ends Failed with the reason."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +29,58 @@ def receiver() -> Iterator[Receiver]:
     yield server
     server.hold.clear()
     server.stop()
+
+
+def _one_shot_webhook(url: str, headers: dict[str, str], receiver: Receiver) -> dict[str, Any]:
+    due = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
+    job: dict[str, Any] = httpx.post(
+        f"{url}/api/cron",
+        headers=headers,
+        json={
+            "name": "once",
+            "scheduleType": "one-shot",
+            "expression": due.isoformat().replace("+00:00", "Z"),
+            "action": {"type": "webhook", "url": f"{receiver.url}/hook"},
+        },
+    ).json()
+    approved = httpx.post(f"{url}/api/approvals/{job['approvalId']}/approve", headers=headers)
+    assert approved.status_code == 200, approved.text
+    return job
+
+
+def test_a_run_whose_worker_dies_on_every_attempt_ends_failed(
+    tmp_path: Path, database_url: str, receiver: Receiver
+) -> None:
+    data = tmp_path / "data"
+    gateways = [GatewayProcess(data, database_url, **FAST) for _ in range(3)]
+    first, second, third = gateways
+    try:
+        first.start(timeout=90)
+        headers = first_admin(first, data, PASSWORD)
+        job = _one_shot_webhook(first.url, headers, receiver)
+        receiver.hold.set()
+        wait_until(lambda: len(receiver.of("/hook")) >= 1)  # attempt 1 in flight
+        first.stop(signal.SIGKILL)
+        second.start(timeout=90)
+        wait_until(lambda: len(receiver.of("/hook")) >= 2)  # attempt 2 (the last) in flight
+        second.stop(signal.SIGKILL)
+        receiver.hold.clear()
+
+        third.start(timeout=90)
+        history = f"{third.url}/api/cron/{job['id']}/history"
+
+        def settled() -> bool:
+            runs = httpx.get(history, headers=headers).json()["items"]
+            return bool(runs) and all(r["status"] != "Running" for r in runs)
+
+        wait_until(settled)
+        runs = httpx.get(history, headers=headers).json()["items"]
+        assert [r["status"] for r in runs] == ["Failed"], runs
+        assert "gave up" in runs[0]["error"], runs
+        assert len(receiver.of("/hook")) == 2  # no third attempt
+    finally:
+        for gateway in gateways:
+            gateway.kill()
 
 
 def test_a_fire_interrupted_by_a_kill_is_never_fired_again(

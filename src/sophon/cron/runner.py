@@ -20,7 +20,7 @@ from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
 from sophon.chat import service as chat
 from sophon.cron.context import CronContext
-from sophon.cron.firing import SYSTEM_ACTOR, audience, run_payload
+from sophon.cron.firing import RUN_JOB, SYSTEM_ACTOR, audience, run_payload
 from sophon.cron.models import CronJob, CronRun, RunStatus
 from sophon.identity.auth.principals import acting_for
 from sophon.platform.clock import iso, utcnow
@@ -31,7 +31,7 @@ from sophon.platform.http import outbound_client
 from sophon.platform.ids import new_id
 from sophon.platform.netguard import OutboundRefused, split_allow_setting
 from sophon.platform.permissions import Permission
-from sophon.platform.queue import ClaimedJob
+from sophon.platform.queue import ClaimedJob, Job, JobStatus
 from sophon.platform.tenancy import ALL_TENANTS
 from sophon.runtime.sandbox import SandboxSpec, SandboxUnavailable, run_sandboxed
 from sophon.tasks import service as tasks
@@ -398,4 +398,42 @@ async def settle_ended_tasks(database: Database, keep: int) -> int:
             error = (task.error if task is not None else "The task no longer exists.") or None
             if await settle_task(db, task_id, status, error, keep) is not None:
                 settled += 1
+    return settled
+
+
+GAVE_UP = (JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+
+
+@exempt("settles runs whose queue job was given up (the settling itself audits a failure)")
+async def settle_abandoned(database: Database, keep: int) -> int:
+    """Runs the queue gave up on before they started their work (their worker died on every
+    attempt, so no handler was left to end them) end Failed with the queue's reason; returns
+    how many. A run whose job is still queued or running is left alone."""
+    async with database.transaction(readonly=True) as db:
+        stmt = (
+            select(CronRun.tenant_id, CronRun.id, Job.last_error)
+            .join(
+                Job,
+                (Job.kind == RUN_JOB) & (Job.payload["runId"].as_string() == CronRun.id),
+            )
+            .where(
+                CronRun.status == RunStatus.RUNNING.value,
+                CronRun.task_id.is_(None),
+                Job.status.in_(GAVE_UP),
+            )
+            .limit(SWEEP_LIMIT)
+            .execution_options(**ALL_TENANTS)
+        )
+        pending = [(str(t), str(r), e) for t, r, e in (await db.execute(stmt)).all()]
+    settled = 0
+    for tenant_id, run_id, last_error in pending:
+        async with database.transaction(tenant_id=tenant_id) as db:
+            run = await db.get(CronRun, run_id, with_for_update=True)
+            if run is None or run.status != RunStatus.RUNNING.value or run.task_id is not None:
+                continue
+            job = await db.get(CronJob, run.job_id, with_for_update=True)
+            reason = f"The queue gave up on the run: {last_error or 'no attempt finished'}."
+            await finish(db, run, job, RunStatus.FAILED, reason)
+            await prune(db, run.job_id, keep)
+            settled += 1
     return settled

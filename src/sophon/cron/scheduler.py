@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from sophon.cron import firing
 from sophon.cron.context import CronContext
-from sophon.cron.runner import TASK_OUTCOMES, settle_ended_tasks, settle_task
+from sophon.cron.runner import TASK_OUTCOMES, settle_abandoned, settle_ended_tasks, settle_task
 from sophon.platform.aio import first_of
 from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
@@ -83,6 +83,7 @@ class CronScheduler:
         fired = await firing.fire_due(self.database, now)
         self.fires += fired
         await settle_ended_tasks(self.database, self.ctx.settings.cron_history_per_job)
+        await settle_abandoned(self.database, self.ctx.settings.cron_history_per_job)
         self.last_tick_at = utcnow()
         self.next_due = await firing.next_due(self.database)
         if fired:

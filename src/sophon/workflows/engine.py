@@ -18,6 +18,7 @@ from sophon.identity.auth import principals
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import EventName, after_commit
+from sophon.platform.permissions import Permission
 from sophon.platform.queue import ClaimedJob
 from sophon.platform.queue_worker import Handler
 from sophon.tasks import service as tasks
@@ -38,6 +39,8 @@ from sophon.workflows.models import (
 )
 
 log = logging.getLogger("sophon.workflows")
+RIGHTLESS = frozenset({"data.transform", "logic.if_else", "logic.switch", "logic.wait"})
+"""Node types that use no right of the run's user: no permission check before them."""
 
 
 class WorkflowEngine(RunBook):
@@ -165,6 +168,12 @@ class WorkflowEngine(RunBook):
                 after_commit(db, run_event(run, EventName.WORKFLOW_RUN_STARTED))
         latest = latest_of(await runs.node_records(db, run.id))
         planned = await self._next(db, run, task, latest)
+        if (
+            planned is not None
+            and planned.node["type"] not in RIGHTLESS
+            and not await self._may_act(db, run, planned)
+        ):
+            return None
         if planned is not None and workflow.secrets:
             values = {
                 name: self.services.vault.decrypt(blob, f"{workflow.id}:{name}")
@@ -175,8 +184,7 @@ class WorkflowEngine(RunBook):
         return planned
 
     async def _may_run(self, db: AsyncSession, run: WorkflowRun) -> bool:
-        """A run never has more rights than its user has now: a user gone, suspended or no
-        longer a member ends it."""
+        """A run without a user to act for (its owner was deleted) ends."""
         if run.user_id is None:
             await runs.end_run(
                 db,
@@ -188,14 +196,33 @@ class WorkflowEngine(RunBook):
                 },
             )
             return False
-        try:
-            await principals.for_user(db, run.user_id, run.tenant_id)
-        except DomainError as error:
-            await runs.end_run(
-                db, run, RunStatus.FAILED, {"code": "not_authorized", "message": error.message}
-            )
-            return False
         return True
+
+    async def _may_act(self, db: AsyncSession, run: WorkflowRun, planned: Planned) -> bool:
+        """A run never has more rights than its user has now (whoever triggered it; the owner
+        for cron, webhook and event triggers): before each node that acts (a tool, a model, an
+        API, a message, an approval, a sub-workflow), the user's standing is read again; a user
+        suspended, no longer a member or without `ManageWorkflows` fails that node and the run."""
+        problem: str | None = None
+        try:
+            actor = await principals.for_user(db, str(run.user_id), run.tenant_id)
+            if not actor.can(Permission.MANAGE_WORKFLOWS):
+                problem = (
+                    f"The run's user no longer has {Permission.MANAGE_WORKFLOWS.value}; "
+                    "the workflow can't act for them."
+                )
+        except DomainError as error:
+            problem = f"The run's user can't act here any more: {error.message}"
+        if problem is None:
+            return True
+        failure = {"code": "not_authorized", "message": problem}
+        record = await db.get(WorkflowNodeRun, planned.record_id)
+        if record is not None:
+            record.status = NodeStatus.FAILED.value
+            record.finished_at = utcnow()
+            record.error = failure
+        await runs.end_run(db, run, RunStatus.FAILED, {"nodeId": planned.node["id"], **failure})
+        return False
 
     async def _next(
         self,
