@@ -42,6 +42,8 @@ class Document(Base, TenantScoped):
     collection: Mapped[str | None] = mapped_column(String(100))
     agent_id: Mapped[str | None] = mapped_column(String(40))
     visibility: Mapped[str] = mapped_column(String(10), default="private")
+    vectors: Mapped[str | None] = mapped_column(String(10))
+    """`pending`, `ready` or `failed` (see `vectorize`); None without an embedding service."""
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

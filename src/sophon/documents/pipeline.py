@@ -1,33 +1,31 @@
 """The ingestion pipeline, one durable job per document: `Uploaded → Extracting → Indexing →
 Ready | Failed`. Extraction runs in the sandboxed child (`isolation`) outside any transaction;
 pages and chunks are written in one transaction (the full-text index follows by trigger);
-vectors are added when an embedding service is configured. `DocumentReady` / `DocumentFailed`
-go to the owner after commit; chat turns held for the document run then (`wake_turns`)."""
+vectors are added when an embedding service is configured (retried apart: `vectorize`).
+`DocumentReady` / `DocumentFailed` go to the owner after commit; chat turns held for the
+document run then (`wake_turns`)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.documents import isolation
-from sophon.documents import search as searching
+from sophon.documents import isolation, vectorize
 from sophon.documents.chunking import chunk_pages, page_starts
 from sophon.documents.models import (
     Document,
     DocumentAttachment,
     DocumentChunk,
-    DocumentEmbedding,
     DocumentPage,
 )
 from sophon.documents.schemas import Status
 from sophon.documents.service import INGEST_JOB, PROCESSING
 from sophon.documents.storage import Storage
-from sophon.memory.search import vector_index, vectors
-from sophon.memory.search.embedding import EmbeddingFailed, Engine
+from sophon.memory.search import vectors
+from sophon.memory.search.embedding import Engine
 from sophon.platform import queue
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
@@ -39,11 +37,8 @@ from sophon.platform.queue_worker import Handler
 from sophon.settings import Settings
 from sophon.tasks.models import Task, TaskStatus
 
-log = logging.getLogger(__name__)
-
 DOCUMENT_READY = "DocumentReady"
 DOCUMENT_FAILED = "DocumentFailed"
-EMBED_BATCH = 64
 
 
 def limits_of(settings: Settings) -> isolation.ChildLimits:
@@ -160,31 +155,6 @@ async def _index(
     return chunks
 
 
-async def embed_chunks(database: Database, tenant_id: str, engine: Engine, ids: list[str]) -> None:
-    """Vectors for these chunks, a batch at a time (the model is asked outside transactions)."""
-    for at in range(0, len(ids), EMBED_BATCH):
-        batch = ids[at : at + EMBED_BATCH]
-        async with database.transaction(readonly=True, tenant_id=tenant_id) as db:
-            rows = (
-                await db.execute(
-                    select(DocumentChunk.id, DocumentChunk.content).where(
-                        DocumentChunk.id.in_(batch)
-                    )
-                )
-            ).all()
-        found = await engine.embed([content for _id, content in rows])
-        async with database.transaction(tenant_id=tenant_id) as db:
-            if vector_index.usable(db):
-                for dims in {len(v) for v in found}:
-                    await vector_index.ensure(db, dims, searching.VECTORS)
-            db.add_all(
-                DocumentEmbedding(
-                    chunk_id=chunk_id, model=engine.model, dims=len(v), vector=vectors.pack(v)
-                )
-                for (chunk_id, _content), v in zip(rows, found, strict=True)
-            )
-
-
 async def ingest(
     database: Database,
     storage: Storage,
@@ -220,16 +190,14 @@ async def ingest(
             return document.status
         chunks = await _index(db, document, answer, settings)
         chunk_ids = [c.id for c in chunks]
-    engine = embedder()
-    if engine is not None:
-        try:
-            await embed_chunks(database, tenant_id, engine, chunk_ids)
-        except EmbeddingFailed as error:  # search stays lexical for these chunks
-            log.warning("document embeddings unavailable", extra={"error": str(error)})
+    state = await vectorize.first_try(database, tenant_id, embedder(), chunk_ids)
     async with database.transaction(tenant_id=tenant_id) as db:
         document = await db.get(Document, document_id)
         if document is None:
             return "gone"
+        document.vectors = state.value if state else None
+        if state is vectorize.Vectors.PENDING:
+            vectorize.retry_later(db, document.id)
         await _set_status(db, document, Status.READY)
         await wake_turns(db, document.id)
         after_commit(db, _event(document, DOCUMENT_READY))
@@ -267,4 +235,4 @@ def job_handlers(database: Database, settings: Settings) -> dict[str, Handler]:
             raise
         return {"status": status}
 
-    return {INGEST_JOB: run}
+    return {INGEST_JOB: run, **vectorize.job_handlers(database, lambda: vectors.embedder(settings))}

@@ -46,6 +46,11 @@ class DocumentOut(ApiModel):
     collection: str | None
     agent_id: str | None
     visibility: Visibility
+    vectors: str | None = Field(
+        description="Its chunks' vectors for search by meaning: `ready`, `pending` (the "
+        "embedding service failed; retried with backoff, meanwhile found by its words), "
+        "`failed` (given up: found by its words only), or null (no embedding service)."
+    )
     created_by: str | None
     created_at: Timestamp
     updated_at: Timestamp
