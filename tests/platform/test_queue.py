@@ -277,7 +277,7 @@ async def test_worker_wakes_on_notify_and_records_outcomes(database: Database, t
     try:
         [ok] = await add_jobs(database, tenant)
         [bad] = await add_jobs(database, tenant, kind="test.broken")
-        worker.notify()  # without it the worker would sleep for the whole poll interval
+        worker.notify()  # a job queued by another process: only a notice or the poll finds it
         await asyncio.wait_for(finished.wait(), 5)
     finally:
         await stop_worker(stop, task)
@@ -288,6 +288,33 @@ async def test_worker_wakes_on_notify_and_records_outcomes(database: Database, t
     job = await queue.get_job(database, bad)
     assert job is not None
     assert (job.status, job.last_error, job.attempts) == (JobStatus.FAILED, "cannot do this", 1)
+
+
+async def test_a_job_queued_in_this_process_is_claimed_without_a_notice(
+    database: Database, tenant: str
+) -> None:
+    """The commit that queues a job wakes this process's workers of its kind: no poll delay,
+    and no notice from the caller. A job that is not due yet wakes nobody."""
+    ran: asyncio.Queue[str] = asyncio.Queue()
+
+    async def echo(job: ClaimedJob) -> None:
+        await ran.put(job.id)
+
+    worker = Worker(database, {KIND: echo}, poll_interval=600)
+    stop, task = await run_worker(worker)
+    try:
+        for _ in range(2):  # the second comes after a claim that found nothing else
+            [job_id] = await add_jobs(database, tenant)
+            assert await asyncio.wait_for(ran.get(), 5) == job_id
+            await wait_for_status(database, job_id, JobStatus.COMPLETED)
+    finally:
+        await stop_worker(stop, task)
+
+
+async def wait_for_status(database: Database, job_id: str, status: str) -> None:
+    async with asyncio.timeout(5):
+        while await status_of(database, job_id) != status:  # noqa: ASYNC110 (a database row)
+            await asyncio.sleep(0.01)
 
 
 async def test_worker_cancels_a_running_handler(database: Database, tenant: str) -> None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, and_, func, or_, select, update
+from sqlalchemy import CursorResult, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
@@ -50,6 +52,39 @@ class Heartbeat:
         return self.held
 
 
+# --- in-process wake-up ------------------------------------------------------------------------
+
+_QUEUED_KINDS = "sophon.queued_kinds"  # Session.info: kinds of the jobs this transaction queued
+Waker = Callable[[], None]
+_wakers: list[tuple[frozenset[str], Waker]] = []
+
+
+def on_enqueued(kinds: Collection[str], wake: Waker) -> Callable[[], None]:
+    """Calls `wake` when a transaction of this process that queued a job of `kinds` commits, so
+    a worker here claims it at once instead of at its next poll (other processes still poll).
+    Returns the function that stops it."""
+    entry = (frozenset(kinds), wake)
+    _wakers.append(entry)
+    return lambda: _wakers.remove(entry) if entry in _wakers else None
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _queued_committed(session: Session) -> None:
+    kinds = session.info.get(_QUEUED_KINDS)
+    if not kinds or session.get_nested_transaction() is not None:
+        return
+    del session.info[_QUEUED_KINDS]
+    for wanted, wake in tuple(_wakers):
+        if not wanted.isdisjoint(kinds):
+            wake()
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _queued_rolled_back(session: Session) -> None:
+    if session.get_nested_transaction() is None:
+        session.info.pop(_QUEUED_KINDS, None)
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff after the `attempts`-th failed attempt."""
     seconds = RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
@@ -85,6 +120,9 @@ def enqueue(
         updated_at=now,
     )
     db.add(job)
+    if job.run_after <= now:  # due at once: wake this process's workers when it commits
+        sync = db.sync_session if isinstance(db, AsyncSession) else db
+        sync.info.setdefault(_QUEUED_KINDS, set()).add(kind)
     return job
 
 
@@ -94,7 +132,10 @@ async def is_queued(db: AsyncSession, kind: str) -> bool:
     return await db.scalar(stmt) is not None
 
 
-def _claimable(kinds: Sequence[str], now: datetime, limit: int) -> Select[Job]:
+@lru_cache(maxsize=64)
+def _claimable(kinds: tuple[str, ...], limit: int) -> Select[Job]:
+    """The claim's SELECT, built once per kinds and limit (`now` is bound at each claim):
+    building it, an aliased self-join included, cost more CPU than running it."""
     other = aliased(Job)
     same_key_busy = (
         select(other.id)
@@ -112,7 +153,7 @@ def _claimable(kinds: Sequence[str], now: datetime, limit: int) -> Select[Job]:
         .where(
             Job.status == JobStatus.QUEUED.value,
             Job.kind.in_(list(kinds)),
-            Job.run_after <= now,
+            Job.run_after <= bindparam("now"),
             or_(Job.serial_key.is_(None), ~same_key_busy),
         )
         .order_by(Job.priority.desc(), Job.run_after, Job.id)
@@ -139,7 +180,7 @@ async def claim(
             return []
         now = utcnow()
         expires = now + timedelta(seconds=lease_seconds)
-        jobs = (await db.scalars(_claimable(kinds, now, limit))).all()
+        jobs = (await db.scalars(_claimable(tuple(kinds), limit), {"now": now})).all()
         claimed = []
         for job in jobs:
             job.status = JobStatus.RUNNING.value
@@ -396,6 +437,7 @@ __all__ = [
     "heartbeat",
     "heartbeat_many",
     "is_queued",
+    "on_enqueued",
     "reclaim_expired",
     "release",
     "retry_delay",

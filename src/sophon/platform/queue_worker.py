@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +52,8 @@ class Worker:
         self.gate = gate
         self._wake = asyncio.Event()
         self._beat_requested = False
+        self._notices = 0  # notify() calls so far
+        self._backlog = True  # jobs may wait that the last claim left: look when a slot frees
         self._handler_tasks: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
         self._job_tasks: set[asyncio.Task[None]] = set()
         self._stop_reasons: dict[str, StopReason] = {}
@@ -60,6 +63,8 @@ class Worker:
         `check_leases` also checks the running jobs' leases and cancel flags at once."""
         if check_leases:
             self._beat_requested = True
+        self._notices += 1
+        self._backlog = True
         self._wake.set()
 
     @property
@@ -70,6 +75,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         beat_every = self.lease_seconds / 3
         next_beat = loop.time() + beat_every
+        unhook = queue.on_enqueued(self.handlers, self.notify)
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -82,14 +88,21 @@ class Worker:
                 timeout = max(0.0, min(self.poll_interval, next_beat - loop.time()))
                 await self._sleep(stop, timeout)
         finally:
+            unhook()
             await self._shutdown()
 
     async def _fill(self) -> None:
         free = self.concurrency - len(self._handler_tasks)
         if free <= 0 or not self.handlers:
             return
-        gate, running = self.gate, len(self._handler_tasks)
-        allowed = None if gate is None else (lambda db: gate(db, running))
+        notices, gate, running = self._notices, self.gate, len(self._handler_tasks)
+        held_back = False
+
+        async def allowed(db: AsyncSession) -> bool:
+            nonlocal held_back
+            held_back = gate is not None and not await gate(db, running)
+            return not held_back
+
         claimed = await queue.claim(
             self.database,
             self.worker_id,
@@ -98,6 +111,8 @@ class Worker:
             limit=free,
             allowed=allowed,
         )
+        if len(claimed) < free and not held_back and notices == self._notices:
+            self._backlog = False  # nothing else was due: a finished job need not look again
         for job in claimed:
             if (
                 job.id in self._handler_tasks
@@ -107,11 +122,16 @@ class Worker:
             self._handler_tasks[job.id] = asyncio.create_task(self.handlers[job.kind](job))
             task = asyncio.create_task(self._settle(job))
             self._job_tasks.add(task)
-            task.add_done_callback(self._job_done)
+            task.add_done_callback(partial(self._job_done, serial_key=job.serial_key))
 
-    def _job_done(self, task: asyncio.Task[None]) -> None:
+    def _job_done(self, task: asyncio.Task[None], serial_key: str | None) -> None:
+        """A slot is free: look for work at once if some may wait (a claim found more than it
+        had room for, a job was queued meanwhile, or this job held back others of its serial
+        key), else at the next notice or poll; a look that finds nothing is a write
+        transaction for nothing."""
         self._job_tasks.discard(task)
-        self._wake.set()
+        if self._backlog or serial_key is not None:
+            self._wake.set()
 
     async def _settle(self, job: ClaimedJob) -> None:
         """Waits for the handler and records how it ended."""
