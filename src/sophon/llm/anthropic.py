@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from sophon.llm.adapter import SHAPE_ERRORS, HttpAdapter
 from sophon.llm.base import (
     FINISH_CONTENT_FILTER,
     FINISH_LENGTH,
@@ -35,21 +36,19 @@ from sophon.llm.errors import (
     ProviderRateLimited,
     ProviderUnavailable,
 )
+from sophon.llm.sse import ServerSentEvent
 from sophon.llm.toolnames import ToolNameMap
 from sophon.llm.transport import (
     DEFAULT_TIMEOUT,
-    ProviderHttp,
     RetryPolicy,
     Sleep,
     parse_error,
-    read_rest,
 )
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 _MAX_MODEL_PAGES = 10
-_SHAPE_ERRORS = (KeyError, IndexError, TypeError, AttributeError, ValueError)
 _STOP_REASONS = {
     "end_turn": FINISH_STOP,
     "stop_sequence": FINISH_STOP,
@@ -81,9 +80,11 @@ def anthropic_error_message(payload: Any) -> str | None:
     return None
 
 
-class AnthropicProvider:
+class AnthropicProvider(HttpAdapter):
     """Messages API over an injected client. `base_url` is the host without `/v1`; `max_tokens`
     is required by the API, so `default_max_tokens` fills in when the request has none."""
+
+    chat_path = "/v1/messages"
 
     def __init__(
         self,
@@ -98,57 +99,26 @@ class AnthropicProvider:
         sleep: Sleep = asyncio.sleep,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
     ) -> None:
-        self._name = name
-        self._base_url = base_url.rstrip("/").removesuffix("/v1")
-        self._headers = {"anthropic-version": ANTHROPIC_VERSION, **(headers or {})}
+        wire_headers = {"anthropic-version": ANTHROPIC_VERSION, **(headers or {})}
         if api_key:
-            self._headers["x-api-key"] = api_key
-        self._default_max_tokens = default_max_tokens
-        self._http = ProviderHttp(
+            wire_headers["x-api-key"] = api_key
+        super().__init__(
             client,
-            provider=name,
+            name=name,
+            base_url=base_url.rstrip("/").removesuffix("/v1"),
+            headers=wire_headers,
             timeout=timeout,
-            retry=retry or RetryPolicy(),
+            retry=retry,
             sleep=sleep,
             error_message=anthropic_error_message,
         )
+        self._default_max_tokens = default_max_tokens
 
-    @property
-    def name(self) -> str:
-        return self._name
+    def _parse(self, payload: Any, names: ToolNameMap, request: ChatRequest) -> ChatResponse:
+        return _parse_message(payload, names, request)
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        names = ToolNameMap.for_request(request)
-        body = self._body(request, names, stream=False)
-        payload = await self._http.post_json(self._url("/v1/messages"), self._headers, body)
-        try:
-            return _parse_message(payload, names, request)
-        except _SHAPE_ERRORS as exc:
-            raise parse_error(self._name, payload) from exc
-
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        names = ToolNameMap.for_request(request)
-        body = self._body(request, names, stream=True)
-        assembler = _StreamAssembler(self._name, names, request.model)
-        url = self._url("/v1/messages")
-        async with self._http.stream_events(url, self._headers, body) as sse_events:
-            async for sse in sse_events:
-                if sse.event == "ping":
-                    continue
-                try:
-                    data = json.loads(sse.data)
-                except ValueError as exc:
-                    raise parse_error(self._name, sse.data[:200]) from exc
-                try:
-                    stream_events = assembler.feed(str(data.get("type") or sse.event), data)
-                except _SHAPE_ERRORS as exc:
-                    raise parse_error(self._name, data) from exc
-                for event in stream_events:
-                    yield event
-                if assembler.stopped:
-                    await read_rest(sse_events)
-                    break
-        yield Completed(assembler.finish())
+    def _assembler(self, names: ToolNameMap, request: ChatRequest) -> _StreamAssembler:
+        return _StreamAssembler(self._name, names, request.model)
 
     async def list_models(self) -> list[ModelInfo]:
         """`GET /v1/models`, following `has_more`/`last_id` for a few pages."""
@@ -164,12 +134,9 @@ class AnthropicProvider:
                 if not payload.get("has_more") or not payload.get("last_id"):
                     break
                 params = {"limit": "1000", "after_id": str(payload["last_id"])}
-            except _SHAPE_ERRORS as exc:
+            except SHAPE_ERRORS as exc:
                 raise parse_error(self._name, payload) from exc
         return models
-
-    def _url(self, path: str) -> str:
-        return self._base_url + path
 
     def _body(self, request: ChatRequest, names: ToolNameMap, *, stream: bool) -> dict[str, Any]:
         system = [m.content for m in request.messages if m.role == "system" and m.content]
@@ -287,7 +254,11 @@ class _StreamAssembler:
         self.stop_reason: Any = None
         self.stopped = False
 
-    def feed(self, kind: str, data: Any) -> list[StreamEvent]:
+    def skip(self, sse: ServerSentEvent) -> bool:
+        return sse.event == "ping"
+
+    def feed(self, event: str, data: Any) -> list[StreamEvent]:
+        kind = str(data.get("type") or event)
         if kind == "message_start":
             message = data["message"]
             self.model = str(message.get("model") or self.model)
@@ -342,19 +313,20 @@ class _StreamAssembler:
         self.calls.append(call)
         return [ToolCallReady(tool.ordinal, call)]
 
-    def finish(self) -> ChatResponse:
+    def finish(self) -> list[StreamEvent]:
         if not self.stopped and self.stop_reason is None:
             raise ProviderUnavailable(
                 f"{self.provider}: the stream ended before the model finished",
                 provider=self.provider,
             )
-        return ChatResponse(
+        response = ChatResponse(
             content="".join(self.text),
             tool_calls=list(self.calls),
             usage=Usage(self.input_tokens, self.output_tokens),
             finish_reason=_finish(self.stop_reason),
             model=self.model,
         )
+        return [Completed(response)]
 
     def _stream_error(self, data: Any) -> ProviderError:
         error = data.get("error") or {}

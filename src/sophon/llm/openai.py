@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
 
+from sophon.llm.adapter import SHAPE_ERRORS, HttpAdapter
 from sophon.llm.base import (
     FINISH_STOP,
     FINISH_TOOL_CALLS,
@@ -34,19 +35,17 @@ from sophon.llm.errors import (
     ProviderUnavailable,
     error_for_status,
 )
+from sophon.llm.sse import ServerSentEvent
 from sophon.llm.toolnames import ToolNameMap
 from sophon.llm.transport import (
     DEFAULT_TIMEOUT,
-    ProviderHttp,
     RetryPolicy,
     Sleep,
     parse_error,
-    read_rest,
 )
 from sophon.platform.ids import new_id
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-_SHAPE_ERRORS = (KeyError, IndexError, TypeError, AttributeError, ValueError)
 
 
 def openai_error_message(payload: Any) -> str | None:
@@ -62,13 +61,15 @@ def openai_error_message(payload: Any) -> str | None:
     return message if isinstance(message, str) else None
 
 
-class OpenAIProvider:
+class OpenAIProvider(HttpAdapter):
     """Chat Completions over an injected client.
 
     `base_url` includes the version path (`https://api.openai.com/v1`,
     `http://127.0.0.1:11434/v1` for Ollama). `api_key` is optional (local servers). Newer OpenAI
     models want `max_tokens_field="max_completion_tokens"`; servers that reject
     `stream_options` take `stream_usage=False` (usage is then estimated)."""
+
+    chat_path = "/chat/completions"
 
     def __init__(
         self,
@@ -84,59 +85,27 @@ class OpenAIProvider:
         stream_usage: bool = True,
         max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
     ) -> None:
-        self._name = name
-        self._base_url = base_url.rstrip("/")
-        self._headers = dict(headers or {})
+        wire_headers = dict(headers or {})
         if api_key:
-            self._headers["authorization"] = f"Bearer {api_key}"
-        self._stream_usage = stream_usage
-        self._max_tokens_field = max_tokens_field
-        self._http = ProviderHttp(
+            wire_headers["authorization"] = f"Bearer {api_key}"
+        super().__init__(
             client,
-            provider=name,
+            name=name,
+            base_url=base_url.rstrip("/"),
+            headers=wire_headers,
             timeout=timeout,
-            retry=retry or RetryPolicy(),
+            retry=retry,
             sleep=sleep,
             error_message=openai_error_message,
         )
+        self._stream_usage = stream_usage
+        self._max_tokens_field = max_tokens_field
 
-    @property
-    def name(self) -> str:
-        return self._name
+    def _parse(self, payload: Any, names: ToolNameMap, request: ChatRequest) -> ChatResponse:
+        return _parse_completion(payload, names, request)
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        names = ToolNameMap.for_request(request)
-        body = self._body(request, names, stream=False)
-        payload = await self._http.post_json(self._url("/chat/completions"), self._headers, body)
-        try:
-            return _parse_completion(payload, names, request)
-        except _SHAPE_ERRORS as exc:
-            raise parse_error(self._name, payload) from exc
-
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        names = ToolNameMap.for_request(request)
-        body = self._body(request, names, stream=True)
-        assembler = _StreamAssembler(self._name, names, request)
-        url = self._url("/chat/completions")
-        async with self._http.stream_events(url, self._headers, body) as sse_events:
-            async for sse in sse_events:
-                data = sse.data.strip()
-                if data == "[DONE]":
-                    assembler.done = True
-                    await read_rest(sse_events)
-                    break
-                try:
-                    chunk = json.loads(data)
-                except ValueError as exc:
-                    raise parse_error(self._name, data[:200]) from exc
-                try:
-                    stream_events = assembler.feed(chunk)
-                except _SHAPE_ERRORS as exc:
-                    raise parse_error(self._name, chunk) from exc
-                for event in stream_events:
-                    yield event
-        for event in assembler.finish():
-            yield event
+    def _assembler(self, names: ToolNameMap, request: ChatRequest) -> _StreamAssembler:
+        return _StreamAssembler(self._name, names, request)
 
     async def list_models(self) -> list[ModelInfo]:
         """`GET {base_url}/models`."""
@@ -152,11 +121,8 @@ class OpenAIProvider:
                 )
                 for item in payload["data"]
             ]
-        except _SHAPE_ERRORS as exc:
+        except SHAPE_ERRORS as exc:
             raise parse_error(self._name, payload) from exc
-
-    def _url(self, path: str) -> str:
-        return self._base_url + path
 
     def _body(self, request: ChatRequest, names: ToolNameMap, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -278,9 +244,15 @@ class _StreamAssembler:
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.model = request.model
-        self.done = False
+        self.stopped = False
 
-    def feed(self, chunk: Any) -> list[StreamEvent]:
+    def skip(self, sse: ServerSentEvent) -> bool:
+        if sse.data.strip() == "[DONE]":
+            self.stopped = True
+            return True
+        return False
+
+    def feed(self, event: str, chunk: Any) -> list[StreamEvent]:
         if chunk.get("error") is not None:
             raise self._stream_error(chunk)
         self.model = str(chunk.get("model") or self.model)
@@ -321,7 +293,7 @@ class _StreamAssembler:
         return events
 
     def finish(self) -> list[StreamEvent]:
-        if self.finish_reason is None and not self.done:
+        if self.finish_reason is None and not self.stopped:
             raise ProviderUnavailable(
                 f"{self.provider}: the stream ended before the model finished",
                 provider=self.provider,
