@@ -1,7 +1,12 @@
 """Dashboard browser tests: a Gateway on a loopback port (SQLite: the pages do not depend on the
 database, and the API they use is tested on both), a real headless Chromium from
 `tests/browser.py`, and a screenshot of the page under `test-output/web/` when a test fails (kept
-by CI as an artifact)."""
+by CI as an artifact).
+
+A test marked `shared_gateway` gets, as `live`, one Gateway per worker process with its Admin
+made once (`web_admin` then signs in again): for tests that only need a Gateway with an Admin
+and leave nothing behind that another such test could trip over (names of their own, no state
+switched). Starting a Gateway per test costs about a second; everything else gets a fresh one."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from sophon.app import create_app
 from sophon.settings import Settings
 from tests.browser import BrowserPage
 from tests.conftest import fresh_sqlite
-from tests.identity_helpers import PASSWORD, Caller, setup_admin
+from tests.identity_helpers import PASSWORD, Caller, login, setup_admin
 from tests.realtime.live import Live, serve_live
 from tests.web.dashboard import Dashboard
 
@@ -40,16 +45,53 @@ def database_url(sqlite_template: Path, tmp_path: Path) -> str:
     return fresh_sqlite(sqlite_template, tmp_path / "data" / "data" / "sophon.db")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "shared_gateway: runs against the worker's shared Gateway (tests/web/conftest.py)",
+    )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_live(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Live]:
+    """The worker's shared Gateway, its first Admin made (see the module's docstring)."""
+    data = tmp_path_factory.mktemp("shared") / "data"
+    with pytest.MonkeyPatch.context() as env:  # as `_isolated_env` does for a test's own
+        for key in [k for k in os.environ if k.startswith("SOPHON_") and k != "SOPHON_TEST_PG"]:
+            env.delenv(key)
+        settings = Settings(
+            data=data,
+            database_url=fresh_sqlite(sqlite_template, data / "data" / "sophon.db"),
+            migrate_on_start=False,
+            login_slowdown_ms=0,
+            argon2_memory_kib=64,
+            argon2_time_cost=1,
+            argon2_parallelism=1,
+        )
+    async with serve_live(create_app(settings)) as running:
+        await setup_admin(running.http, settings.data)
+        yield running
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def live(settings: Settings) -> AsyncIterator[Live]:
+async def live(request: pytest.FixtureRequest, shared_live: Live) -> AsyncIterator[Live]:
+    if request.node.get_closest_marker("shared_gateway"):
+        yield shared_live
+        return
+    settings: Settings = request.getfixturevalue("settings")
     app: FastAPI = create_app(settings)
     async with serve_live(app) as running:
         yield running
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def web_admin(live: Live, settings: Settings) -> Caller:
-    """The first Admin, made through the API's setup flow."""
+async def web_admin(request: pytest.FixtureRequest, live: Live) -> Caller:
+    """The first Admin, made through the API's setup flow (on the shared Gateway: signed in)."""
+    if request.node.get_closest_marker("shared_gateway"):
+        return await login(live.http, "admin@example.com")
+    settings: Settings = request.getfixturevalue("settings")
     return await setup_admin(live.http, settings.data)
 
 

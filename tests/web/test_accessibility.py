@@ -34,6 +34,7 @@ PAGES = {
 }
 
 
+@pytest.mark.shared_gateway
 @pytest.mark.parametrize(
     ("theme", "width"),
     # light on a desktop, dark on a 390 px wide phone (where nothing may scroll sideways): the
@@ -64,6 +65,7 @@ async def test_every_page_passes_axe(
     assert signed_in.browser.errors == []
 
 
+@pytest.mark.shared_gateway
 async def test_sign_in_page_passes_axe_on_a_phone(dashboard: Dashboard, web_admin: object) -> None:
     await dashboard.page.set_viewport_size({"width": 390, "height": 844})
     await dashboard.open("/")

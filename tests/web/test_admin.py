@@ -8,6 +8,7 @@ import csv
 import io
 import json
 
+import pytest
 from playwright.async_api import expect
 from sqlalchemy import text
 
@@ -94,6 +95,7 @@ async def test_users_and_tokens(signed_in: Dashboard, web_admin: Caller) -> None
     assert signed_in.browser.errors == []
 
 
+@pytest.mark.shared_gateway
 async def test_a_viewer_sees_only_what_they_may_use(
     dashboard: Dashboard, web_admin: Caller
 ) -> None:

@@ -1,13 +1,14 @@
 """Chat in the browser: a reply streamed token by token over /hubs/chat from the loopback
 OpenAI-compatible server, cancel of a running turn, Markdown that cannot run script, and a tool
-call waiting for approval, approved inline, and a document attached from the composer reaching the
-turn."""
+call waiting for approval, approved inline, a document attached from the composer reaching the
+turn, and the session search finding a session beyond the first page."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
 from playwright.async_api import expect
 
 from tests.identity_helpers import Caller
@@ -140,4 +141,33 @@ async def test_a_document_attached_in_the_chat_reaches_the_turn(
     prompt = request.body.decode()
     assert "4711" in prompt
     assert 'source=\\"Document:launch-notes.txt\\"' in prompt  # inside the external-content wrapper
+    assert signed_in.browser.errors == []
+
+
+@pytest.mark.shared_gateway
+async def test_session_search_reaches_past_the_first_page(
+    signed_in: Dashboard, web_admin: Caller
+) -> None:
+    live = signed_in.live
+    # a session (its turn fails: no model is configured here), then 55 newer ones forked from it
+    accepted = await call(live, web_admin, "POST", "/api/chat", content="A haystack")
+    task = await call(live, web_admin, "GET", f"/api/tasks/{accepted['taskId']}?wait=30")
+    assert task["status"] in {"Failed", "Completed"}
+    oldest = accepted["sessionId"]
+    for _ in range(55):
+        await call(live, web_admin, "POST", f"/api/sessions/{oldest}/fork")
+    await call(live, web_admin, "PATCH", f"/api/sessions/{oldest}", title="needle session")
+
+    page = signed_in.page
+    await signed_in.open("/chat")
+    sessions = page.get_by_role("list", name="Sessions")
+    await expect(sessions.get_by_role("link")).to_have_count(50, timeout=TIMEOUT)  # one page
+    await page.get_by_label("Search sessions").fill("needle")
+    await expect(sessions.get_by_role("link")).to_have_count(1, timeout=TIMEOUT)
+    await sessions.get_by_role("link", name=re.compile("needle session")).click()
+    await expect(page.get_by_role("heading", name="needle session")).to_be_visible(timeout=TIMEOUT)
+
+    await page.get_by_label("Search sessions").fill("")
+    await page.get_by_role("button", name="Load more").click()
+    await expect(sessions.get_by_role("link")).to_have_count(56, timeout=TIMEOUT)
     assert signed_in.browser.errors == []

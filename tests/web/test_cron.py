@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.async_api import expect
 
 from tests.identity_helpers import Caller
@@ -43,6 +44,7 @@ async def test_cron_page_adds_runs_and_pauses_a_job(
     assert signed_in.browser.errors == []
 
 
+@pytest.mark.shared_gateway
 async def test_a_webhook_job_shows_its_secret_once_and_waits(signed_in: Dashboard) -> None:
     page = signed_in.page
     await signed_in.go("Cron jobs")

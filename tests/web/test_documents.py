@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from playwright.async_api import expect
 
 from tests.identity_helpers import Caller
@@ -51,6 +52,7 @@ async def test_upload_open_search_and_delete(
     assert signed_in.browser.errors == []
 
 
+@pytest.mark.shared_gateway
 async def test_an_unsupported_file_shows_why(signed_in: Dashboard, tmp_path: Path) -> None:
     page = signed_in.page
     fake = tmp_path / "invoice.pdf"

@@ -4,6 +4,7 @@ the panel that is labelled by it."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.web.dashboard import TIMEOUT, Dashboard
@@ -27,6 +28,7 @@ async def selected(page: Page, strip: str) -> str:
     return await chosen.inner_text()
 
 
+@pytest.mark.shared_gateway
 async def test_arrow_keys_home_and_end_move_between_tabs(signed_in: Dashboard) -> None:
     page = signed_in.page
     await signed_in.go("Memory")

@@ -1,6 +1,7 @@
 """On an Enterprise Gateway whose licence has `multi_tenancy`, the Tenants page appears: a tenant
 made from it, the admin added to it by API, then switched to from the header; custom roles can
-be made and edited (`rbac`), and a tenant's members assigned, changed and removed."""
+be made, edited and deleted (`rbac`; by keyboard too, a refusal shown), and a tenant's members
+assigned, changed and removed, a tenant deleted."""
 
 from __future__ import annotations
 
@@ -148,3 +149,50 @@ async def test_tenant_members_assigned_changed_and_removed(
     await expect(dialog.get_by_role("button", name="Assign user")).to_be_visible()
     await expect(dialog.get_by_text("assign yourself, switch to it")).to_be_visible()
     assert dashboard.browser.errors == []
+
+
+async def test_confirming_a_delete_by_keyboard_and_its_refusal_shown(
+    signed_in: Dashboard, web_admin: Caller
+) -> None:
+    live, page = signed_in.live, signed_in.page
+    for name in ("Temp", "Busy"):
+        await call(live, web_admin, "POST", "/api/admin/roles", name=name, permissions=["UseChat"])
+    await add_user(live.http, web_admin, "busy@example.com", ["Busy"])
+    await signed_in.go("Roles")
+    temp = page.get_by_role("region", name="Role Temp")
+    delete = temp.get_by_role("button", name="Delete")
+    await delete.focus()
+    await page.keyboard.press("Enter")
+    await expect(temp.get_by_role("button", name="No")).to_be_focused()  # the safe choice
+    await page.keyboard.press("Escape")
+    await expect(delete).to_be_focused()
+    await page.keyboard.press("Enter")
+    await page.keyboard.press("Shift+Tab")
+    await expect(temp.get_by_role("button", name="Yes")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(temp).to_have_count(0, timeout=TIMEOUT)
+
+    busy = page.get_by_role("region", name="Role Busy")  # assigned: the API refuses, and says why
+    await busy.get_by_role("button", name="Delete").click()
+    await busy.get_by_role("button", name="Yes").click()
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text("assigned to 1 member", timeout=TIMEOUT)
+    await expect(alert).to_contain_text(re.compile(r"request id \S+"))
+    await expect(busy).to_be_visible()
+    roles = await call(live, web_admin, "GET", "/api/admin/roles")
+    assert {"Busy"} <= {r["name"] for r in roles["items"]}
+    assert "Temp" not in {r["name"] for r in roles["items"]}
+
+    await signed_in.go("Tenants")
+    await call(live, web_admin, "POST", "/api/admin/tenants", slug="gone", name="Gone Corp")
+    await page.reload()
+    row = page.get_by_role("row").filter(has_text="Gone Corp")
+    await row.get_by_role("button", name="Delete").click()
+    await row.get_by_role("button", name="Yes").click()
+    await expect(row).to_have_count(0, timeout=TIMEOUT)
+    tenants = await call(live, web_admin, "GET", "/api/admin/tenants")
+    assert "gone" not in {t["slug"] for t in tenants["items"]}
+    # only the browser's own line about the refused request
+    assert signed_in.browser.errors == [
+        "Failed to load resource: the server responded with a status of 409 (Conflict)"
+    ]

@@ -118,16 +118,30 @@ export function useAction(action) {
   return { ...state, run, clear: () => setState({ busy: false, error: null, result: undefined }) };
 }
 
-/** A button that asks once more before doing something destructive. */
+/** A button that asks once more before doing something destructive. The focus follows: to "No"
+ * when asking (the safe choice; Shift+Tab reaches "Yes"), back to the button when not confirmed
+ * ("No" or Escape). */
 export function ConfirmButton({ onConfirm, children, label = "Are you sure?", class: cls = "danger", disabled }) {
   const [asking, setAsking] = useState(false);
+  const button = useRef(null);
+  const no = useRef(null);
+  const moved = useRef(false);
+  useEffect(() => {
+    if (!moved.current) return;
+    const target = asking ? no.current : button.current;
+    if (target) target.focus();
+  }, [asking]);
+  const ask = (value) => {
+    moved.current = true;
+    setAsking(value);
+  };
   if (!asking) {
-    return html`<button type="button" class=${cls} disabled=${disabled} onClick=${() => setAsking(true)}>${children}</button>`;
+    return html`<button type="button" class=${cls} disabled=${disabled} ref=${button} onClick=${() => ask(true)}>${children}</button>`;
   }
-  return html`<span class="confirm" role="group" aria-label=${label}>
+  return html`<span class="confirm" role="group" aria-label=${label} onKeyDown=${(e) => e.key === "Escape" && ask(false)}>
     <span>${label}</span>
-    <button type="button" class="danger" onClick=${() => { setAsking(false); onConfirm(); }}>Yes</button>
-    <button type="button" class="secondary" onClick=${() => setAsking(false)}>No</button>
+    <button type="button" class="danger" onClick=${() => { moved.current = false; setAsking(false); onConfirm(); }}>Yes</button>
+    <button type="button" class="secondary" ref=${no} onClick=${() => ask(false)}>No</button>
   </span>`;
 }
 

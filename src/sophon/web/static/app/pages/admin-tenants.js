@@ -1,4 +1,4 @@
-// Admin · Tenants: create, suspend, members (list, assign with roles; change roles and remove
+// Admin · Tenants: create, suspend, delete, members (list, assign with roles; change roles and remove
 // where the signed-in admin is a member too); switching tenant is in the header.
 import { useState } from "preact/hooks";
 import { html } from "../lib/html.js";
@@ -88,6 +88,11 @@ export default function Tenants() {
     await api.patch(`/api/admin/tenants/${enc(t.id)}`, body);
     list.reload();
   });
+  const remove = useAction(async (t) => {
+    await api.del(`/api/admin/tenants/${enc(t.id)}`);
+    toast(`Tenant ${t.slug} deleted.`);
+    list.reload();
+  });
   const [members, setMembers] = useState(null);
   const memberOf = new Set(session.get().me.tenants.map((t) => t.slug));
   return html`<${PageHead} title="Tenants" />
@@ -98,7 +103,7 @@ export default function Tenants() {
         <${Field} label="Tenant name"><input required value=${form.name} onInput=${(e) => setForm({ ...form, name: e.target.value })} /></${Field}></div>
       <div><button type="submit" disabled=${make.busy}>Create tenant</button></div>
     </form>
-    <${ErrorBox} error=${act.error} />
+    <${ErrorBox} error=${act.error || remove.error} />
     <${ListState} list=${list} empty="No tenants.">
       <div class="table-wrap"><table>
         <thead><tr><th>Tenant</th><th>Status</th><th>Tier</th><th>Created</th><th><span class="visually-hidden">Actions</span></th></tr></thead>
@@ -108,7 +113,8 @@ export default function Tenants() {
           <td class="row"><button type="button" class="secondary" aria-label=${`Members of ${t.name}`} onClick=${() => setMembers(t)}>Members</button>
             ${memberOf.has(t.slug) && html`<button type="button" class="secondary" onClick=${() => switchTenant(t.slug)}>Switch to</button>`}
             ${t.slug !== "default" && html`<button type="button" class="secondary"
-              onClick=${() => act.run(t, { status: t.status === "Active" ? "Suspended" : "Active" })}>${t.status === "Active" ? "Suspend" : "Reactivate"}</button>`}</td>
+              onClick=${() => act.run(t, { status: t.status === "Active" ? "Suspended" : "Active" })}>${t.status === "Active" ? "Suspend" : "Reactivate"}</button>
+              <${ConfirmButton} onConfirm=${() => remove.run(t)} label=${`Delete ${t.name} and everything it owns?`}>Delete</${ConfirmButton}>`}</td>
         </tr>`)}</tbody>
       </table></div>
     </${ListState}>

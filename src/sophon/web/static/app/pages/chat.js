@@ -1,6 +1,6 @@
-// Chat: pick an agent, the session list (search, rename, archive, fork, delete), the messages
-// (Markdown, sanitised), the reply streaming over /hubs/chat, tool calls as collapsible cards,
-// pending approvals inline, and cancel of the running turn.
+// Chat: pick an agent, the session list (search over every session, "Load more", rename, archive,
+// fork, delete), the messages (Markdown, sanitised), the reply streaming over /hubs/chat, tool
+// calls as collapsible cards, pending approvals inline, and cancel of the running turn.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "../lib/html.js";
 import { api, enc, listAll } from "../lib/api.js";
@@ -12,7 +12,7 @@ import { uploadDocument } from "../lib/upload.js";
 import { useDocumentStatus } from "../lib/documents.js";
 import { ApprovalCard } from "../lib/approval.js";
 import {
-  ConfirmButton, ErrorBox, Field, Json, Loading, PageHead, Status, Time, useAction, useAsync, usePaged, toast,
+  ConfirmButton, ErrorBox, Field, Json, Loading, MoreButton, PageHead, Status, Time, useAction, useAsync, usePaged, toast,
 } from "../lib/ui.js";
 
 function ToolCallCard({ call, approval, onDecided }) {
@@ -54,12 +54,17 @@ function Message({ message, approvals, onDecided }) {
 
 function SessionList({ sessions, current, filter }) {
   const shown = sessions.items.filter((s) => (s.title || "").toLowerCase().includes(filter.toLowerCase()));
+  // a search covers every session, not only the pages loaded so far
+  useEffect(() => {
+    if (filter && sessions.hasMore && !sessions.loading && !sessions.error) sessions.more();
+  }, [filter, sessions.hasMore, sessions.loading, sessions.items.length]);
   return html`<ul class="sessions" aria-label="Sessions">
     ${shown.map((s) => html`<li key=${s.id}><a href=${"/chat/" + s.id} aria-current=${s.id === current ? "page" : undefined}>
       <span class="title">${s.title || "Untitled"}</span>
       <span class="small muted">${s.messageCount} messages${s.archived ? " · archived" : ""}</span></a></li>`)}
     ${!sessions.loading && shown.length === 0 && html`<li class="muted small">No sessions.</li>`}
-  </ul>`;
+  </ul>
+  ${!filter && html`<${MoreButton} list=${sessions} />`}`;
 }
 
 function SessionHeader({ session, onChanged }) {
