@@ -22,6 +22,7 @@ from tests.webhooks.receiver import Receiver
 
 __all__ = ["gateways"]
 FINISHED = ("Completed", "Failed", "Cancelled")
+LOOPBACK = {"SOPHON_OUTBOUND_ALLOW": "127.0.0.1"}  # the api_call nodes call the test's receiver
 
 
 @pytest.fixture
@@ -139,7 +140,7 @@ def test_loop_iterations_and_parallel_branches_done_before_a_kill_do_not_run_aga
         ],
         "edges": [{"from": "each", "to": "both"}],
     }
-    first = gateways.start()
+    first = gateways.start(**LOOPBACK)
     api = Api(first, tmp_path / "data")
     workflow = api.ok("POST", "/api/workflows", 201, json=definition)
     if workflow.get("approvalId"):
@@ -149,7 +150,7 @@ def test_loop_iterations_and_parallel_branches_done_before_a_kill_do_not_run_aga
     started = api.ok("POST", f"/api/workflows/{workflow['id']}/trigger", 202, json={})
     # iterations 0 and 1 are checkpointed before iteration 2's request goes out
     wait_until(lambda: len(receiver.of("/loop/2")) == 1)
-    second = gateways.prepare()
+    second = gateways.prepare(**LOOPBACK)
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(timeout=10)
 
@@ -157,7 +158,7 @@ def test_loop_iterations_and_parallel_branches_done_before_a_kill_do_not_run_aga
     second.start()
     wait_until(lambda: len(receiver.of("/par/b")) == 1)
     wait_until(lambda: _checkpointed_branches(database, "both") == {"0"})  # branch a kept
-    third = gateways.prepare()
+    third = gateways.prepare(**LOOPBACK)
     second.proc.send_signal(signal.SIGKILL)
     second.proc.wait(timeout=10)
 
