@@ -32,6 +32,7 @@ class Receiver:
         self.hits: list[Hit] = []
         self._statuses: deque[tuple[int, dict[str, str]]] = deque()
         self.hold = threading.Event()  # set: requests wait until it is cleared
+        self.held_paths: set[str] | None = None  # with `hold`: only these paths wait (None: all)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(256)
@@ -76,7 +77,9 @@ class Receiver:
         with self._lock:
             self.hits.append(Hit(scope["path"], headers, body))
             status, extra = self._statuses.popleft() if self._statuses else (200, {})
-        while self.hold.is_set():  # noqa: ASYNC110 - released by the test's thread
+        while self.hold.is_set() and (  # noqa: ASYNC110 - released by the test's thread
+            self.held_paths is None or scope["path"] in self.held_paths
+        ):
             await asyncio.sleep(0.02)
         raw = [(b"content-type", b"text/plain")] + [
             (k.encode(), v.encode()) for k, v in extra.items()

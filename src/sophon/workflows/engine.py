@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -43,6 +44,15 @@ RIGHTLESS = frozenset({"data.transform", "logic.if_else", "logic.switch", "logic
 """Node types that use no right of the run's user: no permission check before them."""
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What settling a node already read under the run's lock, for planning the next one."""
+
+    run: WorkflowRun
+    task: Task | None
+    records: list[WorkflowNodeRun]
+
+
 class WorkflowEngine(RunBook):
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -73,9 +83,14 @@ class WorkflowEngine(RunBook):
     async def _settle_then_plan(
         self, db: AsyncSession, planned: Planned, outcome: Result | NodeFailed
     ) -> Planned | None:
-        await self._settle(db, planned, outcome)
-        await db.flush()
-        return await self._plan(db, planned.run_id)
+        """The run, its task and its node records are read once for both halves."""
+        run = await db.get(WorkflowRun, planned.run_id, with_for_update=True)
+        if run is None:
+            return None
+        task = await tasks.lock(db, run.task_id)
+        records = await runs.node_records(db, run.id, with_input=False)
+        await self._settle(db, planned, outcome, run, task, records)
+        return await self._plan(db, run.id, Loaded(run, task, records))
 
     async def _execute(self, planned: Planned) -> Result | NodeFailed:
         node = planned.node
@@ -122,11 +137,18 @@ class WorkflowEngine(RunBook):
 
     # --- deciding what runs next (one transaction) -------------------------------------------
 
-    async def _plan(self, db: AsyncSession, run_id: str) -> Planned | None:
-        run = await db.get(WorkflowRun, run_id, with_for_update=True)
-        if run is None or run.status in RUN_FINISHED:
+    async def _plan(
+        self, db: AsyncSession, run_id: str, loaded: Loaded | None = None
+    ) -> Planned | None:
+        if loaded is not None:
+            run, task = loaded.run, loaded.task
+        else:
+            found = await db.get(WorkflowRun, run_id, with_for_update=True)
+            if found is None or found.status in RUN_FINISHED:
+                return None
+            run, task = found, await tasks.lock(db, found.task_id)
+        if run.status in RUN_FINISHED:
             return None
-        task = await tasks.lock(db, run.task_id)
         if task is None or task.status in TASK_FINISHED:
             await runs.end_run(
                 db,
@@ -143,7 +165,12 @@ class WorkflowEngine(RunBook):
                 {"code": "cancelled", "message": runs.CANCELLED_BY_USER},
             )
             return None
-        workflow = await db.get(Workflow, run.workflow_id)
+        # only what is needed: not the definition (the run has its own)
+        workflow = (
+            await db.execute(
+                select(Workflow.paused, Workflow.secrets).where(Workflow.id == run.workflow_id)
+            )
+        ).first()
         if workflow is None:
             await runs.end_run(
                 db,
@@ -166,8 +193,12 @@ class WorkflowEngine(RunBook):
                 tasks.start(db, task)
             if first:
                 after_commit(db, run_event(run, EventName.WORKFLOW_RUN_STARTED))
-        latest = latest_of(await runs.node_records(db, run.id))
-        planned = await self._next(db, run, task, latest)
+        records = (
+            loaded.records
+            if loaded is not None
+            else await runs.node_records(db, run.id, with_input=False)
+        )
+        planned = await self._next(db, run, task, latest_of(records))
         if (
             planned is not None
             and planned.node["type"] not in RIGHTLESS
@@ -176,7 +207,7 @@ class WorkflowEngine(RunBook):
             return None
         if planned is not None and workflow.secrets:
             values = {
-                name: self.services.vault.decrypt(blob, f"{workflow.id}:{name}")
+                name: self.services.vault.decrypt(blob, f"{run.workflow_id}:{name}")
                 for name, blob in workflow.secrets.items()
             }
             planned.scope["secrets"] = values
@@ -259,16 +290,18 @@ class WorkflowEngine(RunBook):
             return None
 
     async def _settle(
-        self, db: AsyncSession, planned: Planned, outcome: Result | NodeFailed
+        self,
+        db: AsyncSession,
+        planned: Planned,
+        outcome: Result | NodeFailed,
+        run: WorkflowRun,
+        task: Task | None,
+        records: list[WorkflowNodeRun],
     ) -> None:
-        run = await db.get(WorkflowRun, planned.run_id, with_for_update=True)
-        record = await db.get(WorkflowNodeRun, planned.record_id, with_for_update=True)
-        if run is None or record is None or run.status in RUN_FINISHED:
+        record = next((r for r in records if r.id == planned.record_id), None)
+        if record is None or run.status in RUN_FINISHED or task is None:
             return
         if record.status != NodeStatus.RUNNING.value:
-            return
-        task = await tasks.lock(db, run.task_id)
-        if task is None:
             return
         if planned.secrets:  # no record (nor a later node) ever holds a secret's value
             if isinstance(outcome, NodeFailed):

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from sophon.approvals import service as approvals
 from sophon.audit import service as audit
@@ -186,8 +187,14 @@ async def get_run(db: AsyncSession, workflow_id: str, run_id: str) -> WorkflowRu
     return run
 
 
-async def node_records(db: AsyncSession, run_id: str) -> list[WorkflowNodeRun]:
+async def node_records(
+    db: AsyncSession, run_id: str, *, with_input: bool = True
+) -> list[WorkflowNodeRun]:
+    """The run's node records in order; without `input` (the engine never reads a stored one,
+    and it is the largest column) when `with_input` is False."""
     stmt = select(WorkflowNodeRun).where(WorkflowNodeRun.run_id == run_id)
+    if not with_input:
+        stmt = stmt.options(defer(WorkflowNodeRun.input, raiseload=True))
     return list((await db.scalars(stmt.order_by(WorkflowNodeRun.id))).all())
 
 
