@@ -93,3 +93,16 @@ async def test_the_same_bytes_in_two_tenants_are_two_documents(
     raw = await client.get(f"{DOCS}/{first['id']}/raw", headers=admin.headers)
     assert raw.status_code == 200
     assert raw.content == WORDS
+
+
+async def test_an_agent_of_another_tenant_is_refused_on_upload(
+    app: FastAPI, client: httpx.AsyncClient, admin: Caller
+) -> None:
+    acme = await _admin_of(client, admin, "acme")
+    theirs = (await client.get("/api/agents", headers=acme.headers)).json()["items"][0]["id"]
+    refused = await upload(client, admin, [("a.txt", WORDS)], expect=422, agentId=theirs)
+    assert refused["error"]["details"]["fields"][0]["field"] == "body.agentId"
+    ours = (await client.get("/api/agents", headers=admin.headers)).json()["items"][0]["id"]
+    kept = (await upload(client, admin, [("a.txt", WORDS)], agentId=ours))["items"][0]
+    listed = await client.get(DOCS, headers=admin.headers, params={"agent": ours})
+    assert [d["id"] for d in listed.json()["items"]] == [kept["id"]]

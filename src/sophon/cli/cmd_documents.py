@@ -51,6 +51,7 @@ DETAIL = [
     ("language", "language"),
     ("status", "status"),
     ("error", "error"),
+    ("vectors", "vectors"),
     ("tags", "tags"),
     ("created", "createdAt"),
 ]

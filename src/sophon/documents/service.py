@@ -14,6 +14,7 @@ from typing import IO
 from sqlalchemy import Select, Text, cast, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.agents import service as agents
 from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
 from sophon.documents import formats
@@ -114,6 +115,11 @@ async def upload(
         raise ValidationFailed(
             f"At most {MAX_FILES} files per upload.",
             {"fields": [{"field": "body.files", "message": "too many"}]},
+        )
+    if options.agent_id is not None and await agents.get_any(db, options.agent_id) is None:
+        raise ValidationFailed(
+            "No such agent in this tenant.",
+            {"fields": [{"field": "body.agentId", "message": "no such agent"}]},
         )
     staged: list[tuple[Incoming, Staged, formats.Detected]] = []
     try:
