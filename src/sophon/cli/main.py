@@ -6,6 +6,7 @@ Exit codes: 0 success · 1 refused or failed · 2 usage · 3 Gateway unreachable
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import socket
 from typing import TYPE_CHECKING, Annotated
@@ -104,6 +105,17 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (env SOPHON_PORT).")] = None,
 ) -> None:
     """Start the Gateway."""
+    # Start-up builds some 300k objects that live as long as the process: the collector is off
+    # until the server has started (GracefulServer.startup collects once, freezes them and turns
+    # it back on); collecting them as they arrive cost about a tenth of the start-up's CPU.
+    gc.disable()
+    try:
+        _serve(host, port)
+    finally:
+        gc.enable()
+
+
+def _serve(host: str | None, port: int | None) -> None:
     from sophon.app import create_app
     from sophon.platform import server
     from sophon.platform.logs import configure_logging, shutdown_logging

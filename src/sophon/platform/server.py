@@ -33,6 +33,7 @@ class GracefulServer(uvicorn.Server):
         # freed by reference counting, and each young collection promotes survivors towards the
         # full collections that pause the loop (hub fan-out lag p99 153 → 45 ms, bench/README)
         gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+        gc.enable()  # `sophon serve` turns it off while it starts
 
     def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
         super().__init__(config)
