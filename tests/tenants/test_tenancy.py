@@ -123,6 +123,32 @@ async def test_lists_show_only_the_tenants_own_objects(
         assert sorted(emails) == sorted([side.admin.email, side.member.email])
 
 
+async def test_agent_lists_show_only_the_tenants_own_agents(
+    apis: list[TenantApi], world: World
+) -> None:
+    made = {}
+    for side in (world.acme, world.globex):
+        body = {"name": f"{side.slug} researcher"}
+        response = await apis[0]("POST", side.admin, side.slug, "/api/agents", json=body)
+        assert response.status_code == 201, response.text
+        made[side.slug] = response.json()["id"]
+    for api in apis:
+        for side, other in world.pairs():
+            listed = await api("GET", side.admin, side.slug, "/api/agents", params={"limit": 1})
+            assert [a["id"] for a in listed.json()["items"]] == [made[side.slug]]
+            rest = await api(
+                "GET", side.admin, side.slug, "/api/agents",
+                params={"cursor": listed.json()["nextCursor"]},
+            )  # fmt: skip
+            assert [a["name"] for a in rest.json()["items"]] == ["default"]
+            assert rest.json()["items"][0]["id"] != made[other.slug]
+            crossed = await api(
+                "GET", other.admin, other.slug, "/api/agents",
+                params={"cursor": listed.json()["nextCursor"]},
+            )  # fmt: skip
+            assert_error(crossed, 400, "invalid_request")  # a cursor is bound to its list
+
+
 async def test_another_tenants_user_is_404_and_unchanged(
     apis: list[TenantApi], world: World
 ) -> None:

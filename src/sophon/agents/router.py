@@ -14,7 +14,6 @@ from fastapi import Header, Query, Request, Response, status
 from sophon.agents import persona
 from sophon.agents import service as agents
 from sophon.agents.files import FileKind
-from sophon.agents.models import Agent
 from sophon.agents.schemas import (
     AgentFileOut,
     AgentFileVersionOut,
@@ -55,9 +54,8 @@ async def list_agents(
     db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
 ) -> Page[AgentOut]:
     """The tenant's agents, newest first (deleted ones are gone from here)."""
-    rows, cursor, more = await gateway.paginator.page(
-        db, agents.live(), [Agent.id], page, scope=f"agents:{principal.tenant_id}"
-    )
+    scope = f"agents:{principal.tenant_id}"
+    rows, cursor, more = await agents.LIVE.page(db, gateway.paginator, page, scope)
     return Page[AgentOut](items=[agent_out(a) for a in rows], next_cursor=cursor, has_more=more)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, or_, select
 from sqlalchemy import update as update_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.events import Audience, Event, after_commit
 from sophon.platform.ids import new_id
+from sophon.platform.listing import TenantList
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import ALL_TENANTS
 from sophon.providers import usage
@@ -61,6 +62,11 @@ def _announce(db: AsyncSession, agent: Agent, change: str) -> None:
             audience=Audience(),
         ),
     )
+
+
+LIVE = TenantList(cast(Table, Agent.__table__), Agent.deleted_at.is_(None))
+"""The session tenant's agents that are not deleted, a page at a time (Core rows, see
+`platform/listing.py`): the list route's read."""
 
 
 def live() -> Select[Agent]:

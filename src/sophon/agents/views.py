@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import Row
 
 from sophon.agents.files import MAX_FILE_BYTES
 from sophon.agents.models import Agent, AgentFileVersion
@@ -26,7 +27,8 @@ from sophon.platform.errors import InvalidRequest, ValidationFailed
 MARKDOWN_TYPES = ("text/markdown", "text/plain")
 
 
-def agent_out(agent: Agent) -> AgentOut:
+def agent_out(agent: Agent | Row[Any]) -> AgentOut:
+    """The wire shape of an agent, from its ORM object or a Core row of its table."""
     hours = agent.heartbeat_active_hours
     return AgentOut(
         id=agent.id,

@@ -106,7 +106,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={sqlite_driver.BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -114,8 +114,8 @@ def _sqlite_begin(conn: Any) -> None:
     """Write transactions start with BEGIN IMMEDIATE: SQLite allows one writer, and a deferred
     transaction that reads first and writes later fails at once (no waiting) when another writer
     committed in between. Read-only transactions stay deferred and run concurrently under WAL."""
-    mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
-    sqlite_driver.begin(conn, f"BEGIN {mode}")
+    readonly = bool(conn.get_execution_options().get("readonly"))
+    sqlite_driver.begin(conn, f"BEGIN {'DEFERRED' if readonly else 'IMMEDIATE'}", readonly=readonly)
 
 
 AUDIT_KEY_INFO = "sophon.audit_key"

@@ -13,7 +13,15 @@
   trip costs the event loop a wake-up. Server-side (streaming) cursors keep the stepwise way.
 - For the same reason BEGIN travels with the transaction's first statement, and a commit or
   rollback with nothing begun (the pool's reset after a commit, an unused transaction) stays
-  home."""
+  home.
+- A read-only transaction reads on the event loop, no trip at all: under WAL a reader never waits
+  for a writer, so its SELECTs (and its BEGIN and COMMIT) run in microseconds, while a trip costs
+  the loop a wake-up and the thread a GIL hand-over each way (most of a small GET's database
+  cost). To never block the loop, it reads with `busy_timeout` 0: in the rare case SQLite makes a
+  reader wait (WAL recovery, an exclusive lock), the statement goes the usual way and waits
+  there, and so does the rest of the transaction. Full-text and vector searches, any write, and
+  a connection whose thread is still busy (a statement whose caller was cancelled) take the
+  thread as before."""
 
 from __future__ import annotations
 
@@ -45,6 +53,17 @@ except ImportError:  # pragma: no cover - both are dependencies; a stripped inst
     sqlean = None
     sqlite_vec = None
 
+BUSY_TIMEOUT_MS = 30_000
+"""How long a statement run in the thread waits for a lock (`PRAGMA busy_timeout`)."""
+_PATIENT = f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"
+_IMPATIENT = "PRAGMA busy_timeout=0"
+_SLOW_READS = ("MATCH", "vec_", "bm25(")  # searches that may take milliseconds: on the thread
+_LOCKED_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes)
+_OPERATIONAL_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.OperationalError,
+    *((sqlean.OperationalError,) if sqlean is not None else ()),
+)
+
 _ERRORS = (
     "DatabaseError",
     "Error",
@@ -74,10 +93,35 @@ def _open(database: str, **kwargs: Any) -> Any:
 
 
 class _Connection(aiosqlite.Connection):
+    """aiosqlite's connection, knowing whether its thread is at work: a statement whose caller was
+    cancelled still runs there, and nothing may run on the loop meanwhile. Each counter is written
+    by one thread only."""
+
+    def __init__(self, connector: Any, iter_chunk_size: int) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self.queued = 0  # trips handed to the thread (written on the loop)
+        self.done = 0  # trips the thread has finished (written in the thread)
+
+    @property
+    def idle(self) -> bool:
+        return self.queued == self.done and self._connection is not None
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        def counted() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.done += 1
+
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")  # as aiosqlite says it, before counting
+        self.queued += 1
+        return await super()._execute(counted)  # type: ignore[no-untyped-call]
+
     async def close(self) -> None:
         if self._connection is not None:
             with contextlib.suppress(Exception):
-                await self._execute(self._connection.rollback)  # type: ignore[no-untyped-call]
+                await self._execute(self._connection.rollback)
         await super().close()
 
     def stop(self) -> asyncio.Future[Any] | None:
@@ -119,12 +163,30 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         await self._run(operation, seq_of_parameters, many=True)
 
     async def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
-        driver: Any = self._connection
+        driver: _Connection = self._connection  # type: ignore[assignment]
         raw = driver._conn
         adapted: _AdaptedConnection = self._adapt_connection  # type: ignore[assignment]
-        begin = adapted.take_begin()
+        if adapted.reads_inline(operation, many):
+            begin = adapted.take_begin()
+            try:
+                result = _statement(raw, adapted.be_impatient(), begin, operation, parameters)
+            except _OPERATIONAL_ERRORS as error:
+                if getattr(error, "sqlite_errorcode", 0) & 0xFF not in _LOCKED_CODES:
+                    raise
+                adapted.inline = False  # made to wait: this transaction goes the usual way
+                begin = None  # it did begin: only the read failed
+            else:
+                self._description, rows, self._rowcount, self._lastrowid = result
+                self._rows = collections.deque(rows)
+                return
+        else:
+            adapted.inline = adapted.inline and _is_read(operation)
+            begin = adapted.take_begin()
+        patience = adapted.be_patient()
 
         def statement() -> tuple[Any, Sequence[Any], int, int | None]:
+            if patience is not None:
+                raw.execute(patience)
             if begin is not None:
                 raw.execute(begin)
             cursor = raw.cursor()
@@ -153,20 +215,45 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
 
+def _statement(
+    raw: Any, prelude: str | None, begin: str | None, operation: str, parameters: Any
+) -> tuple[Any, Sequence[Any], int, int | None]:
+    """One statement on the loop (BEGIN first when it opens the transaction)."""
+    if prelude is not None:
+        raw.execute(prelude)
+    if begin is not None:
+        raw.execute(begin)
+    cursor = raw.execute(operation) if parameters is None else raw.execute(operation, parameters)
+    try:
+        description = cursor.description
+        rows = cursor.fetchall() if description else ()
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def _is_read(operation: str) -> bool:
+    head = operation.lstrip()[:6].upper()
+    return head == "SELECT" and not any(slow in operation for slow in _SLOW_READS)
+
+
 class _StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
     __slots__ = ()
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         adapted: _AdaptedConnection = self._adapt_connection  # type: ignore[assignment]
+        adapted.inline = False  # rows fetched in the thread: the transaction stays there
         begin = adapted.take_begin()
-        if begin is not None:
-            driver: Any = self._connection
-            await driver._execute(driver._conn.execute, begin)
+        patience = adapted.be_patient()
+        driver: Any = self._connection
+        for statement in (patience, begin):
+            if statement is not None:
+                await driver._execute(driver._conn.execute, statement)
         return await super()._execute_async(operation, parameters)
 
 
 class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_begin", "_open")
+    __slots__ = ("_begin", "_open", "_patient", "inline")
     _cursor_cls = _OneTripCursor
     _ss_cursor_cls = _StreamingCursor
 
@@ -174,9 +261,12 @@ class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)
         self._begin: str | None = None  # a BEGIN not sent yet: it goes with the next statement
         self._open = False  # a transaction may be open in the thread
+        self._patient = True  # busy_timeout is BUSY_TIMEOUT_MS (else 0)
+        self.inline = False  # this transaction only reads, on the loop
 
-    def defer_begin(self, statement: str) -> None:
+    def defer_begin(self, statement: str, *, inline: bool = False) -> None:
         self._begin = statement
+        self.inline = inline
 
     def take_begin(self) -> str | None:
         begin, self._begin = self._begin, None
@@ -184,25 +274,67 @@ class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
             self._open = True  # before the trip: a cancelled one may still have begun
         return begin
 
+    def reads_inline(self, operation: str, many: bool) -> bool:
+        driver: _Connection = self._connection  # type: ignore[assignment]
+        return (
+            self.inline
+            and not many
+            and driver.idle
+            and not self._execute_mutex.locked()
+            and _is_read(operation)
+        )
+
+    def be_impatient(self) -> str | None:
+        """The PRAGMA to send before a statement on the loop, if busy_timeout is not 0 yet."""
+        if not self._patient:
+            return None
+        self._patient = False
+        return _IMPATIENT
+
+    def be_patient(self) -> str | None:
+        """The PRAGMA to send before a statement in the thread, if busy_timeout is 0."""
+        if self._patient:
+            return None
+        self._patient = True
+        return _PATIENT
+
+    def _end_inline(self, command: str) -> bool:
+        """Ends a transaction that only read, on the loop; False when it must go the usual way."""
+        driver: _Connection = self._connection  # type: ignore[assignment]
+        if not (self.inline and driver.idle):
+            return False
+        self.inline = False
+        if self._open:
+            driver._conn.execute(command)
+            self._open = False
+        return True
+
     def commit(self) -> None:
         self._begin = None
+        if self._end_inline("COMMIT"):
+            return
+        self.inline = False
         if self._open:
             super().commit()  # when it raises, the transaction stays open for the rollback
             self._open = False
 
     def rollback(self) -> None:
         self._begin = None
+        if self._end_inline("ROLLBACK"):
+            return
+        self.inline = False
         if self._open:
             super().rollback()
             self._open = False
 
 
-def begin(conn: Connection, statement: str) -> None:
+def begin(conn: Connection, statement: str, *, readonly: bool = False) -> None:
     """Starts a transaction with `statement` (e.g. `BEGIN IMMEDIATE`), sent with the first
-    statement of the transaction; for SQLAlchemy's "begin" event."""
+    statement of the transaction; for SQLAlchemy's "begin" event. A `readonly` one reads on the
+    loop."""
     adapted = conn.connection.dbapi_connection
     if isinstance(adapted, _AdaptedConnection):
-        adapted.defer_begin(statement)
+        adapted.defer_begin(statement, inline=readonly)
     else:
         conn.exec_driver_sql(statement)
 
@@ -215,6 +347,7 @@ class _Dbapi(AsyncAdapt_aiosqlite_dbapi):
 
 def _connect(database: Any, **kwargs: Any) -> aiosqlite.Connection:
     path = database.decode() if isinstance(database, bytes) else str(database)
+    kwargs["check_same_thread"] = False  # read on the loop, written in the thread, never both
     opener = _open if sqlean is not None else sqlite3.connect
     connection = _Connection(partial(opener, path, **kwargs), 64)
     # as SQLAlchemy does for its own: the worker thread must not keep the process alive
