@@ -19,7 +19,7 @@ from tests.llm.fakes import FakeServer, SseReply, openai_chunk
 
 CHAT = "/v1/chat/completions"
 REQUEST_BUDGET = 5  # POST /api/chat: the session (and its agent), the message, the task, its job
-TURN_BUDGET = 14  # from the queue claim to the job's completion
+TURN_BUDGET = 13  # from the queue claim to the job's completion
 
 
 @pytest.fixture
