@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
@@ -384,13 +384,25 @@ async def turn_history(
     """What a turn answering `message_id` sees of its session, from the latest compaction
     summary on (the summary included), in order, as rows of `HISTORY_COLUMNS`: a long
     session's older, summarised messages stay in the database."""
-    summaries = _turn_visible(select(Message.meta), session_id, task_id, message_id)
-    meta = await db.scalar(
-        summaries.where(Message.role == "system").order_by(Message.id.desc()).limit(1)
+    latest_system = _turn_visible(
+        select(
+            case(
+                (Message.meta["compaction"].as_boolean(), Message.meta["through"].as_string()),
+                else_="",
+            )
+        ),
+        session_id,
+        task_id,
+        message_id,
+    )
+    through = (
+        latest_system.where(Message.role == "system")
+        .order_by(Message.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
     stmt = _turn_visible(select(*HISTORY_COLUMNS), session_id, task_id, message_id)
-    if meta is not None and meta.get("compaction"):
-        stmt = stmt.where(Message.id > str(meta.get("through", "")))
+    stmt = stmt.where(Message.id > func.coalesce(through, ""))  # one statement, not two
     return [tuple(row) for row in await db.execute(stmt.order_by(Message.id))]
 
 

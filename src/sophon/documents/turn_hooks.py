@@ -17,6 +17,8 @@ CONTEXT_CHARS = 24_000  # of all attached documents together
 
 
 async def attached_documents(db: AsyncSession, turn: hooks.TurnInfo) -> tuple[str, str] | None:
+    if not turn.attached:
+        return None  # a message without attachments: no lookup
     found = await documents.attached(db, turn.task_id)
     if not found:
         return None

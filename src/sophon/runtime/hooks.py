@@ -25,6 +25,7 @@ class TurnInfo:
     agent_id: str
     user_id: str | None
     query: str  # the message the turn answers
+    attached: bool = True  # that message may have attachments (False: it has none)
 
 
 @dataclass(frozen=True)

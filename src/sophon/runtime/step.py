@@ -48,6 +48,7 @@ class Turn:
     agent: Agent
     stop: asyncio.Event
     query: str = ""  # the message this turn answers
+    attached: bool = True  # that message may have attachments (False: it has none)
     resumed: bool = False  # a previous run of this turn was interrupted
     tools: list[Tool] = field(default_factory=list)
     plan: dict[str, Any] | None = None
@@ -75,6 +76,7 @@ class Turn:
             agent_id=self.agent.id,
             user_id=self.task.user_id,
             query=self.query,
+            attached=self.attached,
         )
 
 

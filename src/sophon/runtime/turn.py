@@ -96,7 +96,7 @@ class TurnRunner:
 
     async def _begin(self, job: ClaimedJob, task_id: str, stop: asyncio.Event) -> Turn | None:
         async with self.scope.database.transaction(tenant_id=job.tenant_id) as db:
-            task, session, agent, query = await _load(db, task_id)
+            task, session, agent, query, attached = await _load(db, task_id)
             if task is None or task.status in FINISHED:
                 return None
             if task.cancel_requested:
@@ -113,7 +113,7 @@ class TurnRunner:
                 await finish(db, task, TaskStatus.CANCELLED, error=f"The {gone} was deleted.")
                 return None
             resumed = tasks.start(db, task)
-        return Turn(task, session, agent, stop, query=query, resumed=resumed)
+        return Turn(task, session, agent, stop, query=query, resumed=resumed, attached=attached)
 
     async def _end(
         self,
@@ -344,11 +344,11 @@ async def finish(
 
 async def _load(
     db: AsyncSession, task_id: str
-) -> tuple[Task | None, ChatSession | None, Agent | None, str]:
-    """The task (locked), its session and agent (None when gone) and the text of the message it
-    answers, in one statement."""
+) -> tuple[Task | None, ChatSession | None, Agent | None, str, bool]:
+    """The task (locked), its session and agent (None when gone), the text of the message it
+    answers and whether that message has attachments, in one statement."""
     stmt = (
-        select(Task, ChatSession, Agent, Message.content)
+        select(Task, ChatSession, Agent, Message.content, Message.attachments)
         .outerjoin(ChatSession, ChatSession.id == Task.session_id)
         .outerjoin(Agent, Agent.id == Task.agent_id)
         .outerjoin(Message, Message.id == Task.message_id)
@@ -357,9 +357,9 @@ async def _load(
     )
     row = (await db.execute(stmt)).first()
     if row is None:
-        return None, None, None, ""
-    task, session, agent, content = row
-    return task, session, agent, content or ""
+        return None, None, None, "", False
+    task, session, agent, content, attachments = row
+    return task, session, agent, content or "", bool(attachments)
 
 
 def _words(text: str) -> set[str]:
