@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.harness import Benchmark, Row, RunContext, Target
-from bench.hubs import HANDSHAKE, RS, _percentile, _quiet_collector
+from bench.harness import Benchmark, Row, RunContext, Target, percentile
+from bench.hubs import HANDSHAKE, RS, _quiet_collector
 from bench.processes import (
     ServerProcess,
     clean_env,
@@ -221,7 +221,7 @@ async def _gateway(
                 phase.cpu = cpu_seconds(server.pid) - cpu_before
                 ctx.say(
                     f"gateway, {sessions} session(s): {len(phase.latencies)} turns, "
-                    f"p99 {_percentile(phase.latencies, 0.99):.1f} ms, lag p99 {lag['p99']:.1f} ms"
+                    f"p99 {percentile(phase.latencies, 0.99):.1f} ms, lag p99 {lag['p99']:.1f} ms"
                 )
                 results[sessions] = (phase, lag)
         finally:
@@ -329,8 +329,8 @@ def run(ctx: RunContext) -> list[Row]:
         details = (
             f"turns: gateway {turns} in {phase.seconds:.1f} s ({phase.rate:,.0f}/s), direct "
             f"{len(direct.latencies)} ({direct.rate:,.0f}/s); p50 gateway "
-            f"{_percentile(phase.latencies, 0.5):.2f} ms, direct "
-            f"{_percentile(direct.latencies, 0.5):.2f} ms; Gateway CPU {phase.cpu:.2f} s "
+            f"{percentile(phase.latencies, 0.5):.2f} ms, direct "
+            f"{percentile(direct.latencies, 0.5):.2f} ms; Gateway CPU {phase.cpu:.2f} s "
             f"({cpu_ms:.1f} ms per turn, queued background work included)",
         )
         for metric, share in (("p50", 0.5), ("p99", 0.99)):
@@ -339,22 +339,22 @@ def run(ctx: RunContext) -> list[Row]:
                     benchmark="chat",
                     metric=f"turn {metric}, {label} (POST to TaskCompleted)",
                     unit="ms",
-                    project=_percentile(phase.latencies, share),
-                    baseline=_percentile(direct.latencies, share),
+                    project=percentile(phase.latencies, share),
+                    baseline=percentile(direct.latencies, share),
                     target=TURN_TARGET if sessions == max(CONCURRENCY) else REPORTED,
                     details=details if metric == "p99" else (),
                     warnings=warnings if metric == "p99" else (),
                 )
             )
             if sessions == 1:
-                over = _percentile(phase.latencies, share) - _percentile(direct.latencies, share)
+                over = percentile(phase.latencies, share) - percentile(direct.latencies, share)
                 rows.append(
                     Row(
                         benchmark="chat",
                         metric=f"turn {metric} over the direct call, 1 session",
                         unit="ms",
                         project=over,
-                        baseline=_percentile(direct.latencies, share),
+                        baseline=percentile(direct.latencies, share),
                         target=OVER_DIRECT[metric],
                     )
                 )

@@ -5,21 +5,23 @@ included; `alternate` runs the project and baseline measurements interleaved to 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from bench.load import LoadGenerator, LoadResult
 from bench.processes import ServerProcess, clean_env, free_port, python_module_argv
 
 TargetKind = Literal["min_ratio", "max_value", "min_value", "report"]
+PG_DSN = os.environ.get("SOPHON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,63 @@ def alternate(
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of the samples lie (nearest rank); NaN for no samples."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
+
+
+# --- benchmarks of services run in-process on SQLite, then on PostgreSQL when it is reachable ---
+
+
+def pg_reachable() -> bool:
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_DSN, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+async def create_pg_database(name: str) -> str:
+    """A new empty PostgreSQL database (dropped first if left over); its SQLAlchemy URL."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+async def drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def on_each_database(
+    measure: Callable[[str], Coroutine[Any, Any, list[Row]]], pg: bool
+) -> list[Row]:
+    """`measure("sqlite")`, then `measure("postgresql")` if `pg` and PostgreSQL is reachable."""
+    rows = asyncio.run(measure("sqlite"))
+    if pg and pg_reachable():
+        rows += asyncio.run(measure("postgresql"))
+    return rows
 
 
 def cpu_plan(pin: bool) -> tuple[frozenset[int] | None, frozenset[int] | None]:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.harness import Benchmark, Row, RunContext, Target
+from bench.harness import Benchmark, Row, RunContext, Target, percentile
 from bench.processes import (
     ServerProcess,
     clean_env,
@@ -225,11 +225,6 @@ async def _close(listeners: list[Listener], readers: list[asyncio.Task[None]]) -
 # --- the benchmark -------------------------------------------------------------------------
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
-
-
 def _server(ctx: RunContext, mode: str, **env: str) -> ServerProcess:
     root = ctx.temp_dir()
     port = free_port()
@@ -269,8 +264,8 @@ def run(ctx: RunContext) -> list[Row]:
                 benchmark="hubs",
                 metric=f"event delivery {metric} (publish to client)",
                 unit="ms",
-                project=_percentile(project, share),
-                baseline=_percentile(base, share),
+                project=percentile(project, share),
+                baseline=percentile(base, share),
                 target=DELIVERY_TARGET,
                 details=details if metric == "p99" else (),
             )

@@ -26,7 +26,17 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from bench.harness import Benchmark, Row, RunContext, Target
+from bench.harness import (
+    Benchmark,
+    Row,
+    RunContext,
+    Target,
+    create_pg_database,
+    drop_pg_database,
+    on_each_database,
+    percentile,
+)
+from sophon.audit.chain import load_audit_key
 from sophon.identity.bootstrap import prepare
 from sophon.memory.entries import fts
 from sophon.memory.entries import service as entries
@@ -41,11 +51,11 @@ from sophon.platform.db import Database
 from sophon.settings import Settings
 
 BATCH = 500
+_PG_NAME = f"sophon_bench_{os.getpid()}"
 INGEST_TARGET = Target("max_value", 1 / 2000 * 1000)  # ms per entry: >= 2,000 entries/s
 SEARCH_TARGET = Target("max_value", 10.0)  # p95 ms at 100k on SQLite
 WORDS = [f"w{n:04d}" for n in range(5000)]
 NAMES = ["Alice Smith", "Bob Jones", "Acme Corp", "Globex Inc", "Lisbon", "Project Apollo"]
-PG_DSN = os.environ.get("SOPHON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _sentence(rng: random.Random) -> str:
@@ -57,11 +67,6 @@ def _sentence(rng: random.Random) -> str:
 
 def _query(rng: random.Random) -> str:
     return " ".join(rng.choices(WORDS, k=rng.randint(1, 3)))
-
-
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def _tenant(database: Database) -> str:
@@ -203,29 +208,13 @@ async def _database(kind: str, root: Path) -> tuple[Database, Settings]:
     if kind == "sqlite":
         url = f"sqlite+aiosqlite:///{root / 'bench.db'}"
     else:
-        import asyncpg
-
-        name = f"sophon_bench_{os.getpid()}"
-        conn = await asyncpg.connect(PG_DSN, timeout=5)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-        url = (
-            PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
-        )
+        url = await create_pg_database(_PG_NAME)
     await asyncio.to_thread(migrate.upgrade, url, metadata)
     settings = Settings(data=root / "data", database_url=url, auto_admin=False)
-    database = Database(url)
+    settings.data.mkdir(parents=True, exist_ok=True)
+    database = Database(url, audit_key=load_audit_key(settings))  # entries are audited
     await prepare(settings, database)
     return database, settings
-
-
-async def _drop_pg() -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_DSN, timeout=5)
-    await conn.execute(f'DROP DATABASE IF EXISTS "sophon_bench_{os.getpid()}" WITH (FORCE)')
-    await conn.close()
 
 
 async def measure(
@@ -261,8 +250,8 @@ async def measure(
                             benchmark=f"memory-{kind}",
                             metric=f"hybrid search p95 at {size // 1000}k",
                             unit="ms",
-                            project=_pct(hybrid, 0.95),
-                            baseline=_pct(service, 0.95),
+                            project=percentile(hybrid, 0.95),
+                            baseline=percentile(service, 0.95),
                             target=Target("max_value", float("inf")),
                             details=(f"baseline: lexical alone; median "
                                      f"{statistics.median(hybrid):.2f} ms",),
@@ -274,8 +263,8 @@ async def measure(
                             benchmark=f"memory-{kind}",
                             metric=f"lexical search {label} at {size // 1000}k",
                             unit="ms",
-                            project=_pct(service, q),
-                            baseline=_pct(raw, q),
+                            project=percentile(service, q),
+                            baseline=percentile(raw, q),
                             target=SEARCH_TARGET
                             if kind == "sqlite" and label == "p95" and size >= 100_000
                             else Target("max_value", float("inf")),
@@ -298,29 +287,12 @@ async def measure(
         finally:
             await database.close()
             if kind == "postgresql":
-                await _drop_pg()
+                await drop_pg_database(_PG_NAME)
     return rows
-
-
-def _pg_reachable() -> bool:
-    import asyncpg
-
-    async def probe() -> None:
-        conn = await asyncpg.connect(PG_DSN, timeout=3)
-        await conn.close()
-
-    try:
-        asyncio.run(probe())
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    return True
 
 
 def run_all(sizes: list[int], queries: int, pg: bool, say: Callable[[str], None]) -> list[Row]:
-    rows = asyncio.run(measure("sqlite", sizes, queries, say))
-    if pg and _pg_reachable():
-        rows += asyncio.run(measure("postgresql", sizes, queries, say))
-    return rows
+    return on_each_database(lambda kind: measure(kind, sizes, queries, say), pg)
 
 
 def run(ctx: RunContext) -> list[Row]:

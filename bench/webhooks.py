@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from bench.harness import Benchmark, Row, RunContext, Target
+from bench.harness import Benchmark, Row, RunContext, Target, percentile
 from bench.processes import clean_env, first_admin_token, free_port, python_module_argv
 
 EVENTS = 1000
@@ -77,11 +77,6 @@ class Receiver:
         self._server.should_exit = True
         self._thread.join(10)
         self._sock.close()
-
-
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 async def _create_agents(base: str, headers: dict[str, str], count: int) -> float:
@@ -157,8 +152,8 @@ def outbound(ctx: RunContext, gateway_url: str, token: str) -> list[Row]:
             details=(
                 f"{delivered}/{EVENTS} delivered; events made in {produced:.1f} s "
                 f"({EVENTS / produced:.0f}/s, agents created through the API); event → receiver "
-                f"p50 {_pct(delays, 0.5):.1f} ms, p99 {_pct(delays, 0.99):.1f} ms; baseline: a "
-                "plain client posting",
+                f"p50 {percentile(delays, 0.5):.1f} ms, "
+                f"p99 {percentile(delays, 0.99):.1f} ms; baseline: a plain client posting",
             ),
             warnings=warnings,
         )
@@ -234,10 +229,12 @@ def inbound(ctx: RunContext, gateway_url: str, token: str) -> list[Row]:
             benchmark="webhooks",
             metric=f"inbound: p99 of the 202 at {RATE:.0f} req/s",
             unit="ms",
-            project=_pct(project, 0.99),
-            baseline=_pct(base, 0.99),
+            project=percentile(project, 0.99),
+            baseline=percentile(base, 0.99),
             target=NO_TARGET,
-            details=(f"p50 {_pct(project, 0.5):.1f} ms vs baseline {_pct(base, 0.5):.1f} ms",),
+            details=(
+                f"p50 {percentile(project, 0.5):.1f} ms vs baseline {percentile(base, 0.5):.1f} ms",
+            ),
             warnings=warnings,
         )
     ]

@@ -22,7 +22,15 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from bench.harness import Benchmark, Row, RunContext, Target
+from bench.harness import (
+    Benchmark,
+    Row,
+    RunContext,
+    Target,
+    create_pg_database,
+    drop_pg_database,
+    on_each_database,
+)
 from sophon.audit.chain import load_audit_key
 from sophon.cli.admin_local import create_user
 from sophon.cron.context import CronContext
@@ -46,8 +54,8 @@ from sophon.workflows.engine import WorkflowEngine
 from sophon.workflows.executors import Services
 from sophon.workflows.models import RUN_FINISHED, WorkflowRun
 
-PG_DSN = os.environ.get("SOPHON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 NO_TARGET = Target("max_value", float("inf"))
+_PG_NAME = f"sophon_bench_wf_{os.getpid()}"
 BENCH_PASSWORD = os.environ.get("SOPHON_BENCH_PASSWORD", "a throwaway bench passphrase")
 
 
@@ -82,29 +90,13 @@ async def _database(kind: str, root: Path) -> tuple[Database, Settings]:
     if kind == "sqlite":
         url = f"sqlite+aiosqlite:///{root / 'bench.db'}"
     else:
-        import asyncpg
-
-        name = f"sophon_bench_wf_{os.getpid()}"
-        conn = await asyncpg.connect(PG_DSN, timeout=5)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-        url = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        url += "/" + name
+        url = await create_pg_database(_PG_NAME)
     await asyncio.to_thread(migrate.upgrade, url, metadata)
     settings = Settings(data=root / "data", database_url=url, auto_admin=False)
     settings.data.mkdir(parents=True, exist_ok=True)
     database = Database(url, MemoryEventBus(), audit_key=load_audit_key(settings))
     await prepare(settings, database)
     return database, settings
-
-
-async def _drop_pg() -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_DSN, timeout=5)
-    await conn.execute(f'DROP DATABASE IF EXISTS "sophon_bench_wf_{os.getpid()}" WITH (FORCE)')
-    await conn.close()
 
 
 async def _run_many(
@@ -228,29 +220,12 @@ async def measure(kind: str, length: int, count: int, say: Callable[[str], None]
         finally:
             await database.close()
             if kind == "postgresql":
-                await _drop_pg()
+                await drop_pg_database(_PG_NAME)
     return rows
-
-
-def _pg_reachable() -> bool:
-    import asyncpg
-
-    async def probe() -> None:
-        conn = await asyncpg.connect(PG_DSN, timeout=3)
-        await conn.close()
-
-    try:
-        asyncio.run(probe())
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    return True
 
 
 def run_all(length: int, count: int, pg: bool, say: Callable[[str], None]) -> list[Row]:
-    rows = asyncio.run(measure("sqlite", length, count, say))
-    if pg and _pg_reachable():
-        rows += asyncio.run(measure("postgresql", length, count, say))
-    return rows
+    return on_each_database(lambda kind: measure(kind, length, count, say), pg)
 
 
 def run(ctx: RunContext) -> list[Row]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -10,10 +13,17 @@ from fastapi import FastAPI
 
 from sophon.gateway import Gateway
 from sophon.settings import Settings
+from sophon.tools.registry import RiskLevel, Tool
 from tests.agents.agent_helpers import default_agent
-from tests.chat.chat_helpers import EventLog
+from tests.chat.chat_helpers import EventLog, pending_approval, send
 from tests.identity_helpers import Caller
-from tests.llm.fakes import FakeServer, SleepRecorder
+from tests.llm.fakes import (
+    FakeServer,
+    JsonReply,
+    SleepRecorder,
+    openai_completion,
+    openai_tool_call,
+)
 from tests.providers.provider_helpers import add_provider
 
 
@@ -80,3 +90,69 @@ async def agent_id(client: httpx.AsyncClient, admin: Caller) -> str:
     )
     assert response.status_code == 200, response.text
     return str(agent["id"])
+
+
+@dataclass
+class PlannedNote:
+    """A turn of an `Always`-planning agent waiting for the approval of its plan (one Medium
+    step: `notes.write` of "milk"); the model is scripted for the plan, the call and "Noted."."""
+
+    accepted: dict[str, Any]
+    approval: dict[str, Any]
+
+    @property
+    def task_id(self) -> str:
+        return str(self.accepted["taskId"])
+
+
+@pytest.fixture
+async def planned_note(
+    client: httpx.AsyncClient,
+    admin: Caller,
+    agent_id: str,
+    gateway: Gateway,
+    model: FakeServer,
+    events: EventLog,
+) -> PlannedNote:
+    await client.patch(
+        f"/api/agents/{agent_id}", headers=admin.headers, json={"planningMode": "Always"}
+    )
+
+    async def note(context: object, arguments: dict[str, object]) -> str:
+        return f"noted {arguments.get('text')}"
+
+    gateway.tools.register(
+        Tool(
+            "notes.write",
+            "Write a note",
+            {"type": "object", "properties": {"text": {"type": "string"}}},
+            RiskLevel.MEDIUM,
+            note,
+        )
+    )
+    await client.put(
+        f"/api/agents/{agent_id}/tools",
+        headers=admin.headers,
+        json={"tools": ["datetime.*", "notes.*"]},
+    )
+    plan = {
+        "goal": "Take a note",
+        "steps": [{"description": "write it", "toolHints": ["notes.write"]}],
+    }
+    model.script(
+        "POST",
+        "/v1/chat/completions",
+        JsonReply(openai_completion(json.dumps(plan))),
+        JsonReply(
+            openai_completion(
+                None,
+                [openai_tool_call("call_9", "notes__write", '{"text": "milk"}')],
+                finish_reason="tool_calls",
+            )
+        ),
+        JsonReply(openai_completion("Noted.")),
+    )
+    accepted = await send(client, admin, "Write down milk", isStreaming=False)
+    approval = await pending_approval(client, admin, events, accepted["taskId"])
+    assert approval["kind"] == "plan"
+    return PlannedNote(accepted, approval)

@@ -5,7 +5,6 @@ effect. Real processes killed mid-turn: tests/e2e/test_crash_recovery.py."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -16,16 +15,13 @@ from sophon.gateway import Gateway
 from sophon.platform.events import Event
 from sophon.runtime.engine import AgentRuntime
 from sophon.tasks.models import Task
-from sophon.tools.registry import RiskLevel, Tool
 from tests.chat.chat_helpers import EventLog, messages, pending_approval, send, wait_task
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller
 from tests.llm.fakes import (
     FakeServer,
-    JsonReply,
-    openai_completion,
-    openai_tool_call,
 )
+from tests.turn_fixtures import PlannedNote
 
 PRINT_CODE = '/tool code.execute {"code": "print(6 * 7)"}'
 CHAT = "/v1/chat/completions"
@@ -220,51 +216,12 @@ async def test_a_refused_call_caught_by_a_restart_says_it_never_ran(
 async def test_a_plan_waiting_for_its_approval_is_not_planned_again_after_a_restart(
     client: httpx.AsyncClient,
     admin: Caller,
-    agent_id: str,
     app: FastAPI,
-    gateway: Gateway,
     model: FakeServer,
     events: EventLog,
+    planned_note: PlannedNote,
 ) -> None:
-    await client.patch(
-        f"/api/agents/{agent_id}", headers=admin.headers, json={"planningMode": "Always"}
-    )
-
-    async def note(context: object, arguments: dict[str, object]) -> str:
-        return f"noted {arguments.get('text')}"
-
-    gateway.tools.register(
-        Tool(
-            "notes.write",
-            "Write a note",
-            {"type": "object", "properties": {"text": {"type": "string"}}},
-            RiskLevel.MEDIUM,
-            note,
-        )
-    )
-    await client.put(
-        f"/api/agents/{agent_id}/tools", headers=admin.headers, json={"tools": ["notes.*"]}
-    )
-    plan = {
-        "goal": "Take a note",
-        "steps": [{"description": "write it", "toolHints": ["notes.write"]}],
-    }
-    model.script(
-        "POST",
-        CHAT,
-        JsonReply(openai_completion(json.dumps(plan))),
-        JsonReply(
-            openai_completion(
-                None,
-                [openai_tool_call("call_9", "notes__write", '{"text": "milk"}')],
-                finish_reason="tool_calls",
-            )
-        ),
-        JsonReply(openai_completion("Noted.")),
-    )
-    accepted = await send(client, admin, "Write down milk", isStreaming=False)
-    approval = await pending_approval(client, admin, events, accepted["taskId"])
-    assert approval["kind"] == "plan"
+    accepted, approval = planned_note.accepted, planned_note.approval
     await stop_runtime(app)
     await start_runtime(app)
     await events.wait_for(waiting_again(accepted["taskId"], events))

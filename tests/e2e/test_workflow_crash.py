@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.server import wait_until
+from tests.e2e.server import SQLITE_ONLY, wait_until
 from tests.e2e.test_crash_recovery import Api, Gateways, gateways
 from tests.webhooks.receiver import Receiver
 
@@ -53,6 +53,7 @@ def _wait(api: Api, workflow_id: str, run_id: str, accept: Any, seconds: float =
     raise AssertionError(_run(api, workflow_id, run_id))
 
 
+@SQLITE_ONLY
 def test_a_run_killed_mid_node_resumes_from_that_node(gateways: Gateways, tmp_path: Path) -> None:
     first = gateways.start()
     api = Api(first, tmp_path / "data")
@@ -111,7 +112,7 @@ def _checkpointed_branches(database: Path, node_id: str) -> set[str]:
     return set(json.loads(rows[-1][0]).get("done", {})) if rows else set()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@SQLITE_ONLY
 def test_loop_iterations_and_parallel_branches_done_before_a_kill_do_not_run_again(
     gateways: Gateways, tmp_path: Path, database_url: str, receiver: Receiver
 ) -> None:

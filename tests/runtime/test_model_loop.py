@@ -4,15 +4,13 @@ budgets, compaction and planning."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 
 from sophon.agents.files import FileKind, file_path, sha256_of
 from sophon.gateway import Gateway
-from sophon.tools.registry import RiskLevel, Tool
-from tests.chat.chat_helpers import EventLog, chat_turn, messages, pending_approval, send, wait_task
+from tests.chat.chat_helpers import EventLog, chat_turn, messages, wait_task
 from tests.identity_helpers import Caller
 from tests.llm.fakes import (
     OPENAI_DONE,
@@ -22,8 +20,8 @@ from tests.llm.fakes import (
     openai_chunk,
     openai_completion,
     openai_error,
-    openai_tool_call,
 )
+from tests.turn_fixtures import PlannedNote
 
 CHAT = "/v1/chat/completions"
 
@@ -215,53 +213,9 @@ async def test_a_long_history_is_compacted_into_a_summary(
 
 
 async def test_a_plan_with_a_medium_step_needs_one_approval(
-    client: httpx.AsyncClient, admin: Caller, gateway: Gateway, model: FakeServer, events: EventLog
+    client: httpx.AsyncClient, admin: Caller, planned_note: PlannedNote
 ) -> None:
-    agent = await _default(client, admin)
-    await client.put(
-        f"/api/agents/{agent}/tools", headers=admin.headers, json={"tools": ["datetime.*"]}
-    )
-    await client.patch(
-        f"/api/agents/{agent}", headers=admin.headers, json={"planningMode": "Always"}
-    )
-
-    async def note(context: object, arguments: dict[str, object]) -> str:
-        return f"noted {arguments.get('text')}"
-
-    gateway.tools.register(
-        Tool(
-            "notes.write",
-            "Write a note",
-            {"type": "object", "properties": {"text": {"type": "string"}}},
-            RiskLevel.MEDIUM,
-            note,
-        )
-    )
-    await client.put(
-        f"/api/agents/{agent}/tools",
-        headers=admin.headers,
-        json={"tools": ["datetime.*", "notes.*"]},
-    )
-    plan = {
-        "goal": "Take a note",
-        "steps": [{"description": "write it", "toolHints": ["notes.write"]}],
-    }
-    model.script(
-        "POST",
-        CHAT,
-        JsonReply(openai_completion(json.dumps(plan))),
-        JsonReply(
-            openai_completion(
-                None,
-                [openai_tool_call("call_9", "notes__write", '{"text": "milk"}')],
-                finish_reason="tool_calls",
-            )
-        ),
-        JsonReply(openai_completion("Noted.")),
-    )
-    accepted = await send(client, admin, "Write down milk", isStreaming=False)
-    approval = await pending_approval(client, admin, events, accepted["taskId"])
-    assert approval["kind"] == "plan"
+    accepted, approval = planned_note.accepted, planned_note.approval
     assert approval["riskLevel"] == "Medium"
     assert "write it" in approval["preview"]
     await client.post(f"/api/approvals/{approval['id']}/approve", headers=admin.headers)
