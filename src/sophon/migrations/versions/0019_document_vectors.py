@@ -1,6 +1,6 @@
 """documents.vectors: whether a document's chunks have their vectors (pending, ready, failed)
 
-Revision ID: 0018
+Revision ID: 0019
 Revises: 0017
 Create Date: 2026-12-07 16:10:00.000000
 """
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018"
-down_revision: str | None = "0017"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
