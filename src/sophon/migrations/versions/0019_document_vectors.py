@@ -1,7 +1,7 @@
 """documents.vectors: whether a document's chunks have their vectors (pending, ready, failed)
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-07 16:10:00.000000
 """
 
