@@ -8,6 +8,7 @@ token: what `sophon mcp serve --stdio` uses)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -36,6 +37,7 @@ from sophon.settings import Settings
 log = logging.getLogger("sophon.mcp")
 HTTP_PATH, SSE_PATH, SSE_MESSAGE_PATH = "/mcp/http", "/mcp/sse", "/mcp/sse/message"
 STATE_KEY = "mcp_server"
+CONFIG_CHECK_SECONDS = 1.0
 ASGI = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -139,11 +141,22 @@ class McpEndpoint:
     async def running(self) -> AsyncIterator[None]:
         watchers = self.gateway.mcp.watchers
         watchers.append(self.stats.tools_changed)
+        self.config.on_change = self.stats.config_changed
+        watching = asyncio.create_task(self._watch_config(), name="mcp-server-config")
         try:
             async with self.sessions.run():
                 yield
         finally:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+            self.config.on_change = None
             watchers.remove(self.stats.tools_changed)
+
+    async def _watch_config(self) -> None:
+        """An edit of `mcp-server.json` reaches listening clients as list_changed."""
+        while True:
+            await asyncio.sleep(CONFIG_CHECK_SECONDS)
+            self.config.current()
 
 
 def endpoint_of(app: FastAPI) -> McpEndpoint:

@@ -25,6 +25,7 @@ from sophon.approvals.gate import wait_for_decision
 from sophon.approvals.models import ApprovalStatus
 from sophon.gateway import Gateway
 from sophon.mcp import agent_chat, resources
+from sophon.mcp.schemas import ServerConfig
 from sophon.mcp.server_config import ServerConfigFile
 from sophon.mcp.tokens import McpCaller
 from sophon.platform.permissions import Permission
@@ -67,8 +68,9 @@ class _SophonServer(Server[Any]):
 
 
 class Stats:
-    """Calls served, and the handshake-era connections that listed tools (by tenant), told
-    `notifications/tools/list_changed` when that tenant's catalog changes."""
+    """Calls served, and the handshake-era connections that listed tools or resources (by
+    tenant), told `notifications/tools/list_changed` when that tenant's catalog changes and
+    `notifications/{tools,resources}/list_changed` when the exposed set is reconfigured."""
 
     def __init__(self) -> None:
         self.calls_served = 0
@@ -79,12 +81,22 @@ class Stats:
         if connection is not None and hasattr(connection, "send_tool_list_changed"):
             self.listeners[connection] = tenant_id
 
-    def tools_changed(self, tenant_id: str) -> None:
+    def _send(self, method: str, tenant_id: str | None) -> None:
         for connection, tenant in list(self.listeners.items()):
-            if tenant == tenant_id:
-                task = asyncio.get_running_loop().create_task(connection.send_tool_list_changed())
+            if tenant_id is None or tenant == tenant_id:
+                task = asyncio.get_running_loop().create_task(getattr(connection, method)())
                 _pending.add(task)
                 task.add_done_callback(_pending.discard)
+
+    def tools_changed(self, tenant_id: str) -> None:
+        self._send("send_tool_list_changed", tenant_id)
+
+    def config_changed(self, before: ServerConfig, after: ServerConfig) -> None:
+        """What is exposed changed for every tenant: tell every listening client."""
+        if before.expose.tools != after.expose.tools:
+            self._send("send_tool_list_changed", None)
+        if before.expose.resources != after.expose.resources:
+            self._send("send_resource_list_changed", None)
 
 
 _pending: set[asyncio.Task[None]] = set()
@@ -158,7 +170,9 @@ def build_server(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
         expose = config.current().expose.resources
-        found = await resources.list_all(gateway_of(), caller_of(ctx), expose)
+        caller = caller_of(ctx)
+        stats.listen(ctx, caller.principal.tenant_id)
+        found = await resources.list_all(gateway_of(), caller, expose)
         return types.ListResourcesResult(resources=found)
 
     async def read_resource(

@@ -20,10 +20,12 @@ from sophon.approvals import service as approvals
 from sophon.approvals.models import Approval
 from sophon.audit import service as audit
 from sophon.audit.marks import audited
+from sophon.connections import secrets
 from sophon.mcp import links
 from sophon.mcp.hub import RUN_ACTION, McpHub, secrets_of, spec_of
 from sophon.mcp.models import McpServerRegistration
 from sophon.mcp.schemas import AuthIn, McpServerIn, McpServerPatchIn, McpTestOut
+from sophon.mcp.spec import SpecProblem
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
@@ -278,14 +280,13 @@ async def test(
 ) -> McpTestOut:
     """Connects, initializes, lists tools, resources and prompts; answers what was found."""
     row = await get(db, registration_id)
-    spec = spec_of(row, vault, hub.data)
+    spec = spec_of(row, vault, await secrets.book(db, vault), hub.data)
     started = time.monotonic()
     try:
-        found = await links.probe(spec, hub.policy)
-    except OutboundRefused as refused:
-        out = McpTestOut(
-            ok=False, latency_ms=_ms(started), error=refused.message, tested_at=utcnow()
-        )
+        found = await links.probe(spec, hub.policy, hub.resolver)
+    except (OutboundRefused, SpecProblem) as refused:
+        error = refused.message if isinstance(refused, OutboundRefused) else str(refused)
+        out = McpTestOut(ok=False, latency_ms=_ms(started), error=error, tested_at=utcnow())
     except Exception as exc:  # noqa: BLE001 (whatever a foreign server does is reported)
         out = McpTestOut(
             ok=False, latency_ms=_ms(started), error=links.describe(exc), tested_at=utcnow()
