@@ -30,7 +30,7 @@ from sophon.platform.netguard import OutboundPolicy
 from sophon.platform.principal import system_principal
 from sophon.platform.tenancy import ALL_TENANTS
 from sophon.platform.vault import Vault, VaultError
-from sophon.tenants.models import Tenant
+from sophon.tenants import service as tenants
 from sophon.tools.registry import Tool
 
 log = logging.getLogger("sophon.mcp")
@@ -269,7 +269,7 @@ class McpHub:
             query = select(McpServerRegistration).execution_options(**ALL_TENANTS)
             rows = list((await db.scalars(query)).all())
             files = self.file.current() if self.file is not None else {}
-            slugs = {row.slug: row.id for row in await db.execute(select(Tenant.slug, Tenant.id))}
+            slugs = {t.slug: t.id for t in await tenants.list_all(db)} if files else {}
             secrets = await books(db, self.vault)
         wanted: dict[str, ServerSpec] = {}
         for row in rows:
