@@ -2,8 +2,9 @@
 HTTP: `python demo_server.py [stdio|http PORT]`. Its tools: `add` (read-only), `wipe`
 (destructive), `slow` (sleeps), `grow` (adds a tool and announces list_changed), `reword`
 (changes `add`'s description: a rug pull), `crash` (exits the process), `env` (a variable of
-its environment), `more` (adds a resource and a prompt and announces both list_changed). Its
-resource: `demo://greeting`; its prompt: `hello`."""
+its environment), `authorization` (the HTTP request's Authorization header), `more` (adds a
+resource and a prompt and announces both list_changed). Its resource: `demo://greeting`; its
+prompt: `hello`."""
 
 from __future__ import annotations
 
@@ -67,6 +68,14 @@ def peek(path: str) -> bool:
 def env(name: str) -> str:
     """The value of an environment variable where the server runs."""
     return os.environ.get(name, "")
+
+
+@app.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def authorization(ctx: Context) -> str:
+    """The Authorization header of the HTTP request that carried this call (empty over stdio)."""
+    request = ctx.request_context.request
+    headers = getattr(request, "headers", None)
+    return str(headers.get("authorization", "")) if headers is not None else ""
 
 
 @app.resource("demo://greeting")

@@ -93,7 +93,7 @@ def _remote(http_demo: str, host: str) -> dict[str, object]:
     return {"name": "remote", "transport": "streamableHttp", "url": f"http://{host}:{port}/mcp"}
 
 
-async def test_a_name_resolving_to_an_allowed_address_connects(
+async def test_a_name_resolving_to_an_allowed_address_connects_with_the_resolved_auth(
     client: httpx.AsyncClient, admin: Caller, gateway: Gateway, http_demo: str
 ) -> None:
     asked: list[str] = []
@@ -103,10 +103,17 @@ async def test_a_name_resolving_to_an_allowed_address_connects(
         return ["127.0.0.1"]
 
     gateway.mcp.resolver = loopback
-    created = await register(client, admin, _remote(http_demo, "localhost"))
+    await _connection(client, admin, "remote-token")
+    auth = {"type": "bearer", "token": "{{vault:remote-token}}"}
+    created = await register(client, admin, {**_remote(http_demo, "localhost"), "auth": auth})
+    assert created["auth"]["secret"] == "{{vault:remote-token}}"  # a reference, not a secret
     tested = await client.post(f"/api/mcp/servers/{created['id']}/test", headers=admin.headers)
     assert tested.json()["ok"] is True, tested.json()
     assert len(asked) >= 2  # the early check and the transport's own connection
+    link = await wait_link(gateway, created["id"], lambda k: k.state == "connected")
+    seen = await link.call("authorization", {}, None)
+    assert isinstance(seen.data, dict)
+    assert seen.data["result"] == f"Bearer {SECRET}"
 
 
 async def test_dns_rebinding_after_the_first_check_is_refused_at_connect_time(

@@ -34,6 +34,8 @@ from sophon.platform.principal import Principal
 from sophon.platform.vault import Vault, mask_secret
 
 ORDER = [McpServerRegistration.name]
+AUTH_MASK_MAX = 40
+"""The width of `auth_mask`."""
 
 
 def registrations() -> Select[McpServerRegistration]:
@@ -121,10 +123,17 @@ def _store_secrets(
     row.auth_type = auth.type if auth is not None else "none"
     row.auth_header = secret.get("header") if row.auth_type == "apiKey" else None
     credential = secret.get("token") or secret.get("key") or secret.get("password")
-    row.auth_mask = mask_secret(credential) if credential else None
+    row.auth_mask = _shown(credential) if credential else None
     row.env_keys = sorted(env)
     payload = {"env": env, "auth": secret}
     row.secrets = vault.encrypt(json.dumps(payload), row.id) if env or secret else None
+
+
+def _shown(credential: str) -> str:
+    """A `{{vault:<name>}}` reference is shown as written (it is no secret), else the mask."""
+    if secrets.REFERENCE.fullmatch(credential) and len(credential) <= AUTH_MASK_MAX:
+        return credential
+    return mask_secret(credential)
 
 
 def _summary(row: McpServerRegistration) -> dict[str, Any]:
