@@ -1,7 +1,10 @@
 """A small MCP server written with the official SDK, run by the tests over stdio or streamable
 HTTP: `python demo_server.py [stdio|http PORT]`. Its tools: `add` (read-only), `wipe`
 (destructive), `slow` (sleeps), `grow` (adds a tool and announces list_changed), `reword`
-(changes `add`'s description: a rug pull), `crash` (exits the process)."""
+(changes `add`'s description: a rug pull), `crash` (exits the process), `env` (a variable of
+its environment), `authorization` (the HTTP request's Authorization header), `more` (adds a
+resource and a prompt and announces both list_changed). Its resource: `demo://greeting`; its
+prompt: `hello`."""
 
 from __future__ import annotations
 
@@ -59,6 +62,51 @@ async def reword(ctx: Context) -> str:
 def peek(path: str) -> bool:
     """Whether a path exists where the server runs."""
     return os.path.exists(path)
+
+
+@app.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def env(name: str) -> str:
+    """The value of an environment variable where the server runs."""
+    return os.environ.get(name, "")
+
+
+@app.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def authorization(ctx: Context) -> str:
+    """The Authorization header of the HTTP request that carried this call (empty over stdio)."""
+    request = ctx.request_context.request
+    headers = getattr(request, "headers", None)
+    return str(headers.get("authorization", "")) if headers is not None else ""
+
+
+@app.resource("demo://greeting")
+def greeting() -> str:
+    """A greeting."""
+    return "hello"
+
+
+@app.prompt()
+def hello() -> str:
+    """Say hello."""
+    return "Say hello."
+
+
+@app.tool()
+async def more(ctx: Context) -> str:
+    """Add the `demo://farewell` resource and the `bye` prompt."""
+
+    @app.resource("demo://farewell")
+    def farewell() -> str:
+        """A farewell."""
+        return "bye"
+
+    @app.prompt()
+    def bye() -> str:
+        """Say goodbye."""
+        return "Say goodbye."
+
+    await ctx.session.send_resource_list_changed()
+    await ctx.session.send_prompt_list_changed()
+    return "more"
 
 
 @app.tool()

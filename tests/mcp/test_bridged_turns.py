@@ -138,7 +138,7 @@ async def test_list_changed_refreshes_the_catalog_and_a_changed_definition_is_di
     link = gateway.mcp.link(server["id"])
     assert link is not None
     await link.call("grow", {}, None)
-    await wait_link(gateway, server["id"], lambda k: len(k.found.tools) == 8)
+    await wait_link(gateway, server["id"], lambda k: len(k.found.tools) == 11)
     assert "mcp.demo.extra" in await catalog_names(client, admin)
 
     await link.call("reword", {}, None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -11,7 +14,7 @@ from tests.helpers import assert_error
 from tests.identity_helpers import Caller, add_user
 from tests.license_keys import Authority
 from tests.mcp.conftest import stdio_registration
-from tests.mcp.mcp_helpers import catalog_names, register, wait_status
+from tests.mcp.mcp_helpers import catalog_names, register, wait_link, wait_status
 from tests.tenants.tenant_helpers import assign, create_tenant
 
 
@@ -87,3 +90,37 @@ async def test_mcp_server_tokens_stay_in_their_tenant(
     assert [t["id"] for t in mine] == [made.json()["id"]]
     assert mine[0]["revokedAt"] is None
     assert "token" not in mine[0]
+
+
+async def test_a_tenant_mcp_json_serves_only_that_tenant_with_its_own_secrets(
+    client: httpx.AsyncClient, admin: Caller, gateway: Gateway, data_dir: Path
+) -> None:
+    other = await _admin_of(client, admin, "acme")
+    secret = {"name": "tok", "authType": "bearer", "secret": "acme-secret-0123456789"}
+    made = await client.post("/api/connections", headers=other.headers, json=secret)
+    assert made.status_code == 201, made.text
+    path = data_dir / "config" / "tenants" / "acme" / "mcp.json"
+    path.parent.mkdir(parents=True)
+    entry = stdio_registration(env={"DEMO_TOKEN": "{{vault:tok}}"})
+    entry.pop("name")
+    path.write_text(json.dumps({"servers": {"local": entry}}))
+    # no call: the hub notices the new file by itself
+    link = await wait_link(
+        gateway, "file:acme:local", lambda k: k.state == "connected" and len(k.found.tools) >= 7
+    )
+    seen = await link.call("env", {"name": "DEMO_TOKEN"}, None)
+    assert isinstance(seen.data, dict)
+    assert seen.data["result"] == "acme-secret-0123456789"
+    assert "mcp.local.add" in await catalog_names(client, other)
+    assert "mcp.local.add" not in await catalog_names(client, admin)
+
+    # the same file for the default tenant: `tok` is not one of its connections
+    default = data_dir / "config" / "mcp.json"
+    default.write_text(json.dumps({"servers": {"mine": entry}}))
+    failing = await wait_link(gateway, "file:mine", lambda k: k.error is not None)
+    assert "{{vault:tok}} names no connection" in str(failing.error)
+
+    path.unlink()
+    await gateway.mcp.reconcile()
+    assert gateway.mcp.link("file:acme:local") is None
+    assert "mcp.local.add" not in await catalog_names(client, other)

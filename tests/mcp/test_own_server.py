@@ -6,6 +6,7 @@ user's rights (a High-risk call waits for a person), resources, and tenant isola
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -313,3 +314,41 @@ async def test_clients_hear_tools_list_changed_when_bridged_tools_arrive(
         await asyncio.wait_for(heard.wait(), 30)
         names = [t.name for t in (await mcp.list_tools()).tools]
         assert "mcp.demo.add" in names
+
+
+async def test_clients_hear_resources_list_changed_when_the_exposed_set_changes(
+    live: Live, owner: Caller, data_dir: Path
+) -> None:
+    made = await mint(live, owner)
+    heard: list[str] = []
+    changed = asyncio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ResourceListChangedNotification):
+            heard.append(message.method)
+            changed.set()
+
+    headers = {"Authorization": f"Bearer {made['token']}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        streamable_http_client(f"{live.url}/mcp/http", http_client=http) as (read, write),
+        ClientSession(read, write, message_handler=on_message) as mcp,
+    ):
+        await mcp.initialize()
+        names = [r.name for r in (await mcp.list_resources()).resources]
+        assert any(n.startswith("agents/") for n in names)
+        config = (await live.http.get("/api/mcp/server/config", headers=owner.headers)).json()
+        config["expose"]["resources"] = ["memory/*"]
+        put = await live.http.put("/api/mcp/server/config", headers=owner.headers, json=config)
+        assert put.status_code == 200, put.text
+        await asyncio.wait_for(changed.wait(), 30)
+        names = [r.name for r in (await mcp.list_resources()).resources]
+        assert not any(n.startswith("agents/") for n in names)
+
+        # an edit of the file reaches the client too
+        changed.clear()
+        path = data_dir / "config" / "mcp-server.json"
+        config["expose"]["resources"] = ["agents/*"]
+        path.write_text(json.dumps(config))
+        await asyncio.wait_for(changed.wait(), 30)
+        assert len(heard) == 2

@@ -20,6 +20,7 @@ PAGES = {
     "/cron": "Cron jobs",
     "/workflows": "Workflows",
     "/settings/mcp": "MCP",
+    "/settings/connections": "Connections",
     "/admin/users": "Users",
     "/admin/roles": "Roles",
     "/admin/tokens": "API tokens",

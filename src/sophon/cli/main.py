@@ -19,6 +19,7 @@ from sophon.cli import (
     cmd_auth,
     cmd_chat,
     cmd_config,
+    cmd_connections,
     cmd_cron,
     cmd_documents,
     cmd_mcp,
@@ -69,6 +70,7 @@ app.add_typer(cmd_webhooks.app, name="webhooks")
 app.add_typer(cmd_workflows.app, name="workflows")
 app.add_typer(cmd_mcp.app, name="mcp")
 app.add_typer(cmd_skills.app, name="skills")
+app.add_typer(cmd_connections.app, name="connections")
 app.command()(cmd_chat.chat)
 cmd_auth.register(app)
 cmd_system.register(app)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sophon.mcp")
 HTTP_PATH, SSE_PATH, SSE_MESSAGE_PATH = "/mcp/http", "/mcp/sse", "/mcp/sse/message"
 STATE_KEY = "mcp_server"
+CONFIG_CHECK_SECONDS = 1.0
 ASGI = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -200,9 +201,14 @@ class McpEndpoint:
         watchers.append(self.stats.tools_changed)
         self._building, self._stop = asyncio.Lock(), asyncio.Event()  # this loop's
         self._running = True
+        self.config.on_change = self.stats.config_changed
+        watching = asyncio.create_task(self._watch_config(), name="mcp-server-config")
         try:
             yield
         finally:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+            self.config.on_change = None
             watchers.remove(self.stats.tools_changed)
             async with self._building:  # no start-up half done
                 self._running = False
@@ -210,6 +216,12 @@ class McpEndpoint:
             if self._sessions_task is not None:
                 await self._sessions_task
             self._sdk, self._sessions_task = None, None  # a session manager runs only once
+
+    async def _watch_config(self) -> None:
+        """An edit of `mcp-server.json` reaches listening clients as list_changed."""
+        while True:
+            await asyncio.sleep(CONFIG_CHECK_SECONDS)
+            self.config.current()
 
 
 def endpoint_of(app: FastAPI) -> McpEndpoint:

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from sophon.audit import service as audit
+from sophon.connections.secrets import MissingSecret, SecretBook, books
 from sophon.mcp import bridge
-from sophon.mcp.config_file import ID_PREFIX, ClientConfigFile, file_spec
+from sophon.mcp.config_file import ID_PREFIX, ClientConfigFiles, file_id, file_spec
 from sophon.mcp.models import McpServerRegistration
 from sophon.mcp.spec import ServerSpec, auth_headers
 from sophon.platform.db import Database
 from sophon.platform.events import EventBus, EventName
+from sophon.platform.http import Resolver, system_resolver
 from sophon.platform.netguard import OutboundPolicy
 from sophon.platform.principal import system_principal
 from sophon.platform.tenancy import ALL_TENANTS
@@ -54,8 +56,18 @@ def runnable(row: McpServerRegistration) -> bool:
     return row.enabled and (row.transport != "stdio" or row.host_approved)
 
 
-def spec_of(row: McpServerRegistration, vault: Vault, data: Path | None = None) -> ServerSpec:
+def spec_of(
+    row: McpServerRegistration, vault: Vault, book: SecretBook, data: Path | None = None
+) -> ServerSpec:
+    """The connection settings, `{{vault:<name>}}` references resolved from the tenant's
+    connections (`book`); a reference that can't be resolved leaves a spec with its `problem`."""
     secrets = secrets_of(row, vault)
+    problem = None
+    try:
+        env = book.resolve_all(secrets.get("env", {}))
+        auth = book.resolve_all(secrets.get("auth", {}))
+    except MissingSecret as missing:
+        env, auth, problem = {}, {}, f"{missing}; create it under Connections"
     return ServerSpec(
         id=row.id,
         tenant_id=row.tenant_id,
@@ -63,9 +75,10 @@ def spec_of(row: McpServerRegistration, vault: Vault, data: Path | None = None) 
         transport=row.transport,
         command=row.command,
         args=tuple(row.args or ()),
-        env=secrets.get("env", {}),
+        env=env,
         url=row.url,
-        headers=auth_headers(row.auth_type, secrets.get("auth", {})),
+        headers=auth_headers(row.auth_type, auth),
+        problem=problem,
         excluded=frozenset(row.excluded_tools or ()),
         risk_overrides=dict(row.risk_overrides or {}),
         approved=dict(row.approved_tools or {}),
@@ -84,18 +97,21 @@ class McpHub:
         bus: EventBus | None = None,
         data: Path | None = None,
     ) -> None:
-        self.file = ClientConfigFile(data) if data is not None else None
+        self.file = ClientConfigFiles(data) if data is not None else None
         self.data = data
         self.database = database
         self.bus = bus
         self.vault = vault
         self.policy = policy
+        self.resolver: Resolver = system_resolver
+        """Turns names into addresses for remote servers (tests inject one)."""
         self.links: dict[str, Link] = {}
         self._catalog: dict[str, list[Tool]] = {}
         self._lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
         self.ping_seconds = 10.0
+        self._unknown_slugs: set[str] = set()
         self.watchers: list[Callable[[str], None]] = []
         """Told the tenant whose bridged tools changed (the MCP server's list_changed)."""
 
@@ -248,6 +264,7 @@ class McpHub:
                     self._tools_listed,
                     self._audit,
                     ping_seconds=self.ping_seconds,
+                    resolver=self.resolver,
                 )
                 self.links[rid] = link
                 link.start()
@@ -256,22 +273,33 @@ class McpHub:
         async with self.database.transaction(readonly=True) as db:
             query = select(McpServerRegistration).execution_options(**ALL_TENANTS)
             rows = list((await db.scalars(query)).all())
-            entries = self.file.current() if self.file is not None else {}
-            default = (await tenants.default_tenant(db)).id if entries else ""
+            files = self.file.current() if self.file is not None else {}
+            slugs = {t.slug: t.id for t in await tenants.list_all(db)} if files else {}
+            secrets = await books(db, self.vault)
         wanted: dict[str, ServerSpec] = {}
         for row in rows:
             if not runnable(row):
                 continue
+            book = secrets.get(row.tenant_id) or SecretBook(self.vault)
             try:
-                wanted[row.id] = spec_of(row, self.vault, self.data)
+                wanted[row.id] = spec_of(row, self.vault, book, self.data)
             except (VaultError, ValueError) as exc:
                 log.error("mcp server %s: its secrets can't be read (%s)", row.name, exc)
-        taken = {row.name for row in rows if row.tenant_id == default}
-        for name, entry in entries.items():
-            if name in taken:
-                log.error("mcp: %s in mcp.json is also registered in the database; skipped", name)
-            elif entry.enabled:
-                wanted[f"{ID_PREFIX}{name}"] = file_spec(entry, default)
+        for slug, entries in files.items():
+            tenant_id = slugs.get(slug)
+            if tenant_id is None:
+                if slug not in self._unknown_slugs:
+                    self._unknown_slugs.add(slug)
+                    log.error("mcp: config/tenants/%s/mcp.json names no tenant; skipped", slug)
+                continue
+            book = secrets.get(tenant_id) or SecretBook(self.vault)
+            taken = {row.name for row in rows if row.tenant_id == tenant_id}
+            for name, entry in entries.items():
+                if name in taken:
+                    log.error("mcp: %s in %s's mcp.json is also registered; skipped", name, slug)
+                elif entry.enabled:
+                    spec_id = file_id(slug, name)
+                    wanted[spec_id] = file_spec(entry, tenant_id, book, spec_id)
         return wanted
 
     async def _drop(self, registration_id: str) -> None:

@@ -2,7 +2,9 @@
 the bridged tools current on `notifications/tools/list_changed`, notice a server that went away
 and reconnect with backoff (its tools show as unavailable meanwhile), and make calls that are
 cancelled (MCP cancellation) past the registration's timeout. Each link lives in a task of its
-own, so one server's failure never blocks another's tools or the event loop."""
+own, so one server's failure never blocks another's tools or the event loop. Resources and
+prompts are listed too, and listed again on `notifications/resources/list_changed` and
+`notifications/prompts/list_changed`."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from mcp_types import REQUEST_TIMEOUT
 
 from sophon.mcp import bridge
 from sophon.mcp.spec import ServerSpec, open_streams
+from sophon.platform.http import Resolver, system_resolver
 from sophon.platform.netguard import OutboundPolicy
 from sophon.tools.invoke import ToolResult
 from sophon.tools.registry import RiskLevel, Tool, ToolSource
@@ -38,6 +41,8 @@ class Found:
     tools: list[types.Tool] = field(default_factory=list)
     resources: int = 0
     prompts: int = 0
+    resource_uris: list[str] = field(default_factory=list)
+    prompt_names: list[str] = field(default_factory=list)
     server_name: str | None = None
     server_version: str | None = None
     protocol_version: str | None = None
@@ -56,17 +61,27 @@ async def _list_all(session: ClientSession) -> list[types.Tool]:
 
 
 async def _count(call: Callable[[], Awaitable[Any]], attr: str) -> int:
+    return len(await _names(call, attr, "name"))
+
+
+async def _names(call: Callable[[], Awaitable[Any]], attr: str, key: str) -> list[str]:
+    """The `key` of each item the list call answers (first page); none if it fails."""
     try:
         result = await call()
     except MCPError:
-        return 0
-    return len(getattr(result, attr))
+        return []
+    return [str(getattr(item, key)) for item in getattr(result, attr)]
 
 
-async def probe(spec: ServerSpec, policy: OutboundPolicy) -> Found:
+async def probe(
+    spec: ServerSpec, policy: OutboundPolicy, resolver: Resolver = system_resolver
+) -> Found:
     """Connects once: initialize, then tools, resources and prompts (the `test` endpoint)."""
     async with asyncio.timeout(spec.timeout_seconds + CONNECT_TIMEOUT):
-        async with open_streams(spec, policy) as (read, write), ClientSession(read, write) as s:
+        async with (
+            open_streams(spec, policy, resolver) as (read, write),
+            ClientSession(read, write) as s,
+        ):
             init = await s.initialize()
             caps = init.capabilities
             found = Found(
@@ -93,9 +108,11 @@ class Link:
         on_event: Callable[[Link, str, dict[str, Any]], Awaitable[None]] | None = None,
         *,
         ping_seconds: float = 10.0,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.spec = spec
         self.policy = policy
+        self.resolver = resolver
         self.on_tools = on_tools
         self.on_event = on_event
         self.ping_seconds = ping_seconds
@@ -110,6 +127,9 @@ class Link:
         self._session: ClientSession | None = None
         self._wake = asyncio.Event()
         self._refresh = asyncio.Event()
+        self._stale: set[str] = set()
+        """What a list_changed notification asked to list again: tools, resources, prompts."""
+        self._caps: types.ServerCapabilities | None = None
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -155,7 +175,7 @@ class Link:
 
     async def _connected_once(self) -> None:
         self.state = "connecting"
-        async with open_streams(self.spec, self.policy) as (read, write):
+        async with open_streams(self.spec, self.policy, self.resolver) as (read, write):
             session = ClientSession(read, write, message_handler=self._on_message)
             async with session:
                 async with asyncio.timeout(CONNECT_TIMEOUT):
@@ -163,7 +183,8 @@ class Link:
                     self.found.server_name = init.server_info.name
                     self.found.server_version = init.server_info.version
                     self.found.protocol_version = init.protocol_version
-                    await self._relist(session)
+                    self._caps = init.capabilities
+                    await self._relist(session, {"tools", "resources", "prompts"})
                 self._session = session
                 self.state, self.error = "connected", None
                 self.connects += 1
@@ -186,18 +207,27 @@ class Link:
                     await session.send_ping()
                 continue
             self._refresh.clear()
+            stale, self._stale = self._stale, set()
             async with asyncio.timeout(self.spec.timeout_seconds):
-                await self._relist(session)
+                await self._relist(session, stale)
 
-    async def _relist(self, session: ClientSession) -> None:
-        tools = await _list_all(session)
-        self.found.tools = tools
-        await self.on_tools(self, tools)
+    async def _relist(self, session: ClientSession, what: set[str]) -> None:
+        caps = self._caps
+        if "resources" in what and caps is not None and caps.resources is not None:
+            uris = await _names(session.list_resources, "resources", "uri")
+            self.found.resource_uris, self.found.resources = uris, len(uris)
+        if "prompts" in what and caps is not None and caps.prompts is not None:
+            names = await _names(session.list_prompts, "prompts", "name")
+            self.found.prompt_names, self.found.prompts = names, len(names)
+        if "tools" in what:
+            tools = await _list_all(session)
+            self.found.tools = tools
+            await self.on_tools(self, tools)
 
     async def _on_message(self, message: IncomingMessage) -> None:
-        if isinstance(message, types.ServerNotification) and isinstance(
-            message, types.ToolListChangedNotification
-        ):
+        stale = _STALE.get(type(message))
+        if stale is not None:
+            self._stale.add(stale)
             self._refresh.set()
         elif isinstance(message, Exception):
             log.info("mcp server %s: transport error %s", self.spec.name, message)
@@ -299,3 +329,8 @@ def describe(exc: BaseException) -> str:
 
 
 RISK_NAMES = [r.value for r in RiskLevel]
+_STALE: dict[type, str] = {
+    types.ToolListChangedNotification: "tools",
+    types.ResourceListChangedNotification: "resources",
+    types.PromptListChangedNotification: "prompts",
+}

@@ -133,7 +133,9 @@ def build_server(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
         expose = config.current().expose.resources
-        found = await resources.list_all(gateway_of(), caller_of(ctx), expose)
+        caller = caller_of(ctx)
+        stats.listen(ctx, caller.principal.tenant_id)
+        found = await resources.list_all(gateway_of(), caller, expose)
         return types.ListResourcesResult(resources=found)
 
     async def read_resource(

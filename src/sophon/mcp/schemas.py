@@ -92,6 +92,10 @@ class McpServerOut(ApiModel):
     """The approval (Critical) a stdio server's command waits for, or got."""
     last_error: str | None
     tool_count: int
+    resources: list[str] = []
+    """The URIs of the resources the server lists (kept current on its list_changed)."""
+    prompts: list[str] = []
+    """The names of the prompts the server lists (kept current on its list_changed)."""
     problems: dict[str, str]
     """Tools that are not bridged and why (a name collision, a name too long)."""
     changed_tools: list[str]

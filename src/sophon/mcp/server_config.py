@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -27,19 +28,26 @@ class ServerConfigFile:
         self.path = data / FILE
         self._stamp: tuple[float, int] | None = None
         self._config = ServerConfig()
+        self.on_change: Callable[[ServerConfig, ServerConfig], None] | None = None
+        """Told (before, after) when the configuration changes, by an edit or a PUT."""
+
+    def _set(self, config: ServerConfig) -> None:
+        before, self._config = self._config, config
+        if self.on_change is not None and before != config:
+            self.on_change(before, config)
 
     def current(self) -> ServerConfig:
         try:
             stat = self.path.stat()
         except FileNotFoundError:
             self._stamp = None
-            self._config = ServerConfig()
+            self._set(ServerConfig())
             return self._config
         stamp = (stat.st_mtime, stat.st_size)
         if stamp != self._stamp:
             self._stamp = stamp
             try:
-                self._config = ServerConfig.model_validate(json.loads(self.path.read_text()))
+                self._set(ServerConfig.model_validate(json.loads(self.path.read_text())))
             except (ValueError, ValidationError) as exc:
                 first = str(exc).splitlines()[0]
                 log.error(
@@ -52,7 +60,8 @@ class ServerConfigFile:
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(config.model_dump(mode="json", by_alias=True), indent=2))
         os.replace(temporary, self.path)
-        self._config, self._stamp = config, None
+        self._stamp = None
+        self._set(config)
 
 
 @audited("mcp.server.config")

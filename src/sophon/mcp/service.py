@@ -20,9 +20,11 @@ from sophon.approvals import service as approvals
 from sophon.approvals.models import Approval
 from sophon.audit import service as audit
 from sophon.audit.marks import audited
+from sophon.connections import secrets
 from sophon.mcp.hub import RUN_ACTION, McpHub, secrets_of, spec_of
 from sophon.mcp.models import McpServerRegistration
 from sophon.mcp.schemas import AuthIn, McpServerIn, McpServerPatchIn, McpTestOut
+from sophon.mcp.spec import SpecProblem
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
@@ -31,6 +33,8 @@ from sophon.platform.principal import Principal
 from sophon.platform.vault import Vault, mask_secret
 
 ORDER = [McpServerRegistration.name]
+AUTH_MASK_MAX = 40
+"""The width of `auth_mask`."""
 
 
 def registrations() -> Select[McpServerRegistration]:
@@ -118,10 +122,17 @@ def _store_secrets(
     row.auth_type = auth.type if auth is not None else "none"
     row.auth_header = secret.get("header") if row.auth_type == "apiKey" else None
     credential = secret.get("token") or secret.get("key") or secret.get("password")
-    row.auth_mask = mask_secret(credential) if credential else None
+    row.auth_mask = _shown(credential) if credential else None
     row.env_keys = sorted(env)
     payload = {"env": env, "auth": secret}
     row.secrets = vault.encrypt(json.dumps(payload), row.id) if env or secret else None
+
+
+def _shown(credential: str) -> str:
+    """A `{{vault:<name>}}` reference is shown as written (it is no secret), else the mask."""
+    if secrets.REFERENCE.fullmatch(credential) and len(credential) <= AUTH_MASK_MAX:
+        return credential
+    return mask_secret(credential)
 
 
 def _summary(row: McpServerRegistration) -> dict[str, Any]:
@@ -279,14 +290,13 @@ async def test(
     from sophon.mcp import links  # the MCP SDK loads on first use
 
     row = await get(db, registration_id)
-    spec = spec_of(row, vault, hub.data)
+    spec = spec_of(row, vault, await secrets.book(db, vault), hub.data)
     started = time.monotonic()
     try:
-        found = await links.probe(spec, hub.policy)
-    except OutboundRefused as refused:
-        out = McpTestOut(
-            ok=False, latency_ms=_ms(started), error=refused.message, tested_at=utcnow()
-        )
+        found = await links.probe(spec, hub.policy, hub.resolver)
+    except (OutboundRefused, SpecProblem) as refused:
+        error = refused.message if isinstance(refused, OutboundRefused) else str(refused)
+        out = McpTestOut(ok=False, latency_ms=_ms(started), error=error, tested_at=utcnow())
     except Exception as exc:  # noqa: BLE001 (whatever a foreign server does is reported)
         out = McpTestOut(
             ok=False, latency_ms=_ms(started), error=links.describe(exc), tested_at=utcnow()

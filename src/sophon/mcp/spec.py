@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sophon.platform.http import system_resolver
-from sophon.platform.netguard import OutboundPolicy, invalid_host, normalize_host
+from sophon.platform.http import Resolver, system_resolver, vetted_addresses
+from sophon.platform.netguard import OutboundPolicy
 
 if TYPE_CHECKING:  # the MCP SDK (and httpx2) load when a link first opens streams
     from mcp.shared._stream_protocols import ReadStream, WriteStream
@@ -42,6 +42,12 @@ class ServerSpec:
     enabled: bool = True
     sandbox: Path | None = None
     """stdio in the sandbox: the data dir to hide (None: not sandboxed)."""
+    problem: str | None = None
+    """Why it can't connect at all (e.g. a `{{vault:<name>}}` that names no connection)."""
+
+
+class SpecProblem(RuntimeError):
+    """The registration can't be connected as configured."""
 
 
 def auth_headers(auth_type: str, secret: Mapping[str, str]) -> dict[str, str]:
@@ -57,25 +63,12 @@ def auth_headers(auth_type: str, secret: Mapping[str, str]) -> dict[str, str]:
     return {}
 
 
-async def vet_url(url: str, policy: OutboundPolicy) -> None:
-    """OutboundRefused unless every address the URL's host resolves to may be contacted."""
+async def vet_url(url: str, policy: OutboundPolicy, resolver: Resolver = system_resolver) -> None:
+    """OutboundRefused unless every address the URL's host resolves to may be contacted (an
+    early, clear refusal; every connection the transport opens is vetted again)."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        target = normalize_host(host)
-    except ValueError as exc:
-        raise invalid_host(host, port, str(exc)) from None
-    if not isinstance(target, str):
-        policy.vet(host, None, [target], port)
-        return
-    addresses = []
-    for answer in await system_resolver(target):
-        found = normalize_host(answer)
-        if isinstance(found, str):
-            raise invalid_host(host, port, "the resolver returned a name, not an address")
-        addresses.append(found)
-    policy.vet(host, target, addresses, port)
+    await vetted_addresses(policy, resolver, parts.hostname or "", port, None)
 
 
 class SandboxMissing(RuntimeError):
@@ -96,13 +89,20 @@ def sandboxed(command: str, args: list[str], data: Path) -> tuple[str, list[str]
 
 
 @contextlib.asynccontextmanager
-async def open_streams(spec: ServerSpec, policy: OutboundPolicy) -> AsyncIterator[Streams]:
-    """The transport's read and write streams, for `ClientSession`."""
+async def open_streams(
+    spec: ServerSpec, policy: OutboundPolicy, resolver: Resolver = system_resolver
+) -> AsyncIterator[Streams]:
+    """The transport's read and write streams, for `ClientSession`. Remote transports go through
+    the guarded client (`platform.http_mcp`): each connection's addresses are vetted."""
     import httpx2
     from mcp.client.sse import sse_client
     from mcp.client.stdio import StdioServerParameters, stdio_client
     from mcp.client.streamable_http import streamable_http_client
 
+    from sophon.platform.http_mcp import mcp_client_factory
+
+    if spec.problem is not None:
+        raise SpecProblem(spec.problem)
     if spec.transport == "stdio":
         assert spec.command is not None
         command, args = spec.command, list(spec.args)
@@ -114,14 +114,17 @@ async def open_streams(spec: ServerSpec, policy: OutboundPolicy) -> AsyncIterato
                 yield streams
         return
     assert spec.url is not None
-    await vet_url(spec.url, policy)
+    await vet_url(spec.url, policy, resolver)
+    factory = mcp_client_factory(policy, resolver)
     if spec.transport == "sse":
-        async with sse_client(spec.url, headers=dict(spec.headers), timeout=10.0) as streams:
+        async with sse_client(
+            spec.url, headers=dict(spec.headers), timeout=10.0, httpx_client_factory=factory
+        ) as streams:
             yield streams
         return
     timeout = httpx2.Timeout(10.0, read=300.0)
     async with (
-        httpx2.AsyncClient(headers=dict(spec.headers), timeout=timeout) as http,
+        factory(headers=dict(spec.headers), timeout=timeout) as http,
         streamable_http_client(spec.url, http_client=http) as streams,
     ):
         yield streams

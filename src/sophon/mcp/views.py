@@ -37,6 +37,8 @@ def server_out(row: McpServerRegistration, hub: McpHub) -> McpServerOut:
         approval_id=row.approval_id,
         last_error=error,
         tool_count=len(tools),
+        resources=list(link.found.resource_uris) if link is not None else [],
+        prompts=list(link.found.prompt_names) if link is not None else [],
         problems=dict(link.problems) if link is not None else {},
         changed_tools=sorted(link.changed) if link is not None else [],
         created_at=row.created_at,

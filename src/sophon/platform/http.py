@@ -44,6 +44,7 @@ __all__ = [
     "outbound_client",
     "split_allow_setting",
     "system_resolver",
+    "vetted_addresses",
 ]
 
 _T = TypeVar("_T")
@@ -105,6 +106,32 @@ def _httpx_errors() -> Iterator[None]:
         raise
 
 
+async def vetted_addresses(
+    policy: OutboundPolicy, resolver: Resolver, host: str, port: int, limit: float | None
+) -> list[IPAddress]:
+    """The host normalised, resolved once and EVERY address vetted: the addresses a connection
+    may be opened to. OutboundRefused for a refused one; TimeoutError when resolving outlasts
+    `limit`, OSError when it fails."""
+    try:
+        target = normalize_host(host)
+    except ValueError as exc:
+        raise invalid_host(host, port, str(exc)) from None
+    if not isinstance(target, str):
+        return policy.vet(host, None, [target], port)
+    async with asyncio.timeout(limit):
+        answers = await resolver(target)
+    addresses = []
+    for answer in answers:
+        try:
+            address = normalize_host(answer)
+        except ValueError:
+            raise invalid_host(host, port, "the resolver returned a malformed address") from None
+        if isinstance(address, str):
+            raise invalid_host(host, port, "the resolver returned a name, not an address")
+        addresses.append(address)
+    return policy.vet(host, target, addresses, port)
+
+
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore opens every connection here: the host is normalised, resolved once, EVERY
     address vetted, and the socket opened to a vetted address. TLS (SNI and certificate check)
@@ -119,30 +146,11 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def _vetted(self, host: str, port: int, limit: float | None) -> list[IPAddress]:
         try:
-            target = normalize_host(host)
-        except ValueError as exc:
-            raise invalid_host(host, port, str(exc)) from None
-        if not isinstance(target, str):
-            return self._policy.vet(host, None, [target], port)
-        try:
-            async with asyncio.timeout(limit):
-                answers = await self._resolver(target)
+            return await vetted_addresses(self._policy, self._resolver, host, port, limit)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = []
-        for answer in answers:
-            try:
-                address = normalize_host(answer)
-            except ValueError:
-                raise invalid_host(
-                    host, port, "the resolver returned a malformed address"
-                ) from None
-            if isinstance(address, str):
-                raise invalid_host(host, port, "the resolver returned a name, not an address")
-            addresses.append(address)
-        return self._policy.vet(host, target, addresses, port)
 
     async def connect_tcp(
         self,

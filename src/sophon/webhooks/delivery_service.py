@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
+from sophon.connections import secrets as connection_secrets
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.ids import new_id
@@ -34,6 +35,8 @@ class Outgoing:
     body: bytes
     secrets: list[str]
     headers: dict[str, str]
+    problem: str | None = None
+    """Why it can't be sent (a header's `{{vault:<name>}}` names no connection)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,13 @@ async def prepare(db: AsyncSession, vault: Vault, delivery_id: str) -> Outgoing 
     extra: dict[str, str] = {}
     if webhook.headers_blob:
         extra = json.loads(vault.decrypt(webhook.headers_blob, headers_aad(webhook.id)))
-    return Outgoing(delivery.id, webhook.url, delivery.body.encode(), keys, extra)
+    problem = None
+    if connection_secrets.references(extra.values()):  # `{{vault:<name>}}` in a header value
+        try:
+            extra = (await connection_secrets.book(db, vault)).resolve_all(extra)
+        except connection_secrets.MissingSecret as missing:
+            extra, problem = {}, f"{missing}; create it under Connections"
+    return Outgoing(delivery.id, webhook.url, delivery.body.encode(), keys, extra, problem)
 
 
 @exempt("a delivery to a disabled endpoint is closed; disabling the endpoint was audited")

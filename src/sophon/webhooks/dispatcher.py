@@ -115,6 +115,8 @@ class Dispatcher:
         signed = outbound_headers(outgoing.secrets, outgoing.delivery_id, stamp, outgoing.body)
         headers = {**outgoing.headers, "content-type": "application/json", **signed}
         started = time.perf_counter()
+        if outgoing.problem is not None:
+            return self._failed(started, outgoing.problem)
         try:
             request = self.client.build_request(
                 "POST", outgoing.url, content=outgoing.body, headers=headers

@@ -17,6 +17,7 @@ export const routes = [
   { path: "/workflows", title: "Workflows", nav: "Build", any: ["ViewWorkflows", "ManageWorkflows"], page: () => import("./pages/workflows.js") },
   { path: "/workflows/:id", title: "Workflow", any: ["ViewWorkflows", "ManageWorkflows"], page: () => import("./pages/workflows.js") },
   { path: "/models", title: "Models", nav: "Build", any: ["ViewModels", "ManageModels"], page: () => import("./pages/models.js") },
+  { path: "/settings/connections", title: "Connections", nav: "Build", any: ["ManageConnections"], page: () => import("./pages/connections.js") },
   { path: "/settings/mcp", title: "MCP", nav: "Build", any: ["ManageMcp"], page: () => import("./pages/mcp.js") },
   { path: "/admin/users", title: "Users", nav: "Admin", any: ["ViewUsers", "ManageUsers"], page: () => import("./pages/admin-users.js") },
   { path: "/admin/roles", title: "Roles", nav: "Admin", any: ["ViewUsers", "ManageRoles"], page: () => import("./pages/admin-roles.js") },
