@@ -216,3 +216,27 @@ async def test_a_failed_attachment_is_reported_plainly(
     assert f"locked.pdf (id {doc_id}, 0 pages): could not be read" in system
     assert "(encrypted: " in system
     assert "external_content" not in system.split("Documents attached", 1)[1]
+
+
+async def test_erasing_the_document_a_turn_waits_for_lets_it_run(
+    client: httpx.AsyncClient,
+    admin: Caller,
+    agent_id: str,
+    model: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = _hold_extraction(monkeypatch)
+    doc_id = (await upload(client, admin, [("osprey.md", TEXT.encode())]))["items"][0]["id"]
+    model.script("POST", CHAT, JsonReply(openai_completion("The document is gone.")))
+    accepted = await send(
+        client, admin, "What does it say?", attachments=[doc_id], isStreaming=False
+    )
+    task = (await client.get(f"/api/tasks/{accepted['taskId']}", headers=admin.headers)).json()
+    assert task["status"] == "Queued", task
+    gone = await client.delete(f"{DOCS}/{doc_id}", headers=admin.headers)
+    assert gone.status_code == 204
+    task = await wait_task(client, admin, accepted["taskId"])
+    assert task["status"] == "Completed", (task.get("error"), task.get("errorCode"))
+    (request,) = [r.json() for r in model.received(CHAT)]
+    assert "Documents attached" not in request["messages"][0]["content"]
+    release.set()

@@ -3,30 +3,29 @@ Ready | Failed`. Extraction runs in the sandboxed child (`isolation`) outside an
 pages and chunks are written in one transaction (the full-text index follows by trigger);
 vectors are added when an embedding service is configured (retried apart: `vectorize`).
 `DocumentReady` / `DocumentFailed` go to the owner after commit; chat turns held for the
-document run then (`wake_turns`)."""
+document run then (`service.wake_turns`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.documents import isolation, vectorize
+from sophon.documents import service as documents
 from sophon.documents.chunking import chunk_pages, page_starts
 from sophon.documents.models import (
     Document,
-    DocumentAttachment,
     DocumentChunk,
     DocumentPage,
 )
 from sophon.documents.schemas import Status
-from sophon.documents.service import INGEST_JOB, PROCESSING
+from sophon.documents.service import INGEST_JOB
 from sophon.documents.storage import Storage
 from sophon.memory.search import vectors
 from sophon.memory.search.embedding import Engine
-from sophon.platform import queue
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.db import Database
 from sophon.platform.events import Audience, Event, after_commit
@@ -35,7 +34,6 @@ from sophon.platform.permissions import Permission
 from sophon.platform.queue import ClaimedJob
 from sophon.platform.queue_worker import Handler
 from sophon.settings import Settings
-from sophon.tasks.models import Task, TaskStatus
 
 DOCUMENT_READY = "DocumentReady"
 DOCUMENT_FAILED = "DocumentFailed"
@@ -83,40 +81,8 @@ async def _fail(db: AsyncSession, document: Document, code: str, message: str) -
     document.error = message
     document.updated_at = utcnow()
     await db.flush()
-    await wake_turns(db, document.id)
+    await documents.wake_turns(db, document.id)
     after_commit(db, _event(document, DOCUMENT_FAILED))
-
-
-async def wake_turns(db: AsyncSession, document_id: str) -> None:
-    """The chat turns held for this document (now Ready or Failed, flushed) run now when none of
-    their other documents is still in its pipeline: their queued job is brought forward. The
-    turns' rows are locked first, so of two documents of one turn finishing at once the later
-    sees the earlier's end."""
-    held = select(DocumentAttachment.task_id).where(DocumentAttachment.document_id == document_id)
-    turns = list(
-        await db.scalars(
-            select(Task)
-            .where(Task.id.in_(held), Task.status == TaskStatus.QUEUED.value)
-            .order_by(Task.id)
-            .with_for_update()
-        )
-    )
-    if not turns:
-        return
-    waiting = set(
-        await db.scalars(
-            select(DocumentAttachment.task_id)
-            .join(Document, Document.id == DocumentAttachment.document_id)
-            .where(
-                DocumentAttachment.task_id.in_([t.id for t in turns]),
-                Document.status.in_(PROCESSING),
-            )
-        )
-    )
-    now = utcnow()
-    for turn in turns:
-        if turn.job_id and turn.id not in waiting:
-            await queue.bring_forward(db, turn.job_id, now)
 
 
 async def _index(
@@ -199,7 +165,7 @@ async def ingest(
         if state is vectorize.Vectors.PENDING:
             vectorize.retry_later(db, document.id)
         await _set_status(db, document, Status.READY)
-        await wake_turns(db, document.id)
+        await documents.wake_turns(db, document.id)
         after_commit(db, _event(document, DOCUMENT_READY))
         return document.status
 

@@ -33,6 +33,7 @@ from sophon.platform import queue
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import NotAuthorized, NotFound, UnsupportedMediaType, ValidationFailed
 from sophon.platform.ids import new_id
+from sophon.tasks.models import Task, TaskStatus
 
 INGEST_JOB = "documents.ingest"
 PROCESSING = frozenset({Status.UPLOADED.value, Status.EXTRACTING.value, Status.INDEXING.value})
@@ -279,6 +280,7 @@ async def erase(db: AsyncSession, reader: Reader, storage: Storage, document_id:
         )
     await db.execute(delete(DocumentChunk).where(DocumentChunk.document_id == document.id))
     await db.execute(delete(DocumentPage).where(DocumentPage.document_id == document.id))
+    await wake_turns(db, document.id)  # a turn waiting for it waits no more
     await db.execute(
         delete(DocumentAttachment).where(DocumentAttachment.document_id == document.id)
     )
@@ -314,6 +316,39 @@ async def for_turn(db: AsyncSession, reader: Reader, document_ids: Sequence[str]
 def still_processing(found: Sequence[Document]) -> bool:
     """Whether any of these documents is still in its pipeline (neither Ready nor Failed)."""
     return any(d.status in PROCESSING for d in found)
+
+
+async def wake_turns(db: AsyncSession, document_id: str) -> None:
+    """The chat turns held for this document (now Ready or Failed, flushed; or being erased) run
+    now when none of their other documents is still in its pipeline: their queued job is brought
+    forward. The turns' rows are locked first, so of two documents of one turn finishing at once
+    the later sees the earlier's end."""
+    held = select(DocumentAttachment.task_id).where(DocumentAttachment.document_id == document_id)
+    turns = list(
+        await db.scalars(
+            select(Task)
+            .where(Task.id.in_(held), Task.status == TaskStatus.QUEUED.value)
+            .order_by(Task.id)
+            .with_for_update()
+        )
+    )
+    if not turns:
+        return
+    waiting = set(
+        await db.scalars(
+            select(DocumentAttachment.task_id)
+            .join(Document, Document.id == DocumentAttachment.document_id)
+            .where(
+                DocumentAttachment.task_id.in_([t.id for t in turns]),
+                Document.id != document_id,
+                Document.status.in_(PROCESSING),
+            )
+        )
+    )
+    now = utcnow()
+    for turn in turns:
+        if turn.job_id and turn.id not in waiting:
+            await queue.bring_forward(db, turn.job_id, now)
 
 
 @exempt("records which documents a turn was given, inside the chat request's transaction")

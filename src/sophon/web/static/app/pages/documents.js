@@ -82,6 +82,12 @@ async function download(doc) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+const VECTORS = {
+  ready: "ready",
+  pending: "pending: the embedding service failed, retrying (found by its words meanwhile)",
+  failed: "unavailable: the embedding service kept failing (found by its words only)",
+};
+
 function Detail({ id, onClose }) {
   const doc = useAsync(() => api.get(`/api/documents/${enc(id)}`, { query: { limit: 20000 } }), [id]);
   const summary = useAction((length) => api.post(`/api/documents/${enc(id)}/summarize`, { length }));
@@ -94,6 +100,7 @@ function Detail({ id, onClose }) {
       <dt>Type</dt><dd>${d.mimeType}</dd><dt>Size</dt><dd>${size(d.size)}</dd>
       <dt>Pages</dt><dd>${d.pages ?? "–"}</dd><dt>Language</dt><dd>${d.language || "–"}</dd>
       <dt>Status</dt><dd><${Status} value=${d.status} /> ${d.error || ""}</dd>
+      ${d.vectors && html`<dt>Search by meaning</dt><dd>${VECTORS[d.vectors] || d.vectors}</dd>`}
       <dt>Uploaded</dt><dd><${Time} value=${d.createdAt} /></dd>
     </dl>
     ${d.notes.map((n) => html`<p class="notice">${n}</p>`)}
