@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.platform.errors import InvalidRequest
 from sophon.platform.pagination import PageParams, Paginator
-from sophon.platform.tenancy import ALL_TENANTS, session_tenant
+from sophon.platform.tenancy import session_tenant
 
 _BAD_CURSOR = "The cursor is invalid or belongs to another list."
 
@@ -60,8 +60,10 @@ class TenantList:
                 raise InvalidRequest(_BAD_CURSOR)
             values["after"] = after[0]
             statement = self._next
-        result = await db.execute(statement, values, execution_options=ALL_TENANTS)
-        rows = list(result.all())
+        # on the session's connection: Session.execute would route a Core select through the
+        # ORM's loading too
+        connection = await db.connection()
+        rows = list((await connection.execute(statement, values)).all())
         more = len(rows) > params.limit
         rows = rows[: params.limit]
         cursor = paginator.codec.encode(scope, [getattr(rows[-1], self.key)]) if more else None
