@@ -13,6 +13,13 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+import pytest
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+"""For a crash test whose PostgreSQL run would add nothing: the code it recovers through is the
+same on both databases, and the database-specific parts (the queue's and cron's claims) have a
+PostgreSQL crash test of their own (test_crash_recovery's first two, test_cron_crash)."""
+POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 def free_port() -> int:

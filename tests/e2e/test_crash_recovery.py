@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server import GatewayProcess
+from tests.e2e.server import SQLITE_ONLY, GatewayProcess
 from tests.e2e.slow_model import MODEL, HoldingServer, answer_to
 from tests.e2e.standby import StandbyGateway
 from tests.identity_helpers import PASSWORD
@@ -228,6 +228,7 @@ def test_twenty_turns_in_flight_all_finish_after_sigkill(gateways: Gateways) -> 
         ]
 
 
+@SQLITE_ONLY
 def test_a_tool_call_running_at_the_crash_is_answered_interrupted(gateways: Gateways) -> None:
     with HoldingServer() as upstream:
         env = {"SOPHON_OUTBOUND_ALLOW": f"127.0.0.1:{upstream.port}"}
@@ -261,6 +262,7 @@ def test_a_tool_call_running_at_the_crash_is_answered_interrupted(gateways: Gate
     assert "Interrupted: the Gateway restarted" in answer
 
 
+@SQLITE_ONLY
 def test_a_turn_that_crashes_twice_fails_gateway_restarted(gateways: Gateways) -> None:
     question = "Will this survive two crashes?"
     with HoldingServer() as model:
@@ -289,6 +291,7 @@ def test_a_turn_that_crashes_twice_fails_gateway_restarted(gateways: Gateways) -
     ]
 
 
+@SQLITE_ONLY
 def test_an_approval_pending_at_a_crash_is_waited_on_again(gateways: Gateways) -> None:
     first = gateways.start()
     restarted = gateways.prepare()
@@ -316,6 +319,7 @@ def test_an_approval_pending_at_a_crash_is_waited_on_again(gateways: Gateways) -
     assert len(api.approvals()) == 1
 
 
+@SQLITE_ONLY
 def test_an_approval_decided_while_no_gateway_ran_the_turn_is_used(gateways: Gateways) -> None:
     first = gateways.start()
     api_only = gateways.prepare(SOPHON_RUN_WORKERS="false")
@@ -347,6 +351,7 @@ def test_an_approval_decided_while_no_gateway_ran_the_turn_is_used(gateways: Gat
     assert len(api.approvals()) == 1
 
 
+@SQLITE_ONLY
 def test_a_turn_that_crashes_twice_awaiting_approval_closes_it(gateways: Gateways) -> None:
     first = gateways.start()
     second, third = gateways.prepare(), gateways.prepare()

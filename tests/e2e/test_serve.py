@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import GatewayProcess, sophon_env
+from tests.e2e.server import POSTGRESQL_ONLY, GatewayProcess, sophon_env
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +29,7 @@ def test_serve_creates_sqlite_in_wal_and_answers(tmp_path: Path) -> None:
     assert {"alembic_version", "system_settings"} <= tables
 
 
+@POSTGRESQL_ONLY
 def test_serve_on_postgresql(tmp_path: Path, database_url: str) -> None:
     with GatewayProcess(tmp_path / "home", database_url) as gateway:
         assert httpx.get(f"{gateway.url}/api/version").status_code == 200

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import QUICK, GatewayProcess, first_admin, wait_until
+from tests.e2e.server import QUICK, SQLITE_ONLY, GatewayProcess, first_admin, wait_until
 from tests.identity_helpers import PASSWORD
 from tests.webhooks.receiver import Receiver
 
@@ -32,6 +32,7 @@ def receiver() -> Iterator[Receiver]:
     server.stop()
 
 
+@SQLITE_ONLY
 def test_deliveries_in_flight_at_a_kill_are_sent_by_the_next_process(
     tmp_path: Path, database_url: str, receiver: Receiver
 ) -> None:

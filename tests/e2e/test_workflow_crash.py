@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.server import SQLITE_ONLY
 from tests.e2e.test_crash_recovery import Api, Gateways, gateways
 
 __all__ = ["gateways"]
@@ -35,6 +36,7 @@ def _wait(api: Api, workflow_id: str, run_id: str, accept: Any, seconds: float =
     raise AssertionError(_run(api, workflow_id, run_id))
 
 
+@SQLITE_ONLY
 def test_a_run_killed_mid_node_resumes_from_that_node(gateways: Gateways, tmp_path: Path) -> None:
     first = gateways.start()
     api = Api(first, tmp_path / "data")
