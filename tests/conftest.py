@@ -232,3 +232,10 @@ async def serve_in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with serve_in_process(app) as http:
         yield http
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests (real Gateway processes, tens of seconds each) first: under xdist they
+    then overlap the many short tests instead of trailing after them on one worker while the
+    others sit idle. Stable, so the order within each group stays as collected."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

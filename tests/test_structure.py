@@ -8,6 +8,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 PACKAGE = SRC / "sophon"
@@ -101,15 +103,21 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return groups
 
 
-def test_no_import_cycle_is_longer_than_three_modules() -> None:
-    long = [g for g in strongly_connected(import_graph()) if len(g) > LONGEST_CYCLE]
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    """Parsing every module takes seconds: once for the tests that read the graph."""
+    return import_graph()
+
+
+def test_no_import_cycle_is_longer_than_three_modules(graph: dict[str, set[str]]) -> None:
+    long = [g for g in strongly_connected(graph) if len(g) > LONGEST_CYCLE]
     assert long == [], f"modules importing each other in a loop: {long}"
 
 
-def test_platform_imports_no_feature_package() -> None:
+def test_platform_imports_no_feature_package(graph: dict[str, set[str]]) -> None:
     upward = sorted(
         (module, target)
-        for module, targets in import_graph().items()
+        for module, targets in graph.items()
         if module.startswith("sophon.platform")
         for target in targets
         if not target.startswith("sophon.platform") and target not in PLATFORM_MAY_IMPORT

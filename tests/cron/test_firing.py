@@ -5,9 +5,7 @@ one-shots and pauses."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +13,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from standardwebhooks import Webhook
-from starlette.types import Receive, Send
 
 from sophon.cron.scheduler import CronScheduler
 from sophon.gateway import Gateway
@@ -31,22 +28,9 @@ from tests.cron.cron_helpers import (
     webhook,
 )
 from tests.identity_helpers import Caller
-from tests.llm.fakes import FakeServer, JsonReply
+from tests.llm.fakes import FakeServer, HeldReply, JsonReply
 
 HOOK = "/hook"
-
-
-@dataclass
-class HeldReply:
-    """Answers 200 once `gate` is set; counts the requests waiting for it."""
-
-    gate: threading.Event = field(default_factory=threading.Event)
-    waiting: int = 0
-
-    async def play(self, receive: Receive, send: Send) -> None:
-        self.waiting += 1
-        await asyncio.to_thread(self.gate.wait, 30)
-        await JsonReply({"ok": True}).play(receive, send)
 
 
 @pytest.fixture
@@ -217,7 +201,7 @@ async def test_overlap_skip_records_skipped_while_a_run_is_running(
     await _until(lambda: held.waiting == 1)
     second = await _trigger(client, admin, job["id"])
     assert (first["status"], second["status"]) == ("Running", "Skipped")
-    held.gate.set()
+    held.release.set()
     runs = await settled(client, admin, job["id"], count=2)
     assert sorted(r["status"] for r in runs) == ["Skipped", "Succeeded"]
 
@@ -235,7 +219,7 @@ async def test_overlap_queue_runs_one_after_another(
     await _trigger(client, admin, job["id"])
     await asyncio.sleep(1.5)  # longer than the queue's poll: the second would have started
     assert len(hooks.received(HOOK)) == 1
-    held.gate.set()
+    held.release.set()
     runs = await settled(client, admin, job["id"], count=2)
     assert [r["status"] for r in runs] == ["Succeeded", "Succeeded"]
     assert len(hooks.received(HOOK)) == 2
@@ -252,7 +236,7 @@ async def test_overlap_allow_runs_in_parallel(
     await _trigger(client, admin, job["id"])
     await _trigger(client, admin, job["id"])
     await _until(lambda: held.waiting == 2)
-    held.gate.set()
+    held.release.set()
     runs = await settled(client, admin, job["id"], count=2)
     assert [r["status"] for r in runs] == ["Succeeded", "Succeeded"]
 

@@ -88,17 +88,20 @@ class SseReply:
 
 @dataclass
 class HeldReply:
-    """Plays `reply` only once the test sets `release`; `arrived` is set when the request is in.
-    A provider that hangs for as long as the test wants, without sleeping. Both are
-    threading.Events (the server runs on a thread of its own)."""
+    """Plays `reply` (default: 200 `{"ok": true}`) only once the test sets `release`: a server
+    that hangs for as long as the test wants, without sleeping. `arrived` is set, and `waiting`
+    counted, when a request is in (scripted twice, it holds two). threading.Events: the server
+    runs on a thread of its own; a hold the test never releases ends after a minute."""
 
-    reply: Reply
+    reply: Reply = field(default_factory=lambda: JsonReply({"ok": True}))
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    waiting: int = 0
 
     async def play(self, receive: Receive, send: Send) -> None:
+        self.waiting += 1
         self.arrived.set()
-        await asyncio.to_thread(self.release.wait)
+        await asyncio.to_thread(self.release.wait, 60)
         await self.reply.play(receive, send)
 
 

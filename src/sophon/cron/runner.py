@@ -246,12 +246,12 @@ class CronRunner:
             await finish(db, run, job, RunStatus.FAILED, "workflow not found")
             return
         try:
-            started = await launcher.start(
+            started = await launcher.launch(
                 db,
-                workflow_id=workflow_id,
+                workflow_id,
+                trigger={"type": "cron", "cronJobId": job.id},
                 input=job.action.get("input"),
                 user_id=job.created_by,
-                cron_job_id=job.id,
             )
         except Conflict as exc:  # disabled, paused or waiting for its approval: it ignores this
             await finish(db, run, job, RunStatus.SKIPPED, exc.message)

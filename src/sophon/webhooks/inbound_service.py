@@ -23,13 +23,13 @@ from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
 from sophon.platform.errors import NotFound, RateLimited, Unauthenticated
 from sophon.platform.ids import new_id
+from sophon.platform.launcher import WorkflowLauncher
 from sophon.platform.ratelimit import RateLimiter, RateLimitPolicy
 from sophon.platform.tenancy import ALL_TENANTS
 from sophon.platform.vault import Vault
 from sophon.runtime.external import wrap
 from sophon.tasks import service as tasks
 from sophon.webhooks import templates
-from sophon.webhooks.launcher import WorkflowLauncher
 from sophon.webhooks.models import Kind, Receipt, Status, Webhook
 from sophon.webhooks.service import secret_aad
 from sophon.webhooks.signing import Scheme, SignatureRejected, verify
@@ -240,8 +240,7 @@ async def _handle(
 async def _run_action(
     db: AsyncSession, config: InboundConfig, webhook: Webhook, request: Request, payload: Any
 ) -> str | None:
-    trigger = {
-        "body": payload,
+    seen = {
         "headers": {k.lower(): v for k, v in request.headers.items()},
         "query": request.query,
         "webhookId": webhook.id,
@@ -251,6 +250,11 @@ async def _run_action(
         if config.launcher is None:
             raise NotFound("workflow not found", {"workflowId": action.get("workflowId")})
         return await config.launcher.launch(
-            db, str(action["workflowId"]), trigger, webhook.owner_id
+            db,
+            str(action["workflowId"]),
+            trigger={"type": "webhook", **seen},
+            input=payload,
+            user_id=webhook.owner_id,
         )
+    trigger = {"body": payload, **seen}
     return await _start_agent(db, webhook, _message(webhook, trigger, request.body))

@@ -21,12 +21,12 @@ from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.events import Audience, Event, after_commit
 from sophon.platform.ids import new_id
+from sophon.platform.launcher import WorkflowLauncher
 from sophon.platform.netguard import OutboundPolicy, OutboundRefused, normalize_host
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import ALL_TENANTS
 from sophon.platform.vault import Vault
 from sophon.webhooks import catalog, templates
-from sophon.webhooks.launcher import WorkflowLauncher
 from sophon.webhooks.models import (
     Attempt,
     Delivery,

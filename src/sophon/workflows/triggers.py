@@ -63,43 +63,22 @@ async def _owner_actor(db: AsyncSession, user_id: str | None, tenant_id: str) ->
 
 
 class WorkflowLauncher:
-    """Starts runs for cron jobs and inbound webhooks whose action is `workflow` (it has the
-    shape both of their launcher protocols ask for), in the caller's transaction, so the fire or
+    """Starts runs for cron jobs and inbound webhooks whose action is `workflow` (both are given
+    it as a `platform.launcher.WorkflowLauncher`), in the caller's transaction, so the fire or
     receipt and the run commit together. A run has the rights of `user_id` (the job's or the
     webhook's owner); a disabled, paused or unapproved workflow is refused (409)."""
 
     async def exists(self, db: AsyncSession, workflow_id: str) -> bool:
         return await db.get(Workflow, workflow_id) is not None
 
-    async def start(
-        self,
-        db: AsyncSession,
-        *,
-        workflow_id: str,
-        input: dict[str, Any] | None,
-        user_id: str | None,
-        cron_job_id: str,
-    ) -> str:
-        trigger = {"type": "cron", "cronJobId": cron_job_id}
-        return await self._start(db, workflow_id, user_id, trigger, input)
-
     async def launch(
-        self, db: AsyncSession, workflow_id: str, trigger: dict[str, Any], user_id: str | None
-    ) -> str:
-        details: dict[str, Any] = {
-            key: trigger[key] for key in ("headers", "query", "webhookId") if key in trigger
-        }
-        return await self._start(
-            db, workflow_id, user_id, {"type": "webhook", **details}, trigger.get("body")
-        )
-
-    async def _start(
         self,
         db: AsyncSession,
         workflow_id: str,
-        user_id: str | None,
+        *,
         trigger: dict[str, Any],
-        input_: Any,
+        input: Any,
+        user_id: str | None,
     ) -> str:
         workflow = await db.get(Workflow, workflow_id)
         if workflow is None:
@@ -109,7 +88,7 @@ class WorkflowLauncher:
         user_id = user_id or workflow.owner_id
         who = await _owner_actor(db, user_id, workflow.tenant_id)
         started = await runs.start(
-            db, who, workflow, user_id=user_id, trigger=trigger, input_=input_
+            db, who, workflow, user_id=user_id, trigger=trigger, input_=input
         )
         return started.task_id
 
