@@ -45,6 +45,15 @@ def database_url(sqlite_template: Path, tmp_path: Path) -> str:
     return fresh_sqlite(sqlite_template, tmp_path / "data" / "data" / "sophon.db")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`live` runs on the session loop (as the shared browser does): so must a test using it
+    without the browser."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here) and "live" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

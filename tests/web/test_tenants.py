@@ -148,6 +148,14 @@ async def test_tenant_members_assigned_changed_and_removed(
     await expect(dialog.get_by_text("No members yet.")).to_be_visible(timeout=TIMEOUT)
     await expect(dialog.get_by_role("button", name="Assign user")).to_be_visible()
     await expect(dialog.get_by_text("assign yourself, switch to it")).to_be_visible()
+    await dialog.get_by_label("User").fill(web_admin.email)  # assigning oneself: offered at once
+    await dialog.get_by_role("checkbox", name="Admin").check()
+    await dialog.get_by_role("button", name="Assign user").click()
+    await expect(
+        dialog.get_by_role("button", name=f"Change roles of {web_admin.email}")
+    ).to_be_visible(timeout=TIMEOUT)
+    switcher = page.get_by_role("combobox", name="Tenant")
+    await expect(switcher.locator("option", has_text="Other Corp")).to_have_count(1)
     assert dashboard.browser.errors == []
 
 

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { html } from "../lib/html.js";
 import { api, enc, listAll } from "../lib/api.js";
-import { switchTenant } from "../lib/auth.js";
+import { loadMe, switchTenant } from "../lib/auth.js";
 import { session } from "../lib/session.js";
 import {
   ConfirmButton, Dialog, ErrorBox, Field, ListState, PageHead, Status, Time, useAction, useAsync, usePaged, toast,
@@ -25,7 +25,7 @@ function EditRoles({ user, roles, busy, onSave }) {
 /** A tenant's members. Assigning goes through `/api/admin/tenants/{id}/users`; changing roles and
  * removing are the tenant's own user administration, so they are offered (sent with that
  * tenant's header) only where the signed-in admin is a member of it. */
-function Members({ tenant, member }) {
+function Members({ tenant, member, onMine }) {
   const path = `/api/admin/tenants/${enc(tenant.id)}/users`;
   const list = usePaged(path);
   const builtin = useAsync(async () => (await listAll("/api/admin/roles")).filter((r) => r.builtin).map((r) => r.name), []);
@@ -34,6 +34,10 @@ function Members({ tenant, member }) {
   const assign = useAction(async () => {
     const out = await api.post(path, form);
     toast(`${out.email} added to ${tenant.name}.`);
+    if (out.id === session.get().me.user.id) {
+      await loadMe(); // the header's tenant switcher and this page now offer it
+      onMine();
+    }
     setForm({ user: "", roles: ["Viewer"] });
     list.reload();
   });
@@ -119,6 +123,6 @@ export default function Tenants() {
       </table></div>
     </${ListState}>
     <${Dialog} open=${!!members} title=${members ? `Members of ${members.name}` : ""} onClose=${() => setMembers(null)}>
-      ${members && html`<${Members} tenant=${members} member=${memberOf.has(members.slug)} />`}
+      ${members && html`<${Members} tenant=${members} member=${memberOf.has(members.slug)} onMine=${() => list.reload()} />`}
     </${Dialog}>`;
 }
