@@ -10,7 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from sophon.gateway import Gateway
 from sophon.settings import Settings
+from sophon.tools.invoke import ToolContext, run_tool
+from tests.agents.agent_helpers import default_agent
 from tests.identity_helpers import Caller
 from tests.llm.fakes import FakeServer, JsonReply, openai_completion
 from tests.tier_fixtures import authority, enterprise
@@ -111,3 +114,29 @@ async def test_model_nodes_count_toward_the_budget_and_a_spent_budget_refuses_ru
     # the model is asked for no more output tokens than the budget has left
     last = model.received(COMPLETIONS)[-1].json()
     assert last.get("max_tokens", last.get("max_completion_tokens")) <= 1000 - 25 - 25
+
+
+async def test_an_agents_run_shows_its_model_tokens_in_the_agents_usage(
+    client: httpx.AsyncClient, admin: Caller, model: FakeServer, gateway: Gateway
+) -> None:
+    agent = await default_agent(client, admin)
+    tenant = (await client.get("/api/auth/me", headers=admin.headers)).json()["tenant"]["id"]
+    model.script("POST", COMPLETIONS, JsonReply(openai_completion("hi", usage=(30, 7))))
+    workflow = await create(client, admin, {**chain(ask("only")), "enabled": True})
+    context = ToolContext(
+        settings=gateway.settings,
+        principal_id=admin.id,
+        tenant_id=tenant,
+        agent_id=agent["id"],
+        database=gateway.db,
+    )
+    tool = gateway.tools.get("workflow.trigger")
+    assert tool is not None
+    started = await run_tool(tool, context, {"workflowId": workflow["id"]})
+    assert started.data is not None, started.content
+    run = await wait_run(client, admin, workflow["id"], started.data["runId"])
+    assert run["status"] == "Completed", run
+    usage = (await client.get(f"/api/agents/{agent['id']}/usage", headers=admin.headers)).json()
+    kinds = {k["kind"]: k for k in usage["byKind"]}
+    assert (kinds["workflow"]["calls"], kinds["workflow"]["inputTokens"]) == (1, 30)
+    assert kinds["workflow"]["outputTokens"] == 7

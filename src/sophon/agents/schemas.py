@@ -160,7 +160,8 @@ class ToolsOut(ApiModel):
 class UsageKindOut(ApiModel):
     kind: str = Field(
         description="`chat`: the agent's turns (steps, planning, compaction summaries); "
-        "`memory`: learning from its sessions, daily-log summaries, the memory graph."
+        "`memory`: learning from its sessions, daily-log summaries, the memory graph; "
+        "`workflow`: model nodes of workflow runs it started."
     )
     calls: int
     input_tokens: int
