@@ -20,7 +20,16 @@ from typing import Any
 import httpx
 from sqlalchemy import Column, Float, Integer, MetaData, Table, insert, select
 
-from bench.harness import Benchmark, Row, RunContext, Target
+from bench.harness import (
+    PG_DSN,
+    Benchmark,
+    Row,
+    RunContext,
+    Target,
+    create_pg_database,
+    drop_pg_database,
+    pg_reachable,
+)
 from bench.processes import (
     ServerProcess,
     clean_env,
@@ -41,7 +50,6 @@ LEAD_SECONDS = 6.0  # from the last insert to the due second
 WAIT_SECONDS = 20.0  # for the webhooks to arrive, after the due second
 FIRE_TARGET = Target("max_value", 5.0)
 IDLE_TARGET = Target("max_value", 1.0)
-PG_ADMIN_DSN = os.environ.get("SOPHON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 GATEWAY_ENV = {
     "SOPHON_RATE_LIMITS_ENABLED": "false",
     "SOPHON_OUTBOUND_ALLOW": "127.0.0.1",
@@ -305,46 +313,12 @@ def run(ctx: RunContext) -> list[Row]:
     ]
 
 
-def _pg_database() -> str | None:
-    import asyncpg
-
-    name = f"sophon_bench_cron_{os.getpid()}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(create())
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return None
-    return name
-
-
-def _drop_pg(name: str) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
-
-
 def run_pg(ctx: RunContext) -> list[Row]:
-    name = _pg_database()
-    if name is None:
-        raise RuntimeError(f"PostgreSQL at {PG_ADMIN_DSN} is unreachable")
-    ctx.stack.callback(_drop_pg, name)
-    db_url = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    db_url = f"{db_url}/{name}"
+    if not pg_reachable():
+        raise RuntimeError(f"PostgreSQL at {PG_DSN} is unreachable")
+    name = f"sophon_bench_cron_{os.getpid()}"
+    db_url = asyncio.run(create_pg_database(name))
+    ctx.stack.callback(lambda: asyncio.run(drop_pg_database(name)))
     root = ctx.temp_dir()
     env = {**GATEWAY_ENV, "SOPHON_DATA": str(root / "data"), "SOPHON_DATABASE_URL": db_url}
     servers = []

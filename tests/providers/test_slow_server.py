@@ -3,6 +3,9 @@ discovery, or at a test), other writes of the tenant go through."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 import httpx
 
 from sophon.providers.connect import ProviderRuntime
@@ -37,25 +40,40 @@ async def test_a_hanging_model_list_at_create_does_not_block_other_writes(
     assert user.email == "meanwhile@example.com"
 
 
-async def test_a_hanging_provider_test_does_not_block_other_writes(
-    client: httpx.AsyncClient, admin: Caller, fake: FakeServer, runtime: ProviderRuntime
-) -> None:
+async def provider_tested_while(
+    client: httpx.AsyncClient,
+    admin: Caller,
+    fake: FakeServer,
+    meanwhile: Callable[[str], Coroutine[Any, Any, httpx.Response]],
+) -> tuple[str, httpx.Response, httpx.Response]:
+    """(provider id, the test's response, `meanwhile`'s) for a provider whose test call hangs
+    until `meanwhile(provider id)` has answered."""
     made = await add_provider(
         client, admin, name="Slow", type="openai", baseUrl=f"{fake.url}/v1", defaultModel="m1"
     )
     held = HeldReply(JsonReply(openai_completion("ok")))
     fake.script("POST", "/v1/chat/completions", held)
-    tested, moved = await while_held(
+    tested, other = await while_held(
         held,
         client.post(f"{PROVIDERS}/{made['id']}/test", headers=admin.headers),
-        lambda: client.patch(
-            f"{PROVIDERS}/{made['id']}", headers=admin.headers, json={"priority": 7}
-        ),
+        lambda: meanwhile(made["id"]),
+    )
+    return made["id"], tested, other
+
+
+async def test_a_hanging_provider_test_does_not_block_other_writes(
+    client: httpx.AsyncClient, admin: Caller, fake: FakeServer, runtime: ProviderRuntime
+) -> None:
+    provider_id, tested, moved = await provider_tested_while(
+        client,
+        admin,
+        fake,
+        lambda pid: client.patch(f"{PROVIDERS}/{pid}", headers=admin.headers, json={"priority": 7}),
     )
     assert moved.status_code == 200, moved.text
     assert tested.status_code == 200, tested.text
     assert (tested.json()["ok"], tested.json()["status"]) == (True, "Active")
-    stored = (await client.get(f"{PROVIDERS}/{made['id']}", headers=admin.headers)).json()
+    stored = (await client.get(f"{PROVIDERS}/{provider_id}", headers=admin.headers)).json()
     assert stored["priority"] == 7  # the test's write kept the change made meanwhile
     assert stored["lastTestedAt"] is not None
 
@@ -63,15 +81,11 @@ async def test_a_hanging_provider_test_does_not_block_other_writes(
 async def test_a_provider_deleted_during_its_test_is_404(
     client: httpx.AsyncClient, admin: Caller, fake: FakeServer, runtime: ProviderRuntime
 ) -> None:
-    made = await add_provider(
-        client, admin, name="Gone", type="openai", baseUrl=f"{fake.url}/v1", defaultModel="m1"
-    )
-    held = HeldReply(JsonReply(openai_completion("ok")))
-    fake.script("POST", "/v1/chat/completions", held)
-    tested, deleted = await while_held(
-        held,
-        client.post(f"{PROVIDERS}/{made['id']}/test", headers=admin.headers),
-        lambda: client.delete(f"{PROVIDERS}/{made['id']}", headers=admin.headers),
+    _, tested, deleted = await provider_tested_while(
+        client,
+        admin,
+        fake,
+        lambda pid: client.delete(f"{PROVIDERS}/{pid}", headers=admin.headers),
     )
     assert deleted.status_code == 204, deleted.text
     assert tested.status_code == 404, tested.text
