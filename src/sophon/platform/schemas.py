@@ -22,7 +22,6 @@ class ApiModel(BaseModel):
         populate_by_name=True,
         from_attributes=True,
         serialize_by_alias=True,
-        defer_build=True,
     )
 
 
