@@ -50,12 +50,9 @@ IfMatch = Annotated[
 
 @router.get("", operation_id="listAgents")
 @view_agents
-async def list_agents(
-    db: DbDep, gateway: GatewayDep, page: PageDep, principal: PrincipalDep
-) -> Page[AgentOut]:
+async def list_agents(db: DbDep, gateway: GatewayDep, page: PageDep) -> Page[AgentOut]:
     """The tenant's agents, newest first (deleted ones are gone from here)."""
-    scope = f"agents:{principal.tenant_id}"
-    rows, cursor, more = await agents.LIVE.page(db, gateway.paginator, page, scope)
+    rows, cursor, more = await agents.LIVE.page(db, gateway.paginator, page, "agents")
     return Page[AgentOut](items=[agent_out(a) for a in rows], next_cursor=cursor, has_more=more)
 
 

@@ -45,13 +45,15 @@ class TenantList:
         self._next: Select[Any] = base.where(after).order_by(order).limit(bindparam("limit"))
 
     async def page(
-        self, db: AsyncSession, paginator: Paginator, params: PageParams, scope: str
+        self, db: AsyncSession, paginator: Paginator, params: PageParams, name: str
     ) -> tuple[list[Row[Any]], str | None, bool]:
         """One page: the rows, the next page's cursor (None on the last page), whether more
-        follow."""
+        follow. The cursor is bound to the list `name` in the session's tenant (scope
+        `name:tenant`), so the route needs nothing but the session to call it."""
         tenant = session_tenant(db.sync_session)
         if tenant is None:
             return [], None, False
+        scope = f"{name}:{tenant}"
         values: dict[str, Any] = {"tenant": tenant, "limit": params.limit + 1}
         statement = self._first
         if params.cursor:
