@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from sophon.llm import (
+    Completed,
     OpenAIProvider,
     ProviderAuthError,
     ProviderBadRequest,
@@ -211,3 +212,19 @@ async def test_timeouts_are_applied_and_mapped(sleeps: SleepRecorder) -> None:
     assert caught.value.retryable
     assert seen == [{"connect": 3.0, "read": 3.0, "write": 3.0, "pool": 3.0}]
     assert sleeps.delays == []  # the request was sent: a read timeout is not replayed
+
+
+async def test_a_stream_held_open_after_done_still_answers_and_is_closed(
+    fake: FakeServer, http: httpx.AsyncClient, sleeps: SleepRecorder
+) -> None:
+    """The end of the body after `[DONE]` is waited for briefly: a server that keeps the
+    stream open gets its connection closed, and the answer is complete."""
+    done = [openai_chunk({"content": "Hi"}), openai_chunk({}, finish_reason="stop"), OPENAI_DONE]
+    reply = SseReply(done, hold_open=True)
+    fake.script("POST", CHAT, reply)
+    async with asyncio.timeout(5):
+        events = await collect(provider(fake, http, sleeps), hello())
+    assert events[0] == TextDelta("Hi")
+    assert isinstance(events[-1], Completed)
+    assert events[-1].response.content == "Hi"
+    assert await asyncio.to_thread(reply.disconnected.wait, 5)
