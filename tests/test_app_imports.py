@@ -1,0 +1,39 @@
+"""Cold start: what `sophon serve` imports before it answers. Rarely used heavy libraries load on
+first use (bench/README.md, cold start), so a stray top-level import cannot quietly bring them
+back into every start."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# the MCP SDK and its types (pydantic models of two protocol versions) were a fifth of the import
+NOT_AT_START = ("mcp", "mcp_types", "httpx2")
+PROBE = """
+import json, sys
+import sophon.cli.main
+from sophon.app import create_app
+from sophon.settings import load_settings
+create_app(load_settings())
+print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))
+"""
+
+
+def _loaded_at_start(data: Path) -> set[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPHON_")}
+    env |= {"SOPHON_DATA": str(data), "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_serving_the_app_does_not_import_the_mcp_sdk(tmp_path: Path) -> None:
+    loaded = _loaded_at_start(tmp_path / "data")
+    assert {"sophon", "fastapi"} <= loaded  # the probe saw the app's imports
+    assert not loaded & set(NOT_AT_START), sorted(loaded & set(NOT_AT_START))
