@@ -28,6 +28,9 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"queue_poll_seconds": 3600})
 
 
+_CLAIMS = "UPDATE jobs SET status=?, attempts="
+
+
 def _completes_job(statement: str) -> bool:
     return statement.startswith("UPDATE jobs SET") and "finished_at=" in statement
 
@@ -76,9 +79,14 @@ async def test_an_ordinary_warm_turn_stays_within_its_statement_budget(
         event.remove(engine, "before_cursor_execute", count)
 
     seen = _without_empty_polls(seen)
+    # A claim may start while the request's transaction is still writing (its SELECT then waits
+    # for the lock and finds the job once the request commits), so the request is what comes
+    # before the claim's UPDATE, the claim's SELECT excepted.
     claim = next(i for i, (_, s) in enumerate(seen) if s.startswith("SELECT jobs.id"))
+    claimed = next(i for i, (_, s) in enumerate(seen) if s.startswith(_CLAIMS))
     done = next(i for i, (_, s) in enumerate(seen) if _completes_job(s))
-    request, turn = seen[:claim], seen[claim : done + 1]
+    request = seen[:claim] + seen[claim + 1 : claimed]
+    turn = [seen[claim], *seen[claimed : done + 1]]
     listing = "\n".join(s for _, s in seen)
     assert len(request) <= REQUEST_BUDGET, listing
     assert len(turn) <= TURN_BUDGET, listing
@@ -100,7 +108,7 @@ def _without_empty_polls(seen: list[tuple[int, str]]) -> list[tuple[int, str]]:
     for i, (conn, statement) in enumerate(seen):
         if statement.startswith("SELECT jobs.id"):
             following = next((s for c, s in seen[i + 1 :] if c == conn), "")
-            if not following.startswith("UPDATE jobs SET status=?, attempts="):
+            if not following.startswith(_CLAIMS):
                 continue
         kept.append((conn, statement))
     return kept
