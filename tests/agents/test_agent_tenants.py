@@ -8,38 +8,22 @@ from typing import Any
 import httpx
 import pytest
 
-from sophon.settings import Settings, Tier
+from sophon.settings import Settings
 from tests.agents.agent_helpers import AGENTS, create_agent, default_agent, list_agents
 from tests.helpers import assert_error
-from tests.identity_helpers import Caller, add_user
-from tests.license_keys import Authority
-from tests.tenants.tenant_helpers import assign, create_tenant
+from tests.identity_helpers import Caller
+from tests.tenants.tenant_helpers import enterprise_settings, tenant_admin
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    authority = Authority.new()
-    return settings.model_copy(
-        update={
-            "tier": Tier.ENTERPRISE,
-            "license_public_key": authority.public_b64,
-            "license_key": authority.licence(),
-        }
-    )
-
-
-async def _admin_of(client: httpx.AsyncClient, root: Caller, slug: str) -> Caller:
-    tenant = await create_tenant(client, root, slug)
-    admin = await add_user(client, root, f"admin@{slug}.example.com", [])
-    assert (await assign(client, root, tenant["id"], admin.email, ["Admin"])).is_success
-    admin.tenant = slug
-    return admin
+    return enterprise_settings(settings)
 
 
 async def test_a_new_tenant_has_its_own_default_agent_with_a_soul(
     client: httpx.AsyncClient, admin: Caller, data_dir: Path
 ) -> None:
-    acme = await _admin_of(client, admin, "acme")
+    acme = await tenant_admin(client, admin, "acme")
     home_default = await default_agent(client, admin)
     acme_default = await default_agent(client, acme)
     assert acme_default["id"] != home_default["id"]
@@ -55,7 +39,7 @@ async def test_a_new_tenant_has_its_own_default_agent_with_a_soul(
 
 
 async def test_another_tenants_agent_is_404(client: httpx.AsyncClient, admin: Caller) -> None:
-    acme = await _admin_of(client, admin, "acme")
+    acme = await tenant_admin(client, admin, "acme")
     theirs = await create_agent(client, acme, "Secret")
     url = f"{AGENTS}/{theirs['id']}"
     calls: list[tuple[str, str, dict[str, Any]]] = [

@@ -10,39 +10,23 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sophon.settings import Settings, Tier
+from sophon.settings import Settings
 from tests.documents.document_helpers import DOCS, run_pipeline, upload
-from tests.identity_helpers import Caller, add_user
-from tests.license_keys import Authority
-from tests.tenants.tenant_helpers import assign, create_tenant
+from tests.identity_helpers import Caller
+from tests.tenants.tenant_helpers import enterprise_settings, tenant_admin
 
 WORDS = b"The heron budget is forty thousand euros."
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    authority = Authority.new()
-    return settings.model_copy(
-        update={
-            "tier": Tier.ENTERPRISE,
-            "license_public_key": authority.public_b64,
-            "license_key": authority.licence(),
-        }
-    )
-
-
-async def _admin_of(client: httpx.AsyncClient, root: Caller, slug: str) -> Caller:
-    tenant = await create_tenant(client, root, slug)
-    admin = await add_user(client, root, f"admin@{slug}.example.com", [])
-    assert (await assign(client, root, tenant["id"], admin.email, ["Admin"])).is_success
-    admin.tenant = slug
-    return admin
+    return enterprise_settings(settings)
 
 
 async def test_another_tenants_document_is_404_everywhere(
     app: FastAPI, client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    acme = await _admin_of(client, admin, "acme")
+    acme = await tenant_admin(client, admin, "acme")
     theirs = (await upload(client, admin, [("heron.txt", WORDS)], visibility="tenant"))["items"]
     mine = (await upload(client, acme, [("mine.txt", b"The heron nests by the lake.")]))["items"]
     assert await run_pipeline(app) == ["Ready", "Ready"]
@@ -82,7 +66,7 @@ async def test_another_tenants_document_is_404_everywhere(
 async def test_the_same_bytes_in_two_tenants_are_two_documents(
     app: FastAPI, client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    acme = await _admin_of(client, admin, "acme")
+    acme = await tenant_admin(client, admin, "acme")
     first = (await upload(client, admin, [("heron.txt", WORDS)]))["items"][0]
     again = (await upload(client, acme, [("heron.txt", WORDS)]))["items"][0]
     assert again["duplicate"] is False
@@ -98,7 +82,7 @@ async def test_the_same_bytes_in_two_tenants_are_two_documents(
 async def test_an_agent_of_another_tenant_is_refused_on_upload(
     app: FastAPI, client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    acme = await _admin_of(client, admin, "acme")
+    acme = await tenant_admin(client, admin, "acme")
     theirs = (await client.get("/api/agents", headers=acme.headers)).json()["items"][0]["id"]
     refused = await upload(client, admin, [("a.txt", WORDS)], expect=422, agentId=theirs)
     assert refused["error"]["details"]["fields"][0]["field"] == "body.agentId"

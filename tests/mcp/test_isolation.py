@@ -9,33 +9,17 @@ import httpx
 import pytest
 
 from sophon.gateway import Gateway
-from sophon.settings import Settings, Tier
+from sophon.settings import Settings
 from tests.helpers import assert_error
-from tests.identity_helpers import Caller, add_user
-from tests.license_keys import Authority
+from tests.identity_helpers import Caller
 from tests.mcp.conftest import stdio_registration
 from tests.mcp.mcp_helpers import catalog_names, register, wait_link, wait_status
-from tests.tenants.tenant_helpers import assign, create_tenant
+from tests.tenants.tenant_helpers import enterprise_settings, tenant_admin
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    authority = Authority.new()
-    return settings.model_copy(
-        update={
-            "tier": Tier.ENTERPRISE,
-            "license_public_key": authority.public_b64,
-            "license_key": authority.licence(),
-        }
-    )
-
-
-async def _admin_of(client: httpx.AsyncClient, root: Caller, slug: str) -> Caller:
-    tenant = await create_tenant(client, root, slug)
-    other = await add_user(client, root, f"admin@{slug}.example.com", [])
-    assert (await assign(client, root, tenant["id"], other.email, ["Admin"])).is_success
-    other.tenant = slug
-    return other
+    return enterprise_settings(settings)
 
 
 async def test_registrations_and_their_tools_stay_in_their_tenant(
@@ -43,7 +27,7 @@ async def test_registrations_and_their_tools_stay_in_their_tenant(
 ) -> None:
     created = await register(client, admin, stdio_registration())
     await wait_status(client, admin, gateway, created["id"], tools=7)
-    other = await _admin_of(client, admin, "acme")
+    other = await tenant_admin(client, admin, "acme")
 
     assert (await client.get("/api/mcp/servers", headers=other.headers)).json()["items"] == []
     path = f"/api/mcp/servers/{created['id']}"
@@ -79,7 +63,7 @@ async def test_mcp_server_tokens_stay_in_their_tenant(
 ) -> None:
     made = await client.post("/api/mcp/server/tokens", headers=admin.headers, json={"name": "a"})
     assert made.status_code == 201, made.text
-    other = await _admin_of(client, admin, "acme")
+    other = await tenant_admin(client, admin, "acme")
     assert (await client.get("/api/mcp/server/tokens", headers=other.headers)).json()["items"] == []
     assert_error(
         await client.delete(f"/api/mcp/server/tokens/{made.json()['id']}", headers=other.headers),
@@ -95,7 +79,7 @@ async def test_mcp_server_tokens_stay_in_their_tenant(
 async def test_a_tenant_mcp_json_serves_only_that_tenant_with_its_own_secrets(
     client: httpx.AsyncClient, admin: Caller, gateway: Gateway, data_dir: Path
 ) -> None:
-    other = await _admin_of(client, admin, "acme")
+    other = await tenant_admin(client, admin, "acme")
     secret = {"name": "tok", "authType": "bearer", "secret": "acme-secret-0123456789"}
     made = await client.post("/api/connections", headers=other.headers, json=secret)
     assert made.status_code == 201, made.text

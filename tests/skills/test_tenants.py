@@ -6,11 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sophon.settings import Settings, Tier
+from sophon.settings import Settings
 from tests.agents.agent_helpers import AGENTS, create_agent
 from tests.helpers import assert_error
 from tests.identity_helpers import Caller, add_user
-from tests.license_keys import Authority
 from tests.skills.skill_helpers import (
     SKILLS,
     enable,
@@ -20,33 +19,18 @@ from tests.skills.skill_helpers import (
     upload,
     zip_of,
 )
-from tests.tenants.tenant_helpers import assign, create_tenant
+from tests.tenants.tenant_helpers import enterprise_settings, tenant_admin
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    authority = Authority.new()
-    return settings.model_copy(
-        update={
-            "tier": Tier.ENTERPRISE,
-            "license_public_key": authority.public_b64,
-            "license_key": authority.licence(),
-        }
-    )
-
-
-async def admin_of(client: httpx.AsyncClient, root: Caller, slug: str) -> Caller:
-    tenant = await create_tenant(client, root, slug)
-    admin = await add_user(client, root, f"admin@{slug}.example.com", [])
-    assert (await assign(client, root, tenant["id"], admin.email, ["Admin"])).is_success
-    admin.tenant = slug
-    return admin
+    return enterprise_settings(settings)
 
 
 async def test_enablement_and_credentials_belong_to_one_tenant(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:
-    acme = await admin_of(client, admin, "acme")
+    acme = await tenant_admin(client, admin, "acme")
     await install(client, admin, zip_of(package("shared", credentials=[{"name": "KEY"}])))
     assert "shared" in await installed(client, acme)  # the code is Gateway-wide
     theirs = await create_agent(client, acme, "Theirs")

@@ -6,7 +6,9 @@ from typing import Any
 
 import httpx
 
-from tests.identity_helpers import Caller
+from sophon.settings import Settings, Tier
+from tests.identity_helpers import Caller, add_user
+from tests.license_keys import Authority
 
 TENANTS = "/api/admin/tenants"
 
@@ -35,3 +37,24 @@ async def member_emails(client: httpx.AsyncClient, root: Caller, tenant_id: str)
     response = await client.get(f"{TENANTS}/{tenant_id}/users", headers=root.headers)
     assert response.status_code == 200, response.text
     return [m["email"] for m in response.json()["items"]]
+
+
+def enterprise_settings(settings: Settings) -> Settings:
+    """The settings of an Enterprise Gateway whose licence has every feature (tenants included)."""
+    authority = Authority.new()
+    return settings.model_copy(
+        update={
+            "tier": Tier.ENTERPRISE,
+            "license_public_key": authority.public_b64,
+            "license_key": authority.licence(),
+        }
+    )
+
+
+async def tenant_admin(client: httpx.AsyncClient, root: Caller, slug: str) -> Caller:
+    """The Admin of a new tenant `slug`: a user `root` makes and assigns there, signed in to it."""
+    tenant = await create_tenant(client, root, slug)
+    admin = await add_user(client, root, f"admin@{slug}.example.com", [])
+    assert (await assign(client, root, tenant["id"], admin.email, ["Admin"])).is_success
+    admin.tenant = slug
+    return admin
