@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import shutil
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -81,11 +82,28 @@ def sandboxed(command: str, args: list[str], data: Path) -> tuple[str, list[str]
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxMissing("the sandbox (bubblewrap) is not installed; the server is not run")
+    kept = [
+        arg
+        for top in _tops_below_tmp([shutil.which(command) or command, *args])
+        for arg in ("--ro-bind", top, top)
+    ]
     return bwrap, [
         "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",  # noqa: S108 (a fresh tmpfs inside)
-        "--tmpfs", str(data.resolve()), "--unshare-pid", "--unshare-ipc", "--die-with-parent",
-        "--new-session", "--", command, *args,
+        *kept, "--tmpfs", str(data.resolve()), "--unshare-pid", "--unshare-ipc",
+        "--die-with-parent", "--new-session", "--", command, *args,
     ]  # fmt: skip
+
+
+def _tops_below_tmp(paths: list[str]) -> list[str]:
+    """The directories right below /tmp that the command and its path arguments live in (a
+    checkout or virtualenv kept there): the private /tmp would hide them, so they are bound back,
+    read-only. Symlinks are not followed: a virtualenv's python is a link out of its own dir."""
+    tops = set()
+    for candidate in paths:
+        parts = Path(os.path.abspath(candidate)).parts
+        if len(parts) > 2 and parts[:2] == ("/", "tmp") and os.path.lexists(candidate):
+            tops.add(os.path.join("/tmp", parts[2]))  # noqa: S108 (a path of the host's /tmp)
+    return sorted(tops)
 
 
 @contextlib.asynccontextmanager
