@@ -47,6 +47,9 @@ async def test_tenants_page_and_switching(signed_in: Dashboard, web_admin: Calle
     assert {t["slug"] for t in me["tenants"]} == {"default", "acme"}
     await page.reload()
     await page.get_by_role("combobox", name="Tenant").select_option("acme")
+    await expect(page.get_by_text("Tenants are managed from the default tenant")).to_be_visible(
+        timeout=TIMEOUT
+    )  # the page stays put and says so, instead of asking the API, which refuses
     await signed_in.go("Agents")
     await expect(page.get_by_role("link", name="default")).to_be_visible(timeout=TIMEOUT)
     await page.reload()  # the tab keeps the tenant it switched to
@@ -175,6 +178,7 @@ async def test_confirming_a_delete_by_keyboard_and_its_refusal_shown(
     await page.keyboard.press("Escape")
     await expect(delete).to_be_focused()
     await page.keyboard.press("Enter")
+    await expect(temp.get_by_role("button", name="No")).to_be_focused()
     await page.keyboard.press("Shift+Tab")
     await expect(temp.get_by_role("button", name="Yes")).to_be_focused()
     await page.keyboard.press("Enter")

@@ -5,6 +5,7 @@ import { html } from "../lib/html.js";
 import { api, enc, listAll } from "../lib/api.js";
 import { loadMe, switchTenant } from "../lib/auth.js";
 import { session } from "../lib/session.js";
+import { useStore } from "../lib/store.js";
 import {
   ConfirmButton, Dialog, ErrorBox, Field, ListState, PageHead, Status, Time, useAction, useAsync, usePaged, toast,
 } from "../lib/ui.js";
@@ -79,7 +80,7 @@ function Members({ tenant, member, onMine }) {
   </div>`;
 }
 
-export default function Tenants() {
+function TenantList() {
   const list = usePaged("/api/admin/tenants");
   const [form, setForm] = useState({ slug: "", name: "" });
   const make = useAction(async () => {
@@ -125,4 +126,18 @@ export default function Tenants() {
     <${Dialog} open=${!!members} title=${members ? `Members of ${members.name}` : ""} onClose=${() => setMembers(null)}>
       ${members && html`<${Members} tenant=${members} member=${memberOf.has(members.slug)} onMine=${() => list.reload()} />`}
     </${Dialog}>`;
+}
+
+/** Tenants are managed from the default tenant (the API refuses elsewhere): switched into another
+ * one, the page says so and offers the way back instead of asking. */
+export default function Tenants() {
+  const state = useStore(session);
+  const current = state.tenant || state.me.tenant.slug;
+  if (current === "default") return html`<${TenantList} />`;
+  const home = state.me.tenants.some((t) => t.slug === "default");
+  return html`<${PageHead} title="Tenants" />
+    <div class="card stack">
+      <p>Tenants are managed from the default tenant; this tab works in <code>${current}</code>.</p>
+      ${home && html`<div><button type="button" onClick=${() => switchTenant("default")}>Switch to the default tenant</button></div>`}
+    </div>`;
 }
