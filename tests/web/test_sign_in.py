@@ -91,7 +91,9 @@ async def test_an_expired_token_refreshes_quietly_and_an_ended_session_asks_to_s
     await dashboard.sign_in(web_admin.email, PASSWORD, path="/operations")
     await expect(page.locator(".processing")).to_have_text("running", timeout=TIMEOUT)
     clock.advance(minutes=61)  # the access token (60 min) has expired; the session has not
-    await page.get_by_role("button", name="Refresh").click()
+    async with page.expect_response(lambda r: r.url.endswith("/api/auth/refresh/cookie")) as got:
+        await page.get_by_role("button", name="Refresh").click()  # 401, refresh, the call again
+    assert (await got.value).ok
     await expect(page.locator(".processing")).to_have_text("running", timeout=TIMEOUT)
     await expect(page.get_by_role("alert")).to_have_count(0)
     admin = await login(dashboard.live.http, web_admin.email)
