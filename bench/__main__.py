@@ -54,6 +54,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="extra environment for every Gateway started, e.g. SOPHON_LOG_LEVEL=WARNING",
     )
+    parser.add_argument(
+        "--sessions",
+        default="1,16,200",
+        help="chat: the concurrent session counts to measure, comma-separated (default 1,16,200)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= 60:
@@ -62,6 +67,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rounds must be between 1 and 15")
     if not 1 <= args.connections <= 256:
         parser.error("--connections must be between 1 and 256")
+    try:
+        args.sessions = tuple(sorted({int(n) for n in args.sessions.split(",")}))
+    except ValueError:
+        parser.error("--sessions takes comma-separated numbers, e.g. 1,16")
+    if not all(1 <= n <= 500 for n in args.sessions):
+        parser.error("--sessions must be between 1 and 500 each")
     if any("=" not in item for item in args.gateway_env):
         parser.error("--gateway-env takes KEY=VALUE")
     return args
@@ -101,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         server_cpus=server_cpus,
         gateway_env=dict(item.split("=", 1) for item in args.gateway_env),
         verbose=not args.quiet,
+        sessions=args.sessions,
     )
     meta: dict[str, Any] = {
         "date": date.today().isoformat(),

@@ -38,7 +38,6 @@ from bench.processes import (
     python_module_argv,
 )
 
-CONCURRENCY = (1, 16, 200)
 TURN_TARGET = Target("max_value", 20)  # p99 ms at 200 sessions
 OVER_DIRECT = {"p50": Target("max_value", 10), "p99": Target("max_value", 25)}  # at 1 session
 CPU_TARGET = Target("max_value", 10)  # ms of Gateway CPU per turn
@@ -138,7 +137,7 @@ async def _closed_loops(sessions: int, duration: float, turn: Any) -> Phase:
 async def _gateway(
     server: ServerProcess, model_url: str, ctx: RunContext, failed: dict[int, str]
 ) -> dict[int, tuple[Phase, dict[str, Any]]]:
-    limits = httpx.Limits(max_connections=max(CONCURRENCY) + 10)
+    limits = httpx.Limits(max_connections=max(ctx.sessions) + 10)
     results: dict[int, tuple[Phase, dict[str, Any]]] = {}
     async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as api:
         token = await asyncio.to_thread(first_admin_token, server)
@@ -203,7 +202,7 @@ async def _gateway(
             return await clients[i].until_ended(accepted.json()["taskId"]) == "TaskCompleted"
 
         try:
-            for sessions in CONCURRENCY:
+            for sessions in ctx.sessions:
                 try:
                     await grow(sessions)
                 except (httpx.HTTPError, OSError, RuntimeError, TimeoutError) as exc:
@@ -255,7 +254,7 @@ async def _keep_alive(clients: list[SessionClient]) -> None:
 
 
 async def _direct(model_url: str, ctx: RunContext) -> dict[int, Phase]:
-    limits = httpx.Limits(max_connections=max(CONCURRENCY) + 10)
+    limits = httpx.Limits(max_connections=max(ctx.sessions) + 10)
     body = {"model": "bench-zero", "stream": True, "stream_options": {"include_usage": True},
             "messages": [{"role": "user", "content": "benchmark turn"}]}  # fmt: skip
     results: dict[int, Phase] = {}
@@ -268,7 +267,7 @@ async def _direct(model_url: str, ctx: RunContext) -> dict[int, Phase]:
                     done = done or line == "data: [DONE]"
                 return response.status_code == 200 and done
 
-        for sessions in CONCURRENCY:
+        for sessions in ctx.sessions:
             await _closed_loops(sessions, min(1.0, ctx.duration), turn)
             with _quiet_collector():
                 results[sessions] = await _closed_loops(sessions, ctx.duration, turn)
@@ -309,7 +308,7 @@ def run(ctx: RunContext) -> list[Row]:
     base = asyncio.run(_direct(model.url, ctx))
 
     rows: list[Row] = []
-    for sessions in CONCURRENCY:
+    for sessions in ctx.sessions:
         if sessions not in project:
             problem = failed.get(sessions, "not measured")
             raise RuntimeError(
@@ -341,7 +340,7 @@ def run(ctx: RunContext) -> list[Row]:
                     unit="ms",
                     project=percentile(phase.latencies, share),
                     baseline=percentile(direct.latencies, share),
-                    target=TURN_TARGET if sessions == max(CONCURRENCY) else REPORTED,
+                    target=TURN_TARGET if sessions == max(ctx.sessions) else REPORTED,
                     details=details if metric == "p99" else (),
                     warnings=warnings if metric == "p99" else (),
                 )

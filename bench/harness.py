@@ -97,6 +97,7 @@ class RunContext:
     gateway_env: dict[str, str] = field(default_factory=dict)  # `--gateway-env`, applied last
     stack: ExitStack = field(default_factory=ExitStack)
     verbose: bool = True
+    sessions: tuple[int, ...] = (1, 16, 200)  # `--sessions`: the chat benchmark's concurrency
 
     def say(self, message: str) -> None:
         if self.verbose:
