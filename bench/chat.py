@@ -27,7 +27,17 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.harness import Benchmark, Row, RunContext, Target, percentile
+from bench.harness import (
+    PG_DSN,
+    Benchmark,
+    Row,
+    RunContext,
+    Target,
+    create_pg_database,
+    drop_pg_database,
+    percentile,
+    pg_reachable,
+)
 from bench.hubs import HANDSHAKE, RS, _quiet_collector
 from bench.processes import (
     ServerProcess,
@@ -278,6 +288,21 @@ async def _direct(model_url: str, ctx: RunContext) -> dict[int, Phase]:
 
 
 def run(ctx: RunContext) -> list[Row]:
+    return _run(ctx, "chat", {}, targeted=True)
+
+
+def run_pg(ctx: RunContext) -> list[Row]:
+    """The same turns with the Gateway on PostgreSQL (a database made and dropped here): reported
+    beside SQLite's, not held to its targets."""
+    if not pg_reachable():
+        raise RuntimeError(f"PostgreSQL at {PG_DSN} is unreachable")
+    name = f"sophon_bench_chat_{os.getpid()}"
+    db_url = asyncio.run(create_pg_database(name))
+    ctx.stack.callback(lambda: asyncio.run(drop_pg_database(name)))
+    return _run(ctx, "chat-pg", {"SOPHON_DATABASE_URL": db_url}, targeted=False)
+
+
+def _run(ctx: RunContext, benchmark: str, database: dict[str, str], targeted: bool) -> list[Row]:
     available = frozenset(os.sched_getaffinity(0))
     model_cpus = (available - ctx.server_cpus) if ctx.server_cpus else None
     model_root = ctx.temp_dir()
@@ -296,7 +321,7 @@ def run(ctx: RunContext) -> list[Row]:
     root = ctx.temp_dir()
     port = free_port()
     settings = {"SOPHON_DATA": str(root / "data"), "SOPHON_RATE_LIMITS_ENABLED": "false",
-                "SOPHON_LOG_LEVEL": "WARNING", **ctx.gateway_env}  # fmt: skip
+                "SOPHON_LOG_LEVEL": "WARNING", **database, **ctx.gateway_env}  # fmt: skip
     argv = python_module_argv("bench.hubs_server", "gateway", "--port", str(port))
     gateway = ctx.server("chat-gateway", argv, clean_env(**settings), root, port)
     gateway.start()
@@ -335,12 +360,12 @@ def run(ctx: RunContext) -> list[Row]:
         for metric, share in (("p50", 0.5), ("p99", 0.99)):
             rows.append(
                 Row(
-                    benchmark="chat",
+                    benchmark=benchmark,
                     metric=f"turn {metric}, {label} (POST to TaskCompleted)",
                     unit="ms",
                     project=percentile(phase.latencies, share),
                     baseline=percentile(direct.latencies, share),
-                    target=TURN_TARGET if sessions == max(ctx.sessions) else REPORTED,
+                    target=TURN_TARGET if targeted and sessions == max(ctx.sessions) else REPORTED,
                     details=details if metric == "p99" else (),
                     warnings=warnings if metric == "p99" else (),
                 )
@@ -349,43 +374,43 @@ def run(ctx: RunContext) -> list[Row]:
                 over = percentile(phase.latencies, share) - percentile(direct.latencies, share)
                 rows.append(
                     Row(
-                        benchmark="chat",
+                        benchmark=benchmark,
                         metric=f"turn {metric} over the direct call, 1 session",
                         unit="ms",
                         project=over,
                         baseline=percentile(direct.latencies, share),
-                        target=OVER_DIRECT[metric],
+                        target=OVER_DIRECT[metric] if targeted else REPORTED,
                     )
                 )
         rows.append(
             Row(
-                benchmark="chat",
+                benchmark=benchmark,
                 metric=f"Gateway CPU per turn, {label}",
                 unit="ms",
                 project=cpu_ms,
                 baseline=0.0,
-                target=CPU_TARGET,
+                target=CPU_TARGET if targeted else REPORTED,
             )
         )
         rows.append(
             Row(
-                benchmark="chat",
+                benchmark=benchmark,
                 metric=f"turns/s, {label} (vs the direct calls)",
                 unit="/s",
                 project=phase.rate,
                 baseline=direct.rate,
-                target=THROUGHPUT_TARGET if sessions == 16 else REPORTED,
+                target=THROUGHPUT_TARGET if targeted and sessions == 16 else REPORTED,
                 warnings=warnings,
             )
         )
         rows.append(
             Row(
-                benchmark="chat",
+                benchmark=benchmark,
                 metric=f"event-loop lag p99, {label}",
                 unit="ms",
                 project=float(lag["p99"]),
                 baseline=0.0,  # the direct calls run no Gateway loop
-                target=LAG_TARGET,
+                target=LAG_TARGET if targeted else REPORTED,
                 details=(f"lag max {lag['max']:.1f} ms, longest GC pause {lag['gcMax']:.1f} ms",),
             )
         )
@@ -396,4 +421,9 @@ BENCHMARK = Benchmark(
     name="chat",
     summary="POST /api/chat to TaskCompleted with a zero-latency model, 1, 16 and 200 sessions",
     run=run,
+)
+PG_BENCHMARK = Benchmark(
+    name="chat-pg",
+    summary="the chat benchmark with the Gateway on PostgreSQL (reported, not targeted)",
+    run=run_pg,
 )

@@ -26,6 +26,7 @@ BENCHMARKS: list[Benchmark] = [
     idle_rss.BENCHMARK,
     hubs.BENCHMARK,
     chat.BENCHMARK,
+    chat.PG_BENCHMARK,
     memory.BENCHMARK,
     cron.BENCHMARK,
     cron.PG_BENCHMARK,
