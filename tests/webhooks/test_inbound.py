@@ -248,9 +248,8 @@ async def test_a_bad_template_or_agent_is_refused(
     response = await client.post(
         "/api/webhooks", headers=admin.headers, json={"kind": "inbound", "name": "t", "action": bad}
     )
-    assert assert_error(response, 422, "validation_failed")["details"]["field"] == (
-        "action.messageTemplate"
-    )
+    error = assert_error(response, 422, "validation_failed")
+    assert error["details"]["fields"][0]["field"] == "body.action.messageTemplate"
     missing = {"type": "agent", "agentId": "agt_nope"}
     response = await client.post(
         "/api/webhooks",

@@ -70,7 +70,7 @@ async def test_bad_outbound_input_is_refused_and_nothing_written(
         "/api/webhooks", headers=admin.headers, json={"name": "x", "kind": "outbound", **body}
     )
     error = assert_error(response, 422, "validation_failed")
-    assert error["details"]["field"] == field
+    assert error["details"]["fields"][0]["field"] == f"body.{field}"
     listed = await client.get("/api/webhooks", headers=admin.headers)
     assert listed.json()["items"] == []
 

@@ -47,19 +47,17 @@ async def get(db: AsyncSession, connection_id: str) -> Connection:
     return row
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, {"fields": [{"field": field, "message": message}]})
-
-
 def _check(body: ConnectionIn) -> None:
     if body.auth_type == "basic" and not body.username:
-        raise _invalid("username", "basic credentials need a username.")
+        raise ValidationFailed.on("body.username", "basic credentials need a username.")
     if body.auth_type != "apiKey" and body.header:
-        raise _invalid("header", "Only an apiKey credential is sent in a header of its own.")
+        raise ValidationFailed.on(
+            "body.header", "Only an apiKey credential is sent in a header of its own."
+        )
     if body.test_url is not None:
         parts = urlsplit(body.test_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise _invalid("testUrl", "testUrl must be an http(s) URL.")
+            raise ValidationFailed.on("body.testUrl", "testUrl must be an http(s) URL.")
 
 
 def _seal(row: Connection, vault: Vault, secret: str) -> None:

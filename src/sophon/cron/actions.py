@@ -25,12 +25,6 @@ LOOPBACK = ipaddress.ip_address("127.0.0.1")
 AnyAction = AgentAction | WorkflowAction | WebhookAction | CodeAction
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        message, {"fields": [{"field": f"body.action.{field}", "message": message}]}
-    )
-
-
 async def checked(
     db: AsyncSession, ctx: CronContext, action: AnyAction
 ) -> tuple[dict[str, Any], RiskLevel]:
@@ -39,7 +33,9 @@ async def checked(
         try:
             agent = await agents.by_id_or_name(db, action.agent_id)
         except NotFound:
-            raise _invalid("agentId", f"agent not found: {action.agent_id}") from None
+            raise ValidationFailed.on(
+                "body.action.agentId", f"agent not found: {action.agent_id}"
+            ) from None
         stored = action.model_dump(mode="json", by_alias=True, exclude_none=True)
         stored["agentId"] = agent.id
         risks = [ctx.tools.get(n) for n in agents.effective_tools(ctx.tools, agent)]
@@ -50,7 +46,7 @@ async def checked(
     if isinstance(action, WorkflowAction):
         launcher = ctx.workflows
         if launcher is None or not await launcher.exists(db, action.workflow_id):
-            raise _invalid("workflowId", "workflow not found")
+            raise ValidationFailed.on("body.action.workflowId", "workflow not found")
         return action.model_dump(mode="json", by_alias=True, exclude_none=True), RiskLevel.LOW
     if isinstance(action, WebhookAction):
         vet_url(ctx, action.url)
@@ -63,14 +59,16 @@ def vet_url(ctx: CronContext, url: str) -> None:
     and checked again at every fire by the SSRF-guarded client."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _invalid("url", "the URL must be http:// or https:// with a host")
+        raise ValidationFailed.on(
+            "body.action.url", "the URL must be http:// or https:// with a host"
+        )
     if parts.username or parts.password:
-        raise _invalid("url", "the URL must not carry credentials")
+        raise ValidationFailed.on("body.action.url", "the URL must not carry credentials")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         host = normalize_host(parts.hostname)
     except ValueError as exc:
-        raise _invalid("url", f"invalid URL: {exc}") from None
+        raise ValidationFailed.on("body.action.url", f"invalid URL: {exc}") from None
     if isinstance(host, str):
         if host != "localhost" and not host.endswith(".localhost"):
             return
@@ -81,4 +79,4 @@ def vet_url(ctx: CronContext, url: str) -> None:
     try:
         policy.vet(parts.hostname, name, addresses, port)
     except OutboundRefused as exc:
-        raise _invalid("url", exc.message) from None
+        raise ValidationFailed.on("body.action.url", exc.message) from None

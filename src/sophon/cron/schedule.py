@@ -33,9 +33,7 @@ MAX_STEPS = 100_000  # fire times walked through while catching up before giving
 
 
 def invalid(field: str, reason: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"Invalid {field}: {reason}", {"fields": [{"field": f"body.{field}", "message": reason}]}
-    )
+    return ValidationFailed.on(f"body.{field}", f"Invalid {field}: {reason}", reason)
 
 
 def zone(name: str) -> ZoneInfo:

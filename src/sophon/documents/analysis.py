@@ -110,9 +110,8 @@ def _check_schema(schema: dict[str, Any]) -> None:
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as error:
-        raise ValidationFailed(
-            f"The schema is not a valid JSON Schema: {error.message}",
-            {"fields": [{"field": "body.schema", "message": error.message}]},
+        raise ValidationFailed.on(
+            "body.schema", f"The schema is not a valid JSON Schema: {error.message}", error.message
         ) from None
 
 
@@ -181,9 +180,8 @@ def jsonschema_text(schema: dict[str, Any]) -> str:
 async def compare(parts: Parts, db: AsyncSession, reader: Reader, body: CompareIn) -> CompareOut:
     found = await documents.get_many(db, reader, body.document_ids)
     if len(found) < 2:
-        raise ValidationFailed(
-            "Name at least two different documents.",
-            {"fields": [{"field": "body.documentIds", "message": "needs two distinct ids"}]},
+        raise ValidationFailed.on(
+            "body.documentIds", "Name at least two different documents.", "needs two distinct ids"
         )
     for document in found:
         _ready(document)

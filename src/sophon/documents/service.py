@@ -109,19 +109,13 @@ async def upload(
     """Stores each file and queues its pipeline; all or nothing: an unsupported file refuses
     the whole upload with 415 naming its detected type, and no file is kept."""
     if not files:
-        raise ValidationFailed(
-            "Send at least one file.", {"fields": [{"field": "body.files", "message": "missing"}]}
-        )
+        raise ValidationFailed.on("body.files", "Send at least one file.", "missing")
     if len(files) > MAX_FILES:
-        raise ValidationFailed(
-            f"At most {MAX_FILES} files per upload.",
-            {"fields": [{"field": "body.files", "message": "too many"}]},
+        raise ValidationFailed.on(
+            "body.files", f"At most {MAX_FILES} files per upload.", "too many"
         )
     if options.agent_id is not None and await agents.get_any(db, options.agent_id) is None:
-        raise ValidationFailed(
-            "No such agent in this tenant.",
-            {"fields": [{"field": "body.agentId", "message": "no such agent"}]},
-        )
+        raise ValidationFailed.on("body.agentId", "No such agent in this tenant.", "no such agent")
     staged: list[tuple[Incoming, Staged, formats.Detected]] = []
     try:
         for incoming in files:

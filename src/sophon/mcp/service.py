@@ -48,22 +48,20 @@ async def get(db: AsyncSession, registration_id: str) -> McpServerRegistration:
     return row
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, {"fields": [{"field": field, "message": message}]})
-
-
 def _check_shape(transport: str, command: str | None, url: str | None) -> None:
     if transport == "stdio":
         if not command:
-            raise _invalid("command", "A stdio server needs a command.")
+            raise ValidationFailed.on("body.command", "A stdio server needs a command.")
         if url:
-            raise _invalid("url", "A stdio server takes no url.")
+            raise ValidationFailed.on("body.url", "A stdio server takes no url.")
         return
     if command:
-        raise _invalid("command", f"A {transport} server takes a url, not a command.")
+        raise ValidationFailed.on(
+            "body.command", f"A {transport} server takes a url, not a command."
+        )
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _invalid("url", f"A {transport} server needs an http(s) url.")
+        raise ValidationFailed.on("body.url", f"A {transport} server needs an http(s) url.")
 
 
 def _host_command(row: McpServerRegistration) -> dict[str, Any]:
@@ -111,7 +109,7 @@ def _auth_secret(auth: AuthIn) -> dict[str, str]:
     values = {k: v for k, v in auth.model_dump().items() if k != "type" and v is not None}
     for key in needed.get(auth.type, []):
         if not values.get(key):
-            raise _invalid(f"auth.{key}", f"{auth.type} auth needs {key}.")
+            raise ValidationFailed.on(f"body.auth.{key}", f"{auth.type} auth needs {key}.")
     return values
 
 

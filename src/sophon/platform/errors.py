@@ -76,6 +76,12 @@ class UnsupportedMediaType(DomainError):
 class ValidationFailed(DomainError):
     status, code, default_message = 422, "validation_failed", "The request failed validation."
 
+    @classmethod
+    def on(cls, field: str, message: str, problem: str | None = None) -> ValidationFailed:
+        """One field's failure, named the way request validation names it (`body.url`,
+        `query.limit`); `problem` is the short note beside the field (the message by default)."""
+        return cls(message, {"fields": [{"field": field, "message": problem or message}]})
+
 
 class RateLimited(DomainError):
     status, code, default_message = 429, "rate_limited", "Too many requests; slow down."

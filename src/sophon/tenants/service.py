@@ -104,9 +104,10 @@ async def create(
     gateway_tier: Tier = Tier.ENTERPRISE,
 ) -> Tenant:
     if tier_override and TIER_RANK[Tier(tier_override)] > TIER_RANK[gateway_tier]:
-        raise ValidationFailed(
+        raise ValidationFailed.on(
+            "body.tierOverride",
             f"A tenant's tier may only lower the Gateway's ({gateway_tier.value}).",
-            {"fields": [{"field": "body.tierOverride", "message": "above the Gateway tier"}]},
+            "above the Gateway tier",
         )
     if await by_slug(db, slug) is not None:
         raise Conflict(f"A tenant with the slug '{slug}' already exists.", {"slug": slug})
@@ -154,9 +155,10 @@ async def update(
         if tenant.slug == DEFAULT_TENANT_SLUG:  # tenants are managed from here, on Enterprise
             raise Conflict("The default tenant runs the Gateway's tier; it can't be lowered.")
         if TIER_RANK[Tier(tier_override)] > TIER_RANK[gateway_tier]:
-            raise ValidationFailed(
+            raise ValidationFailed.on(
+                "body.tierOverride",
                 f"A tenant's tier may only lower the Gateway's ({gateway_tier.value}).",
-                {"fields": [{"field": "body.tierOverride", "message": "above the Gateway tier"}]},
+                "above the Gateway tier",
             )
         tenant.tier_override = changes["tierOverride"] = tier_override
     if budget is not None or clear_budget:

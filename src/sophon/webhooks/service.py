@@ -69,20 +69,18 @@ async def get(db: AsyncSession, webhook_id: str, *, for_update: bool = False) ->
 LOOPBACK = ip_address("127.0.0.1")
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, {"field": field})
-
-
 def check_url(url: str | None, policy: OutboundPolicy) -> str:
     """An http(s) URL without credentials whose host, when it is an address (or `localhost`),
     may be contacted; names are vetted again at every send (DNS may change)."""
     if not url:
-        raise _invalid("url", "An outbound webhook needs a url.")
+        raise ValidationFailed.on("body.url", "An outbound webhook needs a url.")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _invalid("url", "The url must be an http or https URL with a host.")
+        raise ValidationFailed.on("body.url", "The url must be an http or https URL with a host.")
     if parts.username or parts.password:
-        raise _invalid("url", "Credentials in the url are not allowed; use headers.")
+        raise ValidationFailed.on(
+            "body.url", "Credentials in the url are not allowed; use headers."
+        )
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         host = normalize_host(parts.hostname)
@@ -91,18 +89,20 @@ def check_url(url: str | None, policy: OutboundPolicy) -> str:
         elif host == "localhost" or host.endswith(".localhost"):
             policy.vet(parts.hostname, host, [LOOPBACK], port)
     except (ValueError, OutboundRefused) as exc:
-        raise _invalid("url", f"The url is not allowed: {exc}") from None
+        raise ValidationFailed.on("body.url", f"The url is not allowed: {exc}") from None
     return url.strip()
 
 
 def _check_event_types(patterns: list[str]) -> list[str]:
     if not patterns:
-        raise _invalid("eventTypes", "Name at least one event type (or `family.*`).")
+        raise ValidationFailed.on(
+            "body.eventTypes", "Name at least one event type (or `family.*`)."
+        )
     unknown = catalog.unknown_patterns(patterns)
     if unknown:
-        raise ValidationFailed(
+        raise ValidationFailed.on(
+            "body.eventTypes",
             f"Unknown event types: {', '.join(unknown)}; GET /api/webhooks/event-types lists them.",
-            {"field": "eventTypes", "unknown": unknown},
         )
     return list(dict.fromkeys(patterns))
 
@@ -111,9 +111,9 @@ def _filters(items: list[FilterIn]) -> list[dict[str, Any]]:
     out = []
     for item in items:
         if item.type == "header" and not item.name:
-            raise _invalid("filters", "A header filter needs a name.")
+            raise ValidationFailed.on("body.filters", "A header filter needs a name.")
         if item.type == "body" and not item.path:
-            raise _invalid("filters", "A body filter needs a path.")
+            raise ValidationFailed.on("body.filters", "A body filter needs a path.")
         out.append(item.model_dump(mode="json", by_alias=True, exclude_none=True))
     return out
 
@@ -122,26 +122,30 @@ async def _action(
     db: AsyncSession, action: ActionIn | None, launcher: WorkflowLauncher | None
 ) -> dict[str, Any]:
     if action is None:
-        raise _invalid("action", "An inbound webhook needs an action (agent or workflow).")
+        raise ValidationFailed.on(
+            "body.action", "An inbound webhook needs an action (agent or workflow)."
+        )
     if action.type == "workflow":
         if not action.workflow_id:
-            raise _invalid("action.workflowId", "A workflow action needs a workflowId.")
-        if launcher is None or not await launcher.exists(db, action.workflow_id):
-            raise ValidationFailed(
-                "workflow not found", {"field": "action.workflowId", "id": action.workflow_id}
+            raise ValidationFailed.on(
+                "body.action.workflowId", "A workflow action needs a workflowId."
             )
+        if launcher is None or not await launcher.exists(db, action.workflow_id):
+            raise ValidationFailed.on("body.action.workflowId", "workflow not found")
         return {"type": "workflow", "workflowId": action.workflow_id}
     agent = await (
         agents.by_id_or_name(db, action.agent_id) if action.agent_id else agents.default_agent(db)
     )
     if agent is None:
-        raise _invalid("action.agentId", "This tenant has no default agent; name one.")
+        raise ValidationFailed.on(
+            "body.action.agentId", "This tenant has no default agent; name one."
+        )
     if action.message_template is not None:
         try:
             templates.check(action.message_template)
         except templates.TemplateInvalid as exc:
-            raise _invalid(
-                "action.messageTemplate", f"The template does not parse: {exc}"
+            raise ValidationFailed.on(
+                "body.action.messageTemplate", f"The template does not parse: {exc}"
             ) from None
     return {"type": "agent", "agentId": agent.id, "messageTemplate": action.message_template}
 
@@ -155,9 +159,8 @@ RESERVED_HEADERS = frozenset(
 def _store_headers(vault: Vault, webhook: Webhook, headers: dict[str, str]) -> None:
     reserved = sorted(name for name in headers if name.lower() in RESERVED_HEADERS)
     if reserved:
-        raise ValidationFailed(
-            f"These headers are set by Sophon: {', '.join(reserved)}.",
-            {"field": "headers", "reserved": reserved},
+        raise ValidationFailed.on(
+            "body.headers", f"These headers are set by Sophon: {', '.join(reserved)}."
         )
     webhook.header_names = list(headers)
     webhook.headers_blob = (

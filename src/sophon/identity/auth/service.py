@@ -331,9 +331,10 @@ async def change_password(
         raise NotAuthorized("The current password is incorrect.", {"field": "currentPassword"})
     users_service.check_password_policy(new, user.email)
     if new == current:
-        raise ValidationFailed(
+        raise ValidationFailed.on(
+            "body.newPassword",
             "The new password must differ from the current one.",
-            {"fields": [{"field": "body.newPassword", "message": "same as current"}]},
+            "same as current",
         )
     user.password_hash = await hash_password(new)
     user.must_change_password = False

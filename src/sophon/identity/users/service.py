@@ -40,9 +40,7 @@ def check_password_policy(password: str, email: str) -> None:
     elif len(set(password)) < 4:
         problem = "is too simple"
     if problem:
-        raise ValidationFailed(
-            f"The password {problem}.", {"fields": [{"field": "body.password", "message": problem}]}
-        )
+        raise ValidationFailed.on("body.password", f"The password {problem}.", problem)
 
 
 async def by_email(db: AsyncSession, email: str) -> User | None:

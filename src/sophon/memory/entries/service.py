@@ -45,9 +45,8 @@ def _check_content(content: str) -> None:
 
 def _check_validity(valid_from: datetime, valid_to: datetime | None) -> None:
     if valid_to is not None and valid_to < valid_from:
-        raise ValidationFailed(
-            "validTo is before validFrom.",
-            {"fields": [{"field": "body.validTo", "message": "before validFrom"}]},
+        raise ValidationFailed.on(
+            "body.validTo", "validTo is before validFrom.", "before validFrom"
         )
 
 
@@ -136,9 +135,8 @@ def entry_values(actor: Actor, body: EntryIn) -> dict[str, Any]:
     """A validated new entry's column values (no permission check: see `create`)."""
     _check_content(body.content)
     if body.scope is Scope.AGENT and not body.agent_id:
-        raise ValidationFailed(
-            "An agent-scoped memory names its agent.",
-            {"fields": [{"field": "body.agentId", "message": "required for scope agent"}]},
+        raise ValidationFailed.on(
+            "body.agentId", "An agent-scoped memory names its agent.", "required for scope agent"
         )
     now = utcnow()
     valid_from = body.valid_from or now
