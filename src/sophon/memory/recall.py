@@ -1,10 +1,13 @@
 """Memories for the agent's prompt: the user's and the agent's entries most relevant to the
 current message (ranked by the same search), then the most important ones, within a token
-budget. With few memories that is all of them; with many, the right ones."""
+budget. With few memories that is all of them; with many, the right ones. An agent and user
+with no valid memories at all is remembered so until memory is written (`Memo`): their turns
+search nothing."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
@@ -18,6 +21,7 @@ from sophon.memory.models import MemoryEntry
 from sophon.memory.search import service as searching
 from sophon.memory.search.vectors import VectorSearch
 from sophon.platform.clock import utcnow
+from sophon.platform.memo import Memo
 from sophon.platform.tenancy import session_tenant
 
 log = logging.getLogger(__name__)
@@ -26,6 +30,15 @@ TOUCH_EVERY = timedelta(minutes=10)  # `lastAccessedAt` is kept to this precisio
 RELEVANT = 20
 BACKFILL = 50
 HEADER = "Memories (user: about the user, shared by their agents; agent: your own notes):"
+
+
+@dataclass(frozen=True)
+class _Recalled:
+    text: str
+    none_valid: bool  # no visible entry is valid now: only a write can change that
+
+
+_NONE_VALID: Memo[_Recalled] = Memo({"memory_entries"})
 
 
 def _line(entry: MemoryEntry) -> str:
@@ -47,18 +60,34 @@ async def for_turn(
     if tenant is None or token_budget <= 0:
         return ""
     actor = Actor.agent(tenant, user_id, agent_id, None)
-    hits, _mode = await searching.search(db, actor, query, EntryFilter(), RELEVANT, nearest)
+
+    async def recall() -> _Recalled:
+        return await _recall(db, actor, query, token_budget, nearest)
+
+    recalled = await _NONE_VALID.get(
+        db, (tenant, user_id, agent_id), recall, keep=lambda r: r.none_valid
+    )
+    return recalled.text
+
+
+async def _recall(
+    db: AsyncSession, actor: Actor, query: str, token_budget: int, nearest: VectorSearch | None
+) -> _Recalled:
     now = utcnow()
-    chosen: dict[str, MemoryEntry] = {
-        h.entry.id: h.entry for h in hits if h.entry.valid_to is None or h.entry.valid_to > now
-    }
     backfill = await db.scalars(
         visible(actor)
         .where(or_(MemoryEntry.valid_to.is_(None), MemoryEntry.valid_to > now))
         .order_by(MemoryEntry.importance.desc(), MemoryEntry.updated_at.desc())
         .limit(BACKFILL)
     )
-    for entry in backfill:
+    valid = list(backfill)
+    if not valid:  # then no search hit is valid either: nothing to search for
+        return _Recalled("", none_valid=True)
+    hits, _mode = await searching.search(db, actor, query, EntryFilter(), RELEVANT, nearest)
+    chosen: dict[str, MemoryEntry] = {
+        h.entry.id: h.entry for h in hits if h.entry.valid_to is None or h.entry.valid_to > now
+    }
+    for entry in valid:
         chosen.setdefault(entry.id, entry)
     budget = token_budget * CHARS_PER_TOKEN - len(HEADER)
     lines: list[str] = []
@@ -71,9 +100,9 @@ async def for_turn(
         lines.append(line)
         used.append(entry.id)
     if not lines:
-        return ""
+        return _Recalled("", none_valid=False)
     await _touch(db, [chosen[i] for i in used], now)
-    return "\n".join([HEADER, *lines])
+    return _Recalled("\n".join([HEADER, *lines]), none_valid=False)
 
 
 async def _touch(db: AsyncSession, shown: list[MemoryEntry], now: datetime) -> None:
