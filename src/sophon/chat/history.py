@@ -4,9 +4,10 @@ once, on the session's connection: the ORM's loading would cost more than the qu
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, case, func, or_, select
+from sqlalchemy import Select, Table, Text, bindparam, case, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.chat.models import Message
@@ -22,6 +23,19 @@ HISTORY_COLUMNS = (
 )
 """A message as a turn's prompt reads it (`runtime.history.Past`)."""
 MESSAGES = cast(Table, Message.__table__)
+
+
+_JSON = frozenset({"tool_calls", "meta"})
+_EMPTY: dict[str, type[list[Any]] | type[dict[str, Any]]] = {"[]": list, "{}": dict}
+
+
+def _parsed(value: Any) -> Any:
+    """A JSON column read as text: almost every message's is `[]` or `{}`, which are made
+    without parsing (a long session's history would otherwise parse hundreds per turn)."""
+    if not isinstance(value, str):
+        return value  # NULL, or a value the driver decoded itself
+    empty = _EMPTY.get(value)
+    return empty() if empty is not None else json.loads(value)
 
 
 def _history_statement(answering: bool) -> Select[Any]:
@@ -43,7 +57,10 @@ def _history_statement(answering: bool) -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    columns = [m[column.key] for column in HISTORY_COLUMNS]
+    columns = [
+        type_coerce(m[c.key], Text).label(c.key) if c.key in _JSON else m[c.key]
+        for c in HISTORY_COLUMNS
+    ]
     return visible(select(*columns)).where(m.id > func.coalesce(through, "")).order_by(m.id)
 
 
@@ -63,7 +80,10 @@ async def turn_history(
     values = {"tenant": tenant, "session": session_id, "task": task_id, "message": message_id}
     connection = await db.connection()
     rows = await connection.execute(_HISTORY[bool(message_id)], values)
-    return [tuple(row) for row in rows]
+    return [
+        (id_, role, content, _parsed(tool_calls), tool_call_id, _parsed(meta))
+        for id_, role, content, tool_calls, tool_call_id, meta in rows
+    ]
 
 
 async def answered_before(db: AsyncSession, session_id: str, task_id: str) -> bool:
