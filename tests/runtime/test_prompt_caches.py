@@ -27,18 +27,21 @@ def _system_prompts(model: FakeServer) -> list[str]:
 async def test_a_memory_written_between_turns_is_in_the_next_prompt(
     client: httpx.AsyncClient, admin: Caller, agent_id: str, model: FakeServer
 ) -> None:
-    model.script("POST", CHAT, *[streamed_text(f"Answer {i}.") for i in range(4)])
+    model.script("POST", CHAT, *[streamed_text(f"Answer {i}.") for i in range(5)])
     accepted, _ = await chat_turn(client, admin, "Hello.")
     session = accepted["sessionId"]
     await chat_turn(client, admin, "Anything about me?", sessionId=session)
-    entry = await remember(client, admin, "The user's cat is called Miso.")
+    cat = await remember(client, admin, "The user's cat is called Miso.")
     await chat_turn(client, admin, "And now?", sessionId=session)
-    deleted = await client.delete(f"{ENTRIES}/{entry['id']}", headers=admin.headers)
+    await remember(client, admin, "The user's dog is called Pip.")
+    await chat_turn(client, admin, "And the dog?", sessionId=session)
+    deleted = await client.delete(f"{ENTRIES}/{cat['id']}", headers=admin.headers)
     assert deleted.status_code == 204, deleted.text
-    await chat_turn(client, admin, "And after forgetting?", sessionId=session)
+    await chat_turn(client, admin, "And after forgetting the cat?", sessionId=session)
     prompts = _system_prompts(model)
-    assert [REMEMBERED in p for p in prompts] == [False, False, True, False]
-    assert "Miso" in prompts[2]
+    assert [REMEMBERED in p for p in prompts] == [False, False, True, True, True]
+    assert ["Miso" in p for p in prompts] == [False, False, True, True, False]
+    assert ["Pip" in p for p in prompts] == [False, False, False, True, True]
 
 
 async def test_a_persona_edit_between_turns_is_in_the_next_prompt(
