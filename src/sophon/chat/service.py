@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
@@ -27,15 +27,6 @@ from sophon.tasks import service as tasks
 from sophon.tasks.models import Task
 
 TITLE_CHARS = 80
-HISTORY_COLUMNS = (
-    Message.id,
-    Message.role,
-    Message.content,
-    Message.tool_calls,
-    Message.tool_call_id,
-    Message.meta,
-)
-"""A message as a turn's prompt reads it (`runtime.history.Past`)."""
 
 
 def owned(principal: Principal) -> Select[ChatSession]:
@@ -376,48 +367,6 @@ def _turn_visible(
     if message_id:
         stmt = stmt.where(or_(Message.id <= message_id, Message.task_id == task_id))
     return stmt
-
-
-async def turn_history(
-    db: AsyncSession, session_id: str, task_id: str, message_id: str | None
-) -> list[tuple[Any, ...]]:
-    """What a turn answering `message_id` sees of its session, from the latest compaction
-    summary on (the summary included), in order, as rows of `HISTORY_COLUMNS`: a long
-    session's older, summarised messages stay in the database."""
-    latest_system = _turn_visible(
-        select(
-            case(
-                (Message.meta["compaction"].as_boolean(), Message.meta["through"].as_string()),
-                else_="",
-            )
-        ),
-        session_id,
-        task_id,
-        message_id,
-    )
-    through = (
-        latest_system.where(Message.role == "system")
-        .order_by(Message.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    stmt = _turn_visible(select(*HISTORY_COLUMNS), session_id, task_id, message_id)
-    stmt = stmt.where(Message.id > func.coalesce(through, ""))  # one statement, not two
-    return [tuple(row) for row in await db.execute(stmt.order_by(Message.id))]
-
-
-async def answered_before(db: AsyncSession, session_id: str, task_id: str) -> bool:
-    """Whether another task already answered in the session (not the session's first turn)."""
-    earlier = await db.scalar(
-        select(Message.id)
-        .where(
-            Message.session_id == session_id,
-            Message.role == "assistant",
-            Message.task_id != task_id,
-        )
-        .limit(1)
-    )
-    return earlier is not None
 
 
 async def tool_messages(db: AsyncSession, task_id: str) -> list[Message]:

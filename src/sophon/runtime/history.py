@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sophon.chat.history import HISTORY_COLUMNS
 from sophon.chat.models import Message
-from sophon.chat.service import HISTORY_COLUMNS
 from sophon.llm import ChatMessage, ToolCall
 from sophon.llm.base import estimate_tokens
 from sophon.runtime.external import wrap

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import persona
 from sophon.agents.files import FileKind
+from sophon.chat import history as session_reads
 from sophon.chat import service as chat
 from sophon.llm import ChatMessage, ChatRequest
 from sophon.llm.base import estimate_tokens
@@ -81,7 +82,7 @@ async def build(scope: TurnScope, turn: Turn) -> Context:
 
 
 async def _history_since_compaction(db: AsyncSession, turn: Turn) -> list[history.Past]:
-    rows = await chat.turn_history(db, turn.session.id, turn.task.id, turn.task.message_id)
+    rows = await session_reads.turn_history(db, turn.session.id, turn.task.id, turn.task.message_id)
     return [history.Past(*row) for row in rows]
 
 
@@ -105,7 +106,7 @@ async def _first_turn(db: AsyncSession, turn: Turn) -> bool:
     if turn.session.id in _ANSWERED:
         _ANSWERED.move_to_end(turn.session.id)
         return False
-    if not await chat.answered_before(db, turn.session.id, turn.task.id):
+    if not await session_reads.answered_before(db, turn.session.id, turn.task.id):
         return True
     _ANSWERED[turn.session.id] = None
     while len(_ANSWERED) > ANSWERED_SESSIONS:

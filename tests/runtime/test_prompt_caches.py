@@ -1,0 +1,64 @@
+"""What a warm turn no longer reads again (persona versions, an agent's lack of memories) is
+read again after a write: the next turn's prompt shows the edit or the new memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from sophon.agents.files import FileKind, file_path
+from tests.chat.chat_helpers import chat_turn
+from tests.identity_helpers import Caller
+from tests.llm.fakes import FakeServer
+from tests.memory.memory_helpers import ENTRIES, remember
+from tests.runtime.test_model_loop import streamed_text
+
+CHAT = "/v1/chat/completions"
+REMEMBERED = "What you remember"
+
+
+def _system_prompts(model: FakeServer) -> list[str]:
+    """The turns' system prompts (not memory's own model calls, e.g. for a new entry's entities)."""
+    prompts = [str(r.json()["messages"][0]["content"]) for r in model.received(CHAT)]
+    return [p for p in prompts if "hosted on a Sophon Gateway" in p]
+
+
+async def test_a_memory_written_between_turns_is_in_the_next_prompt(
+    client: httpx.AsyncClient, admin: Caller, agent_id: str, model: FakeServer
+) -> None:
+    model.script("POST", CHAT, *[streamed_text(f"Answer {i}.") for i in range(5)])
+    accepted, _ = await chat_turn(client, admin, "Hello.")
+    session = accepted["sessionId"]
+    await chat_turn(client, admin, "Anything about me?", sessionId=session)
+    cat = await remember(client, admin, "The user's cat is called Miso.")
+    await chat_turn(client, admin, "And now?", sessionId=session)
+    await remember(client, admin, "The user's dog is called Pip.")
+    await chat_turn(client, admin, "And the dog?", sessionId=session)
+    deleted = await client.delete(f"{ENTRIES}/{cat['id']}", headers=admin.headers)
+    assert deleted.status_code == 204, deleted.text
+    await chat_turn(client, admin, "And after forgetting the cat?", sessionId=session)
+    prompts = _system_prompts(model)
+    assert [REMEMBERED in p for p in prompts] == [False, False, True, True, True]
+    assert ["Miso" in p for p in prompts] == [False, False, True, True, False]
+    assert ["Pip" in p for p in prompts] == [False, False, False, True, True]
+
+
+async def test_a_persona_edit_between_turns_is_in_the_next_prompt(
+    client: httpx.AsyncClient, admin: Caller, agent_id: str, model: FakeServer, data_dir: Path
+) -> None:
+    model.script("POST", CHAT, *[streamed_text(f"Answer {i}.") for i in range(3)])
+    soul = f"/api/agents/{agent_id}/files/soul"
+    saved = await client.put(soul, headers=admin.headers, json={"content": "You are Ada."})
+    assert saved.status_code == 200, saved.text
+    accepted, _ = await chat_turn(client, admin, "Hello.")
+    session = accepted["sessionId"]
+    saved = await client.put(soul, headers=admin.headers, json={"content": "You are Bea."})
+    assert saved.status_code == 200, saved.text
+    await chat_turn(client, admin, "Who are you now?", sessionId=session)
+    file_path(data_dir, agent_id, FileKind.SOUL).write_text("You are Cleo.\n")
+    await chat_turn(client, admin, "And now?", sessionId=session)
+    prompts = _system_prompts(model)
+    assert ["Ada" in p for p in prompts] == [True, False, False]
+    assert ["Bea" in p for p in prompts] == [False, True, False]
+    assert ["Cleo" in p for p in prompts] == [False, False, True]
