@@ -77,6 +77,36 @@ async def test_an_idempotency_key_makes_a_retry_return_the_first_answer(
     assert await _count(client, admin) == 1
 
 
+async def test_a_retried_message_to_a_session_counts_once_and_replays_after_the_session_is_gone(
+    client: httpx.AsyncClient, admin: Caller
+) -> None:
+    first = await send(client, admin, "start")
+    session = first["sessionId"]
+    await wait_task(client, admin, first["taskId"])
+    headers = admin.headers | {"Idempotency-Key": "retry-2"}
+    body = {"content": "again", "sessionId": session}
+    sent = await client.post("/api/chat", headers=headers, json=body)
+    retried = await client.post("/api/chat", headers=headers, json=body)
+    assert sent.status_code == retried.status_code == 202
+    assert sent.json() == retried.json()
+    await wait_task(client, admin, sent.json()["taskId"])
+    shown = (await client.get(f"/api/sessions/{session}", headers=admin.headers)).json()
+    assert shown["messageCount"] == 4
+    assert [m["content"] for m in await messages(client, admin, session)].count("again") == 1
+    other = await client.post("/api/chat", headers=headers, json={**body, "content": "other"})
+    assert_error(other, 409, "conflict")
+    deleted = await client.delete(f"/api/sessions/{session}", headers=admin.headers)
+    assert deleted.status_code == 204
+    late = await client.post("/api/chat", headers=headers, json=body)
+    assert late.status_code == 202
+    assert late.json() == sent.json()
+    assert_error(
+        await client.post("/api/chat", headers=headers, json={**body, "content": "x"}),
+        409,
+        "conflict",
+    )
+
+
 async def test_messages_of_one_session_are_answered_in_order(
     client: httpx.AsyncClient, admin: Caller
 ) -> None:

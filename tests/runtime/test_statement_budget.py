@@ -18,7 +18,7 @@ from tests.identity_helpers import Caller
 from tests.llm.fakes import FakeServer, SseReply, openai_chunk
 
 CHAT = "/v1/chat/completions"
-REQUEST_BUDGET = 5  # POST /api/chat: the session (and its agent), the message, the task, its job
+REQUEST_BUDGET = 4  # POST /api/chat: the session (read, locked, counted), the message, task, job
 TURN_BUDGET = 11  # from the queue claim to the job's completion
 
 

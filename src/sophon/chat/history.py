@@ -86,15 +86,20 @@ async def turn_history(
     ]
 
 
+_ANSWERED = (
+    select(MESSAGES.c.id)
+    .where(
+        MESSAGES.c.tenant_id == bindparam("tenant"),
+        MESSAGES.c.session_id == bindparam("session"),
+        MESSAGES.c.role == "assistant",
+        MESSAGES.c.task_id != bindparam("task"),
+    )
+    .limit(1)
+)
+
+
 async def answered_before(db: AsyncSession, session_id: str, task_id: str) -> bool:
     """Whether another task already answered in the session (not the session's first turn)."""
-    earlier = await db.scalar(
-        select(Message.id)
-        .where(
-            Message.session_id == session_id,
-            Message.role == "assistant",
-            Message.task_id != task_id,
-        )
-        .limit(1)
-    )
+    values = {"tenant": session_tenant(db.sync_session), "session": session_id, "task": task_id}
+    earlier = (await (await db.connection()).execute(_ANSWERED, values)).first()
     return earlier is not None

@@ -12,6 +12,8 @@ from sophon.platform.clock import utcnow
 from sophon.platform.db import Base, Timestamped, id_column
 from sophon.platform.tenancy import TenantScoped
 
+TITLE_CHARS = 80
+
 
 class ChatSession(Base, TenantScoped, Timestamped):
     """One conversation of one user with one agent. `kind` is `chat` or `heartbeat`; a fork

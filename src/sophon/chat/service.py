@@ -4,29 +4,23 @@ owner's sessions and their history: list, read, fork, archive, delete. HTTP-free
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.agents import service as agents
 from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
-from sophon.chat.models import ChatSession, Message
-from sophon.chat.schemas import ChatAccepted, ChatIn, SessionPatchIn
-from sophon.documents import service as documents
-from sophon.documents.access import Reader
-from sophon.ops import service as ops
-from sophon.platform import idempotency
+from sophon.chat.models import TITLE_CHARS, ChatSession, Message
+from sophon.chat.schemas import SessionPatchIn
+from sophon.chat.submit import submit_chat as submit_chat  # where callers send a message
 from sophon.platform.clock import utcnow
-from sophon.platform.errors import Conflict, NotFound
+from sophon.platform.errors import NotFound
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.tasks import service as tasks
 from sophon.tasks.models import Task
-
-TITLE_CHARS = 80
 
 
 def owned(principal: Principal) -> Select[ChatSession]:
@@ -66,116 +60,6 @@ def history(session_id: str) -> Select[Message]:
     return select(Message).where(Message.session_id == session_id)
 
 
-@exempt("a message is conversation, not administration; its task records the turn")
-async def submit_chat(
-    db: AsyncSession,
-    principal: Principal,
-    body: ChatIn,
-    idempotency_key: str | None = None,
-    attachment_wait_seconds: float = 0.0,
-) -> ChatAccepted:
-    """Stores the user message and queues the turn; returns at once. With an idempotency key a
-    retry returns the first answer and stores nothing. A turn given documents still in their
-    pipeline waits for them up to `attachment_wait_seconds`."""
-    await ops.refuse_new_work(db)
-    record = None
-    if idempotency_key is not None:
-        claimed = await idempotency.claim(
-            db,
-            owner=principal.rate_key,
-            scope="chat",
-            key=idempotency_key,
-            body_hash=idempotency.request_hash(body.model_dump(mode="json")),
-        )
-        if isinstance(claimed, dict):
-            return ChatAccepted.model_validate(claimed)
-        record = claimed
-    session = await _session_for(db, principal, body)
-    attachments, document_ids = _attachments(body.attachments)
-    message = append_message(db, session, "user", body.content, attachments=attachments)
-    attached = (
-        await documents.for_turn(db, Reader.of(principal), document_ids) if document_ids else []
-    )
-    hold = documents.still_processing(attached) and attachment_wait_seconds > 0
-    task = tasks.create(
-        db,
-        kind="chat",
-        user_id=principal.user_id,
-        agent_id=session.agent_id,
-        session_id=session.id,
-        message_id=message.id,
-        description=body.content,
-        streaming=body.is_streaming,
-        # a document still in its pipeline: the turn waits, queued (no worker held), until the
-        # pipeline ends it (which brings the turn forward) or the wait is over
-        run_after=utcnow() + timedelta(seconds=attachment_wait_seconds) if hold else None,
-    )
-    if attached:
-        documents.attach_to_turn(db, task.id, attached)
-        names = {d.id: d.name for d in attached}
-        message.attachments = [
-            {**item, "name": names[item["documentId"]]} if item.get("documentId") in names else item
-            for item in attachments
-        ]
-    accepted = ChatAccepted(task_id=task.id, session_id=session.id, message_id=message.id)
-    if record is not None:
-        idempotency.complete(record, 202, accepted.model_dump(mode="json", by_alias=True))
-    return accepted
-
-
-def _attachments(raw: list[str | dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Stored attachments (a document id becomes `{type: document, documentId}`) and the
-    document ids among them."""
-    stored: list[dict[str, Any]] = []
-    ids: list[str] = []
-    for item in raw:
-        if isinstance(item, str):
-            item = {"type": "document", "documentId": item}
-        document_id = item.get("documentId")
-        if isinstance(document_id, str):
-            ids.append(document_id)
-        stored.append(item)
-    return stored, ids
-
-
-async def _session_for(db: AsyncSession, principal: Principal, body: ChatIn) -> ChatSession:
-    if body.session_id is not None:
-        stmt = owned(principal).add_columns(agents.is_live(ChatSession.agent_id))
-        row = (
-            await db.execute(stmt.where(ChatSession.id == body.session_id).with_for_update())
-        ).first()
-        if row is None:
-            raise NotFound("No such session.", {"sessionId": body.session_id})
-        session: ChatSession = row[0]
-        agent_live = bool(row[1])
-        named = body.agent_id
-        if (
-            named
-            and named != session.agent_id
-            and ((await agents.by_id_or_name(db, named)).id != session.agent_id)
-        ):
-            raise Conflict(
-                "This session belongs to another agent; start a new session to switch.",
-                {"sessionId": session.id, "agentId": session.agent_id},
-            )
-        if not agent_live:  # a deleted agent's session is read-only
-            raise NotFound("No such agent.", {"agentId": session.agent_id})
-        session.archived = False
-        return session
-    if body.agent_id:
-        agent = await agents.by_id_or_name(db, body.agent_id)
-    else:
-        found = await agents.default_agent(db)
-        if found is None:
-            raise NotFound("This tenant has no default agent; name one with agentId.")
-        agent = found
-    session = new_session(
-        db, user_id=principal.user_id, agent_id=agent.id, kind="chat", title=_title(body.content)
-    )
-    session.channel_id = body.channel_id
-    return session
-
-
 @exempt("part of a chat message or a heartbeat run")
 def new_session(
     db: AsyncSession, *, user_id: str | None, agent_id: str, kind: str, title: str
@@ -192,11 +76,6 @@ def new_session(
     )
     db.add(session)
     return session
-
-
-def _title(content: str) -> str:
-    line = content.strip().splitlines()[0] if content.strip() else "New chat"
-    return line[:TITLE_CHARS]
 
 
 @exempt("conversation content: the stored message is its own record")

@@ -6,69 +6,102 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, Select, Table, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, ValidationFailed
 from sophon.platform.idempotency_models import IdempotencyRecord
 from sophon.platform.ids import new_id
+from sophon.platform.tenancy import CrossTenantWrite, session_tenant
 
 MAX_KEY_LENGTH = 200
+_RECORDS = cast(Table, IdempotencyRecord.__table__)
+_FIND: Select[Any] = select(_RECORDS.c.request_hash, _RECORDS.c.response).where(
+    _RECORDS.c.tenant_id == bindparam("tenant"),
+    _RECORDS.c.owner == bindparam("owner"),
+    _RECORDS.c.scope == bindparam("scope"),
+    _RECORDS.c.key == bindparam("key"),
+)
 
 
 def request_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-async def claim(
-    db: AsyncSession, *, owner: str, scope: str, key: str, body_hash: str
-) -> IdempotencyRecord | dict[str, Any]:
-    """The stored response when this key was used before (same request), else a fresh record to
-    fill with `complete`. The same key with a different request is a 409."""
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise ValidationFailed(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
-            {"header": "Idempotency-Key"},
-        )
-    found = await _find(db, owner, scope, key)
-    if found is None:
-        record = IdempotencyRecord(
-            id=new_id("idem"),
-            owner=owner,
-            scope=scope,
-            key=key,
-            request_hash=body_hash,
-            status_code=0,
-            response={},
-        )
-        try:
-            async with db.begin_nested():
-                db.add(record)
-                await db.flush()
-            return record
-        except IntegrityError:
-            found = await _find(db, owner, scope, key)
-            if found is None:
-                raise
-    if found.request_hash != body_hash:
-        raise Conflict(
-            "This Idempotency-Key was used for a different request.", {"idempotencyKey": key}
-        )
-    return dict(found.response)
+@dataclass(frozen=True)
+class Claim:
+    """A request's `Idempotency-Key` (checked when made), to take in the request's transaction."""
+
+    owner: str
+    scope: str
+    key: str
+    body_hash: str
+
+    def __post_init__(self) -> None:
+        if not self.key or len(self.key) > MAX_KEY_LENGTH:
+            raise ValidationFailed(
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+                {"header": "Idempotency-Key"},
+            )
+
+    async def take(
+        self, db: AsyncSession, status_code: int, response: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Records `response` as this key's answer unless the key was used before: None when it
+        is recorded now (the caller then does the work the response describes, in the same
+        transaction), else the first response (same request; a different one is a 409). One
+        statement when the key is new."""
+        tenant = session_tenant(db.sync_session)
+        if tenant is None:
+            raise CrossTenantWrite("IdempotencyRecord created outside a tenant")
+        connection = await db.connection()
+        row = {
+            "id": new_id("idem"),
+            "tenant_id": tenant,
+            "owner": self.owner,
+            "scope": self.scope,
+            "key": self.key,
+            "request_hash": self.body_hash,
+            "status_code": status_code,
+            "response": response,
+            "created_at": utcnow(),
+        }
+        # a twin's uncommitted insert makes this one wait for it, then do nothing
+        if (await connection.execute(_insert(connection.dialect.name), row)).first() is not None:
+            return None
+        first = await self.replay(db)
+        if first is None:  # pragma: no cover - the conflict was this key's row
+            raise RuntimeError("idempotency record vanished")
+        return first
+
+    async def replay(self, db: AsyncSession) -> dict[str, Any] | None:
+        """The first response to this key, None if the key is new; a 409 if it was used for a
+        different request."""
+        where = {
+            "tenant": session_tenant(db.sync_session),
+            "owner": self.owner,
+            "scope": self.scope,
+            "key": self.key,
+        }
+        found = (await (await db.connection()).execute(_FIND, where)).first()
+        if found is None:
+            return None
+        if found.request_hash != self.body_hash:
+            raise Conflict(
+                "This Idempotency-Key was used for a different request.",
+                {"idempotencyKey": self.key},
+            )
+        return dict(found.response)
 
 
-def complete(record: IdempotencyRecord, status_code: int, response: dict[str, Any]) -> None:
-    record.status_code = status_code
-    record.response = response
-
-
-async def _find(db: AsyncSession, owner: str, scope: str, key: str) -> IdempotencyRecord | None:
-    stmt = select(IdempotencyRecord).where(
-        IdempotencyRecord.owner == owner,
-        IdempotencyRecord.scope == scope,
-        IdempotencyRecord.key == key,
-    )
-    return await db.scalar(stmt.execution_options(populate_existing=True))
+@lru_cache(maxsize=4)
+def _insert(dialect: str) -> Insert:
+    """The record's INSERT, doing nothing (no row returned) when the key is taken."""
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return build(_RECORDS).on_conflict_do_nothing().returning(_RECORDS.c.id)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
@@ -20,7 +20,7 @@ from sophon.platform.db import Database
 from sophon.platform.errors import Conflict, NotFound
 from sophon.platform.ids import new_id
 from sophon.platform.queue_models import FINISHED, Job, JobStatus
-from sophon.platform.tenancy import ALL_TENANTS
+from sophon.platform.tenancy import ALL_TENANTS, CrossTenantWrite, session_tenant
 
 RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 3600.0
@@ -102,28 +102,68 @@ def enqueue(
     max_attempts: int = 3,
 ) -> Job:
     """Adds a job to the caller's (tenant) transaction: workers see it only once that commits."""
+    values = _job_row(kind, payload, serial_key, run_after, priority, max_attempts)
+    job = Job(**values)
+    db.add(job)
+    _wake_on_commit(db, kind, values)
+    return job
+
+
+_INSERT_JOB = insert(Job)  # run on the connection: plain Core, no unit of work
+
+
+async def insert_job(
+    db: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    serial_key: str | None = None,
+    run_after: datetime | None = None,
+    max_attempts: int = 3,
+) -> str:
+    """`enqueue` as one cached INSERT run now, not an ORM object flushed later (a hot path's
+    job: a chat turn's). Returns the job's id."""
+    tenant = session_tenant(db.sync_session)
+    if tenant is None:
+        raise CrossTenantWrite("Job created outside a tenant")
+    values = _job_row(kind, payload, serial_key, run_after, 0, max_attempts)
+    values["tenant_id"] = tenant
+    await (await db.connection()).execute(_INSERT_JOB, values)
+    _wake_on_commit(db, kind, values)
+    return str(values["id"])
+
+
+def _job_row(
+    kind: str,
+    payload: dict[str, Any],
+    serial_key: str | None,
+    run_after: datetime | None,
+    priority: int,
+    max_attempts: int,
+) -> dict[str, Any]:
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     now = utcnow()
-    job = Job(
-        id=new_id("job"),
-        kind=kind,
-        payload=payload,
-        status=JobStatus.QUEUED.value,
-        priority=priority,
-        run_after=run_after or now,
-        attempts=0,
-        max_attempts=max_attempts,
-        serial_key=serial_key,
-        cancel_requested=False,
-        created_at=now,
-        updated_at=now,
-    )
-    db.add(job)
-    if job.run_after <= now:  # due at once: wake this process's workers when it commits
+    return {
+        "id": new_id("job"),
+        "kind": kind,
+        "payload": payload,
+        "status": JobStatus.QUEUED.value,
+        "priority": priority,
+        "run_after": run_after or now,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "serial_key": serial_key,
+        "cancel_requested": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _wake_on_commit(db: AsyncSession | Session, kind: str, values: dict[str, Any]) -> None:
+    if values["run_after"] <= values["created_at"]:  # due at once: wake this process's workers
         sync = db.sync_session if isinstance(db, AsyncSession) else db
         sync.info.setdefault(_QUEUED_KINDS, set()).add(kind)
-    return job
 
 
 async def is_queued(db: AsyncSession, kind: str) -> bool:
