@@ -100,7 +100,8 @@ def open_reader(path: str) -> Any:
     """A connection for reads on the event loop (`platform/prepared.py`): autocommit, a lone
     SELECT at a time, refusing writes, and never waiting for a lock."""
     driver: Any = sqlean if sqlean is not None else sqlite3
-    conn = driver.connect(path, isolation_level=None)
+    # the loop reading may run in another thread than the one that opened it (a test's)
+    conn = driver.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA query_only=1")
     conn.execute(_IMPATIENT)
     return conn
