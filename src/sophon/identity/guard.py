@@ -149,10 +149,23 @@ async def auto_admin_principal(db: DbDep, slug: str | None) -> Principal:
     return await principals.principal_in_tenant(db, admin, tenant, AuthMethod.AUTO_ADMIN)
 
 
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
+_PRINCIPAL_KEY = "sophon.principal"  # scope entry: the caller, once the guard resolved it
 
 
-async def authorize(request: Request, principal: PrincipalDep, db: DbDep) -> None:
+async def principal_of(request: Request, db: DbDep) -> Principal:
+    """The caller: the one the route's guard resolved, or resolved now (a route without one)."""
+    principal: Principal | None = request.scope.get(_PRINCIPAL_KEY)
+    return principal if principal is not None else await current_principal(request, db)
+
+
+PrincipalDep = Annotated[Principal, Depends(principal_of)]
+
+
+async def authorize(request: Request, db: DbDep) -> None:
+    """The guard of every `@requires` route. It resolves the caller itself rather than through
+    `PrincipalDep`: FastAPI solves a dependency's own dependencies again at each use, and this
+    runs on every guarded request (the route's `PrincipalDep` then reads what it kept)."""
+    principal = request.scope[_PRINCIPAL_KEY] = await current_principal(request, db)
     gateway = gateway_of(request)
     access = _route_access(request)
     if principal.must_change_password and not access.allow_pending_password:

@@ -13,14 +13,18 @@ and a session without one sees no rows, as with the ORM filter."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.platform.errors import InvalidRequest
+from sophon.platform.memo import DATABASE_INFO
 from sophon.platform.pagination import PageParams, Paginator
 from sophon.platform.tenancy import session_tenant
+
+if TYPE_CHECKING:
+    from sophon.platform.db import Database
 
 _BAD_CURSOR = "The cursor is invalid or belongs to another list."
 
@@ -46,7 +50,7 @@ class TenantList:
 
     async def page(
         self, db: AsyncSession, paginator: Paginator, params: PageParams, name: str
-    ) -> tuple[list[Row[Any]], str | None, bool]:
+    ) -> tuple[list[Any], str | None, bool]:
         """One page: the rows, the next page's cursor (None on the last page), whether more
         follow. The cursor is bound to the list `name` in the session's tenant (scope
         `name:tenant`), so the route needs nothing but the session to call it."""
@@ -62,10 +66,15 @@ class TenantList:
                 raise InvalidRequest(_BAD_CURSOR)
             values["after"] = after[0]
             statement = self._next
-        # on the session's connection: Session.execute would route a Core select through the
-        # ORM's loading too
-        connection = await db.connection()
-        rows = list((await connection.execute(statement, values)).all())
+        sync = db.sync_session
+        database: Database | None = sync.info.get(DATABASE_INFO)
+        if database is None or sync.in_transaction():  # in the transaction, to see its writes
+            # on its connection: Session.execute would route a Core select through the ORM's
+            # loading too
+            connection = await db.connection()
+            rows: list[Any] = list((await connection.execute(statement, values)).all())
+        else:  # nothing to be consistent with: one read of its own, no session work
+            rows = await database.read(statement, values)
         more = len(rows) > params.limit
         rows = rows[: params.limit]
         cursor = paginator.codec.encode(scope, [getattr(rows[-1], self.key)]) if more else None

@@ -58,7 +58,7 @@ BUSY_TIMEOUT_MS = 30_000
 _PATIENT = f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"
 _IMPATIENT = "PRAGMA busy_timeout=0"
 _SLOW_READS = ("MATCH", "vec_", "bm25(")  # searches that may take milliseconds: on the thread
-_LOCKED_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes)
+LOCKED_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes)
 _OPERATIONAL_ERRORS: tuple[type[Exception], ...] = (
     sqlite3.OperationalError,
     *((sqlean.OperationalError,) if sqlean is not None else ()),
@@ -89,6 +89,21 @@ def _open(database: str, **kwargs: Any) -> Any:
         sqlite_vec.load(conn)
     finally:
         conn.enable_load_extension(False)
+    return conn
+
+
+def operational_errors() -> tuple[type[Exception], ...]:
+    return _OPERATIONAL_ERRORS
+
+
+def open_reader(path: str) -> Any:
+    """A connection for reads on the event loop (`platform/prepared.py`): autocommit, a lone
+    SELECT at a time, refusing writes, and never waiting for a lock."""
+    driver: Any = sqlean if sqlean is not None else sqlite3
+    # the loop reading may run in another thread than the one that opened it (a test's)
+    conn = driver.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA query_only=1")
+    conn.execute(_IMPATIENT)
     return conn
 
 
@@ -171,7 +186,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             try:
                 result = _statement(raw, adapted.be_impatient(), begin, operation, parameters)
             except _OPERATIONAL_ERRORS as error:
-                if getattr(error, "sqlite_errorcode", 0) & 0xFF not in _LOCKED_CODES:
+                if getattr(error, "sqlite_errorcode", 0) & 0xFF not in LOCKED_CODES:
                     raise
                 adapted.inline = False  # made to wait: this transaction goes the usual way
                 begin = None  # it did begin: only the read failed
