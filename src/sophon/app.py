@@ -11,25 +11,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from sophon import __version__
-from sophon.agents import router as agents_router
-from sophon.approvals import router as approvals_router
-from sophon.audit import router as audit_router
-from sophon.chat import router as chat_router
-from sophon.connections import router as connections_router
-from sophon.cron import router as cron_router
-from sophon.documents import router as documents_router
 from sophon.gateway import Gateway
 from sophon.identity import bootstrap
-from sophon.identity.auth import router as auth_router
-from sophon.identity.roles import router as roles_router
-from sophon.identity.users import router as users_router
-from sophon.license import router as license_router
-from sophon.mcp import router as mcp_router
-from sophon.mcp import server_router as mcp_server_router
 from sophon.mcp.endpoint import install_mcp
-from sophon.memory import router as memory_router
 from sophon.models import metadata
-from sophon.ops import router as ops_router
 from sophon.platform import migrate, route_index
 from sophon.platform.docs import OPENAPI_URL, install_docs
 from sophon.platform.errors import install_error_handlers
@@ -37,19 +22,12 @@ from sophon.platform.middleware import BodyLimitMiddleware, HealthProbe, Request
 from sophon.platform.schemas import ErrorEnvelope
 from sophon.platform.server import BEFORE_SHUTDOWN
 from sophon.platform.tenancy import TenantPrefixMiddleware
-from sophon.providers import router as providers_router
 from sophon.public.router import router as public_router
 from sophon.realtime.router import install_hubs
 from sophon.settings import Settings
 from sophon.skills import bootstrap as skills_bootstrap
-from sophon.skills import router as skills_router
-from sophon.tasks import router as tasks_router
-from sophon.tenants import router as tenants_router
-from sophon.tools import router as tools_router
 from sophon.web.router import install_web
-from sophon.webhooks import router as webhooks_router
 from sophon.webhooks.dispatcher import Dispatcher
-from sophon.workflows import router as workflows_router
 
 if TYPE_CHECKING:
     from sophon.runtime.engine import AgentRuntime
@@ -63,32 +41,33 @@ DESCRIPTION = (
 )
 
 
-ROUTERS = [
-    public_router,
-    auth_router.router,
-    users_router.router,
-    roles_router.router,
-    audit_router.router,
-    license_router.router,
-    tenants_router.router,
-    agents_router.router,
-    providers_router.router,
-    tools_router.router,
-    chat_router.chat_router,
-    chat_router.sessions_router,
-    tasks_router.router,
-    approvals_router.router,
-    memory_router.router,
-    cron_router.router,
-    workflows_router.router,
-    documents_router.router,
-    skills_router.router,
-    ops_router.router,
-    webhooks_router.router,
-    mcp_router.router,
-    mcp_server_router.router,
-    connections_router.router,
-]
+# Each domain's router, built on the first request under its prefix (see route_index): the path
+# prefix every route of the router lies under, and where the router is.
+ROUTERS = (
+    ("/api/auth", "sophon.identity.auth.router:router"),
+    ("/api/admin/users", "sophon.identity.users.router:router"),
+    ("/api/admin/roles", "sophon.identity.roles.router:router"),
+    ("/api/admin/audit", "sophon.audit.router:router"),
+    ("/api/admin/license", "sophon.license.router:router"),
+    ("/api/admin/tenants", "sophon.tenants.router:router"),
+    ("/api/agents", "sophon.agents.router:router"),
+    ("/api/models", "sophon.providers.router:router"),
+    ("/api/tools", "sophon.tools.router:router"),
+    ("/api/chat", "sophon.chat.router:chat_router"),
+    ("/api/sessions", "sophon.chat.router:sessions_router"),
+    ("/api/tasks", "sophon.tasks.router:router"),
+    ("/api/approvals", "sophon.approvals.router:router"),
+    ("/api/memory", "sophon.memory.router:router"),
+    ("/api/cron", "sophon.cron.router:router"),
+    ("/api/workflows", "sophon.workflows.router:router"),
+    ("/api/documents", "sophon.documents.router:router"),
+    ("/api/skills", "sophon.skills.router:router"),
+    ("/api/ops", "sophon.ops.router:router"),
+    ("/api/webhooks", "sophon.webhooks.router:router"),
+    ("/api/mcp/servers", "sophon.mcp.router:router"),
+    ("/api/mcp/server", "sophon.mcp.server_router:router"),
+    ("/api/connections", "sophon.connections.router:router"),
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -125,8 +104,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in ROUTERS:
-        route_index.add_routes(app, router)
+    route_index.add_routes(app, public_router)  # the health route: never wait for an import
+    for prefix, target in ROUTERS:
+        route_index.defer_router(app, prefix, target)
     install_hubs(app)
     install_mcp(app, settings)
     setattr(app.state, BEFORE_SHUTDOWN, [*getattr(app.state, BEFORE_SHUTDOWN, []), _stopping(app)])
@@ -185,6 +165,7 @@ def _stopping(app: FastAPI) -> Callable[[], Awaitable[None]]:
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
+        route_index.load_all(app.router)
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )

@@ -9,7 +9,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from sophon.app import create_app
+from sophon.app import ROUTERS, create_app
+from sophon.platform import route_index
 from sophon.platform.access import GuardedRoute, UndeclaredAccess, api_router
 from sophon.platform.permissions import Permission
 from sophon.settings import Settings
@@ -22,6 +23,7 @@ NOT_PERMISSIONS = {"public", "authenticated", "authenticated (hub)"}
 
 
 def _routes(app: FastAPI) -> list[tuple[str, object]]:
+    route_index.load_all(app.router)  # the domains' routers are otherwise built on first use
     return [
         (str(ctx.path), ctx.original_route)
         for ctx in iter_route_contexts(app.routes)
@@ -86,3 +88,24 @@ async def test_openapi_names_each_operations_permission(client) -> None:  # type
     assert create_user["x-sophon-permission"] == "ManageUsers"
     assert create_user["security"] == [{"bearer": []}]
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_each_domain_router_lies_under_its_declared_prefix(settings: Settings) -> None:
+    """A deferred router is built on the first request under its prefix: a route outside the
+    prefix would answer 404 until some other request happened to build its router."""
+    app = create_app(settings)
+    stand_ins = route_index.deferred_routers(app.router)
+    assert len(stand_ins) == len(ROUTERS)
+    for stand_in in stand_ins:
+        paths = [getattr(route, "path", "") for route in stand_in.build()]
+        assert paths, stand_in.target
+        assert all(stand_in.covers(path) for path in paths), (stand_in.path, paths)
+
+
+async def test_a_request_builds_only_the_routers_under_its_path(app: FastAPI, client) -> None:  # type: ignore[no-untyped-def]
+    router = app.router
+    before = {d.target for d in route_index.deferred_routers(router)}
+    assert (await client.get("/api/admin/roles")).status_code == 401
+    after = {d.target for d in route_index.deferred_routers(router)}
+    assert before - after == {"sophon.identity.roles.router:router"}
+    assert (await client.post("/api/admin/roles")).status_code == 401  # built once, still routed

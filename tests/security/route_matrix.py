@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
+from sophon.platform import route_index
 from sophon.platform.access import GuardedRoute
 from sophon.realtime.hubs import HUBS
 
@@ -75,6 +76,7 @@ class Operation:
 
 def guarded_routes(app: FastAPI) -> list[tuple[str, object]]:
     """Every routed path and its route object, including the framework's own."""
+    route_index.load_all(app.router)  # the domains' routers are otherwise built on first use
     return [
         (str(ctx.path), ctx.original_route)
         for ctx in iter_route_contexts(app.routes)

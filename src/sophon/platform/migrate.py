@@ -66,7 +66,8 @@ async def _create_fresh(engine: AsyncEngine, metadata: MetaData) -> bool:
         existing = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
         if existing:
             return False
-        await conn.run_sync(metadata.create_all)
+        # the database has no table: no need to look for each one before creating it
+        await conn.run_sync(lambda sync: metadata.create_all(sync, checkfirst=False))
         await conn.execute(
             text(
                 "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
