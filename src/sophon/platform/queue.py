@@ -5,7 +5,7 @@ backoff, cancellation, and recovery of jobs whose worker died."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
@@ -27,6 +27,14 @@ RETRY_MAX_SECONDS = 3600.0
 WORKER_LOST = "worker lost"
 
 
+@dataclass
+class Outcome:
+    """Set once the job's completion committed in its handler's own transaction
+    (`complete_in`): the worker then records nothing more."""
+
+    recorded: bool = False
+
+
 @dataclass(frozen=True)
 class ClaimedJob:
     """What a worker holds while it runs a job (a detached copy of the row)."""
@@ -39,6 +47,8 @@ class ClaimedJob:
     max_attempts: int
     serial_key: str | None
     lease_expires_at: datetime
+    worker_id: str = ""
+    outcome: Outcome = field(default_factory=Outcome, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,7 @@ class Heartbeat:
 # --- in-process wake-up ------------------------------------------------------------------------
 
 _QUEUED_KINDS = "sophon.queued_kinds"  # Session.info: kinds of the jobs this transaction queued
+_COMPLETED = "sophon.completed_jobs"  # Session.info: outcomes of jobs completed in it
 Waker = Callable[[], None]
 _wakers: list[tuple[frozenset[str], Waker]] = []
 
@@ -70,8 +81,12 @@ def on_enqueued(kinds: Collection[str], wake: Waker) -> Callable[[], None]:
 
 @sa_event.listens_for(Session, "after_commit")
 def _queued_committed(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return
+    for outcome in session.info.pop(_COMPLETED, ()):
+        outcome.recorded = True
     kinds = session.info.get(_QUEUED_KINDS)
-    if not kinds or session.get_nested_transaction() is not None:
+    if not kinds:
         return
     del session.info[_QUEUED_KINDS]
     for wanted, wake in tuple(_wakers):
@@ -83,6 +98,7 @@ def _queued_committed(session: Session) -> None:
 def _queued_rolled_back(session: Session) -> None:
     if session.get_nested_transaction() is None:
         session.info.pop(_QUEUED_KINDS, None)
+        session.info.pop(_COMPLETED, None)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -198,6 +214,7 @@ async def claim(
                     max_attempts=job.max_attempts,
                     serial_key=job.serial_key,
                     lease_expires_at=expires,
+                    worker_id=worker_id,
                 )
             )
         return claimed
@@ -271,33 +288,51 @@ async def heartbeat_many(
         return {job_id: beats.get(job_id, Heartbeat(held=False)) for job_id in job_ids}
 
 
+_COMPLETE = (
+    update(Job)
+    .where(
+        Job.id == bindparam("job_id"),
+        Job.status == JobStatus.RUNNING.value,
+        Job.lease_owner == bindparam("worker_id"),
+        Job.lease_expires_at > bindparam("now"),
+    )
+    .values(
+        status=JobStatus.COMPLETED.value,
+        result=bindparam("job_result"),
+        lease_owner=None,
+        lease_expires_at=None,
+        finished_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+"""Records success, conditioned on the lease as `_held` checks it (every turn ends here): built
+once, run on the connection (no ORM), crossing tenants by the job's id."""
+
+
+async def _completed(db: AsyncSession, job_id: str, worker_id: str, result: Any) -> bool:
+    values = {"job_id": job_id, "worker_id": worker_id, "now": utcnow(), "job_result": result}
+    connection = await db.connection()
+    done = cast(CursorResult[Any], await connection.execute(_COMPLETE, values))
+    return done.rowcount > 0
+
+
 async def complete(
     database: Database, job_id: str, worker_id: str, result: dict[str, Any] | None = None
 ) -> bool:
-    """Records success; False if the lease was lost (another attempt owns the job now). One
-    UPDATE, conditioned on the lease as `_held` checks it (every turn ends here)."""
-    now = utcnow()
-    statement = (
-        update(Job)
-        .where(
-            Job.id == job_id,
-            Job.status == JobStatus.RUNNING.value,
-            Job.lease_owner == worker_id,
-            Job.lease_expires_at > now,
-        )
-        .values(
-            status=JobStatus.COMPLETED.value,
-            result=result,
-            lease_owner=None,
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-        )
-        .execution_options(**ALL_TENANTS, synchronize_session=False)
-    )
+    """Records success; False if the lease was lost (another attempt owns the job now)."""
     async with database.transaction() as db:
-        done = cast(CursorResult[Any], await db.execute(statement))
-        return done.rowcount > 0
+        return await _completed(db, job_id, worker_id, result)
+
+
+async def complete_in(
+    db: AsyncSession, job: ClaimedJob, result: dict[str, Any] | None = None
+) -> bool:
+    """`complete` inside the handler's own last transaction, saving one of its own: the job ends
+    exactly when the handler's writes commit. Once that commits the worker records nothing more
+    (`job.outcome`); a rollback leaves the job to the worker as usual."""
+    done = await _completed(db, job.id, job.worker_id, result)
+    db.sync_session.info.setdefault(_COMPLETED, []).append(job.outcome)
+    return done
 
 
 async def fail(database: Database, job_id: str, worker_id: str, error: str, *, retry: bool) -> bool:
@@ -430,6 +465,7 @@ __all__ = [
     "cancel",
     "claim",
     "complete",
+    "complete_in",
     "depth",
     "enqueue",
     "fail",

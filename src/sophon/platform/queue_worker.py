@@ -145,6 +145,8 @@ class Worker:
 
     async def _record(self, job: ClaimedJob, handler: asyncio.Task[dict[str, Any] | None]) -> None:
         db, wid = self.database, self.worker_id
+        if job.outcome.recorded:  # the handler completed it in its last transaction
+            return
         if handler.cancelled():
             reason = self._stop_reasons.get(job.id, "shutdown")
             if reason == "cancel":

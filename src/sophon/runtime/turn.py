@@ -18,6 +18,7 @@ from sophon.agents import service as agents
 from sophon.agents.models import Agent
 from sophon.approvals import service as approvals
 from sophon.chat import service as chat
+from sophon.chat import turn_rows
 from sophon.chat.models import ChatSession, Message
 from sophon.llm import (
     ChatRequest,
@@ -26,6 +27,7 @@ from sophon.llm import (
     TextDelta,
     ToolSpec,
 )
+from sophon.platform import queue
 from sophon.platform.aio import first_of
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.errors import DomainError
@@ -113,7 +115,9 @@ class TurnRunner:
                 await finish(db, task, TaskStatus.CANCELLED, error=f"The {gone} was deleted.")
                 return None
             resumed = tasks.start(db, task)
-        return Turn(task, session, agent, stop, query=query, resumed=resumed, attached=attached)
+        return Turn(
+            task, session, agent, stop, query=query, resumed=resumed, attached=attached, job=job
+        )
 
     async def _end(
         self,
@@ -274,37 +278,53 @@ class TurnRunner:
     async def _answer(
         self, turn: Turn, candidate: routing.Candidate, response: ChatResponse
     ) -> None:
-        content = response.content
+        """The answer, its usage, the task's completion and (when this process runs the turn
+        from the queue) its job's completion: one transaction of statements built once, no ORM
+        unit of work on an ordinary turn."""
+        content, spent = response.content, response.usage
         if turn.task.streaming:
             await self.scope.publish_live(turn, EventName.STREAM_CHUNK, delta="", isFinal=True)
+        task = turn.task
         async with self.scope.tx(turn) as db:
-            task, session = await locked(db, turn)
-            add_usage(db, turn, task, session, candidate, response)
-            message = chat.append_message(
-                db, session, "assistant", content, task_id=task.id,
-                tokens=response.usage.output_tokens,
+            message_id = await turn_rows.append_answer(
+                db, tenant_id=task.tenant_id, session_id=turn.session.id, task_id=task.id,
+                content=content, tokens=spent.output_tokens, session_tokens=spent.total_tokens,
+                now=utcnow(),
+            )  # fmt: skip
+            if message_id is None:
+                raise TurnCancelled  # the session was deleted meanwhile
+            await usage.record_now(
+                db, candidate.name, response, tenant_id=task.tenant_id, agent_id=turn.agent.id,
+                user_id=task.user_id, session_id=turn.session.id, task_id=task.id,
             )  # fmt: skip
             after_commit(
                 db,
                 task_event(
                     task,
                     EventName.RECEIVE_MESSAGE,
-                    messageId=message.id,
+                    messageId=message_id,
                     role="assistant",
                     content=content,
                     toolCalls=[],
                 ),
             )
             if turn.heartbeat:
-                self._heartbeat_outcome(db, turn, task, session, content)
+                await self._heartbeat_outcome(db, turn, content)
             else:  # a checklist run is no conversation to learn from
                 for hook in hooks.answer_hooks:
                     await hook(db, turn.info)
-            await finish(db, task, TaskStatus.COMPLETED, withdraw=turn.may_await_approvals)
+            if not await tasks.complete_turn(db, task, spent.input_tokens, spent.output_tokens):
+                raise TurnCancelled  # the task was deleted meanwhile
+            if turn.may_await_approvals:
+                await approvals.withdraw_for_task(db, task.id, approvals.TASK_ENDED)
+            if turn.job is not None:
+                await queue.complete_in(db, turn.job, {"status": TaskStatus.COMPLETED.value})
 
-    def _heartbeat_outcome(
-        self, db: AsyncSession, turn: Turn, task: Task, session: ChatSession, content: str
-    ) -> None:
+    async def _heartbeat_outcome(self, db: AsyncSession, turn: Turn, content: str) -> None:
+        task = await tasks.lock(db, turn.task.id)
+        session = await chat.lock_session(db, turn.session.id)
+        if task is None or session is None:
+            return
         if content.strip() == HEARTBEAT_OK:
             chat.archive(session)
             tasks.note(task, "heartbeat: nothing to report")
