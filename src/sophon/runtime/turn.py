@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from sophon.platform.errors import DomainError
 from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.queue import ClaimedJob
+from sophon.platform.tenancy import acting_in
 from sophon.providers import routing, usage
 from sophon.runtime import hooks, planning, toolcalls
 from sophon.runtime import prompt as context_builder
@@ -67,7 +69,12 @@ class TurnRunner:
         task_id = str(job.payload["taskId"])
         stop = self._stops.setdefault(task_id, asyncio.Event())
         try:
-            turn = await self._begin(job, task_id, stop)
+            begun = job.prepared
+            if isinstance(begun, Begun):
+                turn = Turn(begun.task, begun.session, begun.agent, stop, query=begun.query,
+                            resumed=begun.resumed, attached=begun.attached, job=job)  # fmt: skip
+            else:
+                turn = await self._begin(job, task_id, stop)
             if turn is None:
                 return None
             status, error, code = TaskStatus.COMPLETED, None, None
@@ -95,6 +102,23 @@ class TurnRunner:
             self._stops.pop(task_id, None)
 
     # --- lifecycle -----------------------------------------------------------------------------
+
+    async def prepare(self, db: AsyncSession, job: ClaimedJob) -> Begun | None:
+        """The turn's start in its claim's transaction (`queue.Prepare`), saving a transaction:
+        an ordinary turn's task is loaded and marked Running there. Anything else (a task gone,
+        finished, cancelled, out of attempts, or its session or agent deleted) is left to
+        `_begin` in the handler."""
+        if job.attempts > tasks.TURN_ATTEMPTS:
+            return None
+        with acting_in(db.sync_session, job.tenant_id):
+            task, session, agent, query, attached = await _load(db, str(job.payload["taskId"]))
+            if task is None or task.status in FINISHED or task.cancel_requested:
+                return None
+            if session is None or agent is None or agent.deleted_at is not None:
+                return None
+            resumed = tasks.start(db, task)
+            await db.flush()  # in the job's tenant: the claim's transaction has none
+        return Begun(task, session, agent, query, attached, resumed)
 
     async def _begin(self, job: ClaimedJob, task_id: str, stop: asyncio.Event) -> Turn | None:
         async with self.scope.database.transaction(tenant_id=job.tenant_id) as db:
@@ -380,6 +404,18 @@ async def _load(
         return None, None, None, "", False
     task, session, agent, content, attachments = row
     return task, session, agent, content or "", bool(attachments)
+
+
+@dataclass(frozen=True)
+class Begun:
+    """A turn started in its claim's transaction (`TurnRunner.prepare`)."""
+
+    task: Task
+    session: ChatSession
+    agent: Agent
+    query: str
+    attached: bool
+    resumed: bool
 
 
 def _words(text: str) -> set[str]:
