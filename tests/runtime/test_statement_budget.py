@@ -29,7 +29,9 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"queue_poll_seconds": 3600})
 
 
-_CLAIMS = "UPDATE jobs SET status=?, attempts="  # the claim: one UPDATE … RETURNING
+def _claims(statement: str) -> bool:
+    """The queue's claim: one UPDATE … RETURNING of the due jobs (a CTE)."""
+    return "UPDATE jobs SET status=?, attempts=" in statement
 
 
 def _completes_job(statement: str) -> bool:
@@ -81,8 +83,8 @@ async def test_an_ordinary_warm_turn_stays_within_its_statement_budget(
 
     # a worker's looks for work that found none (the idle loop's, around any turn) are not the
     # turn's; counted as statements run, a claim waiting for the request's lock comes after it
-    seen = [(s, rows) for s, rows in seen if not (s.startswith(_CLAIMS) and rows == 0)]
-    claim = next(i for i, (s, _) in enumerate(seen) if s.startswith(_CLAIMS))
+    seen = [(s, rows) for s, rows in seen if not (_claims(s) and rows == 0)]
+    claim = next(i for i, (s, _) in enumerate(seen) if _claims(s))
     done = next(i for i, (s, _) in enumerate(seen) if _completes_job(s))
     request, turn = seen[:claim], seen[claim : done + 1]
     listing = "\n".join(s for s, _ in seen)
@@ -97,4 +99,3 @@ async def test_an_ordinary_warm_turn_stays_within_its_statement_budget(
         "documents",
     ):
         assert not any(f"FROM {table}" in s for s, _ in seen), (table, listing)
-

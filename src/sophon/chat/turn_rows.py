@@ -54,7 +54,7 @@ async def append_answer(
     if counted.rowcount == 0:
         return None
     message_id = new_id("msg")
-    row = {
+    row: dict[str, object] = {
         "id": message_id,
         "tenant_id": tenant_id,
         "session_id": session_id,

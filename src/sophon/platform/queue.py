@@ -131,10 +131,12 @@ def _claiming(kinds: tuple[str, ...], limit: int) -> Update:
         .order_by(job.priority.desc(), job.run_after, job.id)
         .limit(limit)
         .with_for_update(of=job, skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED")  # once: PostgreSQL may rescan a subquery, claiming more
     )
     return (
         update(Job)
-        .where(Job.id.in_(due.scalar_subquery()), Job.status == JobStatus.QUEUED.value)
+        .where(Job.id.in_(select(due.c.id)), Job.status == JobStatus.QUEUED.value)
         .values(
             status=JobStatus.RUNNING.value,
             attempts=Job.attempts + 1,
@@ -182,8 +184,8 @@ async def claim(
         expires = now + timedelta(seconds=lease_seconds)
         connection = await db.connection()
         values = {"now": now, "b_worker": worker_id, "b_expires": expires}
-        rows = (await connection.execute(_claiming(tuple(kinds), limit), values)).all()
-        rows.sort(key=lambda row: (-row.priority, row.run_after, row.id))  # RETURNING's order
+        result = await connection.execute(_claiming(tuple(kinds), limit), values)
+        rows = sorted(result.all(), key=lambda row: (-row.priority, row.run_after, row.id))
         jobs = [
             ClaimedJob(
                 id=row.id,

@@ -70,6 +70,7 @@ class TurnRunner:
         stop = self._stops.setdefault(task_id, asyncio.Event())
         try:
             begun = job.prepared
+            turn: Turn | None
             if isinstance(begun, Begun):
                 turn = Turn(begun.task, begun.session, begun.agent, stop, query=begun.query,
                             resumed=begun.resumed, attached=begun.attached, job=job)  # fmt: skip
