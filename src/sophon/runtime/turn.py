@@ -117,8 +117,7 @@ class TurnRunner:
                 return None
             if session is None or agent is None or agent.deleted_at is not None:
                 return None
-            resumed = tasks.start(db, task)
-            await db.flush()  # in the job's tenant: the claim's transaction has none
+            resumed = await tasks.start_turn(db, task)
         return Begun(task, session, agent, query, attached, resumed)
 
     async def _begin(self, job: ClaimedJob, task_id: str, stop: asyncio.Event) -> Turn | None:
@@ -139,7 +138,7 @@ class TurnRunner:
                 gone = "session" if session is None else "agent"
                 await finish(db, task, TaskStatus.CANCELLED, error=f"The {gone} was deleted.")
                 return None
-            resumed = tasks.start(db, task)
+            resumed = await tasks.start_turn(db, task)
         return Turn(
             task, session, agent, stop, query=query, resumed=resumed, attached=attached, job=job
         )

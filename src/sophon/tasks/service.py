@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
@@ -199,6 +200,38 @@ def start(db: AsyncSession, task: Task) -> bool:
     after_commit(
         db, events.task_event(task, EventName.TASK_STARTED, startedAt=iso(task.started_at))
     )
+    return resumed
+
+
+_START = (
+    update(Task)
+    .where(Task.id == bindparam("b_task"), Task.tenant_id == bindparam("b_tenant"))
+    .values(
+        status=TaskStatus.RUNNING.value,
+        started_at=bindparam("b_started"),
+        log=bindparam("b_log"),
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
+@exempt("the runner's lifecycle bookkeeping")
+async def start_turn(db: AsyncSession, task: Task) -> bool:
+    """`start` as one UPDATE built once, without the ORM's flush: the loaded `task` gets the new
+    values as already stored."""
+    resumed = task.status == TaskStatus.RUNNING.value
+    now = utcnow()
+    started = task.started_at or now
+    line = {"at": iso(now), "message": "resumed after a Gateway restart" if resumed else "started"}
+    log = [*task.log, line]
+    values = {"b_task": task.id, "b_tenant": task.tenant_id, "b_started": started,
+              "b_log": log, "b_now": now}  # fmt: skip
+    await (await db.connection()).execute(_START, values)
+    stored = {"status": TaskStatus.RUNNING.value, "started_at": started, "log": log,
+              "updated_at": now}  # fmt: skip
+    for name, value in stored.items():
+        set_committed_value(task, name, value)
+    after_commit(db, events.task_event(task, EventName.TASK_STARTED, startedAt=iso(started)))
     return resumed
 
 
