@@ -75,6 +75,54 @@ async def test_enqueue_claim_complete(database: Database, tenant: str) -> None:
     assert await queue.complete(database, job_id, "w1") is False
 
 
+async def test_a_job_completed_in_its_handlers_transaction(database: Database, tenant: str) -> None:
+    """`complete_in` ends the job with the handler's own writes, and the job's outcome says so
+    (the worker then records nothing) only once they commit; a rollback undoes both."""
+    first, second = await add_jobs(database, tenant, 2)
+    claimed = await queue.claim(database, "w1", [KIND], lease_seconds=30, limit=2)
+    by_id = {job.id: job for job in claimed}
+
+    class Abort(Exception):
+        pass
+
+    async def complete_then_abort() -> None:
+        async with database.transaction(tenant_id=tenant) as db:
+            assert await queue.complete_in(db, by_id[first], {"ok": True})
+            raise Abort
+
+    with pytest.raises(Abort):
+        await complete_then_abort()
+    assert not by_id[first].outcome.recorded
+    assert await status_of(database, first) == JobStatus.RUNNING
+
+    async with database.transaction(tenant_id=tenant) as db:
+        assert await queue.complete_in(db, by_id[first], {"ok": True})
+        assert not by_id[first].outcome.recorded
+    assert by_id[first].outcome.recorded
+    job = await queue.get_job(database, first)
+    assert job is not None
+    assert (job.status, job.result, job.lease_owner) == (JobStatus.COMPLETED, {"ok": True}, None)
+    assert await status_of(database, second) == JobStatus.RUNNING
+
+
+async def test_prepare_runs_in_the_claims_transaction(database: Database, tenant: str) -> None:
+    """A kind's `prepare` sees the claimed job and its result rides on it; other kinds get none."""
+    await add_jobs(database, tenant, 1)
+    await add_jobs(database, tenant, 1, kind="other.kind")
+
+    async def prepare(db: Any, job: ClaimedJob) -> str:
+        assert db.in_transaction()
+        return f"prepared {job.payload['n']} for {job.worker_id}"
+
+    claimed = await queue.claim(
+        database, "w1", [KIND, "other.kind"], 30, limit=2, prepare={KIND: prepare}
+    )
+    assert {job.kind: job.prepared for job in claimed} == {
+        KIND: "prepared 0 for w1",
+        "other.kind": None,
+    }
+
+
 async def test_rolled_back_enqueue_leaves_nothing(database: Database, tenant: str) -> None:
     class Abort(Exception):
         pass

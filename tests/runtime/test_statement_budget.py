@@ -6,6 +6,7 @@ credential cache) hold until a write; on PostgreSQL they last a second, so count
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,9 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"queue_poll_seconds": 3600})
 
 
-_CLAIMS = "UPDATE jobs SET status=?, attempts="
+def _claims(statement: str) -> bool:
+    """The queue's claim: one UPDATE … RETURNING of the due jobs (a CTE)."""
+    return "UPDATE jobs SET status=?, attempts=" in statement
 
 
 def _completes_job(statement: str) -> bool:
@@ -61,33 +64,30 @@ async def test_an_ordinary_warm_turn_stays_within_its_statement_budget(
     for text in ("Second turn.", "Third turn."):
         await chat_turn(client, admin, text, sessionId=session_id)
 
-    seen: list[tuple[int, str]] = []  # (connection, statement)
+    seen: list[tuple[str, int]] = []  # (statement, rows it changed)
     job_done = asyncio.Event()
 
-    def count(conn: Connection, cursor: object, statement: str, *args: object) -> None:
-        seen.append((id(conn.connection.dbapi_connection), " ".join(statement.split())))
-        if _completes_job(seen[-1][1]):
+    def count(conn: Connection, cursor: Any, statement: str, *args: object) -> None:
+        seen.append((" ".join(statement.split()), cursor.rowcount))
+        if _completes_job(seen[-1][0]):
             job_done.set()
 
     engine = gateway.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "after_cursor_execute", count)
     try:
         sent = await send(client, admin, "What time is it in Ghent?", sessionId=session_id)
         await events.named("TaskCompleted", sent["taskId"])
         await asyncio.wait_for(job_done.wait(), 20)
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "after_cursor_execute", count)
 
-    seen = _without_empty_polls(seen)
-    # A claim may start while the request's transaction is still writing (its SELECT then waits
-    # for the lock and finds the job once the request commits), so the request is what comes
-    # before the claim's UPDATE, the claim's SELECT excepted.
-    claim = next(i for i, (_, s) in enumerate(seen) if s.startswith("SELECT jobs.id"))
-    claimed = next(i for i, (_, s) in enumerate(seen) if s.startswith(_CLAIMS))
-    done = next(i for i, (_, s) in enumerate(seen) if _completes_job(s))
-    request = seen[:claim] + seen[claim + 1 : claimed]
-    turn = [seen[claim], *seen[claimed : done + 1]]
-    listing = "\n".join(s for _, s in seen)
+    # a worker's looks for work that found none (the idle loop's, around any turn) are not the
+    # turn's; counted as statements run, a claim waiting for the request's lock comes after it
+    seen = [(s, rows) for s, rows in seen if not (_claims(s) and rows == 0)]
+    claim = next(i for i, (s, _) in enumerate(seen) if _claims(s))
+    done = next(i for i, (s, _) in enumerate(seen) if _completes_job(s))
+    request, turn = seen[:claim], seen[claim : done + 1]
+    listing = "\n".join(s for s, _ in seen)
     assert len(request) <= REQUEST_BUDGET, listing
     assert len(turn) <= TURN_BUDGET, listing
     # what an ordinary turn never does again: look up what the caches hold (memories: this
@@ -100,17 +100,4 @@ async def test_an_ordinary_warm_turn_stays_within_its_statement_budget(
         "documents",
         "memory_entries",
     ):
-        assert not any(f"FROM {table}" in s for _, s in seen), (table, listing)
-
-
-def _without_empty_polls(seen: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Leaves out a worker's looks for work that found none (a claim's SELECT not followed by
-    its UPDATE on the same connection): the idle loop's, around any turn, not the turn's."""
-    kept = []
-    for i, (conn, statement) in enumerate(seen):
-        if statement.startswith("SELECT jobs.id"):
-            following = next((s for c, s in seen[i + 1 :] if c == conn), "")
-            if not following.startswith(_CLAIMS):
-                continue
-        kept.append((conn, statement))
-    return kept
+        assert not any(f"FROM {table}" in s for s, _ in seen), (table, listing)

@@ -4,21 +4,23 @@ backoff, cancellation, and recovery of jobs whose worker died."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy import event as sa_event
+from sqlalchemy import CursorResult, Update, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
+from sophon.platform import queue_commit
 from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
 from sophon.platform.errors import Conflict, NotFound
 from sophon.platform.ids import new_id
+from sophon.platform.queue_commit import Outcome, on_enqueued
 from sophon.platform.queue_models import FINISHED, Job, JobStatus
 from sophon.platform.tenancy import ALL_TENANTS, CrossTenantWrite, session_tenant
 
@@ -39,6 +41,9 @@ class ClaimedJob:
     max_attempts: int
     serial_key: str | None
     lease_expires_at: datetime
+    worker_id: str = ""
+    prepared: Any = None  # what the kind's `Prepare` made of it in the claim's transaction
+    outcome: Outcome = field(default_factory=Outcome, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -50,39 +55,6 @@ class Heartbeat:
 
     def __bool__(self) -> bool:
         return self.held
-
-
-# --- in-process wake-up ------------------------------------------------------------------------
-
-_QUEUED_KINDS = "sophon.queued_kinds"  # Session.info: kinds of the jobs this transaction queued
-Waker = Callable[[], None]
-_wakers: list[tuple[frozenset[str], Waker]] = []
-
-
-def on_enqueued(kinds: Collection[str], wake: Waker) -> Callable[[], None]:
-    """Calls `wake` when a transaction of this process that queued a job of `kinds` commits, so
-    a worker here claims it at once instead of at its next poll (other processes still poll).
-    Returns the function that stops it."""
-    entry = (frozenset(kinds), wake)
-    _wakers.append(entry)
-    return lambda: _wakers.remove(entry) if entry in _wakers else None
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _queued_committed(session: Session) -> None:
-    kinds = session.info.get(_QUEUED_KINDS)
-    if not kinds or session.get_nested_transaction() is not None:
-        return
-    del session.info[_QUEUED_KINDS]
-    for wanted, wake in tuple(_wakers):
-        if not wanted.isdisjoint(kinds):
-            wake()
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _queued_rolled_back(session: Session) -> None:
-    if session.get_nested_transaction() is None:
-        session.info.pop(_QUEUED_KINDS, None)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -163,7 +135,7 @@ def _job_row(
 def _wake_on_commit(db: AsyncSession | Session, kind: str, values: dict[str, Any]) -> None:
     if values["run_after"] <= values["created_at"]:  # due at once: wake this process's workers
         sync = db.sync_session if isinstance(db, AsyncSession) else db
-        sync.info.setdefault(_QUEUED_KINDS, set()).add(kind)
+        queue_commit.queued(sync, kind)
 
 
 async def is_queued(db: AsyncSession, kind: str) -> bool:
@@ -173,34 +145,64 @@ async def is_queued(db: AsyncSession, kind: str) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _claimable(kinds: tuple[str, ...], limit: int) -> Select[Job]:
-    """The claim's SELECT, built once per kinds and limit (`now` is bound at each claim):
-    building it, an aliased self-join included, cost more CPU than running it."""
-    other = aliased(Job)
+def _claiming(kinds: tuple[str, ...], limit: int) -> Update:
+    """The claim, one UPDATE … RETURNING built once per kinds and limit (`now`, the worker and
+    its lease are bound at each claim): building it, an aliased self-join included, cost more
+    CPU than running it, and a SELECT before the UPDATE cost a statement."""
+    job, other = aliased(Job), aliased(Job)  # aliases: no correlation with the UPDATE's table
     same_key_busy = (
         select(other.id)
         .where(
-            other.serial_key == Job.serial_key,
+            other.serial_key == job.serial_key,
             or_(
                 other.status == JobStatus.RUNNING.value,
-                and_(other.status == JobStatus.QUEUED.value, other.id < Job.id),
+                and_(other.status == JobStatus.QUEUED.value, other.id < job.id),
             ),
         )
         .exists()
     )
-    return (
-        select(Job)
+    due = (
+        select(job.id)
         .where(
-            Job.status == JobStatus.QUEUED.value,
-            Job.kind.in_(list(kinds)),
-            Job.run_after <= bindparam("now"),
-            or_(Job.serial_key.is_(None), ~same_key_busy),
+            job.status == JobStatus.QUEUED.value,
+            job.kind.in_(list(kinds)),
+            job.run_after <= bindparam("now"),
+            or_(job.serial_key.is_(None), ~same_key_busy),
         )
-        .order_by(Job.priority.desc(), Job.run_after, Job.id)
+        .order_by(job.priority.desc(), job.run_after, job.id)
         .limit(limit)
-        .with_for_update(of=Job, skip_locked=True)
-        .execution_options(**ALL_TENANTS)
+        .with_for_update(of=job, skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED")  # once: PostgreSQL may rescan a subquery, claiming more
     )
+    return (
+        update(Job)
+        .where(Job.id.in_(select(due.c.id)), Job.status == JobStatus.QUEUED.value)
+        .values(
+            status=JobStatus.RUNNING.value,
+            attempts=Job.attempts + 1,
+            lease_owner=bindparam("b_worker"),
+            lease_expires_at=bindparam("b_expires"),
+            updated_at=bindparam("now"),
+        )
+        .returning(
+            Job.id,
+            Job.tenant_id,
+            Job.kind,
+            Job.payload,
+            Job.attempts,
+            Job.max_attempts,
+            Job.serial_key,
+            Job.priority,
+            Job.run_after,
+        )
+    )
+
+
+Prepare = Callable[[AsyncSession, "ClaimedJob"], Awaitable[Any]]
+"""Run for a job of its kind in the claim's own transaction (no tenant: it names the job's), so a
+handler's first reads and writes need no transaction of their own; its result is the job's
+`prepared`. It must not fail on a job it cannot prepare (its handler then does the work)."""
 
 
 async def claim(
@@ -210,9 +212,10 @@ async def claim(
     lease_seconds: float,
     limit: int = 1,
     allowed: Callable[[AsyncSession], Awaitable[bool]] | None = None,
+    prepare: Mapping[str, Prepare] | None = None,
 ) -> list[ClaimedJob]:
     """Moves up to `limit` due Queued jobs of `kinds` to Running under a lease for `worker_id`,
-    unless `allowed`, asked first in the same transaction, says no."""
+    unless `allowed`, asked first in the same transaction, says no; `prepare` by kind."""
     if not kinds or limit < 1:
         return []
     async with database.transaction() as db:
@@ -220,27 +223,33 @@ async def claim(
             return []
         now = utcnow()
         expires = now + timedelta(seconds=lease_seconds)
-        jobs = (await db.scalars(_claimable(tuple(kinds), limit), {"now": now})).all()
-        claimed = []
-        for job in jobs:
-            job.status = JobStatus.RUNNING.value
-            job.lease_owner = worker_id
-            job.lease_expires_at = expires
-            job.attempts += 1
-            job.updated_at = now
-            claimed.append(
-                ClaimedJob(
-                    id=job.id,
-                    tenant_id=job.tenant_id,
-                    kind=job.kind,
-                    payload=dict(job.payload or {}),
-                    attempts=job.attempts,
-                    max_attempts=job.max_attempts,
-                    serial_key=job.serial_key,
-                    lease_expires_at=expires,
-                )
+        connection = await db.connection()
+        values = {"now": now, "b_worker": worker_id, "b_expires": expires}
+        result = await connection.execute(_claiming(tuple(kinds), limit), values)
+        rows = sorted(result.all(), key=lambda row: (-row.priority, row.run_after, row.id))
+        jobs = [
+            ClaimedJob(
+                id=row.id,
+                tenant_id=row.tenant_id,
+                kind=row.kind,
+                payload=dict(row.payload or {}),
+                attempts=row.attempts,
+                max_attempts=row.max_attempts,
+                serial_key=row.serial_key,
+                lease_expires_at=expires,
+                worker_id=worker_id,
             )
-        return claimed
+            for row in rows
+        ]
+        # the leases run from `now`: a slow claim (many jobs, a loaded machine) leaves the rest
+        # to their handlers rather than hand them over with their leases nearly gone
+        enough = time.monotonic() + lease_seconds / 4
+        for i, job in enumerate(jobs):
+            if not prepare or time.monotonic() > enough:
+                break
+            if (made := prepare.get(job.kind)) is not None:
+                jobs[i] = replace(job, prepared=await made(db, job))
+        return jobs
 
 
 async def _held(db: AsyncSession, job_id: str, worker_id: str) -> Job | None:
@@ -311,33 +320,51 @@ async def heartbeat_many(
         return {job_id: beats.get(job_id, Heartbeat(held=False)) for job_id in job_ids}
 
 
+_COMPLETE = (
+    update(Job)
+    .where(
+        Job.id == bindparam("job_id"),
+        Job.status == JobStatus.RUNNING.value,
+        Job.lease_owner == bindparam("worker_id"),
+        Job.lease_expires_at > bindparam("now"),
+    )
+    .values(
+        status=JobStatus.COMPLETED.value,
+        result=bindparam("job_result"),
+        lease_owner=None,
+        lease_expires_at=None,
+        finished_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+"""Records success, conditioned on the lease as `_held` checks it (every turn ends here): built
+once, run on the connection (no ORM), crossing tenants by the job's id."""
+
+
+async def _completed(db: AsyncSession, job_id: str, worker_id: str, result: Any) -> bool:
+    values = {"job_id": job_id, "worker_id": worker_id, "now": utcnow(), "job_result": result}
+    connection = await db.connection()
+    done = cast(CursorResult[Any], await connection.execute(_COMPLETE, values))
+    return done.rowcount > 0
+
+
 async def complete(
     database: Database, job_id: str, worker_id: str, result: dict[str, Any] | None = None
 ) -> bool:
-    """Records success; False if the lease was lost (another attempt owns the job now). One
-    UPDATE, conditioned on the lease as `_held` checks it (every turn ends here)."""
-    now = utcnow()
-    statement = (
-        update(Job)
-        .where(
-            Job.id == job_id,
-            Job.status == JobStatus.RUNNING.value,
-            Job.lease_owner == worker_id,
-            Job.lease_expires_at > now,
-        )
-        .values(
-            status=JobStatus.COMPLETED.value,
-            result=result,
-            lease_owner=None,
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-        )
-        .execution_options(**ALL_TENANTS, synchronize_session=False)
-    )
+    """Records success; False if the lease was lost (another attempt owns the job now)."""
     async with database.transaction() as db:
-        done = cast(CursorResult[Any], await db.execute(statement))
-        return done.rowcount > 0
+        return await _completed(db, job_id, worker_id, result)
+
+
+async def complete_in(
+    db: AsyncSession, job: ClaimedJob, result: dict[str, Any] | None = None
+) -> bool:
+    """`complete` inside the handler's own last transaction, saving one of its own: the job ends
+    exactly when the handler's writes commit. Once that commits the worker records nothing more
+    (`job.outcome`); a rollback leaves the job to the worker as usual."""
+    done = await _completed(db, job.id, job.worker_id, result)
+    queue_commit.completed(db.sync_session, job.outcome)
+    return done
 
 
 async def fail(database: Database, job_id: str, worker_id: str, error: str, *, retry: bool) -> bool:
@@ -465,11 +492,14 @@ __all__ = [
     "Heartbeat",
     "Job",
     "JobStatus",
+    "Outcome",
+    "Prepare",
     "acknowledge_cancel",
     "bring_forward",
     "cancel",
     "claim",
     "complete",
+    "complete_in",
     "depth",
     "enqueue",
     "fail",

@@ -42,6 +42,7 @@ class Worker:
         poll_interval: float = 1.0,
         concurrency: int = 4,
         gate: Gate | None = None,
+        prepare: Mapping[str, queue.Prepare] | None = None,
     ) -> None:
         self.database = database
         self.handlers = dict(handlers)
@@ -50,6 +51,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.concurrency = concurrency
         self.gate = gate
+        self.prepare = dict(prepare or {})
         self._wake = asyncio.Event()
         self._beat_requested = False
         self._notices = 0  # notify() calls so far
@@ -110,6 +112,7 @@ class Worker:
             self.lease_seconds,
             limit=free,
             allowed=allowed,
+            prepare=self.prepare,
         )
         if len(claimed) < free and not held_back and notices == self._notices:
             self._backlog = False  # nothing else was due: a finished job need not look again
@@ -145,6 +148,8 @@ class Worker:
 
     async def _record(self, job: ClaimedJob, handler: asyncio.Task[dict[str, Any] | None]) -> None:
         db, wid = self.database, self.worker_id
+        if job.outcome.recorded:  # the handler completed it in its last transaction
+            return
         if handler.cancelled():
             reason = self._stop_reasons.get(job.id, "shutdown")
             if reason == "cancel":

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.llm import ChatResponse
@@ -58,6 +58,42 @@ def record(
     )
     db.add(row)
     return row
+
+
+_RECORD = insert(ModelUsage)
+
+
+async def record_now(
+    db: AsyncSession,
+    provider: str,
+    response: ChatResponse,
+    *,
+    tenant_id: str,
+    agent_id: str | None,
+    user_id: str | None,
+    session_id: str | None,
+    task_id: str | None,
+    kind: str = CHAT,
+) -> None:
+    """`record` as one INSERT built once, run on the transaction's connection (no ORM)."""
+    usage = response.usage
+    row = {
+        "id": new_id("use"),
+        "tenant_id": tenant_id,
+        "agent_id": agent_id,
+        "user_id": user_id,
+        "session_id": session_id,
+        "task_id": task_id,
+        "provider": provider,
+        "model": response.model,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "estimated": usage.estimated,
+        "at": utcnow(),
+        "kind": kind,
+    }
+    connection = await db.connection()
+    await connection.execute(_RECORD, row)
 
 
 def day_start() -> datetime:

@@ -93,6 +93,7 @@ class AgentRuntime:
             poll_interval=settings.queue_poll_seconds,
             concurrency=settings.worker_concurrency,
             gate=self._may_claim,
+            prepare={tasks.TURN_JOB: self.runner.prepare},
         )
         self.cron = CronScheduler(gateway.db, gateway.bus, gateway.cron, self.worker.notify)
         self.last_tick_at: float | None = None

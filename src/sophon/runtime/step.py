@@ -29,6 +29,7 @@ from sophon.chat.models import ChatSession
 from sophon.llm import ChatRequest, ChatResponse, StreamEvent
 from sophon.platform.db import Database
 from sophon.platform.events import EventBus, EventName
+from sophon.platform.queue import ClaimedJob
 from sophon.platform.vault import Vault
 from sophon.providers import routing, usage
 from sophon.providers.connect import ProviderRuntime
@@ -56,6 +57,7 @@ class Turn:
     waiting_calls: tuple[str, list[dict[str, Any]]] | None = None
     """(message id, tool-call entries) of a batch a restart caught waiting for approvals."""
     called_tools: bool = False  # this run stored tool calls (which may have asked approvals)
+    job: ClaimedJob | None = None  # the queue job running the turn, completed with its answer
 
     @property
     def may_await_approvals(self) -> bool:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from sophon.agents import service as agents
 from sophon.agents.models import Agent
 from sophon.approvals import service as approvals
 from sophon.chat import service as chat
+from sophon.chat import turn_rows
 from sophon.chat.models import ChatSession, Message
 from sophon.llm import (
     ChatRequest,
@@ -26,12 +28,14 @@ from sophon.llm import (
     TextDelta,
     ToolSpec,
 )
+from sophon.platform import queue
 from sophon.platform.aio import first_of
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.queue import ClaimedJob
+from sophon.platform.tenancy import acting_in
 from sophon.providers import routing, usage
 from sophon.runtime import hooks, planning, toolcalls
 from sophon.runtime import prompt as context_builder
@@ -65,7 +69,13 @@ class TurnRunner:
         task_id = str(job.payload["taskId"])
         stop = self._stops.setdefault(task_id, asyncio.Event())
         try:
-            turn = await self._begin(job, task_id, stop)
+            begun = job.prepared
+            turn: Turn | None
+            if isinstance(begun, Begun):
+                turn = Turn(begun.task, begun.session, begun.agent, stop, query=begun.query,
+                            resumed=begun.resumed, attached=begun.attached, job=job)  # fmt: skip
+            else:
+                turn = await self._begin(job, task_id, stop)
             if turn is None:
                 return None
             status, error, code = TaskStatus.COMPLETED, None, None
@@ -94,6 +104,22 @@ class TurnRunner:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    async def prepare(self, db: AsyncSession, job: ClaimedJob) -> Begun | None:
+        """The turn's start in its claim's transaction (`queue.Prepare`), saving a transaction:
+        an ordinary turn's task is loaded and marked Running there. Anything else (a task gone,
+        finished, cancelled, out of attempts, or its session or agent deleted) is left to
+        `_begin` in the handler."""
+        if job.attempts > tasks.TURN_ATTEMPTS:
+            return None
+        with acting_in(db.sync_session, job.tenant_id):
+            task, session, agent, query, attached = await _load(db, str(job.payload["taskId"]))
+            if task is None or task.status in FINISHED or task.cancel_requested:
+                return None
+            if session is None or agent is None or agent.deleted_at is not None:
+                return None
+            resumed = await tasks.start_turn(db, task)
+        return Begun(task, session, agent, query, attached, resumed)
+
     async def _begin(self, job: ClaimedJob, task_id: str, stop: asyncio.Event) -> Turn | None:
         async with self.scope.database.transaction(tenant_id=job.tenant_id) as db:
             task, session, agent, query, attached = await _load(db, task_id)
@@ -112,8 +138,10 @@ class TurnRunner:
                 gone = "session" if session is None else "agent"
                 await finish(db, task, TaskStatus.CANCELLED, error=f"The {gone} was deleted.")
                 return None
-            resumed = tasks.start(db, task)
-        return Turn(task, session, agent, stop, query=query, resumed=resumed, attached=attached)
+            resumed = await tasks.start_turn(db, task)
+        return Turn(
+            task, session, agent, stop, query=query, resumed=resumed, attached=attached, job=job
+        )
 
     async def _end(
         self,
@@ -274,37 +302,53 @@ class TurnRunner:
     async def _answer(
         self, turn: Turn, candidate: routing.Candidate, response: ChatResponse
     ) -> None:
-        content = response.content
+        """The answer, its usage, the task's completion and (when this process runs the turn
+        from the queue) its job's completion: one transaction of statements built once, no ORM
+        unit of work on an ordinary turn."""
+        content, spent = response.content, response.usage
         if turn.task.streaming:
             await self.scope.publish_live(turn, EventName.STREAM_CHUNK, delta="", isFinal=True)
+        task = turn.task
         async with self.scope.tx(turn) as db:
-            task, session = await locked(db, turn)
-            add_usage(db, turn, task, session, candidate, response)
-            message = chat.append_message(
-                db, session, "assistant", content, task_id=task.id,
-                tokens=response.usage.output_tokens,
+            message_id = await turn_rows.append_answer(
+                db, tenant_id=task.tenant_id, session_id=turn.session.id, task_id=task.id,
+                content=content, tokens=spent.output_tokens, session_tokens=spent.total_tokens,
+                now=utcnow(),
+            )  # fmt: skip
+            if message_id is None:
+                raise TurnCancelled  # the session was deleted meanwhile
+            await usage.record_now(
+                db, candidate.name, response, tenant_id=task.tenant_id, agent_id=turn.agent.id,
+                user_id=task.user_id, session_id=turn.session.id, task_id=task.id,
             )  # fmt: skip
             after_commit(
                 db,
                 task_event(
                     task,
                     EventName.RECEIVE_MESSAGE,
-                    messageId=message.id,
+                    messageId=message_id,
                     role="assistant",
                     content=content,
                     toolCalls=[],
                 ),
             )
             if turn.heartbeat:
-                self._heartbeat_outcome(db, turn, task, session, content)
+                await self._heartbeat_outcome(db, turn, content)
             else:  # a checklist run is no conversation to learn from
                 for hook in hooks.answer_hooks:
                     await hook(db, turn.info)
-            await finish(db, task, TaskStatus.COMPLETED, withdraw=turn.may_await_approvals)
+            if not await tasks.complete_turn(db, task, spent.input_tokens, spent.output_tokens):
+                raise TurnCancelled  # the task was deleted meanwhile
+            if turn.may_await_approvals:
+                await approvals.withdraw_for_task(db, task.id, approvals.TASK_ENDED)
+            if turn.job is not None:
+                await queue.complete_in(db, turn.job, {"status": TaskStatus.COMPLETED.value})
 
-    def _heartbeat_outcome(
-        self, db: AsyncSession, turn: Turn, task: Task, session: ChatSession, content: str
-    ) -> None:
+    async def _heartbeat_outcome(self, db: AsyncSession, turn: Turn, content: str) -> None:
+        task = await tasks.lock(db, turn.task.id)
+        session = await chat.lock_session(db, turn.session.id)
+        if task is None or session is None:
+            return
         if content.strip() == HEARTBEAT_OK:
             chat.archive(session)
             tasks.note(task, "heartbeat: nothing to report")
@@ -360,6 +404,18 @@ async def _load(
         return None, None, None, "", False
     task, session, agent, content, attachments = row
     return task, session, agent, content or "", bool(attachments)
+
+
+@dataclass(frozen=True)
+class Begun:
+    """A turn started in its claim's transaction (`TurnRunner.prepare`)."""
+
+    task: Task
+    session: ChatSession
+    agent: Agent
+    query: str
+    attached: bool
+    resumed: bool
 
 
 def _words(text: str) -> set[str]:
