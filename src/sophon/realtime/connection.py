@@ -127,6 +127,9 @@ class Connection:
         """Waits until a frame is queued or the connection closes; False after `seconds`."""
         while not self._outbox and not self.closed:
             self._wakeup.clear()
+            if seconds is None:
+                await self._wakeup.wait()
+                continue
             try:
                 async with asyncio.timeout(seconds):
                     await self._wakeup.wait()
