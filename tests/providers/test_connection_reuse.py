@@ -86,3 +86,27 @@ async def test_a_pooled_loopback_connection_does_not_let_a_stricter_provider_thr
     assert "refused" in failure["error"]
     assert len(connector.attempts) == 1
     assert fake.received("/v1/messages") == []
+
+
+async def test_a_cookie_one_call_got_is_not_sent_on_the_next(
+    client: httpx.AsyncClient,
+    admin: Caller,
+    gateway: Gateway,
+    fake: FakeServer,
+    runtime: ProviderRuntime,
+) -> None:
+    """The pooled client serves every tenant, so it keeps no cookies (a fresh client per call
+    never did)."""
+    await add_provider(
+        client, admin, name="Local", type="openai", baseUrl=f"{fake.url}/local/v1", defaultModel="m"
+    )
+    fake.script(
+        "POST",
+        LOCAL,
+        JsonReply(openai_completion("one", model="m"), headers={"set-cookie": "lb=abc; Path=/"}),
+        JsonReply(openai_completion("two", model="m")),
+    )
+    async with tenant_session(gateway) as db:
+        await routing.complete(db, gateway.vault, runtime, HELLO)
+        await routing.complete(db, gateway.vault, runtime, HELLO)
+    assert [r.headers.get("cookie") for r in fake.received(LOCAL)] == [None, None]

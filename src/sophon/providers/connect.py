@@ -16,6 +16,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import httpcore
@@ -72,6 +73,8 @@ class ProviderRuntime:
             http = outbound_client(
                 allow=self.allow, allow_loopback=loopback, connector=self.connector, verify=tls
             )
+            # the client serves every tenant: a cookie one call got must not ride on another's
+            http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
             self._clients[key] = (self.connector, http)
             if kept is not None:  # a test swapped the connector
                 await kept[1].aclose()
