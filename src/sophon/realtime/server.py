@@ -17,7 +17,7 @@ from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.realtime import protocol
 from sophon.realtime.auth import Credentials, recheck
-from sophon.realtime.connection import Connection
+from sophon.realtime.connection import Connection, Transport
 from sophon.realtime.hub import Hub
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sophon.realtime")
 
 SHUTDOWN_MESSAGE = "The Gateway is restarting."
+FLUSH_SECONDS = 1.0  # at most, for clients' Close messages at shutdown
 
 
 class HubServer:
@@ -49,7 +50,8 @@ class HubServer:
 
     async def stop(self) -> None:
         """Tells every client to reconnect (to another replica, or to this one restarted)."""
-        for conn in tuple(self._by_token.values()):
+        closing = tuple(self._by_token.values())
+        for conn in closing:
             conn.close(SHUTDOWN_MESSAGE, allow_reconnect=True)
         if self._subscription is not None:
             self._subscription.close()
@@ -57,6 +59,7 @@ class HubServer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await _flushed(closing)
 
     @property
     def connection_count(self) -> int:
@@ -143,3 +146,16 @@ class HubServer:
         conn.principal = principal
         if conn.handshaken:
             conn.hub.registry.refresh(conn)
+
+
+async def _flushed(conns: tuple[Connection, ...]) -> None:
+    """Lets the transports that write by themselves (WebSockets, SSE) send the Close message
+    before the server closes their sockets; a Long Polling client gets it if it polls in time."""
+    pushed = [c for c in conns if c.transport in (Transport.WEBSOCKETS, Transport.SSE)]
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(FLUSH_SECONDS):
+            while True:
+                await asyncio.sleep(0)
+                if all(c.drained for c in pushed):
+                    return
+                await asyncio.sleep(0.01)
