@@ -133,6 +133,7 @@ class Gateway:
         self.stopping.set()
         await self.mcp.close()
         await self.skills.close()
+        await self.model_runtime.aclose()
         await wait_for_released_events()
         await self.bus.aclose()
         await self.limiter.aclose()

@@ -59,25 +59,14 @@ class SseDecoder:
         return events
 
     def _complete_lines(self) -> list[str]:
-        lines: list[str] = []
-        start = 0
         buffer = self._buffer
-        length = len(buffer)
-        index = 0
-        while index < length:
-            char = buffer[index]
-            if char == "\n":
-                lines.append(buffer[start:index])
-                start = index + 1
-            elif char == "\r":
-                if index + 1 == length:
-                    break  # a CR at the very end may be the first half of a CRLF: wait
-                lines.append(buffer[start:index])
-                if buffer[index + 1] == "\n":
-                    index += 1
-                start = index + 1
-            index += 1
-        self._buffer = buffer[start:]
+        held = ""
+        if "\r" in buffer:
+            if buffer.endswith("\r"):  # it may be the first half of a CRLF: wait for the rest
+                buffer, held = buffer[:-1], "\r"
+            buffer = buffer.replace("\r\n", "\n").replace("\r", "\n")
+        *lines, rest = buffer.split("\n")
+        self._buffer = rest + held
         return lines
 
     def _process_line(self, line: str) -> ServerSentEvent | None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -101,6 +102,11 @@ class RedisEventBus:
         self, accepts: Predicate | None = None, *, max_queue: int | None = None
     ) -> Subscription:
         return self._local.subscribe(accepts, max_queue=max_queue)
+
+    def listen(
+        self, on_event: Callable[[Event], None], accepts: Predicate | None = None
+    ) -> Subscription:
+        return self._local.listen(on_event, accepts)
 
     async def aclose(self) -> None:
         if self._listener is not None:

@@ -185,6 +185,8 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
 async def _before(deadline: float | None, pending: Awaitable[_T]) -> _T:
     """Awaits `pending`, raising TotalTimeout if the deadline (loop time) passes first."""
+    if deadline is None:  # no total limit: no timer per request and per chunk
+        return await pending
     scope = asyncio.timeout_at(deadline)
     try:
         async with scope:

@@ -1,5 +1,13 @@
 """Builds provider adapters over the SSRF-guarded outbound client, with the loopback exception
-for local model servers."""
+for local model servers.
+
+The clients are kept for the process (one per outbound policy), so a turn reuses its provider's
+pooled connection instead of opening (and vetting, and for TLS handshaking) a new one. That is
+as safe as a new connection: the guard vets the ADDRESSES a connection is opened to, and a
+pooled connection stays bound to the address vetted when it was opened; httpcore hands it only
+to a request for the same origin (scheme, host, port), and only within the client, i.e. the
+policy, that vetted it. A name that resolves elsewhere later (DNS rebinding) is resolved and
+vetted again when a new connection is opened."""
 
 from __future__ import annotations
 
@@ -8,6 +16,8 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
 
 import httpcore
 import httpx
@@ -30,6 +40,10 @@ class ProviderRuntime:
     sleep: Sleep = asyncio.sleep
     connector: httpcore.AsyncNetworkBackend | None = None
     _tls: ssl.SSLContext | None = None
+    _clients: dict[tuple[tuple[str, ...], bool], tuple[Any, httpx.AsyncClient]] = field(
+        default_factory=dict
+    )
+    _loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProviderRuntime:
@@ -45,15 +59,35 @@ class ProviderRuntime:
 
     @asynccontextmanager
     async def client(self, provider_type: str) -> AsyncIterator[httpx.AsyncClient]:
-        """A guarded client for one provider type, closed on exit."""
+        """The guarded client for one provider type, shared by every call with the same policy
+        (its connections are pooled); `aclose` closes them."""
         loopback = self.allow_local and provider_type == "openai"
-        async with outbound_client(
-            allow=self.allow,
-            allow_loopback=loopback,
-            connector=self.connector,
-            verify=await self._tls_context(),
-        ) as http:
-            yield http
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # connections belong to one event loop (tests run several)
+            self._clients = {}
+            self._loop = loop
+        tls = await self._tls_context()  # does not suspend once loaded
+        key = (self.allow, loopback)  # what decides where a connection may go
+        kept = self._clients.get(key)
+        if kept is None or kept[0] is not self.connector:
+            http = outbound_client(
+                allow=self.allow, allow_loopback=loopback, connector=self.connector, verify=tls
+            )
+            # the client serves every tenant: a cookie one call got must not ride on another's
+            http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+            self._clients[key] = (self.connector, http)
+            if kept is not None:  # a test swapped the connector
+                await kept[1].aclose()
+        else:
+            http = kept[1]
+        yield http
+
+    async def aclose(self) -> None:
+        """Closes the pooled clients (at shutdown)."""
+        clients, self._clients = [http for _, http in self._clients.values()], {}
+        if self._loop is asyncio.get_running_loop():
+            for http in clients:
+                await http.aclose()
 
     def adapter(
         self,

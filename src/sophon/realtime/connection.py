@@ -57,6 +57,7 @@ class Connection:
         self.credential = credential  # kept to re-check it when credentials are revoked
         self.tenant_slug = tenant_slug
         self.groups: set[str] = set()
+        self._viewer: tuple[Principal, Viewer] | None = None
         self.transport: Transport | None = None
         self.handshaken = False
         self.closed = False
@@ -86,12 +87,18 @@ class Connection:
         return self.principal.user_id
 
     def viewer(self) -> Viewer:
-        return Viewer(
-            tenant_id=self.principal.tenant_id,
-            user_id=self.principal.user_id or "",
-            permissions=frozenset(p.value for p in self.principal.permissions),
-            session_ids=self.groups,
-        )
+        """Asked for every event the connection might get: built again only when the
+        principal changes (its groups are the live set)."""
+        principal = self.principal
+        if self._viewer is None or self._viewer[0] is not principal:
+            viewer = Viewer(
+                tenant_id=principal.tenant_id,
+                user_id=principal.user_id or "",
+                permissions=frozenset(p.value for p in principal.permissions),
+                session_ids=self.groups,
+            )
+            self._viewer = (principal, viewer)
+        return self._viewer[1]
 
     # --- outgoing -----------------------------------------------------------------------
 
@@ -120,6 +127,9 @@ class Connection:
         """Waits until a frame is queued or the connection closes; False after `seconds`."""
         while not self._outbox and not self.closed:
             self._wakeup.clear()
+            if seconds is None:
+                await self._wakeup.wait()
+                continue
             try:
                 async with asyncio.timeout(seconds):
                     await self._wakeup.wait()

@@ -17,7 +17,7 @@ from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
 from sophon.realtime import protocol
 from sophon.realtime.auth import Credentials, recheck
-from sophon.realtime.connection import Connection
+from sophon.realtime.connection import Connection, Transport
 from sophon.realtime.hub import Hub
 
 if TYPE_CHECKING:
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sophon.realtime")
 
-BUS_QUEUE = 50_000  # the one hub subscription of this process; events are handed on at once
 SHUTDOWN_MESSAGE = "The Gateway is restarting."
+FLUSH_SECONDS = 1.0  # at most, for clients' Close messages at shutdown
 
 
 class HubServer:
@@ -37,7 +37,6 @@ class HubServer:
         self._by_token: dict[str, Connection] = {}
         self._by_user: dict[str, set[Connection]] = defaultdict(set)
         self._subscription: Subscription | None = None
-        self._dispatcher: asyncio.Task[None] | None = None
         self._rechecks: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -46,22 +45,21 @@ class HubServer:
         self.gateway = gateway
         self.hubs = {name: cls(gateway) for name, cls in self.hub_types.items()}
         names = {CREDENTIALS_REVOKED}.union(*(h.forwards for h in self.hubs.values()))
-        self._subscription = gateway.bus.subscribe(
-            lambda event: event.name in names, max_queue=BUS_QUEUE
-        )
-        self._dispatcher = asyncio.create_task(self._dispatch(self._subscription), name="hubs")
+        # handed on as published: routing an event to outboxes never waits
+        self._subscription = gateway.bus.listen(self._on_event, lambda event: event.name in names)
 
     async def stop(self) -> None:
         """Tells every client to reconnect (to another replica, or to this one restarted)."""
-        for conn in tuple(self._by_token.values()):
+        closing = tuple(self._by_token.values())
+        for conn in closing:
             conn.close(SHUTDOWN_MESSAGE, allow_reconnect=True)
         if self._subscription is not None:
             self._subscription.close()
-        for task in (self._dispatcher, *self._rechecks):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for task in tuple(self._rechecks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await _flushed(closing)
 
     @property
     def connection_count(self) -> int:
@@ -111,15 +109,10 @@ class HubServer:
 
     # --- events ---------------------------------------------------------------------------
 
-    async def _dispatch(self, subscription: Subscription) -> None:
-        reported = 0
-        async for event in subscription:
-            if subscription.dropped > reported:
-                reported = subscription.dropped
-                log.warning("hubs fell behind the event bus: %d events dropped", reported)
-            if event.name == CREDENTIALS_REVOKED:
-                self._revoked(event)
-                continue
+    def _on_event(self, event: Event) -> None:
+        if event.name == CREDENTIALS_REVOKED:
+            self._revoked(event)
+        else:
             self.deliver(event)
 
     def deliver(self, event: Event) -> None:
@@ -153,3 +146,16 @@ class HubServer:
         conn.principal = principal
         if conn.handshaken:
             conn.hub.registry.refresh(conn)
+
+
+async def _flushed(conns: tuple[Connection, ...]) -> None:
+    """Lets the transports that write by themselves (WebSockets, SSE) send the Close message
+    before the server closes their sockets; a Long Polling client gets it if it polls in time."""
+    pushed = [c for c in conns if c.transport in (Transport.WEBSOCKETS, Transport.SSE)]
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(FLUSH_SECONDS):
+            while True:
+                await asyncio.sleep(0)
+                if all(c.drained for c in pushed):
+                    return
+                await asyncio.sleep(0.01)
