@@ -1,6 +1,6 @@
 """Accepting a chat message: the message stored before the answer, the turn queued as a task.
 A message to a session is four statements, written with cached Core statements
-(`chat.writes`, `tasks.queue_turn`), one more with an idempotency key. HTTP-free."""
+(`chat.writes`, `tasks.turns.queue_turn`), one more with an idempotency key. HTTP-free."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, NotFound
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
-from sophon.tasks import service as tasks
+from sophon.tasks import turns as task_turns
 
 
 @exempt("a message is conversation, not administration; its task records the turn")
@@ -36,7 +36,7 @@ async def submit_chat(
     """Stores the user message and queues the turn; returns at once. With an idempotency key a
     retry returns the first answer and stores nothing. A turn given documents still in their
     pipeline waits for them up to `attachment_wait_seconds`. The rows are written with cached
-    Core statements (`chat.writes`, `tasks.queue_turn`): four statements for a message to a
+    Core statements (`chat.writes`, `tasks.turns.queue_turn`): four statements for a message to a
     session, one more with an idempotency key."""
     await ops.refuse_new_work(db)
     claim = None
@@ -73,7 +73,7 @@ async def submit_chat(
         ]
     await writes.insert_message(db, _user_message(accepted, body.content, attachments, now))
     hold = documents.still_processing(attached) and attachment_wait_seconds > 0
-    await tasks.queue_turn(
+    await task_turns.queue_turn(
         db,
         task_id=accepted.task_id,
         user_id=principal.user_id,

@@ -20,8 +20,11 @@ from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
 from sophon.platform.errors import Conflict, NotFound
 from sophon.platform.ids import new_id
-from sophon.platform.queue_commit import Outcome, on_enqueued
-from sophon.platform.queue_models import FINISHED, Job, JobStatus
+from sophon.platform.queue_commit import Outcome as Outcome  # re-exported: the queue's API
+from sophon.platform.queue_commit import on_enqueued as on_enqueued
+from sophon.platform.queue_models import FINISHED as FINISHED
+from sophon.platform.queue_models import Job as Job
+from sophon.platform.queue_models import JobStatus as JobStatus
 from sophon.platform.tenancy import ALL_TENANTS, CrossTenantWrite, session_tenant
 
 RETRY_BASE_SECONDS = 2.0
@@ -483,32 +486,3 @@ async def get_job(database: Database, job_id: str) -> Job | None:
     async with database.transaction(readonly=True) as db:
         statement = select(Job).where(Job.id == job_id).execution_options(**ALL_TENANTS)
         return await db.scalar(statement)
-
-
-__all__ = [
-    "FINISHED",
-    "WORKER_LOST",
-    "ClaimedJob",
-    "Heartbeat",
-    "Job",
-    "JobStatus",
-    "Outcome",
-    "Prepare",
-    "acknowledge_cancel",
-    "bring_forward",
-    "cancel",
-    "claim",
-    "complete",
-    "complete_in",
-    "depth",
-    "enqueue",
-    "fail",
-    "get_job",
-    "heartbeat",
-    "heartbeat_many",
-    "is_queued",
-    "on_enqueued",
-    "reclaim_expired",
-    "release",
-    "retry_delay",
-]

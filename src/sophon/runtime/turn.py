@@ -43,6 +43,7 @@ from sophon.runtime.errors import TurnCancelled, TurnFailed, TurnSkipped
 from sophon.runtime.step import Turn, TurnScope, add_usage, locked
 from sophon.runtime.system_prompt import HEARTBEAT_OK
 from sophon.tasks import service as tasks
+from sophon.tasks import turns as task_turns
 from sophon.tasks.events import task_event
 from sophon.tasks.models import FINISHED, Task, TaskStatus
 from sophon.tools.registry import Tool
@@ -117,7 +118,7 @@ class TurnRunner:
                 return None
             if session is None or agent is None or agent.deleted_at is not None:
                 return None
-            resumed = await tasks.start_turn(db, task)
+            resumed = await task_turns.start_turn(db, task)
         return Begun(task, session, agent, query, attached, resumed)
 
     async def _begin(self, job: ClaimedJob, task_id: str, stop: asyncio.Event) -> Turn | None:
@@ -138,7 +139,7 @@ class TurnRunner:
                 gone = "session" if session is None else "agent"
                 await finish(db, task, TaskStatus.CANCELLED, error=f"The {gone} was deleted.")
                 return None
-            resumed = await tasks.start_turn(db, task)
+            resumed = await task_turns.start_turn(db, task)
         return Turn(
             task, session, agent, stop, query=query, resumed=resumed, attached=attached, job=job
         )
@@ -337,7 +338,8 @@ class TurnRunner:
             else:  # a checklist run is no conversation to learn from
                 for hook in hooks.answer_hooks:
                     await hook(db, turn.info)
-            if not await tasks.complete_turn(db, task, spent.input_tokens, spent.output_tokens):
+            tokens = (spent.input_tokens, spent.output_tokens)
+            if not await task_turns.complete_turn(db, task, *tokens):
                 raise TurnCancelled  # the task was deleted meanwhile
             if turn.may_await_approvals:
                 await approvals.withdraw_for_task(db, task.id, approvals.TASK_ENDED)
