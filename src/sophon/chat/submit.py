@@ -71,7 +71,10 @@ async def submit_chat(
             {**item, "name": names[item["documentId"]]} if item.get("documentId") in names else item
             for item in attachments
         ]
-    await writes.insert_message(db, _user_message(accepted, body.content, attachments, now))
+    user_message = writes.message_row(
+        accepted.message_id, accepted.session_id, "user", body.content, now, attachments=attachments
+    )
+    await writes.insert_message(db, user_message)
     hold = documents.still_processing(attached) and attachment_wait_seconds > 0
     await task_turns.queue_turn(
         db,
@@ -89,24 +92,6 @@ async def submit_chat(
     if attached:
         documents.attach_to_turn(db, accepted.task_id, attached)
     return accepted
-
-
-def _user_message(
-    accepted: ChatAccepted, content: str, attachments: list[dict[str, Any]], now: datetime
-) -> dict[str, Any]:
-    return {
-        "id": accepted.message_id,
-        "session_id": accepted.session_id,
-        "task_id": None,
-        "role": "user",
-        "content": content,
-        "tool_calls": [],
-        "tool_call_id": None,
-        "tokens": 0,
-        "attachments": attachments,
-        "meta": {},
-        "created_at": now,
-    }
 
 
 def _attachments(raw: list[str | dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -19,7 +19,7 @@ from sophon.agents import service as agents
 from sophon.agents.models import Agent
 from sophon.approvals import service as approvals
 from sophon.chat import service as chat
-from sophon.chat import turn_rows
+from sophon.chat import writes as chat_writes
 from sophon.chat.models import ChatSession, Message
 from sophon.llm import (
     ChatRequest,
@@ -311,7 +311,7 @@ class TurnRunner:
             await self.scope.publish_live(turn, EventName.STREAM_CHUNK, delta="", isFinal=True)
         task = turn.task
         async with self.scope.tx(turn) as db:
-            message_id = await turn_rows.append_answer(
+            message_id = await chat_writes.append_answer(
                 db, tenant_id=task.tenant_id, session_id=turn.session.id, task_id=task.id,
                 content=content, tokens=spent.output_tokens, session_tokens=spent.total_tokens,
                 now=utcnow(),
