@@ -86,3 +86,15 @@ async def test_inbound_receiver_shows_its_url_and_a_bad_form_the_error(
     await expect(page.get_by_text("This slug is taken.")).to_be_visible(timeout=TIMEOUT)
     # the browser logs the refused request (409) itself; nothing else went wrong
     assert [e for e in signed_in.browser.errors if "409" not in e] == []
+
+
+async def test_a_refused_field_is_listed_by_name(signed_in: Dashboard) -> None:
+    page = signed_in.page
+    await signed_in.go("Webhooks")
+    await page.get_by_label("Name", exact=True).fill("leaky")
+    await page.get_by_label("URL", exact=True).fill("http://user:pw@127.0.0.1/hook")
+    await page.get_by_role("button", name="Create webhook").click()
+    problem = page.get_by_role("alert").get_by_role("listitem")
+    await expect(problem).to_have_text(
+        "body.url: Credentials in the url are not allowed; use headers.", timeout=TIMEOUT
+    )

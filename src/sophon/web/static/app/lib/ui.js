@@ -7,16 +7,24 @@ import { store, useStore } from "./store.js";
 /** An API error as the user sees it: its message, code and the request id to quote. */
 export function ErrorBox({ error, title = "Something went wrong" }) {
   if (!error) return null;
-  const fields = error.details && error.details.errors;
+  const details = error.details || {};
+  const problems = details.fields || details.errors; // validation fields; skill and tool errors
   return html`<div class="error" role="alert">
     <strong>${title}:</strong> ${error.message}
-    ${Array.isArray(fields) &&
-    html`<ul>${fields.map((f) => html`<li>${(f.field || f.loc || []).toString()}: ${f.message || f.msg}</li>`)}</ul>`}
+    ${Array.isArray(problems) &&
+    html`<ul>${problems.map((p) => html`<li>${problemText(p)}</li>`)}</ul>`}
     <div class="muted small">
       ${error.code && html`<span>code <code>${error.code}</code></span>`}
       ${error.requestId && html` · request id <code class="request-id">${error.requestId}</code>`}
     </div>
   </div>`;
+}
+
+function problemText(problem) {
+  if (typeof problem === "string") return problem;
+  const where = problem.field || problem.path || (problem.loc || []).join(".");
+  const what = problem.message || problem.msg || "";
+  return where ? `${where}: ${what}` : what;
 }
 
 export function Loading({ label = "Loading…" }) {
