@@ -146,7 +146,8 @@ async def run(db: AsyncSession, statement: Executable, values: dict[str, Any]) -
             await sqlite_driver.ran_inline(adapted)  # type: ignore[arg-type]
             return outcome
     result = await connection.execute(statement, values)
-    return Outcome(result.all() if result.returns_rows else (), result.rowcount)
+    rowcount = result.rowcount
+    return Outcome(result.all() if result.returns_rows else (), rowcount)
 
 
 def _run(
