@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, exists, insert, update
+from sqlalchemy import Table, bindparam, exists, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents.models import Agent
 from sophon.audit.marks import exempt
 from sophon.chat.models import ChatSession, Message
+from sophon.platform import prepared
 from sophon.platform.ids import new_id
 from sophon.platform.tenancy import CrossTenantWrite, session_tenant
 
@@ -68,13 +69,13 @@ async def touch_session(
     the rest of the transaction; returns its agent's id and whether that agent is live, or None
     when the user has no such session. One statement: the read, the lock and the write."""
     values = {"session": session_id, "owner": user_id, "in_tenant": _tenant(db), "now": now}
-    row = (await (await db.connection()).execute(_TOUCH, values)).first()
+    row = (await prepared.run(db, _TOUCH, values)).first()
     return None if row is None else (str(row[0]), bool(row[1]))
 
 
 async def insert_session(db: AsyncSession, row: dict[str, Any]) -> None:
     """A new session (`row`: its columns; the tenant is the session's)."""
-    await (await db.connection()).execute(_INSERT_SESSION, {**row, "tenant_id": _tenant(db)})
+    await prepared.run(db, _INSERT_SESSION, {**row, "tenant_id": _tenant(db)})
 
 
 def message_row(
@@ -89,7 +90,7 @@ def message_row(
 
 async def insert_message(db: AsyncSession, row: dict[str, Any]) -> None:
     """A new message (`row`: its columns; the tenant is the session's)."""
-    await (await db.connection()).execute(_INSERT_MESSAGE, {**row, "tenant_id": _tenant(db)})
+    await prepared.run(db, _INSERT_MESSAGE, {**row, "tenant_id": _tenant(db)})
 
 
 @exempt("a turn's answer, part of the task that is its ledger entry")
@@ -107,13 +108,11 @@ async def append_answer(
     """Appends the assistant's answer to the session and adds `session_tokens` to its count, as
     `append_message` and `add_tokens` do; the message's id, or None when the session is gone
     (nothing written then). The session's row is written first, so it is locked from here on."""
-    connection = await db.connection()
     values = {"session": session_id, "in_tenant": tenant_id, "tokens": session_tokens, "now": now}
-    counted = cast(CursorResult[Any], await connection.execute(_COUNT_ANSWER, values))
-    if counted.rowcount == 0:
+    if (await prepared.run(db, _COUNT_ANSWER, values)).rowcount == 0:
         return None
     message_id = new_id("msg")
     row = message_row(message_id, session_id, "assistant", content, now, task_id=task_id,
                       tokens=tokens)  # fmt: skip
-    await connection.execute(_INSERT_MESSAGE, {**row, "tenant_id": tenant_id})
+    await prepared.run(db, _INSERT_MESSAGE, {**row, "tenant_id": tenant_id})
     return message_id

@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
 
-from sophon.platform import prepared, sqlite_driver
+from sophon.platform import checkpoints, prepared, sqlite_driver
 from sophon.platform.changes import TableWatch
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import DomainError
@@ -139,6 +139,10 @@ class Database:
         )
         self._reader = self.engine.sync_engine.execution_options(readonly=True)
         self._inline_reader = prepared.reader_for(url, self.engine.dialect)
+        # its write transactions run on the event loop, checkpointed in a thread
+        self.checkpoints = checkpoints.for_url(url)
+        if self.checkpoints is not None:
+            event.listen(self.engine.sync_engine, "connect", self.checkpoints.attach)
 
     @property
     def dialect(self) -> str:
@@ -228,3 +232,5 @@ class Database:
         if self._inline_reader is not None:
             self._inline_reader.close()
         await self.engine.dispose()
+        if self.checkpoints is not None:
+            await self.checkpoints.close()

@@ -11,16 +11,28 @@ snapshot, as a read transaction would. Under WAL a reader never waits for a writ
 makes it wait anyway (WAL recovery, an exclusive lock) it answers `None` at once (`busy_timeout`
 0, the loop never blocks) and the caller reads the usual way, in the connection's thread.
 
-Rows are tuples whose columns also read as attributes (`row.name`), like SQLAlchemy's `Row`."""
+Rows are tuples whose columns also read as attributes (`row.name`), like SQLAlchemy's `Row`.
+
+`run` does the same for a Core statement of a session's transaction (an INSERT, an UPDATE ..
+RETURNING, a SELECT) when that transaction runs on the event loop (`sqlite_driver.py`): on its
+own connection, bound and read through the types' processors, its driver errors raised as
+SQLAlchemy raises them, and seen by the engine's `after_cursor_execute` listeners (the tables
+`changes.TableWatch` watches, statement counts) with what they read of an execution. Otherwise
+(PostgreSQL, a transaction in the thread, a statement needing defaults computed or lists
+expanded) it is `connection.execute`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Select
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Select, exc
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import immutabledict
 
 from sophon.platform import sqlite_driver
 
@@ -30,8 +42,10 @@ _Processor = Callable[[Any], Any] | None
 class _Prepared:
     __slots__ = ("binds", "compiled", "names", "results", "row", "sql")
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(
+        self, statement: Executable, dialect: Dialect, keys: Sequence[str] | None = None
+    ) -> None:
+        compiled: SQLCompiler = statement.compile(dialect=dialect, column_keys=keys)  # type: ignore[attr-defined]
         self.compiled = compiled
         self.sql = str(compiled)
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
@@ -66,6 +80,96 @@ class _Prepared:
             )
             for row in raw
         ]
+
+
+class Outcome:
+    """What `run` returns: the statement's rows (RETURNING or SELECT) and rowcount."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self, rows: Sequence[Any], rowcount: int) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+
+    def first(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def all(self) -> Sequence[Any]:
+        return self.rows
+
+
+class _Execution:
+    """What `after_cursor_execute` listeners read of an execution context."""
+
+    __slots__ = ("compiled", "execution_options", "isdelete", "isinsert", "isupdate")
+
+    def __init__(self, compiled: SQLCompiler, options: immutabledict[str, Any]) -> None:
+        self.compiled = compiled
+        self.execution_options = options
+        self.isinsert, self.isupdate = compiled.isinsert, compiled.isupdate
+        self.isdelete = compiled.isdelete
+
+
+_statements: dict[tuple[Executable, tuple[str, ...]], _Prepared | None] = {}
+
+
+def _prepare(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> _Prepared | None:
+    """Compiled once per statement and bound names; None for one `run` leaves to SQLAlchemy."""
+    key = (statement, keys)
+    if key in _statements:
+        return _statements[key]
+    prepared: _Prepared | None = _Prepared(statement, dialect, keys)
+    compiled = prepared.compiled  # type: ignore[union-attr]
+    if (
+        compiled.insert_prefetch
+        or compiled.update_prefetch
+        or compiled.post_compile_params
+        or compiled.literal_execute_params
+        or compiled.escaped_bind_names
+        or compiled.positiontup is None
+    ):
+        prepared = None  # column defaults or expanded lists: SQLAlchemy's execution computes them
+    _statements[key] = prepared
+    return prepared
+
+
+async def run(db: AsyncSession, statement: Executable, values: dict[str, Any]) -> Outcome:
+    """Runs a Core statement in the session's transaction (see the module's docstring)."""
+    connection = await db.connection()
+    sync = connection.sync_connection
+    if sync is not None and sync.dialect.name == "sqlite":
+        adapted = sync.connection.dbapi_connection
+        raw = sqlite_driver.inline_connection(adapted)
+        prepared = None if raw is None else _prepare(statement, tuple(values), sync.dialect)
+        if prepared is not None:
+            outcome = _run(sync, raw, prepared, statement, values)
+            await sqlite_driver.ran_inline(adapted)  # type: ignore[arg-type]
+            return outcome
+    result = await connection.execute(statement, values)
+    rowcount = result.rowcount
+    return Outcome(result.all() if result.returns_rows else (), rowcount)
+
+
+def _run(
+    sync: Connection, raw: Any, prepared: _Prepared, statement: Executable, values: dict[str, Any]
+) -> Outcome:
+    parameters = prepared.parameters(values)
+    try:
+        cursor = raw.execute(prepared.sql, parameters)
+        try:
+            rows = prepared.rows(cursor.fetchall()) if cursor.description else []
+            rowcount = cursor.rowcount
+        finally:
+            cursor.close()
+    except sync.dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(
+            prepared.sql, parameters, error, sync.dialect.loaded_dbapi.Error, dialect=sync.dialect
+        ) from error
+    if sync._has_events or sync.engine._has_events:
+        options = sync.get_execution_options().union(statement._execution_options)
+        execution = _Execution(prepared.compiled, options)
+        sync.dispatch.after_cursor_execute(sync, cursor, prepared.sql, parameters, execution, False)
+    return Outcome(rows, rowcount)
 
 
 def _row_type(keys: tuple[str, ...]) -> Callable[[tuple[Any, ...]], Any]:
@@ -106,9 +210,5 @@ class SqliteReader:
 
 def reader_for(url: str, dialect: Dialect) -> SqliteReader | None:
     """A reader for a SQLite file database; None for anything else (PostgreSQL, `:memory:`)."""
-    if dialect.name != "sqlite" or "///" not in url:
-        return None
-    path = url.split("///", 1)[1].split("?", 1)[0]
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    return SqliteReader(path, dialect)
+    path = sqlite_driver.file_path(url) if dialect.name == "sqlite" else None
+    return None if path is None else SqliteReader(path, dialect)

@@ -9,13 +9,13 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Update, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Update, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from sophon.platform import queue_commit
+from sophon.platform import prepared, queue_commit
 from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
 from sophon.platform.errors import Conflict, NotFound
@@ -103,7 +103,7 @@ async def insert_job(
         raise CrossTenantWrite("Job created outside a tenant")
     values = _job_row(kind, payload, serial_key, run_after, 0, max_attempts)
     values["tenant_id"] = tenant
-    await (await db.connection()).execute(_INSERT_JOB, values)
+    await prepared.run(db, _INSERT_JOB, values)
     _wake_on_commit(db, kind, values)
     return str(values["id"])
 
@@ -226,9 +226,8 @@ async def claim(
             return []
         now = utcnow()
         expires = now + timedelta(seconds=lease_seconds)
-        connection = await db.connection()
         values = {"now": now, "b_worker": worker_id, "b_expires": expires}
-        result = await connection.execute(_claiming(tuple(kinds), limit), values)
+        result = await prepared.run(db, _claiming(tuple(kinds), limit), values)
         rows = sorted(result.all(), key=lambda row: (-row.priority, row.run_after, row.id))
         jobs = [
             ClaimedJob(
@@ -346,9 +345,7 @@ once, run on the connection (no ORM), crossing tenants by the job's id."""
 
 async def _completed(db: AsyncSession, job_id: str, worker_id: str, result: Any) -> bool:
     values = {"job_id": job_id, "worker_id": worker_id, "now": utcnow(), "job_result": result}
-    connection = await db.connection()
-    done = cast(CursorResult[Any], await connection.execute(_COMPLETE, values))
-    return done.rowcount > 0
+    return (await prepared.run(db, _COMPLETE, values)).rowcount > 0
 
 
 async def complete(

@@ -21,7 +21,16 @@
   reader wait (WAL recovery, an exclusive lock), the statement goes the usual way and waits
   there, and so does the rest of the transaction. Full-text and vector searches, any write, and
   a connection whose thread is still busy (a statement whose caller was cancelled) take the
-  thread as before."""
+  thread as before.
+- A write transaction runs on the event loop too, when its connection's commits are followed by
+  checkpoints in a thread (`checkpoints.py`: a commit with `wal_autocheckpoint` 0 never waits
+  for one): its `BEGIN IMMEDIATE` is tried on the loop with `busy_timeout` 0, and once it holds
+  SQLite's write lock no statement of the transaction waits for another (its commit included,
+  which under WAL with `synchronous=NORMAL` writes to the WAL without syncing). When another
+  writer holds the lock, the BEGIN fails at once and the transaction goes the usual way, patient,
+  in the thread; so does the rest of a transaction from its first statement that may take long
+  (a search, a DELETE, an `executemany`, a streaming cursor). A statement on the loop is
+  synchronous: no cancellation can cut it short with the lock held."""
 
 from __future__ import annotations
 
@@ -29,7 +38,7 @@ import asyncio
 import collections
 import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -58,6 +67,8 @@ BUSY_TIMEOUT_MS = 30_000
 _PATIENT = f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"
 _IMPATIENT = "PRAGMA busy_timeout=0"
 _SLOW_READS = ("MATCH", "vec_", "bm25(")  # searches that may take milliseconds: on the thread
+_QUICK_WRITES = frozenset({"SELECT", "INSERT", "UPDATE", "WITH"})  # on the loop when it writes
+_YIELD_EVERY = 16
 LOCKED_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes)
 _OPERATIONAL_ERRORS: tuple[type[Exception], ...] = (
     sqlite3.OperationalError,
@@ -105,6 +116,24 @@ def open_reader(path: str) -> Any:
     conn.execute("PRAGMA query_only=1")
     conn.execute(_IMPATIENT)
     return conn
+
+
+def open_checkpointer(path: str, busy_timeout_ms: int) -> Any:
+    """A connection for `checkpoints.py`'s thread (opened there, closed on the loop)."""
+    driver: Any = sqlean if sqlean is not None else sqlite3
+    conn = driver.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    return conn
+
+
+def file_path(url: str) -> str | None:
+    """The file of a SQLite database URL; None for anything else (PostgreSQL, `:memory:`, URIs)."""
+    if not url.startswith("sqlite") or "///" not in url:
+        return None
+    path = url.split("///", 1)[1].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path
 
 
 class _Connection(aiosqlite.Connection):
@@ -181,7 +210,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         driver: _Connection = self._connection  # type: ignore[assignment]
         raw = driver._conn
         adapted: _AdaptedConnection = self._adapt_connection  # type: ignore[assignment]
-        if adapted.reads_inline(operation, many):
+        if adapted.runs_inline(operation, many):
             begin = adapted.take_begin()
             try:
                 result = _statement(raw, adapted.be_impatient(), begin, operation, parameters)
@@ -189,13 +218,16 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                 if getattr(error, "sqlite_errorcode", 0) & 0xFF not in LOCKED_CODES:
                     raise
                 adapted.inline = False  # made to wait: this transaction goes the usual way
-                begin = None  # it did begin: only the read failed
+                if raw.in_transaction:
+                    begin = None  # it did begin: only the statement failed
             else:
                 self._description, rows, self._rowcount, self._lastrowid = result
                 self._rows = collections.deque(rows)
+                if adapted.ran_inline():
+                    await asyncio.sleep(0)  # a long transaction lets the loop's others run
                 return
         else:
-            adapted.inline = adapted.inline and _is_read(operation)
+            adapted.inline = adapted.inline and not adapted.writes and _is_read(operation)
             begin = adapted.take_begin()
         patience = adapted.be_patient()
 
@@ -252,6 +284,13 @@ def _is_read(operation: str) -> bool:
     return head == "SELECT" and not any(slow in operation for slow in _SLOW_READS)
 
 
+def _is_quick(operation: str) -> bool:
+    """A statement a write transaction runs on the loop: no search, no DELETE (which may remove
+    many rows), no DDL."""
+    head = operation.lstrip()[:6].upper().rstrip()
+    return head in _QUICK_WRITES and not any(slow in operation for slow in _SLOW_READS)
+
+
 class _StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
     __slots__ = ()
 
@@ -268,7 +307,7 @@ class _StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
 
 
 class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_begin", "_open", "_patient", "inline")
+    __slots__ = ("_begin", "_open", "_patient", "_statements", "inline", "on_commit", "writes")
     _cursor_cls = _OneTripCursor
     _ss_cursor_cls = _StreamingCursor
 
@@ -277,11 +316,21 @@ class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
         self._begin: str | None = None  # a BEGIN not sent yet: it goes with the next statement
         self._open = False  # a transaction may be open in the thread
         self._patient = True  # busy_timeout is BUSY_TIMEOUT_MS (else 0)
-        self.inline = False  # this transaction only reads, on the loop
+        self.inline = False  # this transaction runs on the loop
+        self.writes = False  # this transaction may write
+        self.on_commit: Callable[[], None] | None = None  # set: writes may run on the loop
+        self._statements = 0  # run on the loop
 
-    def defer_begin(self, statement: str, *, inline: bool = False) -> None:
+    def defer_begin(self, statement: str, *, readonly: bool) -> None:
         self._begin = statement
-        self.inline = inline
+        self.writes = not readonly
+        self.inline = readonly or self.on_commit is not None
+
+    def ran_inline(self) -> bool:
+        """Counts a statement run on the loop; True every `_YIELD_EVERY`-th: nothing awaits
+        there, so a task running many statements would otherwise never let the loop go."""
+        self._statements += 1
+        return self._statements % _YIELD_EVERY == 0
 
     def take_begin(self) -> str | None:
         begin, self._begin = self._begin, None
@@ -289,15 +338,37 @@ class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
             self._open = True  # before the trip: a cancelled one may still have begun
         return begin
 
-    def reads_inline(self, operation: str, many: bool) -> bool:
+    def runs_inline(self, operation: str, many: bool) -> bool:
         driver: _Connection = self._connection  # type: ignore[assignment]
         return (
             self.inline
             and not many
             and driver.idle
             and not self._execute_mutex.locked()
-            and _is_read(operation)
+            and (_is_quick(operation) if self.writes else _is_read(operation))
         )
+
+    def raw_inline(self) -> Any:
+        """The driver's connection when this transaction runs on the loop, its BEGIN sent (None
+        when it goes the usual way): for statements run on it directly (`platform/prepared.py`)."""
+        driver: _Connection = self._connection  # type: ignore[assignment]
+        if not (self.inline and driver.idle and not self._execute_mutex.locked()):
+            return None
+        raw = driver._conn
+        if self._begin is not None:
+            prelude, begin = self.be_impatient(), self.take_begin()
+            try:
+                for statement in (prelude, begin):
+                    if statement is not None:
+                        raw.execute(statement)
+            except _OPERATIONAL_ERRORS as error:
+                if getattr(error, "sqlite_errorcode", 0) & 0xFF not in LOCKED_CODES:
+                    raise
+                self.inline = False  # another writer holds the lock: the usual way
+                if not raw.in_transaction:
+                    self._begin = begin
+                return None
+        return raw
 
     def be_impatient(self) -> str | None:
         """The PRAGMA to send before a statement on the loop, if busy_timeout is not 0 yet."""
@@ -326,12 +397,15 @@ class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         self._begin = None
-        if self._end_inline("COMMIT"):
-            return
-        self.inline = False
-        if self._open:
+        wrote = self._open and self.writes
+        if not self._end_inline("COMMIT"):
+            self.inline = False
+            if not self._open:
+                return
             super().commit()  # when it raises, the transaction stays open for the rollback
             self._open = False
+        if wrote and self.on_commit is not None:
+            self.on_commit()
 
     def rollback(self) -> None:
         self._begin = None
@@ -346,12 +420,35 @@ class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
 def begin(conn: Connection, statement: str, *, readonly: bool = False) -> None:
     """Starts a transaction with `statement` (e.g. `BEGIN IMMEDIATE`), sent with the first
     statement of the transaction; for SQLAlchemy's "begin" event. A `readonly` one reads on the
-    loop."""
+    loop; so does one that writes on a connection with `on_commit` set."""
     adapted = conn.connection.dbapi_connection
     if isinstance(adapted, _AdaptedConnection):
-        adapted.defer_begin(statement, inline=readonly)
+        adapted.defer_begin(statement, readonly=readonly)
     else:
         conn.exec_driver_sql(statement)
+
+
+def on_commit(dbapi_connection: Any, committed: Callable[[], None]) -> None:
+    """Lets the connection's write transactions run on the loop, `committed` called after each
+    commit of one (which must keep the WAL checkpointed: the connection never does)."""
+    if isinstance(dbapi_connection, _AdaptedConnection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.close()
+        dbapi_connection.on_commit = committed
+
+
+def inline_connection(dbapi_connection: Any) -> Any:
+    """The driver's connection of a transaction that runs on the loop, else None."""
+    if isinstance(dbapi_connection, _AdaptedConnection):
+        return dbapi_connection.raw_inline()
+    return None
+
+
+async def ran_inline(dbapi_connection: _AdaptedConnection) -> None:
+    """After a statement run on `inline_connection`: lets the loop go now and then."""
+    if dbapi_connection.ran_inline():
+        await asyncio.sleep(0)
 
 
 class _Dbapi(AsyncAdapt_aiosqlite_dbapi):

@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.llm import ChatResponse
+from sophon.platform import prepared
 from sophon.platform.clock import utcnow
 from sophon.platform.ids import new_id
 from sophon.providers.models import ModelUsage
@@ -92,8 +93,7 @@ async def record_now(
         "at": utcnow(),
         "kind": kind,
     }
-    connection = await db.connection()
-    await connection.execute(_RECORD, row)
+    await prepared.run(db, _RECORD, row)
 
 
 def day_start() -> datetime:

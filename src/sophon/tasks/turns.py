@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from sophon.audit.marks import exempt
-from sophon.platform import queue
+from sophon.platform import prepared, queue
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.events import EventName, after_commit
 from sophon.platform.tenancy import session_tenant
@@ -72,7 +72,7 @@ async def queue_turn(
         "created_at": now,
         "updated_at": now,
     }
-    await (await db.connection()).execute(_INSERT_TASK, row)
+    await prepared.run(db, _INSERT_TASK, row)
     event = Task(**{k: row[k] for k in _EVENT_FIELDS})  # never added: what the event reads
     after_commit(db, events.task_event(event, EventName.TASK_QUEUED))
 
@@ -103,7 +103,7 @@ async def start_turn(db: AsyncSession, task: Task) -> bool:
     log = [*task.log, line]
     values = {"b_task": task.id, "b_tenant": task.tenant_id, "b_started": started,
               "b_log": log, "b_now": now}  # fmt: skip
-    await (await db.connection()).execute(_START, values)
+    await prepared.run(db, _START, values)
     stored = {"status": TaskStatus.RUNNING.value, "started_at": started, "log": log,
               "updated_at": now}  # fmt: skip
     for name, value in stored.items():
@@ -134,10 +134,9 @@ async def complete_turn(
     `task` (the turn's detached copy) gives the ids and gets the row's new values. False when
     the task is gone (nothing written)."""
     now = utcnow()
-    connection = await db.connection()
     values = {"b_task": task.id, "b_tenant": task.tenant_id, "b_now": now,
               "b_input": input_tokens, "b_output": output_tokens}  # fmt: skip
-    row = (await connection.execute(_COMPLETE, values)).first()
+    row = (await prepared.run(db, _COMPLETE, values)).first()
     if row is None:
         return False
     task.status, task.finished_at = TaskStatus.COMPLETED.value, now
