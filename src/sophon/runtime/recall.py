@@ -105,7 +105,8 @@ def _past(row: Row) -> Past:
 
 def _changing(row: Row) -> bool:
     """A message whose tool calls a later write may change (`turn_history` reads it again)."""
-    return bool(row[1] == "assistant" and row[3] is not None and row[3] != "[]")
+    calls = row[3]  # text, or the list a driver decoded itself (asyncpg)
+    return bool(row[1] == "assistant" and calls is not None and calls not in ("[]", []))
 
 
 def _after_kept(kept: _Kept, raw: list[Row], before: int) -> list[Row] | None:
