@@ -3,6 +3,8 @@ read again after a write: the next turn's prompt shows the edit or the new memor
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -70,6 +72,27 @@ async def test_a_persona_edit_between_turns_is_in_the_next_prompt(
     assert ["Ada" in p for p in prompts] == [True, False, False]
     assert ["Bea" in p for p in prompts] == [False, True, False]
     assert ["Cleo" in p for p in prompts] == [False, False, True]
+
+
+async def test_an_in_place_edit_of_a_persona_file_read_before_is_in_the_next_prompt(
+    client: httpx.AsyncClient, admin: Caller, agent_id: str, model: FakeServer, data_dir: Path
+) -> None:
+    """A file unchanged for a while is kept in memory by its `stat`; an editor's edit in place,
+    same size, same inode, still shows in the next prompt."""
+    model.script("POST", CHAT, *[streamed_text(f"Answer {i}.") for i in range(3)])
+    soul = file_path(data_dir, agent_id, FileKind.SOUL)
+    soul.write_text("You are Ada.\n")
+    an_hour_ago = time.time() - 3600
+    os.utime(soul, (an_hour_ago, an_hour_ago))
+    accepted, _ = await chat_turn(client, admin, "Hello.")
+    session = accepted["sessionId"]
+    await chat_turn(client, admin, "Who are you?", sessionId=session)
+    with soul.open("r+") as handle:
+        handle.write("You are Bea.\n")
+    await chat_turn(client, admin, "And now?", sessionId=session)
+    prompts = _system_prompts(model)
+    assert ["Ada" in p for p in prompts] == [True, True, False]
+    assert ["Bea" in p for p in prompts] == [False, False, True]
 
 
 def _last_prompt(model: FakeServer) -> list[dict[str, Any]]:
