@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from sophon.runtime.step import Turn
 
 SESSIONS = 2_048
+CHARACTERS = 32_000_000
+"""The kept histories' text, at most (the least recently used session's is dropped first)."""
 Row = tuple[Any, ...]
 
 
@@ -61,9 +63,28 @@ class _Kept:
     calls: dict[str, Any]
     recalled: Recalled
     channel_id: str | None
+    characters: int
 
 
-_KEPT: OrderedDict[str, _Kept] = OrderedDict()
+class _Store:
+    """The kept histories, least recently used first, within `SESSIONS` and `CHARACTERS`."""
+
+    def __init__(self) -> None:
+        self.kept: OrderedDict[str, _Kept] = OrderedDict()
+        self.characters = 0
+
+    def get(self, session: str) -> _Kept | None:
+        return self.kept.get(session)
+
+    def put(self, session: str, kept: _Kept) -> None:
+        old = self.kept.pop(session, None)
+        self.characters += kept.characters - (old.characters if old is not None else 0)
+        self.kept[session] = kept
+        while len(self.kept) > SESSIONS or self.characters > CHARACTERS:
+            self.characters -= self.kept.popitem(last=False)[1].characters
+
+
+_KEPT = _Store()
 
 
 async def recall(db: AsyncSession, turn: Turn) -> Recalled:
@@ -138,8 +159,10 @@ def _keep(
     count = next((i for i, m in enumerate(fresh) if m.id >= mark), len(fresh))
     calls = {row[0]: row[3] for row in raw[:count] if _changing(row)}
     rows = tuple(fresh[:count])
+    characters = sum(len(m.content) for m in rows)
     if kept is not None:
         calls, rows = {**kept.calls, **calls}, (*kept.rows, *rows)
+        characters += kept.characters
     end = len(recalled.recent)
     while end and recalled.recent[end - 1].id >= mark:
         end -= 1
@@ -155,7 +178,4 @@ def _keep(
         whole = history.all_answered(recent, answered)
         model = tuple(history.to_model(recent, channel_id)) if whole else None
     settled = Recalled(recalled.summary, recent, tokens, len(recent), model, answered)
-    _KEPT[session] = _Kept(mark, rows, calls, settled, channel_id)
-    _KEPT.move_to_end(session)
-    while len(_KEPT) > SESSIONS:
-        _KEPT.popitem(last=False)
+    _KEPT.put(session, _Kept(mark, rows, calls, settled, channel_id, characters))
