@@ -1,5 +1,7 @@
 """The agents' Markdown files on disk: `<data dir>/agents/<agent id>/SOUL.md` and its siblings,
-real files a person may edit; reads and atomic writes run off the event loop."""
+real files a person may edit; reads and atomic writes run off the event loop. A file read
+before is not read again while its `stat` (modification time, size, inode) is unchanged: that
+check alone runs on the loop, a few microseconds a file."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,6 +17,10 @@ from pathlib import Path
 
 MAX_FILE_BYTES = 256 * 1024
 AGENTS_DIR = "agents"
+SETTLED_NS = 2_000_000_000
+"""A file changed less than this before it was read could change again within its timestamp's
+granularity without its `stat` showing it: it is read again until it is older."""
+KNOWN_FILES = 4_096
 
 
 class FileKind(StrEnum):
@@ -62,13 +69,38 @@ class DiskFile:
     sha256: str
 
 
+Stamp = tuple[int, int, int]
+_KNOWN: dict[Path, tuple[Stamp, DiskFile]] = {}
+
+
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size, found.st_ino
+
+
+def _known(path: Path) -> DiskFile | None:
+    """The file as read before, when its `stat` says it has not changed since."""
+    hit = _KNOWN.get(path)
+    return hit[1] if hit is not None and _stamp(path) == hit[0] else None
+
+
 def _read(path: Path) -> DiskFile:
+    started = time.time_ns()
+    stamp = _stamp(path)  # before the read: a change during it shows as a new stamp
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raw = b""
     content = raw.decode("utf-8", errors="replace")  # a file saved by an odd editor stays readable
-    return DiskFile(content, sha256_of(content))
+    found = DiskFile(content, sha256_of(content))
+    if stamp is not None and started - stamp[0] > SETTLED_NS:
+        if len(_KNOWN) >= KNOWN_FILES:
+            _KNOWN.clear()
+        _KNOWN[path] = (stamp, found)
+    return found
 
 
 async def read_file(data: Path, agent_id: str, kind: FileKind) -> DiskFile:
@@ -79,12 +111,17 @@ async def read_file(data: Path, agent_id: str, kind: FileKind) -> DiskFile:
 async def read_files(
     data: Path, agent_id: str, kinds: Sequence[FileKind]
 ) -> dict[FileKind, DiskFile] | None:
-    """Several files in one trip to a worker thread; None when the agent has no folder yet."""
+    """Several files, unchanged ones from memory, the others in one trip to a worker thread;
+    None when the agent has no folder yet."""
+    paths = {kind: file_path(data, agent_id, kind) for kind in kinds}
+    known = {kind: _known(path) for kind, path in paths.items()}
+    if all(found is not None for found in known.values()):
+        return {kind: found for kind, found in known.items() if found is not None}
 
     def read_all() -> dict[FileKind, DiskFile] | None:
         if not agent_dir(data, agent_id).is_dir():
             return None
-        return {kind: _read(file_path(data, agent_id, kind)) for kind in kinds}
+        return {kind: known[kind] or _read(path) for kind, path in paths.items()}
 
     return await asyncio.to_thread(read_all)
 

@@ -7,7 +7,19 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Text, bindparam, case, func, or_, select, type_coerce
+import sqlalchemy as sa
+from sqlalchemy import (
+    Select,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.chat.models import Message
@@ -29,9 +41,9 @@ _JSON = frozenset({"tool_calls", "meta"})
 _EMPTY: dict[str, type[list[Any]] | type[dict[str, Any]]] = {"[]": list, "{}": dict}
 
 
-def _parsed(value: Any) -> Any:
-    """A JSON column read as text: almost every message's is `[]` or `{}`, which are made
-    without parsing (a long session's history would otherwise parse hundreds per turn)."""
+def parsed(value: Any) -> Any:
+    """A JSON column as `turn_history` reads it (text): almost every message's is `[]` or `{}`,
+    which are made without parsing."""
     if not isinstance(value, str):
         return value  # NULL, or a value the driver decoded itself
     empty = _EMPTY.get(value)
@@ -39,51 +51,64 @@ def _parsed(value: Any) -> Any:
 
 
 def _history_statement(answering: bool) -> Select[Any]:
-    """`turn_history`'s one statement, built once: Core, with the tenant, the session, the task
-    and the message it answers as bound parameters."""
+    """`turn_history`'s one statement, built once: Core, with the tenant, the session, the task,
+    the message it answers and the first message wanted whole as bound parameters."""
     m = MESSAGES.c
 
+    def of_session(stmt: Select[Any]) -> Select[Any]:
+        return stmt.where(m.tenant_id == bindparam("tenant"), m.session_id == bindparam("session"))
+
     def visible(stmt: Select[Any]) -> Select[Any]:  # as `_turn_visible`, tenant explicit
-        stmt = stmt.where(m.tenant_id == bindparam("tenant"), m.session_id == bindparam("session"))
+        stmt = of_session(stmt)
         if answering:
             stmt = stmt.where(or_(m.id <= bindparam("message"), m.task_id == bindparam("task")))
         return stmt
 
     compaction = case((m.meta["compaction"].as_boolean(), m.meta["through"].as_string()), else_="")
-    through = (
-        visible(select(compaction))
+    latest = (
+        visible(select(compaction.label("through")))
         .where(m.role == "system")
         .order_by(m.id.desc())
         .limit(1)
-        .scalar_subquery()
+        .cte("compaction")
     )
+    through = select(latest.c.through).scalar_subquery()
+    since = m.id > func.coalesce(through, "")
+    before = m.id < bindparam("after")
+    counted = of_session(select(func.count())).where(since, before).correlate(None)
+    changing = and_(m.role == "assistant", sa.cast(m.tool_calls, Text) != "[]")
     columns = [
         type_coerce(m[c.key], Text).label(c.key) if c.key in _JSON else m[c.key]
         for c in HISTORY_COLUMNS
     ]
-    return visible(select(*columns)).where(m.id > func.coalesce(through, "")).order_by(m.id)
+    return (
+        visible(select(*columns, counted.scalar_subquery().label("before")))
+        .where(since, or_(~before, changing))
+        .order_by(m.id)
+    )
 
 
 _HISTORY = {answering: _history_statement(answering) for answering in (False, True)}
 
 
 async def turn_history(
-    db: AsyncSession, session_id: str, task_id: str, message_id: str | None
-) -> list[tuple[Any, ...]]:
+    db: AsyncSession, session_id: str, task_id: str, message_id: str | None, after: str = ""
+) -> tuple[list[tuple[Any, ...]], int]:
     """What a turn answering `message_id` sees of its session, from the latest compaction
-    summary on (the summary included), in order, as rows of `HISTORY_COLUMNS`: a long
-    session's older, summarised messages stay in the database. One Core statement on the
+    summary on (the summary included), in order, as rows of `HISTORY_COLUMNS` with the JSON
+    columns as text (`parsed`): a long session's older, summarised messages stay in the
+    database. Of the messages before `after` only those a later write may still change (an
+    assistant's tool calls, `set_tool_calls`) are read, and how many there are in all: a caller
+    that kept the others checks with it that none came or went. One Core statement on the
     session's connection (the ORM's loading would cost more than the query)."""
     tenant = session_tenant(db.sync_session)
     if tenant is None:
-        return []
-    values = {"tenant": tenant, "session": session_id, "task": task_id, "message": message_id}
+        return [], 0
+    values = {"tenant": tenant, "session": session_id, "task": task_id, "message": message_id,
+              "after": after}  # fmt: skip
     connection = await db.connection()
-    rows = await connection.execute(_HISTORY[bool(message_id)], values)
-    return [
-        (id_, role, content, _parsed(tool_calls), tool_call_id, _parsed(meta))
-        for id_, role, content, tool_calls, tool_call_id, meta in rows
-    ]
+    rows = (await connection.execute(_HISTORY[bool(message_id)], values)).all()
+    return [tuple(row[:-1]) for row in rows], rows[0][-1] if rows else 0
 
 
 _ANSWERED = (

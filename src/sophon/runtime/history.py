@@ -5,8 +5,8 @@ history outgrows the context window."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence, Set
+from dataclasses import dataclass, field
 from typing import Any
 
 from sophon.chat.history import HISTORY_COLUMNS
@@ -32,6 +32,12 @@ class Past:
     tool_calls: list[dict[str, Any]]
     tool_call_id: str | None
     meta: dict[str, Any]
+    tokens: int = field(init=False, compare=False)
+    """Estimated, once: `compaction_split` counts a long history on every step."""
+
+    def __post_init__(self) -> None:
+        args = sum(estimate_tokens(json.dumps(c.get("arguments", {}))) for c in self.tool_calls)
+        object.__setattr__(self, "tokens", estimate_tokens(self.content) + args + 4)
 
     @classmethod
     def of(cls, message: Message) -> Past:
@@ -51,12 +57,17 @@ def since_compaction(messages: Sequence[Past]) -> tuple[Past | None, list[Past]]
 
 
 def to_model(
-    messages: Sequence[Past], channel_id: str | None, summary: Past | None = None
+    messages: Sequence[Past],
+    channel_id: str | None,
+    summary: Past | None = None,
+    answered_before: Set[str | None] = frozenset(),
 ) -> list[ChatMessage]:
+    """`messages` as the model reads them; `answered_before`: the calls answered by tool
+    messages before them, when they are the rest of a history."""
     out: list[ChatMessage] = []
     if summary is not None:
         out.append(ChatMessage.system(f"Summary of the earlier conversation:\n{summary.content}"))
-    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    answered = answered_before | answered_calls(messages)
     for message in messages:
         if message.role == "user":
             text = message.content
@@ -85,28 +96,35 @@ def to_model(
     return out
 
 
+def answered_calls(messages: Sequence[Past]) -> set[str | None]:
+    """The calls the tool messages among `messages` answer."""
+    return {m.tool_call_id for m in messages if m.role == "tool"}
+
+
+def all_answered(messages: Sequence[Past], answered: Set[str | None]) -> bool:
+    """Whether every call of `messages` has its answer in `answered`."""
+    return all(str(c["id"]) in answered for m in messages for c in m.tool_calls)
+
+
 def _call(entry: dict[str, object]) -> ToolCall:
     arguments = entry.get("arguments")
     args = arguments if isinstance(arguments, dict) else {}
     return ToolCall(str(entry["id"]), str(entry["name"]), args, json.dumps(args))
 
 
-def tokens_of(message: Past) -> int:
-    args = sum(estimate_tokens(json.dumps(c.get("arguments", {}))) for c in message.tool_calls)
-    return estimate_tokens(message.content) + args + 4
-
-
-def compaction_split(messages: Sequence[Past], budget: int) -> int:
+def compaction_split(messages: Sequence[Past], budget: int, total: int | None = None) -> int:
     """How many leading messages to summarise so the rest fits in half the budget, cut at a
-    user message so a tool call is never separated from its result; 0 when all fits."""
-    total = sum(tokens_of(m) for m in messages)
+    user message so a tool call is never separated from its result; 0 when all fits. `total`:
+    the messages' tokens, when known."""
+    if total is None:
+        total = sum(m.tokens for m in messages)
     if total <= budget:
         return 0
     keep_budget = budget // 2
     kept = 0
     split = len(messages)
     for index in range(len(messages) - 1, -1, -1):
-        kept += tokens_of(messages[index])
+        kept += messages[index].tokens
         if kept > keep_budget:
             break
         if messages[index].role == "user":

@@ -22,6 +22,7 @@ from sophon.platform.errors import DomainError
 from sophon.providers import routing
 from sophon.runtime import history, hooks
 from sophon.runtime.errors import TurnCancelled, TurnSkipped
+from sophon.runtime.recall import recall
 from sophon.runtime.system_prompt import system_prompt
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ async def build(scope: TurnScope, turn: Turn) -> Context:
     async with scope.tx(turn, readonly=True) as db:
         files = await _persona(scope, db, turn)
         extras = await _context_extras(db, turn.info)
-        stored = await _history_since_compaction(db, turn)
+        recalled = await recall(db, turn)
         candidates = await scope.candidates(db, turn)
         window = await routing.context_window(db, candidates)
     system = system_prompt(
@@ -60,7 +61,6 @@ async def build(scope: TurnScope, turn: Turn) -> Context:
         plan=turn.plan if turn.plan_approved is not False else None,
         heartbeat=turn.heartbeat,
     )
-    summary, recent = history.since_compaction(stored)
     tool_tokens = sum(
         estimate_tokens(f"{t.name} {t.description} {t.parameters}") for t in turn.tools
     )
@@ -70,20 +70,14 @@ async def build(scope: TurnScope, turn: Turn) -> Context:
         - estimate_tokens(system)
         - tool_tokens
     )
-    split = history.compaction_split(recent, max(budget, 0))
+    recent = recalled.recent
+    split = history.compaction_split(recent, max(budget, 0), recalled.tokens)
     if split:
-        summary = await _compact(scope, turn, summary, recent[:split])
-        recent = recent[split:]
-    messages = [
-        ChatMessage.system(system),
-        *history.to_model(recent, turn.session.channel_id, summary),
-    ]
-    return Context(messages, candidates)
-
-
-async def _history_since_compaction(db: AsyncSession, turn: Turn) -> list[history.Past]:
-    rows = await session_reads.turn_history(db, turn.session.id, turn.task.id, turn.task.message_id)
-    return [history.Past(*row) for row in rows]
+        summary = await _compact(scope, turn, recalled.summary, recent[:split])
+        past = history.to_model(recent[split:], turn.session.channel_id, summary)
+    else:
+        past = recalled.to_model(turn.session.channel_id)
+    return Context([ChatMessage.system(system), *past], candidates)
 
 
 async def _persona(scope: TurnScope, db: AsyncSession, turn: Turn) -> dict[FileKind, str]:
