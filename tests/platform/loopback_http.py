@@ -218,12 +218,43 @@ class FakeResolver:
         return self.table[host]
 
 
+class _RecordedStream(httpcore.AsyncNetworkStream):
+    """A real socket stream whose every write is recorded."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream, writes: list[bytes]) -> None:
+        self._stream = stream
+        self._writes = writes
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        self._writes.append(buffer)
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's stream interface)
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._stream.start_tls(ssl_context, server_hostname, timeout)
+
+    def get_extra_info(self, info: str) -> object:
+        return self._stream.get_extra_info(info)
+
+
 class LoopbackOnlyConnector(httpcore.AsyncNetworkBackend):
-    """Opens real sockets to loopback only and records every attempt; anything else fails the
-    test (an AssertionError is not an error the client turns into a refusal)."""
+    """Opens real sockets to loopback only and records every attempt and every plain-text
+    write; anything else fails the test (an AssertionError is not an error the client turns
+    into a refusal)."""
 
     def __init__(self) -> None:
         self.attempts: list[tuple[str, int]] = []
+        self.writes: list[bytes] = []
         self._real = httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -237,7 +268,8 @@ class LoopbackOnlyConnector(httpcore.AsyncNetworkBackend):
         self.attempts.append((host, port))
         if host not in LOOPBACK:
             raise AssertionError(f"the client tried to connect to {host}:{port}")
-        return await self._real.connect_tcp(host, port, timeout, local_address, socket_options)
+        stream = await self._real.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _RecordedStream(stream, self.writes)
 
     async def connect_unix_socket(
         self,

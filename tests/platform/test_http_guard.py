@@ -141,6 +141,21 @@ async def test_streaming_delivers_chunks_as_they_arrive(
     assert server.requests[0].body == b'{"stream":true}'
 
 
+async def test_a_request_leaves_in_one_write(
+    make_client: ClientFactory, server: LoopbackServer, connector: LoopbackOnlyConnector
+) -> None:
+    async with make_client(allow=allowed(server)) as client:
+        response = await client.post(server.url("/hello"), content=b"the body")
+        assert response.text == "hello"
+        large = b"x" * (256 * 1024)
+        await client.post(server.url("/hello"), content=large)
+    head, body = connector.writes[0].split(b"\r\n\r\n")
+    assert head.startswith(b"POST /hello HTTP/1.1\r\n")
+    assert body == b"the body"
+    assert b"".join(connector.writes[1:]).endswith(large)  # a large body is not held back
+    assert [seen.body for seen in server.requests] == [b"the body", large]
+
+
 # --- caps and timeouts ---
 
 

@@ -361,7 +361,7 @@ def after_commit(
         raise RuntimeError("no event bus: pass bus= or call attach_bus(session, bus) first")
     outbox = sync.info.get(_OUTBOX_INFO_KEY)
     if outbox is None:
-        outbox = sync.info[_OUTBOX_INFO_KEY] = _Outbox(sync)
+        outbox = sync.info[_OUTBOX_INFO_KEY] = _Outbox()
     # autobegin now, so the events belong to the transaction the caller is in
     transaction = sync.get_nested_transaction() or sync.get_transaction() or sync.begin()
     outbox.entries.extend((transaction, target, item) for item in events)
@@ -379,39 +379,57 @@ def _sync(session: AsyncSession | Session) -> Session:
 
 
 class _Outbox:
-    """Per-session staging area, hooked to the session's transaction events."""
+    """Per-session staging area. The transaction hooks below are installed once on the Session
+    class, not on each session: per-session listeners cost every session that publishes a
+    listener collection of its own, built again for each new session."""
 
-    def __init__(self, session: Session) -> None:
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
         self.entries: list[tuple[SessionTransaction, EventBus, Event]] = []
-        sa_event.listen(session, "before_commit", self._committing)
-        sa_event.listen(session, "after_commit", self._committed)
-        sa_event.listen(session, "after_rollback", self._rolled_back)
-        sa_event.listen(session, "after_transaction_end", self._ended)
 
-    def _committing(self, session: Session) -> None:
-        if session.get_nested_transaction() is not None or not self.entries:
-            return
-        events = [item for _, _, item in self.entries]
-        for hook in tuple(_commit_hooks):
-            hook(session, events)
 
-    def _committed(self, session: Session) -> None:
-        if session.get_nested_transaction() is not None:
-            return  # a savepoint was released: its events wait for the outermost commit
-        released, self.entries = self.entries, []
-        if released:
-            _schedule_release([(bus, item) for _, bus, item in released])
+def _outbox(session: Session) -> _Outbox | None:
+    outbox: _Outbox | None = session.info.get(_OUTBOX_INFO_KEY)
+    return outbox if outbox is not None and outbox.entries else None
 
-    def _rolled_back(self, session: Session) -> None:
-        undone = session.get_nested_transaction()
-        if undone is None:
-            self.entries = []
-            return
-        self.entries = [entry for entry in self.entries if not _within(entry[0], undone)]
 
-    def _ended(self, session: Session, transaction: SessionTransaction) -> None:
-        if transaction.parent is None:
-            self.entries = []  # closed without commit (e.g. session.close()): nothing is released
+@sa_event.listens_for(Session, "before_commit")
+def _committing(session: Session) -> None:
+    outbox = _outbox(session)
+    if outbox is None or session.get_nested_transaction() is not None:
+        return
+    events = [item for _, _, item in outbox.entries]
+    for hook in tuple(_commit_hooks):
+        hook(session, events)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    outbox = _outbox(session)
+    if outbox is None or session.get_nested_transaction() is not None:
+        return  # a savepoint was released: its events wait for the outermost commit
+    released, outbox.entries = outbox.entries, []
+    _schedule_release([(bus, item) for _, bus, item in released])
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    outbox = _outbox(session)
+    if outbox is None:
+        return
+    undone = session.get_nested_transaction()
+    if undone is None:
+        outbox.entries = []
+        return
+    outbox.entries = [entry for entry in outbox.entries if not _within(entry[0], undone)]
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    outbox = _outbox(session)
+    if outbox is not None and transaction.parent is None:
+        outbox.entries = []  # closed without commit (e.g. session.close()): nothing is released
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import aclosing, contextmanager
+from contextlib import aclosing, contextmanager, suppress
 from typing import Any, TypeVar, cast
 
 import httpcore
@@ -58,6 +58,7 @@ DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
 _DEADLINE = "sophon.deadline"  # request extension carrying the total deadline across redirects
+_COALESCED_BYTES = 64 * 1024  # request bytes held back to go out in one write
 
 
 class ResponseTooLarge(httpx.RequestError):
@@ -132,6 +133,54 @@ async def vetted_addresses(
     return policy.vet(host, target, addresses, port)
 
 
+class _CoalescedStream(httpcore.AsyncNetworkStream):
+    """Holds small writes back until the next read, so a request's head and body leave in one
+    write (one system call, one wake-up of the peer) instead of one each. A write that fails
+    when flushed is ignored, as httpcore ignores one while sending: the server may have
+    answered and closed early, and the read that follows gets its answer or the real error."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._timeout: float | None = None
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        self._pending.append(buffer)
+        self._pending_bytes += len(buffer)
+        self._timeout = timeout
+        if self._pending_bytes >= _COALESCED_BYTES:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_bytes = 0
+            await self._stream.write(data, self._timeout)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        with suppress(httpcore.WriteError):
+            await self._flush()
+        return await self._stream.read(max_bytes, timeout)
+
+    async def aclose(self) -> None:
+        self._pending.clear()
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's stream interface)
+    ) -> httpcore.AsyncNetworkStream:
+        await self._flush()  # a proxy's CONNECT is answered before TLS starts: nothing is held
+        return _CoalescedStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore opens every connection here: the host is normalised, resolved once, EVERY
     address vetted, and the socket opened to a vetted address. TLS (SNI and certificate check)
@@ -163,11 +212,13 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         failure: httpcore.ConnectError | None = None
         for address in await self._vetted(host, port, timeout):
             try:
-                return await self._connector.connect_tcp(
+                stream = await self._connector.connect_tcp(
                     str(address), port, timeout, local_address, socket_options
                 )
             except httpcore.ConnectError as exc:
                 failure = exc
+            else:
+                return _CoalescedStream(stream)
         assert failure is not None  # vet() never returns an empty list
         raise failure
 

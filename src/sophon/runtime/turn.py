@@ -307,8 +307,6 @@ class TurnRunner:
         from the queue) its job's completion: one transaction of statements built once, no ORM
         unit of work on an ordinary turn."""
         content, spent = response.content, response.usage
-        if turn.task.streaming:
-            await self.scope.publish_live(turn, EventName.STREAM_CHUNK, delta="", isFinal=True)
         task = turn.task
         async with self.scope.tx(turn) as db:
             message_id = await chat_writes.append_answer(
@@ -322,6 +320,8 @@ class TurnRunner:
                 db, candidate.name, response, tenant_id=task.tenant_id, agent_id=turn.agent.id,
                 user_id=task.user_id, session_id=turn.session.id, task_id=task.id,
             )  # fmt: skip
+            if turn.task.streaming:  # the stream's end rides with the answer: one hub write
+                after_commit(db, task_event(task, EventName.STREAM_CHUNK, delta="", isFinal=True))
             after_commit(
                 db,
                 task_event(
