@@ -18,9 +18,10 @@ NOT_AT_START = ("mcp", "mcp_types", "httpx2")
 # the domains' routers, their schemas and FastAPI's work on ~200 routes were a third of the import:
 # each is built on the first request under its prefix (route_index.defer_router)
 ROUTER_MODULES = {target.partition(":")[0] for _, target in ROUTERS}
+# what `sophon serve` loads before the app: the entry point and the server's command
 PROBE = """
 import json, sys
-import sophon.cli.main
+import sophon.cli.main, sophon.cli.serve
 from sophon.app import create_app
 from sophon.settings import load_settings
 create_app(load_settings())
@@ -52,3 +53,10 @@ def test_serving_the_app_builds_no_domain_router(tmp_path: Path) -> None:
     loaded = _loaded_at_start(tmp_path / "data")
     assert "sophon.public.router" in loaded  # the probe saw the app's imports
     assert not loaded & ROUTER_MODULES, sorted(loaded & ROUTER_MODULES)
+
+
+def test_serving_loads_none_of_the_client_commands(tmp_path: Path) -> None:
+    loaded = _loaded_at_start(tmp_path / "data")
+    assert "sophon.cli.serve" in loaded  # the probe saw the server's command
+    client = sorted(m for m in loaded if m.startswith(("sophon.cli.cmd_", "sophon.cli.commands")))
+    assert client == []

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from sophon.cli.main import app
+from sophon.cli.commands import app
 from tests.e2e.server import GatewayProcess, free_port
 
 PASSWORD = "a-fine-password"

@@ -196,6 +196,24 @@ def _wants_json(flags: Globals, args: list[str]) -> bool:
     return asked.strip().lower() == "json"
 
 
+def root_app() -> typer.Typer:
+    """The `sophon` root group, with the global flags and no command yet."""
+    root = typer.Typer(
+        name="sophon",
+        cls=SophonGroup,
+        help="Sophon: a self-hosted AI agent platform. Global flags (--gateway-url, --json, "
+        "--format, --no-color) go before or after the command.",
+        epilog="Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 Gateway unreachable, "
+        "4 authentication or permission.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
+    root.callback()(root_options)
+    return root
+
+
 def new_app(help_text: str, **kwargs: Any) -> typer.Typer:
     """A sub-command group with the project's defaults."""
     return typer.Typer(help=help_text, no_args_is_help=True, **kwargs)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +18,7 @@ from sophon.platform.events import EventBus, Subscription
 from sophon.skills import authoring, installer, store
 from sophon.skills import bundled as bundled_package
 from sophon.skills.catalog import SKILLS_CHANGED, SkillCatalog
-from sophon.skills.manifest import SKILL_MD, parse
+from sophon.skills.manifest import SKILL_MD, Manifest, parse
 from sophon.skills.models import Skill, SkillVersion
 
 BUNDLED_DIR = Path(bundled_package.__file__).parent
@@ -43,12 +45,13 @@ async def load(catalog: SkillCatalog, database: Database, bus: EventBus | None =
     authoring.install_approval_handler(catalog)
     packages = await asyncio.to_thread(bundled_packages)
     async with database.transaction() as db:
-        for files in packages:
-            await _seed(db, catalog, files)
+        seeded = [await _seed(db, catalog, files) for files in packages]
         rows = (await db.execute(select(Skill.name, Skill.active_version))).all()
+    # a version stored just now was parsed from these very files: not parsed (validated) again
+    fresh = {(m.name, m.version): m for m in seeded if m is not None}
     for name, version in rows:
         try:
-            await _apply(catalog, name, version)
+            await _apply(catalog, name, version, fresh)
         except (DomainError, OSError, ValueError) as exc:  # e.g. a data dir restored without it
             log.error("skill %s %s is not loaded: %s", name, version, exc)
     if bus is not None:
@@ -56,10 +59,17 @@ async def load(catalog: SkillCatalog, database: Database, bus: EventBus | None =
         catalog.follow(asyncio.create_task(_follow(catalog, database, changes)), changes)
 
 
-async def _apply(catalog: SkillCatalog, name: str, version: str | None) -> None:
+async def _apply(
+    catalog: SkillCatalog,
+    name: str,
+    version: str | None,
+    fresh: Mapping[tuple[str, str], Manifest] = MappingProxyType({}),
+) -> None:
     manifest = None
     if version is not None:
-        manifest = await asyncio.to_thread(catalog.manifest_of, name, version)
+        manifest = fresh.get((name, version)) or await asyncio.to_thread(
+            catalog.manifest_of, name, version
+        )
     catalog.apply(name, manifest)
 
 
@@ -74,7 +84,10 @@ async def _follow(catalog: SkillCatalog, database: Database, changes: Subscripti
             log.warning("skill %s could not be reloaded: %s", name, exc)
 
 
-async def _seed(db: AsyncSession, catalog: SkillCatalog, files: dict[str, bytes]) -> None:
+async def _seed(
+    db: AsyncSession, catalog: SkillCatalog, files: dict[str, bytes]
+) -> Manifest | None:
+    """Stores and records a bundled skill's version the first time; its manifest if it did."""
     manifest = parse(files)
     known = await db.scalar(
         select(SkillVersion.id).where(
@@ -82,9 +95,10 @@ async def _seed(db: AsyncSession, catalog: SkillCatalog, files: dict[str, bytes]
         )
     )
     if known is not None:
-        return
+        return None
     await asyncio.to_thread(store.write, catalog.data, manifest.name, manifest.version, files)
     await installer.record_version(
         db, manifest, files, source="bundled", source_ref=None, signature="bundled",
         signer=None, findings=[], installed_by=None, pending=False,
     )  # fmt: skip
+    return manifest

@@ -59,7 +59,8 @@ class Dispatcher:
         self.database = database
         self.bus = bus
         self.vault = vault
-        self.client = client or delivery_client(settings)
+        self.settings = settings
+        self._client = client
         self.policy = Policy(
             retry_schedule=list(settings.webhook_retry_schedule),
             disable_after=timedelta(days=settings.webhook_disable_after_days),
@@ -74,6 +75,17 @@ class Dispatcher:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """Built on the first delivery: its TLS context was a hundredth of the Gateway's start."""
+        if self._client is None:
+            self._client = delivery_client(self.settings)
+        return self._client
+
+    @client.setter
+    def client(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
     async def start(self) -> None:
         listener = self.bus.subscribe(lambda e: e.name in WAKE_ON)
         self._tasks = [
@@ -85,7 +97,8 @@ class Dispatcher:
         self._stop.set()
         self._tasks[0].cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def _listen(self, subscription: Subscription) -> None:
         async with subscription:
