@@ -18,10 +18,9 @@ from sophon.models import metadata
 from sophon.platform import migrate, route_index
 from sophon.platform.docs import OPENAPI_URL, install_docs
 from sophon.platform.errors import install_error_handlers
-from sophon.platform.middleware import BodyLimitMiddleware, HealthProbe, RequestContextMiddleware
+from sophon.platform.middleware import Edge, GatewayApp
 from sophon.platform.schemas import ErrorEnvelope
 from sophon.platform.server import BEFORE_SHUTDOWN
-from sophon.platform.tenancy import TenantPrefixMiddleware
 from sophon.public.router import router as public_router
 from sophon.realtime.router import install_hubs
 from sophon.settings import Settings
@@ -94,7 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
             await gateway.close()
             log.info("gateway stopped")
 
-    app = FastAPI(
+    app = GatewayApp(
         title="Sophon Gateway",
         version=__version__,
         description=DESCRIPTION,
@@ -114,13 +113,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_web(app)  # last: the app shell answers GET for paths no other route takes
     route_index.install(app.router)
     app.add_middleware(
-        BodyLimitMiddleware,
-        json_limit=settings.max_json_body_bytes,
-        upload_limit=settings.max_upload_bytes,
+        Edge, json_limit=settings.max_json_body_bytes, upload_limit=settings.max_upload_bytes
     )
-    app.add_middleware(TenantPrefixMiddleware)
-    app.add_middleware(HealthProbe)
-    app.add_middleware(RequestContextMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

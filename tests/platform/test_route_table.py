@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from sophon.app import ROUTERS, create_app
+from sophon.identity.guard import authorize, principal_of
 from sophon.platform import route_index
 from sophon.platform.access import GuardedRoute, UndeclaredAccess, api_router
 from sophon.platform.permissions import Permission
@@ -76,6 +77,23 @@ def test_no_endpoint_or_dependency_runs_in_a_worker_thread(settings: Settings) -
                     f"{path}: {call.__qualname__} is a plain def"
                 )
             pending.extend(dependant.dependencies)
+
+
+def test_every_route_taking_the_caller_has_the_guard_that_resolves_it(
+    settings: Settings,
+) -> None:
+    """`PrincipalDep` reads the caller the guard resolved: a route taking it without `@requires`
+    (or `@authenticated`) would have none to read."""
+    for path, route in _routes(create_app(settings)):
+        if not isinstance(route, APIRoute):
+            continue
+        calls, pending = set(), [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            calls.add(dependant.call)
+            pending.extend(dependant.dependencies)
+        if principal_of in calls:
+            assert authorize in calls, f"{path} takes the caller but declares no guard"
 
 
 async def test_openapi_names_each_operations_permission(client) -> None:  # type: ignore[no-untyped-def]

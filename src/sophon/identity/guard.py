@@ -152,10 +152,12 @@ async def auto_admin_principal(db: DbDep, slug: str | None) -> Principal:
 _PRINCIPAL_KEY = "sophon.principal"  # scope entry: the caller, once the guard resolved it
 
 
-async def principal_of(request: Request, db: DbDep) -> Principal:
-    """The caller: the one the route's guard resolved, or resolved now (a route without one)."""
-    principal: Principal | None = request.scope.get(_PRINCIPAL_KEY)
-    return principal if principal is not None else await current_principal(request, db)
+async def principal_of(request: Request) -> Principal:
+    """The caller, as the route's guard (`@requires`, `@authenticated`) resolved it; every route
+    taking it declares one (tests/platform/test_route_table.py). It has no database dependency
+    of its own: FastAPI would solve that again for each route taking the caller."""
+    principal: Principal = request.scope[_PRINCIPAL_KEY]
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(principal_of)]

@@ -114,35 +114,30 @@ class RouteIndex:
             _replace(self.router, stand_in, routes)
         self.rebuild()
 
-    async def _load_for(self, scope: Scope) -> None:
-        if scope.get("root_path"):  # the router matches a shortened path: build them all
-            await self._load(deferred_routers(self.router))
-            return
-        path = scope["path"]
-        needed = [
-            route
-            for route in self.candidates(path)
-            if isinstance(route, DeferredRouter) and route.covers(path)
-        ]
-        if needed:
-            await self._load(needed)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.fallback(scope, receive, send)
             return
+        if scope.get("root_path"):
+            # Starlette matches a shortened path there: build every router, leave it the match
+            if self._deferred:
+                await self._load(deferred_routers(self.router))
+            await self.fallback(scope, receive, send)
+            return
+        path = scope["path"]
+        candidates = self.candidates(path)
         if self._deferred:
-            await self._load_for(scope)
-        # under a root path, Starlette matches a shortened path: leave that to the router
-        if not scope.get("root_path"):
-            path = scope["path"]
-            for route in self.candidates(path):
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    scope.setdefault("router", self.router)
-                    scope.update(child_scope)
-                    await route.handle(scope, receive, send)
-                    return
+            needed = [r for r in candidates if isinstance(r, DeferredRouter) and r.covers(path)]
+            if needed:
+                await self._load(needed)
+                candidates = self.candidates(path)
+        for route in candidates:
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                scope.setdefault("router", self.router)
+                scope.update(child_scope)
+                await route.handle(scope, receive, send)
+                return
         await self.fallback(scope, receive, send)
 
 

@@ -5,7 +5,6 @@ tenant-owned rows (fail closed); reaching across tenants needs the explicit `ALL
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -21,13 +20,12 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.orm.util import LoaderCriteriaOption
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 TENANT_KEY = "tenant_id"
 ALL_TENANTS = {"all_tenants": True}  # execution option: this statement crosses tenants on purpose
 DEFAULT_TENANT_SLUG = "default"
 TENANT_HEADER = "x-sophon-tenant"
-TENANT_SLUG_KEY = "sophon.tenant_slug"  # scope entry set from the /api/tenants/{slug} prefix
+TENANT_SLUG_KEY = "sophon.tenant_slug"  # scope entry: the /api/tenants/{slug} prefix (see Edge)
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 
 
@@ -117,25 +115,3 @@ def _stamp_tenant(session: Session, _context: Any, _instances: Any) -> None:
         scoped = isinstance(obj, TenantScoped | TenantOrShared)
         if scoped and tenant is not None and obj.tenant_id != tenant:
             raise CrossTenantWrite(f"{type(obj).__name__} of another tenant modified")
-
-
-_PREFIX = re.compile(r"^/api/tenants/([^/]+)(/.*)$")
-
-
-class TenantPrefixMiddleware:
-    """Serves every tenant-scoped route also as `/api/tenants/{slug}/...`: the prefix is taken off
-    the path and kept in the scope, where the auth guard reads it (it wins over the header)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            match = _PREFIX.match(scope["path"])
-            if match:
-                slug, rest = match.groups()
-                scope = dict(scope)
-                scope["path"] = "/api" + rest
-                scope["raw_path"] = scope["path"].encode()
-                scope[TENANT_SLUG_KEY] = slug
-        await self.app(scope, receive, send)

@@ -13,7 +13,7 @@ router = api_router(tags=["Public"])
 @router.get("/health", operation_id="getHealth")
 @unlimited
 async def health() -> Health:
-    """Shallow health for load balancers (GET is answered by `HealthProbe` before routing)."""
+    """Shallow health for load balancers (GET is answered by `Edge` before routing)."""
     return Health()
 
 
