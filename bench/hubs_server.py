@@ -194,9 +194,11 @@ def main() -> None:
     parser.add_argument("mode", choices=["gateway", "baseline"])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    # no forwarded headers believed, as `sophon serve` runs without trusted proxies
     options: dict[str, Any] = {"host": "127.0.0.1", "port": args.port, "log_config": None,
                                "log_level": "warning", "access_log": False, "lifespan": "on",
-                               "server_header": False, "timeout_graceful_shutdown": 5}  # fmt: skip
+                               "server_header": False, "timeout_graceful_shutdown": 5,
+                               "proxy_headers": False}  # fmt: skip
     if args.mode == "baseline":
         uvicorn.run(baseline_app(), **options)
         return
