@@ -4,8 +4,10 @@ No test may reach a non-loopback address: the connector spy fails any such attem
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import ssl
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -480,3 +482,22 @@ async def test_only_http_and_https(
         with pytest.raises(OutboundRefused, match="scheme"):
             await client.get("ftp://127.0.0.1/")
     assert connector.attempts == []
+
+
+async def test_a_finished_response_is_freed_without_the_garbage_collector(
+    make_client: ClientFactory, server: LoopbackServer
+) -> None:
+    """Each model call streams a response: left in a reference cycle, its objects would wait
+    for a collection (a pause of the event loop) instead of being freed at once."""
+    async with make_client(allow=allowed(server)) as client:
+        await client.get(server.url("/hello"))  # the connection is open and pooled
+        gc.collect()
+        gc.disable()
+        try:
+            async with client.stream("GET", server.url("/hello")) as response:
+                await response.aread()
+            freed = weakref.ref(response)
+            del response
+            assert freed() is None
+        finally:
+            gc.enable()

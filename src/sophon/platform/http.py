@@ -300,6 +300,16 @@ class _CappedResponse(httpx.Response):
                 )
             yield chunk
 
+    async def aclose(self) -> None:
+        await super().aclose()
+        # httpx's client binds the body's stream to its response, a reference cycle that kept
+        # every model call's request and connection objects alive until a collection (each
+        # turn's main garbage): once closed, the stream is never read again
+        self.stream = _CLOSED
+
+
+_CLOSED = httpx.ByteStream(b"")
+
 
 class GuardedTransport(httpx.AsyncBaseTransport):
     """Speaks HTTP/1.1 through httpcore with the guarded network backend. Each request (and so

@@ -92,6 +92,12 @@ class Memo(Generic[V]):
             _store(memo, key, value, stamp, self.size)
         return value
 
+    def peek(self, database: Database, key: Hashable) -> V | None:
+        """The value for `key` while one is fresh, looked up without a session; else None."""
+        memo = self._by_database.get(database)
+        hit = None if memo is None else _fresh(memo, key)
+        return None if hit is None else hit.value
+
     def get_sync(self, session: Session, key: Hashable, load: Callable[[], V]) -> V:
         """`get` for code that runs inside a synchronous session (e.g. a commit hook)."""
         memo = self._of(session)

@@ -4,6 +4,7 @@ keeps their leases alive, records outcomes and stops handlers whose job was canc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from functools import partial
@@ -78,6 +79,8 @@ class Worker:
         beat_every = self.lease_seconds / 3
         next_beat = loop.time() + beat_every
         unhook = queue.on_enqueued(self.handlers, self.notify)
+        stopping = asyncio.create_task(stop.wait())  # one waiter for the loop's whole life
+        stopping.add_done_callback(lambda _: self._wake.set())
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -88,8 +91,9 @@ class Worker:
                     await queue.reclaim_expired(self.database)
                 await self._fill()
                 timeout = max(0.0, min(self.poll_interval, next_beat - loop.time()))
-                await self._sleep(stop, timeout)
+                await self._sleep(timeout)
         finally:
+            stopping.cancel()
             unhook()
             await self._shutdown()
 
@@ -122,34 +126,36 @@ class Worker:
             ):  # our earlier run of it lost the lease, still stopping
                 await queue.release(self.database, job.id, self.worker_id)
                 continue
-            self._handler_tasks[job.id] = asyncio.create_task(self.handlers[job.kind](job))
-            task = asyncio.create_task(self._settle(job))
-            self._job_tasks.add(task)
-            task.add_done_callback(partial(self._job_done, serial_key=job.serial_key))
+            handler = asyncio.create_task(self.handlers[job.kind](job))
+            self._handler_tasks[job.id] = handler
+            handler.add_done_callback(partial(self._handler_done, job))
 
-    def _job_done(self, task: asyncio.Task[None], serial_key: str | None) -> None:
+    def _handler_done(self, job: ClaimedJob, handler: asyncio.Task[dict[str, Any] | None]) -> None:
+        """A job its handler completed in its own last transaction (a turn) frees its slot at
+        once; any other ending is recorded first, in a task of its own."""
+        if job.outcome.recorded:
+            self._settled(job)
+            return
+        recording = asyncio.create_task(self._record(job, handler))
+        self._job_tasks.add(recording)
+        recording.add_done_callback(partial(self._recorded, job))
+
+    def _recorded(self, job: ClaimedJob, recording: asyncio.Task[None]) -> None:
+        self._job_tasks.discard(recording)
+        self._settled(job)
+
+    def _settled(self, job: ClaimedJob) -> None:
         """A slot is free: look for work at once if some may wait (a claim found more than it
         had room for, a job was queued meanwhile, or this job held back others of its serial
         key), else at the next notice or poll; a look that finds nothing is a write
         transaction for nothing."""
-        self._job_tasks.discard(task)
-        if self._backlog or serial_key is not None:
+        self._handler_tasks.pop(job.id, None)
+        self._stop_reasons.pop(job.id, None)
+        if self._backlog or job.serial_key is not None:
             self._wake.set()
-
-    async def _settle(self, job: ClaimedJob) -> None:
-        """Waits for the handler and records how it ended."""
-        handler = self._handler_tasks[job.id]
-        try:
-            await asyncio.wait({handler})
-            await self._record(job, handler)
-        finally:
-            self._handler_tasks.pop(job.id, None)
-            self._stop_reasons.pop(job.id, None)
 
     async def _record(self, job: ClaimedJob, handler: asyncio.Task[dict[str, Any] | None]) -> None:
         db, wid = self.database, self.worker_id
-        if job.outcome.recorded:  # the handler completed it in its last transaction
-            return
         if handler.cancelled():
             reason = self._stop_reasons.get(job.id, "shutdown")
             if reason == "cancel":
@@ -184,19 +190,18 @@ class Worker:
         self._stop_reasons.setdefault(job_id, reason)
         handler.cancel()
 
-    async def _sleep(self, stop: asyncio.Event, wait_seconds: float) -> None:
-        waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-        await asyncio.wait(waiters, timeout=wait_seconds, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
+    async def _sleep(self, wait_seconds: float) -> None:
+        """Until a wake-up (a stop wakes it too) or `wait_seconds`: no task per wait."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_seconds):
+                await self._wake.wait()
 
     async def _shutdown(self) -> None:
         """Stops the handlers still running and hands their jobs back to the queue."""
         for job_id, handler in list(self._handler_tasks.items()):
             self._stop(job_id, handler, "shutdown")
-        if self._job_tasks:
-            await asyncio.gather(*self._job_tasks, return_exceptions=True)
+        while self._handler_tasks:  # a slot is free once its job's ending is recorded
+            await asyncio.wait({*self._handler_tasks.values(), *self._job_tasks})
 
 
 __all__ = ["Gate", "Handler", "PermanentJobError", "Worker"]

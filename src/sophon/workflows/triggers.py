@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +30,7 @@ TASK_ENDINGS = frozenset({EventName.TASK_CANCELLED.value, EventName.TASK_FAILED.
 CHILD_ENDINGS = frozenset(
     {EventName.WORKFLOW_RUN_COMPLETED.value, EventName.WORKFLOW_RUN_FAILED.value}
 )
+WAKING = WAKERS | TASK_ENDINGS | CHILD_ENDINGS
 NOT_TRIGGERS = frozenset(
     {
         EventName.STREAM_CHUNK.value,
@@ -40,6 +42,7 @@ NOT_TRIGGERS = frozenset(
 )
 
 
+@lru_cache(maxsize=256)
 def dotted(name: str) -> str:
     """`TaskCompleted` → `task.completed` (triggers may name an event either way)."""
     return re.sub(r"(?<!^)([A-Z])", r".\1", name).lower()
@@ -180,9 +183,22 @@ async def _fire(db: AsyncSession, event: Event) -> int:
     return started
 
 
+def relevant(database: Database, event: Event) -> bool:
+    """Whether the listener need see `event`, asked as it is published: not when it wakes no run
+    and its tenant's event triggers are known and name none of it (most events of a turn)."""
+    if event.tenant_id is None:
+        return False
+    if event.name in WAKING:
+        return True
+    if event.name in NOT_TRIGGERS:
+        return False
+    listening = _LISTENING.peek(database, event.tenant_id)
+    return listening is None or any(matches(trigger, event) for _, trigger in listening)
+
+
 async def listen(database: Database, bus: EventBus) -> None:
     """Runs until cancelled: wakes runs and fires event triggers."""
-    async with bus.subscribe(lambda e: e.tenant_id is not None) as events:
+    async with bus.subscribe(partial(relevant, database)) as events:
         async for event in events:
             try:
                 await handle(database, event)
