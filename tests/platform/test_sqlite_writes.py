@@ -60,6 +60,7 @@ async def test_a_write_transaction_that_gets_the_lock_runs_on_the_loop_and_commi
     neighbour = asyncio.create_task(other())  # runs as soon as anything awaits the loop
     async with database.transaction() as db:
         await db.execute(text("INSERT INTO t (n) VALUES (1)"))
+        await db.execute(text("WITH one AS (SELECT 1 AS n) UPDATE t SET s = 'one' WHERE n = 1"))
         await prepared.run(db, _INSERT, {"n": 2, "s": "two"})
         bumped = await prepared.run(db, _BUMP, {})
     assert not others_ran  # no statement, nor the commit, waited for the connection's thread

@@ -287,7 +287,7 @@ def _is_read(operation: str) -> bool:
 def _is_quick(operation: str) -> bool:
     """A statement a write transaction runs on the loop: no search, no DELETE (which may remove
     many rows), no DDL."""
-    head = operation.lstrip()[:6].upper().rstrip()
+    head = operation.split(None, 1)[0].upper()
     return head in _QUICK_WRITES and not any(slow in operation for slow in _SLOW_READS)
 
 
