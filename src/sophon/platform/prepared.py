@@ -24,6 +24,7 @@ expanded) it is `connection.execute`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -110,16 +111,11 @@ class _Execution:
         self.isdelete = compiled.isdelete
 
 
-_statements: dict[tuple[Executable, tuple[str, ...]], _Prepared | None] = {}
-
-
+@lru_cache(maxsize=256)  # statements are module constants or cached themselves: a few dozen
 def _prepare(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> _Prepared | None:
     """Compiled once per statement and bound names; None for one `run` leaves to SQLAlchemy."""
-    key = (statement, keys)
-    if key in _statements:
-        return _statements[key]
-    prepared: _Prepared | None = _Prepared(statement, dialect, keys)
-    compiled = prepared.compiled  # type: ignore[union-attr]
+    prepared = _Prepared(statement, dialect, keys)
+    compiled = prepared.compiled
     if (
         compiled.insert_prefetch
         or compiled.update_prefetch
@@ -128,8 +124,7 @@ def _prepare(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
         or compiled.escaped_bind_names
         or compiled.positiontup is None
     ):
-        prepared = None  # column defaults or expanded lists: SQLAlchemy's execution computes them
-    _statements[key] = prepared
+        return None  # column defaults or expanded lists: SQLAlchemy's execution computes them
     return prepared
 
 
