@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from sophon.llm import ChatMessage, ChatRequest, ToolCall, ToolSpec
 from sophon.llm.toolnames import ToolNameMap, decode_tool_name, encode_tool_name
 
 WIRE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -30,13 +29,3 @@ def test_map_reverses_lossy_names_and_collisions() -> None:
     assert all(WIRE.match(w) for w in wires)
     assert [names.decode(w) for w in wires] == ["a.b", "a__b", "mcp:github/issue", "x" * 80]
     assert names.decode("never__offered") == "never.offered"
-
-
-def test_map_for_request_covers_history_names() -> None:
-    call = ToolCall.from_raw("c1", "shell:run", "{}")
-    request = ChatRequest(
-        "m", [ChatMessage.assistant("", [call])], tools=[ToolSpec("memory.search")]
-    )
-    names = ToolNameMap.for_request(request)
-    assert names.decode(names.encode("shell:run")) == "shell:run"
-    assert names.decode("memory__search") == "memory.search"

@@ -15,6 +15,7 @@ from sophon.llm.base import ChatRequest, ChatResponse, StreamEvent
 from sophon.llm.sse import ServerSentEvent
 from sophon.llm.toolnames import ToolNameMap
 from sophon.llm.transport import ProviderHttp, RetryPolicy, Sleep, parse_error, read_rest
+from sophon.llm.wireform import encode_body
 
 SHAPE_ERRORS = (KeyError, IndexError, TypeError, AttributeError, ValueError)
 """What reading a payload of an unexpected shape raises (mapped to a protocol error)."""
@@ -80,7 +81,8 @@ class HttpAdapter(ABC):
 
     @abstractmethod
     def _body(self, request: ChatRequest, names: ToolNameMap, *, stream: bool) -> dict[str, Any]:
-        """The wire request."""
+        """The wire request; its messages (`wireform.message_json`) enter the names of the
+        history's tool calls into `names`, which holds the offered tools' already."""
 
     @abstractmethod
     def _parse(self, payload: Any, names: ToolNameMap, request: ChatRequest) -> ChatResponse:
@@ -91,8 +93,8 @@ class HttpAdapter(ABC):
         """A fresh assembler for one streamed reply."""
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        names = ToolNameMap.for_request(request)
-        body = self._body(request, names, stream=False)
+        names = ToolNameMap(tool.name for tool in request.tools)
+        body = encode_body(self._body(request, names, stream=False))
         payload = await self._http.post_json(self._url(self.chat_path), self._headers, body)
         try:
             return self._parse(payload, names, request)
@@ -100,8 +102,8 @@ class HttpAdapter(ABC):
             raise parse_error(self._name, payload) from exc
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        names = ToolNameMap.for_request(request)
-        body = self._body(request, names, stream=True)
+        names = ToolNameMap(tool.name for tool in request.tools)
+        body = encode_body(self._body(request, names, stream=True))
         assembler = self._assembler(names, request)
         url = self._url(self.chat_path)
         async with self._http.stream_events(url, self._headers, body) as sse_events:

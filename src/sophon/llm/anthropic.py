@@ -44,9 +44,11 @@ from sophon.llm.transport import (
     Sleep,
     parse_error,
 )
+from sophon.llm.wireform import JsonText, message_texts
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
+WIRE_FORMAT = "anthropic"
 DEFAULT_MAX_TOKENS = 4096
 _MAX_MODEL_PAGES = 10
 _STOP_REASONS = {
@@ -143,7 +145,7 @@ class AnthropicProvider(HttpAdapter):
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens or self._default_max_tokens,
-            "messages": _wire_messages(request.messages, names),
+            "messages": JsonText(_messages_json(request.messages, names)),
         }
         if system:
             body["system"] = "\n\n".join(system)
@@ -165,37 +167,49 @@ class AnthropicProvider(HttpAdapter):
         return body
 
 
-def _wire_messages(messages: list[ChatMessage], names: ToolNameMap) -> list[dict[str, Any]]:
+def _messages_json(messages: list[ChatMessage], names: ToolNameMap) -> str:
     """Tool results become `tool_result` blocks in a user turn; consecutive turns of one role
-    merge, since the API wants user and assistant to alternate; empty text blocks are dropped."""
-    wire: list[dict[str, Any]] = []
-    for message in messages:
-        blocks: list[dict[str, Any]] = []
-        role = "user"
-        if message.role == "tool":
-            result: dict[str, Any] = {
-                "type": "tool_result",
-                "tool_use_id": message.tool_call_id or "",
-                "content": message.content,
-            }
-            if message.is_error:
-                result["is_error"] = True
-            blocks.append(result)
-        elif message.role in ("user", "assistant"):
-            role = message.role
-            if message.content:
-                blocks.append({"type": "text", "text": message.content})
-            blocks += [
-                {"type": "tool_use", "id": c.id, "name": names.encode(c.name), "input": c.arguments}
-                for c in message.tool_calls
-            ]
+    merge, since the API wants user and assistant to alternate; empty text blocks are dropped
+    (a system message has none: it goes to `system`)."""
+    turns: list[tuple[str, list[str]]] = []
+    texts = message_texts(messages, WIRE_FORMAT, names, _blocks_json)
+    for message, blocks in zip(messages, texts, strict=True):
         if not blocks:
             continue
-        if wire and wire[-1]["role"] == role:
-            wire[-1]["content"] += blocks
+        role = "assistant" if message.role == "assistant" else "user"
+        if turns and turns[-1][0] == role:
+            turns[-1][1].append(blocks)
         else:
-            wire.append({"role": role, "content": blocks})
-    return wire
+            turns.append((role, [blocks]))
+    wire = [f'{{"role": "{role}", "content": [{", ".join(blocks)}]}}' for role, blocks in turns]
+    return "[" + ", ".join(wire) + "]"
+
+
+def _blocks_json(message: ChatMessage, names: ToolNameMap) -> str:
+    """The message's content blocks as JSON list items (without the brackets)."""
+    return json.dumps(_blocks(message, names))[1:-1]
+
+
+def _blocks(message: ChatMessage, names: ToolNameMap) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        result: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": message.tool_call_id or "",
+            "content": message.content,
+        }
+        if message.is_error:
+            result["is_error"] = True
+        return [result]
+    if message.role not in ("user", "assistant"):
+        return []
+    blocks: list[dict[str, Any]] = []
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    blocks += [
+        {"type": "tool_use", "id": c.id, "name": names.encode(c.name), "input": c.arguments}
+        for c in message.tool_calls
+    ]
+    return blocks
 
 
 def _usage(payload: Any) -> Usage:

@@ -65,6 +65,11 @@ class ChatMessage:
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
+    wire_forms: dict[str, tuple[tuple[str, ...], str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """The adapters' JSON of this message, by wire format (`llm.wireform`): a message is not
+    changed once sent, so a long session's request encodes only its new messages."""
 
     @classmethod
     def system(cls, content: str) -> ChatMessage:

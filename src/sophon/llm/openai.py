@@ -43,9 +43,11 @@ from sophon.llm.transport import (
     Sleep,
     parse_error,
 )
+from sophon.llm.wireform import JsonText, message_texts
 from sophon.platform.ids import new_id
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+WIRE_FORMAT = "openai"
 
 
 def openai_error_message(payload: Any) -> str | None:
@@ -127,7 +129,7 @@ class OpenAIProvider(HttpAdapter):
     def _body(self, request: ChatRequest, names: ToolNameMap, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [_wire_message(message, names) for message in request.messages],
+            "messages": JsonText(_messages_json(request.messages, names)),
             "stream": stream,
         }
         if stream and self._stream_usage:
@@ -153,6 +155,14 @@ class OpenAIProvider(HttpAdapter):
         if request.response_format is not None:
             body["response_format"] = request.response_format
         return body
+
+
+def _messages_json(messages: list[ChatMessage], names: ToolNameMap) -> str:
+    return "[" + ", ".join(message_texts(messages, WIRE_FORMAT, names, _message_json)) + "]"
+
+
+def _message_json(message: ChatMessage, names: ToolNameMap) -> str:
+    return json.dumps(_wire_message(message, names))
 
 
 def _wire_message(message: ChatMessage, names: ToolNameMap) -> dict[str, Any]:

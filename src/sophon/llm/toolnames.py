@@ -7,8 +7,6 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from sophon.llm.base import ChatRequest
-
 MAX_WIRE_NAME = 64
 _INVALID = re.compile(r"[^a-zA-Z0-9_-]")
 
@@ -39,12 +37,6 @@ class ToolNameMap:
         self._from_wire: dict[str, str] = {}
         for name in names:
             self.encode(name)
-
-    @classmethod
-    def for_request(cls, request: ChatRequest) -> ToolNameMap:
-        names = [tool.name for tool in request.tools]
-        names += [call.name for message in request.messages for call in message.tool_calls]
-        return cls(names)
 
     def encode(self, name: str) -> str:
         wire = self._to_wire.get(name)

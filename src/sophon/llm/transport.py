@@ -114,17 +114,18 @@ class ProviderHttp:
         response = await self._send("GET", url, headers, None, params)
         return await self._read_json(response)
 
-    async def post_json(self, url: str, headers: Mapping[str, str], body: object) -> Any:
+    async def post_json(self, url: str, headers: Mapping[str, str], body: bytes) -> Any:
+        """POSTs `body`, JSON text, and reads the JSON answer."""
         response = await self._send("POST", url, headers, body, None)
         return await self._read_json(response)
 
     @asynccontextmanager
     async def stream_events(
-        self, url: str, headers: Mapping[str, str], body: object
+        self, url: str, headers: Mapping[str, str], body: bytes
     ) -> AsyncIterator[AsyncGenerator[ServerSentEvent, None]]:
-        """POSTs, then yields the response's SSE events; leaving the block (or cancelling the
-        task) closes the connection. Failures while reading are mapped but never retried: part
-        of the answer may already have been delivered."""
+        """POSTs `body` (JSON text), then yields the response's SSE events; leaving the block
+        (or cancelling the task) closes the connection. Failures while reading are mapped but
+        never retried: part of the answer may already have been delivered."""
         response = await self._send("POST", url, headers, body, None, "text/event-stream")
         events = self._events(response)
         try:
@@ -146,11 +147,10 @@ class ProviderHttp:
         method: str,
         url: str,
         headers: Mapping[str, str],
-        body: object,
+        content: bytes | None,
         params: Mapping[str, str] | None,
         accept: str = "application/json",
     ) -> httpx.Response:
-        content = None if body is None else json.dumps(body).encode()
         all_headers = {"accept": accept, **headers}
         if content is not None:
             all_headers["content-type"] = "application/json"
