@@ -81,8 +81,8 @@ class HttpAdapter(ABC):
 
     @abstractmethod
     def _body(self, request: ChatRequest, names: ToolNameMap, *, stream: bool) -> dict[str, Any]:
-        """The wire request; its messages (`wireform.message_json`) enter the names of the
-        history's tool calls into `names`, which holds the offered tools' already."""
+        """The wire request; encoding its messages (`wireform.message_texts`) enters the names
+        of the history's tool calls into `names`, which holds the offered tools' already."""
 
     @abstractmethod
     def _parse(self, payload: Any, names: ToolNameMap, request: ChatRequest) -> ChatResponse:

@@ -6,7 +6,12 @@ What is kept is checked by the read that happens anyway (`chat.history.turn_hist
 counts the messages before the kept point (since the latest compaction) and reads again those a
 later write may change (an assistant's tool calls). A message that came or went (a write
 committed late, another replica's, a compaction, the session deleted) changes the count, a
-changed tool-call list differs from the kept one: the whole history is then read again."""
+changed tool-call list differs from the kept one: the whole history is then read again.
+
+The model's form of the kept messages carries their JSON in each wire format an adapter sent
+them in (`ChatMessage.wire_forms`), so a warm turn's request encodes only its new messages; it
+goes with them (another reading makes new messages), within the same bounds, at about their
+text's size per wire format."""
 
 from __future__ import annotations
 
