@@ -5,6 +5,7 @@ and timeouts."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,21 @@ async def test_tls_keeps_its_connection_and_verifies_the_name(tmp_path: Path) ->
             with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                 await client.get(server.url("/sized"))
     assert connections(server) == [1, 1]
+
+
+async def test_an_exchange_leaves_nothing_for_the_garbage_collector(
+    server: KeepAliveServer,
+) -> None:
+    """A model call per turn: garbage in reference cycles would wait for a collection, a pause
+    of the event loop, instead of being freed at once."""
+    async with client_for(server) as client:
+        await client.get(server.url("/sized"))
+        gc.collect()
+        gc.disable()
+        try:
+            for path in ("/sized", "/chunked"):
+                async with client.stream("GET", server.url(path)) as response:
+                    await response.aread()
+            assert gc.collect() == 0
+        finally:
+            gc.enable()

@@ -130,12 +130,13 @@ def _request_head(request: httpx.Request) -> tuple[bytes, bool]:
     return b"".join(parts), chunked
 
 
-async def _send_request(connection: Connection, request: httpx.Request, timer: Timer) -> None:
+async def _send_request(
+    connection: Connection, request: httpx.Request, head: bytes, chunked: bool, timer: Timer
+) -> None:
     """Writes the request: its head and a small body in one write (one system call, one
     wake-up of the peer), a large body in pieces of at least 64 KiB. A failed write is
     ignored, as httpcore ignores one: the server may have answered and closed early, and the
     read that follows gets its answer or the real error."""
-    head, chunked = _request_head(request)
     timeout = _timeouts(request).get("write")
     pending, size = [head], len(head)
     assert isinstance(request.stream, httpx.AsyncByteStream)  # what an AsyncClient builds
@@ -167,7 +168,9 @@ class Exchange:
         self.timer = timer
         self._read_timeout = _timeouts(request).get("read")
         self._head_only = request.method == "HEAD"
-        self._parser = httptools.HttpResponseParser(self)
+        # the parser holds this exchange: `release` drops it, so no cycle waits for the collector
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        self.http_version = b"HTTP/1.1"
         self.status = 0
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
@@ -177,7 +180,6 @@ class Exchange:
         self.complete = False
         self._reusable = True
         self._received_any = False
-        self._released = False
 
     def on_status(self, status: bytes) -> None:
         self.reason += status
@@ -188,11 +190,14 @@ class Exchange:
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        status = self._parser.get_status_code()
+        parser = self._parser
+        assert parser is not None  # it is the parser calling
+        status = parser.get_status_code()
         if 100 <= status < 200:  # informational (103 Early Hints...): the answer follows
             self.reason, self.headers, self._framed = b"", [], False
             return
         self.status = status
+        self.http_version = b"HTTP/" + parser.get_http_version().encode("ascii")
         self._head_done = True
         if self._head_only:
             self._finish()
@@ -210,11 +215,8 @@ class Exchange:
 
     def _finish(self) -> None:
         self.complete = True
+        assert self._parser is not None  # it is the parser calling
         self._reusable = self._reusable and self._parser.should_keep_alive()
-
-    @property
-    def http_version(self) -> bytes:
-        return b"HTTP/" + self._parser.get_http_version().encode("ascii")
 
     async def read_head(self) -> None:
         while not self._head_done:
@@ -223,6 +225,8 @@ class Exchange:
     async def receive(self) -> None:
         """Reads what the server sent next into the parser; at the end of the stream, completes
         a body that runs to the close or fails."""
+        if self._parser is None:
+            raise httpx.StreamClosed
         try:
             data = await self.connection.read(self.timer, self._read_timeout)
         except httpx.ReadError:
@@ -251,8 +255,8 @@ class Exchange:
     async def release(self) -> None:
         """Hands the connection back: kept for the next request when the answer was read to
         its end and both sides keep it alive, otherwise closed. Once."""
-        if not self._released:
-            self._released = True
+        if self._parser is not None:
+            self._parser = None
             await self.pool.release(self.connection, self.complete and self._reusable)
 
 
@@ -314,12 +318,13 @@ class Pool:
         url = request.url
         origin = (url.raw_scheme, url.raw_host, url.port or (443 if url.scheme == "https" else 80))
         replayable = request.method in _IDEMPOTENT and isinstance(request.stream, httpx.ByteStream)
+        head, chunked = _request_head(request)  # refused before a connection is taken
         fresh = False
         while True:
             connection = await self._acquire(origin, request, timer, fresh)
             exchange = Exchange(self, connection, request, timer)
             try:
-                await _send_request(connection, request, timer)
+                await _send_request(connection, request, head, chunked, timer)
                 await exchange.read_head()
             except _Stale:
                 await exchange.release()
