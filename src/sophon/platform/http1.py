@@ -11,7 +11,6 @@ import ssl
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import suppress
-from typing import Any
 
 import httpcore
 import httptools
@@ -299,7 +298,10 @@ class Pool:
     than `keepalive_expiry`, and none reused that the server closed or spoke on while idle."""
 
     def __init__(
-        self, backend: httpcore.AsyncNetworkBackend, ssl_context: ssl.SSLContext, limits: Any
+        self,
+        backend: httpcore.AsyncNetworkBackend,
+        ssl_context: ssl.SSLContext,
+        limits: httpx.Limits,
     ) -> None:
         self._backend = backend
         self._ssl_context = ssl_context
@@ -403,21 +405,22 @@ class Pool:
         return stream
 
     async def _idle_for(self, origin: Origin) -> Connection | None:
-        """The most recently used idle connection to `origin`; closes the expired and the
-        closed on the way."""
+        """The most recently used idle connection to `origin` the server has not closed (nor
+        spoken on); closes the expired ones on the way."""
         if not self._idle:
             return None
-        now = asyncio.get_running_loop().time()
-        found = None
-        for connection in list(self._idle):
-            expired = self._expiry is not None and now - connection.idle_since >= self._expiry
-            if expired or connection.stream.get_extra_info("is_readable"):
+        if self._expiry is not None:
+            too_old = asyncio.get_running_loop().time() - self._expiry
+            for connection in [kept for kept in self._idle if kept.idle_since <= too_old]:
                 await self._close(connection)
-            elif connection.origin == origin:
-                found = connection
-        if found is not None:
-            self._idle.remove(found)
-        return found
+        for connection in reversed(self._idle):
+            if connection.origin == origin:
+                if connection.stream.get_extra_info("is_readable"):
+                    await self._close(connection)
+                    return await self._idle_for(origin)
+                self._idle.remove(connection)
+                return connection
+        return None
 
     async def release(self, connection: Connection, reusable: bool) -> None:
         if not reusable or connection not in self._open:
