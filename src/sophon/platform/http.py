@@ -6,23 +6,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
-from contextlib import aclosing, contextmanager, suppress
-from typing import Any, TypeVar, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import httpcore
 import httpx
 
 from sophon import __version__
+from sophon.platform.http1 import Pool, ResponseBody, ResponseTooLarge, Timer, TotalTimeout
+from sophon.platform.http_socket import AsyncioBackend
 from sophon.platform.netguard import (
     IPAddress,
     OutboundPolicy,
@@ -47,8 +39,6 @@ __all__ = [
     "vetted_addresses",
 ]
 
-_T = TypeVar("_T")
-
 Resolver = Callable[[str], Awaitable[Sequence[str]]]
 """Maps a normalised host name to its IP addresses (strings); raises OSError when it can't."""
 
@@ -58,15 +48,6 @@ DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
 _DEADLINE = "sophon.deadline"  # request extension carrying the total deadline across redirects
-_COALESCED_BYTES = 64 * 1024  # request bytes held back to go out in one write
-
-
-class ResponseTooLarge(httpx.RequestError):
-    """The response body (on the wire or once decoded) exceeded the client's byte cap."""
-
-
-class TotalTimeout(httpx.TimeoutException):
-    """The exchange, redirects included, outlasted the client's total time limit."""
 
 
 async def system_resolver(host: str) -> list[str]:
@@ -74,37 +55,6 @@ async def system_resolver(host: str) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-# Specific classes first: the first isinstance match decides.
-_MAPPED_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.ProxyError, httpx.ProxyError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
-
-
-@contextmanager
-def _httpx_errors() -> Iterator[None]:
-    """httpcore failures surface as the httpx exceptions callers already handle."""
-    try:
-        yield
-    except Exception as exc:
-        for core_error, httpx_error in _MAPPED_ERRORS:
-            if isinstance(exc, core_error):
-                raise httpx_error(str(exc) or type(exc).__name__) from exc
-        raise
 
 
 async def vetted_addresses(
@@ -131,54 +81,6 @@ async def vetted_addresses(
             raise invalid_host(host, port, "the resolver returned a name, not an address")
         addresses.append(address)
     return policy.vet(host, target, addresses, port)
-
-
-class _CoalescedStream(httpcore.AsyncNetworkStream):
-    """Holds small writes back until the next read, so a request's head and body leave in one
-    write (one system call, one wake-up of the peer) instead of one each. A write that fails
-    when flushed is ignored, as httpcore ignores one while sending: the server may have
-    answered and closed early, and the read that follows gets its answer or the real error."""
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
-        self._stream = stream
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
-        self._timeout: float | None = None
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        self._pending.append(buffer)
-        self._pending_bytes += len(buffer)
-        self._timeout = timeout
-        if self._pending_bytes >= _COALESCED_BYTES:
-            await self._flush()
-
-    async def _flush(self) -> None:
-        if self._pending:
-            data = b"".join(self._pending)
-            self._pending.clear()
-            self._pending_bytes = 0
-            await self._stream.write(data, self._timeout)
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        with suppress(httpcore.WriteError):
-            await self._flush()
-        return await self._stream.read(max_bytes, timeout)
-
-    async def aclose(self) -> None:
-        self._pending.clear()
-        await self._stream.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's stream interface)
-    ) -> httpcore.AsyncNetworkStream:
-        await self._flush()  # a proxy's CONNECT is answered before TLS starts: nothing is held
-        return _CoalescedStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -218,7 +120,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
             except httpcore.ConnectError as exc:
                 failure = exc
             else:
-                return _CoalescedStream(stream)
+                return stream
         assert failure is not None  # vet() never returns an empty list
         raise failure
 
@@ -232,54 +134,6 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._connector.sleep(seconds)
-
-
-async def _before(deadline: float | None, pending: Awaitable[_T]) -> _T:
-    """Awaits `pending`, raising TotalTimeout if the deadline (loop time) passes first."""
-    if deadline is None:  # no total limit: no timer per request and per chunk
-        return await pending
-    scope = asyncio.timeout_at(deadline)
-    try:
-        async with scope:
-            return await pending
-    except TimeoutError:
-        if scope.expired():
-            raise TotalTimeout("The outbound request exceeded its total time limit.") from None
-        raise
-
-
-class _CappedStream(httpx.AsyncByteStream):
-    """The raw body as it arrives, cut off past `limit` bytes or at the deadline."""
-
-    def __init__(
-        self, response: httpcore.Response, limit: int | None, deadline: float | None
-    ) -> None:
-        self._response = response
-        self._limit = limit
-        self._deadline = deadline
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        chunks = cast(AsyncGenerator[bytes, None], self._response.aiter_stream())
-        seen = 0
-        async with aclosing(chunks):
-            while True:
-                try:
-                    with _httpx_errors():
-                        chunk = await _before(self._deadline, anext(chunks))
-                except StopAsyncIteration:
-                    return
-                except TotalTimeout:
-                    await self.aclose()
-                    raise
-                seen += len(chunk)
-                if self._limit is not None and seen > self._limit:
-                    await self.aclose()
-                    raise ResponseTooLarge(f"The response exceeded {self._limit} bytes.")
-                yield chunk
-
-    async def aclose(self) -> None:
-        with _httpx_errors():
-            await self._response.aclose()
 
 
 class _CappedResponse(httpx.Response):
@@ -312,9 +166,9 @@ _CLOSED = httpx.ByteStream(b"")
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """Speaks HTTP/1.1 through httpcore with the guarded network backend. Each request (and so
-    each redirect hop the client follows) is checked for scheme and credentials here and for its
-    destination when its connection is opened."""
+    """Speaks HTTP/1.1 (platform.http1) over connections the guarded backend opens. Each request
+    (and so each redirect hop the client follows) is checked for scheme and credentials here and
+    for its destination when its connection is opened."""
 
     def __init__(
         self,
@@ -327,14 +181,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         total_timeout: float | None = None,
     ) -> None:
-        backend = _GuardedBackend(policy, resolver, connector or httpcore.AnyIOBackend())
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
+        backend = _GuardedBackend(policy, resolver, connector or AsyncioBackend())
+        self._pool = Pool(backend, ssl_context, limits)
         self._max_response_bytes = max_response_bytes
         self._total_timeout = total_timeout
 
@@ -360,23 +208,12 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 "send them in a header.",
                 {"host": url.host, "reason": "credentials"},
             )
-        deadline = self._deadline(request)
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        with _httpx_errors():
-            response = await _before(deadline, self._pool.handle_async_request(core_request))
+        exchange = await self._pool.request(request, Timer(self._deadline(request)))
         return _CappedResponse(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_CappedStream(response, self._max_response_bytes, deadline),
-            extensions=response.extensions,
+            status_code=exchange.status,
+            headers=exchange.headers,
+            stream=ResponseBody(exchange, self._max_response_bytes),
+            extensions={"http_version": exchange.http_version, "reason_phrase": exchange.reason},
             max_decoded_bytes=self._max_response_bytes,
         )
 
@@ -406,11 +243,12 @@ def outbound_client(
     `allow`: entries as accepted by `AllowEntry.parse` (`127.0.0.1:11434`, `10.0.0.0/8`,
     `localhost`, `[fd00::1]:8080`); raises ValueError for a malformed one. `resolver` turns names
     into addresses (tests inject one); `connector` opens sockets to vetted addresses (default:
-    httpcore's AnyIO backend). `timeout` sets connect/read/write/pool; `total_timeout` bounds a
-    whole exchange, redirects and body included (`TotalTimeout`). `max_response_bytes` caps the
-    body on the wire and decoded (`ResponseTooLarge`). Redirects (at most `max_redirects`) are
-    followed by httpx, and every hop goes through the guard again. No proxy or `.netrc` from the
-    environment is used: a proxy would resolve names itself and defeat the address check."""
+    asyncio's, platform.http_socket). `timeout` sets connect/read/write/pool; `total_timeout`
+    bounds a whole exchange, redirects and body included (`TotalTimeout`). `max_response_bytes`
+    caps the body on the wire and decoded (`ResponseTooLarge`). Redirects (at most
+    `max_redirects`) are followed by httpx, and every hop goes through the guard again. No proxy
+    or `.netrc` from the environment is used: a proxy would resolve names itself and defeat the
+    address check; nor HTTP/2 (the pool speaks HTTP/1.1 only)."""
     policy = OutboundPolicy(allow, allow_loopback=allow_loopback)
     ssl_context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
     transport = GuardedTransport(

@@ -4,7 +4,7 @@ for local model servers.
 The clients are kept for the process (one per outbound policy), so a turn reuses its provider's
 pooled connection instead of opening (and vetting, and for TLS handshaking) a new one. That is
 as safe as a new connection: the guard vets the ADDRESSES a connection is opened to, and a
-pooled connection stays bound to the address vetted when it was opened; httpcore hands it only
+pooled connection stays bound to the address vetted when it was opened; the pool hands it only
 to a request for the same origin (scheme, host, port), and only within the client, i.e. the
 policy, that vetted it. A name that resolves elsewhere later (DNS rebinding) is resolved and
 vetted again when a new connection is opened."""
