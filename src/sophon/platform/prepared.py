@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, Select, exc, inspect
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -134,10 +134,24 @@ def _prepare(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
     return prepared
 
 
+_CONNECTION = "sophon.prepared.connection"
+"""Session info: (transaction, its connection), so that a transaction's later statements skip
+SQLAlchemy's async bridge to ask the session for the connection it already holds."""
+
+
 async def run(db: AsyncSession, statement: Executable, values: dict[str, Any]) -> Outcome:
     """Runs a Core statement in the session's transaction (see the module's docstring)."""
-    connection = await db.connection()
-    sync = connection.sync_connection
+    session = db.sync_session
+    transaction = session.get_transaction()
+    known = session.info.get(_CONNECTION)
+    sync: Connection | None
+    connection: AsyncConnection | None = None
+    if known is not None and transaction is not None and known[0] is transaction:
+        sync = known[1]
+    else:
+        connection = await db.connection()
+        sync = connection.sync_connection
+        session.info[_CONNECTION] = (session.get_transaction(), sync)
     if sync is not None and sync.dialect.name == "sqlite":
         adapted = sync.connection.dbapi_connection
         raw = sqlite_driver.inline_connection(adapted)
@@ -146,6 +160,8 @@ async def run(db: AsyncSession, statement: Executable, values: dict[str, Any]) -
             outcome = _run(sync, raw, prepared, statement, values)
             await sqlite_driver.ran_inline(adapted)  # type: ignore[arg-type]
             return outcome
+    if connection is None:
+        connection = await db.connection()
     result = await connection.execute(statement, values)
     rowcount = result.rowcount
     return Outcome(result.all() if result.returns_rows else (), rowcount)
