@@ -24,7 +24,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
 
 from sophon.platform import checkpoints, prepared, sqlite_driver
-from sophon.platform.changes import TableWatch
+from sophon.platform.changes import TableWatch, Watches
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import EventBus, attach_bus
@@ -139,6 +139,7 @@ class Database:
         )
         self._reader = self.engine.sync_engine.execution_options(readonly=True)
         self._inline_reader = prepared.reader_for(url, self.engine.dialect)
+        self._watches = Watches(self.engine.sync_engine)
         # its write transactions run on the event loop, checkpointed in a thread
         self.checkpoints = checkpoints.for_url(url)
         if self.checkpoints is not None:
@@ -222,7 +223,7 @@ class Database:
 
     def watch(self, tables: Iterable[str]) -> TableWatch:
         """Counts this process's writes to `tables` (see TableWatch)."""
-        return TableWatch(self.engine.sync_engine, tables)
+        return self._watches.watch(tables)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

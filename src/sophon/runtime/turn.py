@@ -442,8 +442,8 @@ async def _load(
 
 
 def _present(model: type[_Row], values: Sequence[Any]) -> _Row | None:
-    """The object of an outer join's columns; None when the join found no row (no id)."""
-    return None if values[0] is None else prepared.detached(model, values)
+    """The object of an outer join's columns; None when the join found no row (all NULL)."""
+    return prepared.detached(model, values) if any(v is not None for v in values) else None
 
 
 @dataclass(frozen=True)
