@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
@@ -123,6 +123,16 @@ AUDIT_KEY_INFO = "sophon.audit_key"
 """Session info: the key the audit chain is sealed with (`sophon.audit.chain`)."""
 
 
+def _end(session: Session, commit: bool) -> None:
+    """Commits (when `commit`) and closes, in one pass into SQLAlchemy's async bridge rather than
+    the two of `AsyncSession.commit` and `close`."""
+    try:
+        if commit:
+            session.commit()
+    finally:
+        session.close()
+
+
 class Database:
     """Owns the engine and hands out sessions; one per Gateway process."""
 
@@ -167,11 +177,7 @@ class Database:
         try:
             yield session
         except DomainError as error:
-            try:
-                if error.keep_writes:
-                    await session.commit()
-            finally:
-                await session.close()
+            await greenlet_spawn(_end, sync, error.keep_writes)
             raise
         except BaseException:
             await session.close()
@@ -180,10 +186,7 @@ class Database:
             # never used (a cached credential, a read through `Database.read`): nothing to
             # commit or close, and skipping both saves two passes into SQLAlchemy
             return
-        try:
-            await session.commit()
-        finally:
-            await session.close()
+        await greenlet_spawn(_end, sync, True)
 
     async def read(self, statement: Select[Any], values: dict[str, Any]) -> list[Any]:
         """The rows of one Core SELECT, outside any session (a read of its own). On a SQLite file,
