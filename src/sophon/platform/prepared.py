@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any, TypeVar
+from weakref import ref
 
 from sqlalchemy import Column, Select, exc, inspect
 from sqlalchemy.engine import Connection, Dialect
@@ -136,7 +137,9 @@ def _prepare(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
 
 _CONNECTION = "sophon.prepared.connection"
 """Session info: (transaction, its connection), so that a transaction's later statements skip
-SQLAlchemy's async bridge to ask the session for the connection it already holds."""
+SQLAlchemy's async bridge to ask the session for the connection it already holds. The
+transaction is held weakly: it refers to the session, and a cycle would leave every session to
+the garbage collector."""
 
 
 async def run(db: AsyncSession, statement: Executable, values: dict[str, Any]) -> Outcome:
@@ -146,12 +149,12 @@ async def run(db: AsyncSession, statement: Executable, values: dict[str, Any]) -
     known = session.info.get(_CONNECTION)
     sync: Connection | None
     connection: AsyncConnection | None = None
-    if known is not None and transaction is not None and known[0] is transaction:
+    if known is not None and transaction is not None and known[0]() is transaction:
         sync = known[1]
     else:
         connection = await db.connection()
         sync = connection.sync_connection
-        session.info[_CONNECTION] = (session.get_transaction(), sync)
+        session.info[_CONNECTION] = (ref(session.get_transaction()), sync)
     if sync is not None and sync.dialect.name == "sqlite":
         adapted = sync.connection.dbapi_connection
         raw = sqlite_driver.inline_connection(adapted)
