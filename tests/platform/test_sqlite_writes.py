@@ -5,7 +5,9 @@ cancelled one leaves no lock behind; the WAL, checkpointed in a thread, stays bo
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -129,3 +131,37 @@ async def test_checkpoints_in_a_thread_keep_the_wal_bounded(database: Database) 
         value = await prepared.run(db, select(_TABLE.c.n).where(_TABLE.c.n == 399), {})
     assert [row.n for row in value.all()] == [399]
     assert largest < 1_000_000, largest
+
+
+async def test_statements_after_a_commit_in_the_block_belong_to_the_next_transaction(
+    database: Database,
+) -> None:
+    async def commit_then_abandon() -> None:
+        async with database.transaction() as db:
+            await prepared.run(db, _INSERT, {"n": 1, "s": None})
+            await db.commit()
+            await prepared.run(db, _INSERT, {"n": 2, "s": None})
+            raise RuntimeError("the second transaction is abandoned")
+
+    with pytest.raises(RuntimeError):
+        await commit_then_abandon()
+    assert await _values(database) == [1]
+
+
+async def test_a_transaction_of_prepared_statements_is_freed_without_the_garbage_collector(
+    database: Database,
+) -> None:
+    """Left in a reference cycle, every transaction's session would wait for a collection (a
+    pause of the event loop) instead of being freed at once."""
+    await _values(database)
+    gc.collect()
+    gc.disable()
+    try:
+        async with database.transaction() as db:
+            await prepared.run(db, _INSERT, {"n": 1, "s": None})
+            await prepared.run(db, _BUMP, {})
+            freed = weakref.ref(db.sync_session)
+        del db
+        assert freed() is None
+    finally:
+        gc.enable()

@@ -68,3 +68,15 @@ async def test_activity_writes_and_other_tables_leave_it_alone(database: Databas
     async with database.transaction(readonly=True) as db:
         assert (await db.execute(watched.select())).all() == [(1, 1)]
     assert watch.count == before
+
+
+async def test_a_write_moves_every_watch_of_its_table_and_no_other(database: Database) -> None:
+    first, second = database.watch({"watched"}), database.watch({"watched", "other"})
+    elsewhere = database.watch({"elsewhere"})
+    async with database.transaction() as db:
+        await db.execute(insert(other).values(id=1))
+    assert (first.count, second.count, elsewhere.count) == (0, 2, 0)  # at the write, at commit
+    async with database.transaction() as db:
+        await db.execute(insert(watched).values(id=1, n=0))
+        await db.execute(update(watched).values(n=1))
+    assert (first.count, second.count, elsewhere.count) == (3, 5, 0)  # two writes, one commit

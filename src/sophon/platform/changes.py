@@ -23,12 +23,32 @@ value depends on: watches let it pass without moving their count."""
 
 
 class TableWatch:
-    def __init__(self, engine: Engine, tables: Iterable[str]) -> None:
+    """A count that moves with every write to `tables` (see the module's docstring)."""
+
+    def __init__(self, tables: Iterable[str]) -> None:
         self.tables = frozenset(tables)
         self.count = 0
-        self._dirty = f"sophon_watch_{id(self)}"  # on the connection until it is checked in
+
+
+_DIRTY = "sophon_watches_dirty"  # on the connection until it is checked in: the watches written
+
+
+class Watches:
+    """The watches of one engine, behind one listener of each kind: a statement or a check-in
+    costs one call whatever the number of watches (each cache keeps one)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._all: list[TableWatch] = []
+        self._by_table: dict[str, list[TableWatch]] = {}
         event.listen(engine, "after_cursor_execute", self._executed)
         event.listen(engine.pool, "checkin", self._checked_in)
+
+    def watch(self, tables: Iterable[str]) -> TableWatch:
+        watch = TableWatch(tables)
+        self._all.append(watch)
+        for table in watch.tables:
+            self._by_table.setdefault(table, []).append(watch)
+        return watch
 
     def _executed(
         self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
@@ -38,11 +58,13 @@ class TableWatch:
         if context.execution_options.get(_ACTIVITY):
             return
         table = getattr(getattr(context.compiled, "statement", None), "table", None)
-        if table is not None and getattr(table, "name", None) not in self.tables:
+        written = self._all if table is None else self._by_table.get(getattr(table, "name", ""))
+        if not written:
             return
-        self.count += 1
-        conn.info[self._dirty] = True
+        for watch in written:
+            watch.count += 1
+        conn.info.setdefault(_DIRTY, set()).update(written)
 
     def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
-        if record is not None and record.info.pop(self._dirty, False):
-            self.count += 1
+        for watch in record.info.pop(_DIRTY, ()) if record is not None else ():
+            watch.count += 1

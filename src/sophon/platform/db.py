@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
 
 from sophon.platform import checkpoints, prepared, sqlite_driver
-from sophon.platform.changes import TableWatch
+from sophon.platform.changes import TableWatch, Watches
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import EventBus, attach_bus
@@ -123,6 +123,16 @@ AUDIT_KEY_INFO = "sophon.audit_key"
 """Session info: the key the audit chain is sealed with (`sophon.audit.chain`)."""
 
 
+def _end(session: Session, commit: bool) -> None:
+    """Commits (when `commit`) and closes, in one pass into SQLAlchemy's async bridge rather than
+    the two of `AsyncSession.commit` and `close`."""
+    try:
+        if commit:
+            session.commit()
+    finally:
+        session.close()
+
+
 class Database:
     """Owns the engine and hands out sessions; one per Gateway process."""
 
@@ -139,6 +149,7 @@ class Database:
         )
         self._reader = self.engine.sync_engine.execution_options(readonly=True)
         self._inline_reader = prepared.reader_for(url, self.engine.dialect)
+        self._watches = Watches(self.engine.sync_engine)
         # its write transactions run on the event loop, checkpointed in a thread
         self.checkpoints = checkpoints.for_url(url)
         if self.checkpoints is not None:
@@ -166,11 +177,7 @@ class Database:
         try:
             yield session
         except DomainError as error:
-            try:
-                if error.keep_writes:
-                    await session.commit()
-            finally:
-                await session.close()
+            await greenlet_spawn(_end, sync, error.keep_writes)
             raise
         except BaseException:
             await session.close()
@@ -179,10 +186,7 @@ class Database:
             # never used (a cached credential, a read through `Database.read`): nothing to
             # commit or close, and skipping both saves two passes into SQLAlchemy
             return
-        try:
-            await session.commit()
-        finally:
-            await session.close()
+        await greenlet_spawn(_end, sync, True)
 
     async def read(self, statement: Select[Any], values: dict[str, Any]) -> list[Any]:
         """The rows of one Core SELECT, outside any session (a read of its own). On a SQLite file,
@@ -222,7 +226,7 @@ class Database:
 
     def watch(self, tables: Iterable[str]) -> TableWatch:
         """Counts this process's writes to `tables` (see TableWatch)."""
-        return TableWatch(self.engine.sync_engine, tables)
+        return self._watches.watch(tables)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -19,18 +19,24 @@ own connection, bound and read through the types' processors, its driver errors 
 SQLAlchemy raises them, and seen by the engine's `after_cursor_execute` listeners (the tables
 `changes.TableWatch` watches, statement counts) with what they read of an execution. Otherwise
 (PostgreSQL, a transaction in the thread, a statement needing defaults computed or lists
-expanded) it is `connection.execute`."""
+expanded) it is `connection.execute`.
+
+`detached` makes an ORM object of such a row's columns (`mapped_columns`) as a read through a
+session leaves it once that session is closed, without the ORM's loading, identity map and
+per-statement execution: for a hot read whose objects outlive their transaction anyway."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
+from weakref import ref
 
-from sqlalchemy import Select, exc
+from sqlalchemy import Column, Select, exc, inspect
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import immutabledict
@@ -38,6 +44,7 @@ from sqlalchemy.util import immutabledict
 from sophon.platform import sqlite_driver
 
 _Processor = Callable[[Any], Any] | None
+_Model = TypeVar("_Model")
 
 
 class _Prepared:
@@ -128,10 +135,26 @@ def _prepare(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
     return prepared
 
 
+_CONNECTION = "sophon.prepared.connection"
+"""Session info: (transaction, its connection), so that a transaction's later statements skip
+SQLAlchemy's async bridge to ask the session for the connection it already holds. The
+transaction is held weakly: it refers to the session, and a cycle would leave every session to
+the garbage collector."""
+
+
 async def run(db: AsyncSession, statement: Executable, values: dict[str, Any]) -> Outcome:
     """Runs a Core statement in the session's transaction (see the module's docstring)."""
-    connection = await db.connection()
-    sync = connection.sync_connection
+    session = db.sync_session
+    transaction = session.get_transaction()
+    known = session.info.get(_CONNECTION)
+    sync: Connection | None
+    connection: AsyncConnection | None = None
+    if known is not None and transaction is not None and known[0]() is transaction:
+        sync = known[1]
+    else:
+        connection = await db.connection()
+        sync = connection.sync_connection
+        session.info[_CONNECTION] = (ref(session.get_transaction()), sync)
     if sync is not None and sync.dialect.name == "sqlite":
         adapted = sync.connection.dbapi_connection
         raw = sqlite_driver.inline_connection(adapted)
@@ -140,6 +163,8 @@ async def run(db: AsyncSession, statement: Executable, values: dict[str, Any]) -
             outcome = _run(sync, raw, prepared, statement, values)
             await sqlite_driver.ran_inline(adapted)  # type: ignore[arg-type]
             return outcome
+    if connection is None:
+        connection = await db.connection()
     result = await connection.execute(statement, values)
     rowcount = result.rowcount
     return Outcome(result.all() if result.returns_rows else (), rowcount)
@@ -170,6 +195,33 @@ def _run(
 def _row_type(keys: tuple[str, ...]) -> Callable[[tuple[Any, ...]], Any]:
     attributes: dict[str, Any] = {key: property(itemgetter(i)) for i, key in enumerate(keys)}
     return type("PreparedRow", (tuple,), {"__slots__": (), **attributes})
+
+
+_MAPPINGS: dict[type[Any], tuple[tuple[str, ...], tuple[Column[Any], ...]]] = {}
+"""Per mapped class (a fixed set): its column attributes' names and table columns."""
+
+
+def _mapping(model: type[Any]) -> tuple[tuple[str, ...], tuple[Column[Any], ...]]:
+    found = _MAPPINGS.get(model)
+    if found is None:
+        attributes = inspect(model).column_attrs
+        keys = tuple(a.key for a in attributes)
+        found = _MAPPINGS[model] = keys, tuple(a.columns[0] for a in attributes)
+    return found
+
+
+def mapped_columns(model: type[Any]) -> tuple[Column[Any], ...]:
+    """The table columns of `model`'s attributes, in the order `detached` reads them."""
+    return _mapping(model)[1]
+
+
+def detached(model: type[_Model], values: Sequence[Any]) -> _Model:
+    """A `model` object of `values` (one per `mapped_columns(model)`): loaded, unchanged and in
+    no session, as a session's read leaves it after that session closed."""
+    instance: _Model = inspect(model).class_manager.new_instance()
+    instance.__dict__.update(zip(_mapping(model)[0], values, strict=True))
+    make_transient_to_detached(instance)
+    return instance
 
 
 class SqliteReader:

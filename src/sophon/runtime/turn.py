@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.agents import service as agents
@@ -28,14 +29,14 @@ from sophon.llm import (
     TextDelta,
     ToolSpec,
 )
-from sophon.platform import queue
+from sophon.platform import prepared, queue
 from sophon.platform.aio import first_of
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.errors import DomainError
 from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.queue import ClaimedJob
-from sophon.platform.tenancy import acting_in
+from sophon.platform.tenancy import acting_in, session_tenant
 from sophon.providers import routing, usage
 from sophon.runtime import hooks, planning, toolcalls
 from sophon.runtime import prompt as context_builder
@@ -49,6 +50,7 @@ from sophon.tasks.models import FINISHED, Task, TaskStatus
 from sophon.tools.registry import Tool
 
 log = logging.getLogger("sophon.runtime")
+_Row = TypeVar("_Row")
 
 
 class TurnRunner:
@@ -126,6 +128,7 @@ class TurnRunner:
             task, session, agent, query, attached = await _load(db, task_id)
             if task is None or task.status in FINISHED:
                 return None
+            db.add(task)  # a turn that does not start ends its task here, through the ORM
             if task.cancel_requested:
                 await finish(db, task, TaskStatus.CANCELLED)
                 return None
@@ -388,24 +391,59 @@ async def finish(
         await approvals.withdraw_for_task(db, task.id, approvals.TASK_ENDED)
 
 
+_TASK_COLUMNS = prepared.mapped_columns(Task)
+_SESSION_COLUMNS = prepared.mapped_columns(ChatSession)
+_AGENT_COLUMNS = prepared.mapped_columns(Agent)
+_TENANT: BindParameter[str] = bindparam("b_tenant")
+
+
+def _loading() -> Select[Any]:
+    tasks_, sessions, agents_, messages = (
+        model.__table__ for model in (Task, ChatSession, Agent, Message)
+    )
+    joined = (
+        tasks_.outerjoin(
+            sessions, and_(sessions.c.id == tasks_.c.session_id, sessions.c.tenant_id == _TENANT)
+        )
+        .outerjoin(agents_, and_(agents_.c.id == tasks_.c.agent_id, agents_.c.tenant_id == _TENANT))
+        .outerjoin(
+            messages, and_(messages.c.id == tasks_.c.message_id, messages.c.tenant_id == _TENANT)
+        )
+    )
+    return (
+        select(*_TASK_COLUMNS, *_SESSION_COLUMNS, *_AGENT_COLUMNS)
+        .add_columns(messages.c.content, messages.c.attachments)
+        .select_from(joined)
+        .where(tasks_.c.id == bindparam("b_task"), tasks_.c.tenant_id == _TENANT)
+        .with_for_update(of=tasks_)
+    )
+
+
+_LOAD = _loading()
+
+
 async def _load(
     db: AsyncSession, task_id: str
 ) -> tuple[Task | None, ChatSession | None, Agent | None, str, bool]:
     """The task (locked), its session and agent (None when gone), the text of the message it
-    answers and whether that message has attachments, in one statement."""
-    stmt = (
-        select(Task, ChatSession, Agent, Message.content, Message.attachments)
-        .outerjoin(ChatSession, ChatSession.id == Task.session_id)
-        .outerjoin(Agent, Agent.id == Task.agent_id)
-        .outerjoin(Message, Message.id == Task.message_id)
-        .where(Task.id == task_id)
-        .with_for_update(of=Task)
-    )
-    row = (await db.execute(stmt)).first()
+    answers and whether that message has attachments, in one statement built once, read into
+    detached objects (the turn outlives this transaction): no ORM loading on every turn."""
+    values = {"b_task": task_id, "b_tenant": session_tenant(db.sync_session)}
+    row = (await prepared.run(db, _LOAD, values)).first()
     if row is None:
         return None, None, None, "", False
-    task, session, agent, content, attachments = row
+    agent_at = len(_TASK_COLUMNS) + len(_SESSION_COLUMNS)
+    content_at = agent_at + len(_AGENT_COLUMNS)
+    task = prepared.detached(Task, row[: len(_TASK_COLUMNS)])
+    session = _present(ChatSession, row[len(_TASK_COLUMNS) : agent_at])
+    agent = _present(Agent, row[agent_at:content_at])
+    content, attachments = row[content_at:]
     return task, session, agent, content or "", bool(attachments)
+
+
+def _present(model: type[_Row], values: Sequence[Any]) -> _Row | None:
+    """The object of an outer join's columns; None when the join found no row (all NULL)."""
+    return prepared.detached(model, values) if any(v is not None for v in values) else None
 
 
 @dataclass(frozen=True)
