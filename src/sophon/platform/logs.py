@@ -161,6 +161,8 @@ def configure_logging(data_dir: Path, level: str = "INFO", json_lines: bool | No
     handler = _Handoff(_writer)  # type: ignore[arg-type]  # a queue as far as QueueHandler goes
     handler.addFilter(_ContextFilter())
 
+    # no line shows the thread or process a record came from: don't look them up for each one
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
