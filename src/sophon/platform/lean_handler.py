@@ -7,8 +7,10 @@ fifth of a trivial route's CPU.
 
 It follows FastAPI 0.165's `get_request_handler` and `solve_dependencies` step for step: the
 same order of solving, caching per request, errors gathered in the same order, the same body
-parsing and serialization. Anything else (streams, forms, sync endpoints, security scopes,
-dependency limits, overrides) keeps FastAPI's own handler: `lean_handler` returns None."""
+parsing and serialization. Left out are FastAPI's OpenTelemetry hooks and its app-wide body
+limit, neither of which the Gateway uses (`GatewayApp` drops their middleware; `Edge` enforces the
+limits). Anything else (streams, forms, sync endpoints, security scopes, dependency limits,
+overrides) keeps FastAPI's own handler: `lean_handler` returns None."""
 
 from __future__ import annotations
 
