@@ -35,6 +35,8 @@ from sophon.platform.permissions import Permission as P
 from sophon.platform.schemas import VersionNumber, error_responses
 
 router = api_router("/agents", tags=["Agents"])
+AgentPage = Page[AgentOut]  # parametrized once, not on every request
+VersionPage = Page[AgentFileVersionOut]
 manage_agents = requires(P.MANAGE_AGENTS)
 view_agents = requires(P.VIEW_AGENTS)
 
@@ -50,10 +52,10 @@ IfMatch = Annotated[
 
 @router.get("", operation_id="listAgents")
 @view_agents
-async def list_agents(db: DbDep, gateway: GatewayDep, page: PageDep) -> Page[AgentOut]:
+async def list_agents(db: DbDep, gateway: GatewayDep, page: PageDep) -> AgentPage:
     """The tenant's agents, newest first (deleted ones are gone from here)."""
     rows, cursor, more = await agents.LIVE.page(db, gateway.paginator, page, "agents")
-    return Page[AgentOut](items=[agent_out(a) for a in rows], next_cursor=cursor, has_more=more)
+    return AgentPage(items=[agent_out(a) for a in rows], next_cursor=cursor, has_more=more)
 
 
 @router.post(
@@ -209,13 +211,13 @@ async def list_file_versions(
     gateway: GatewayDep,
     page: PageDep,
     content: Annotated[bool, Query(description="Include each version's content.")] = False,
-) -> Page[AgentFileVersionOut]:
+) -> VersionPage:
     """The file's saved versions, newest first, each with its actor (a user, or `disk`)."""
     rows, cursor, more = await persona.versions_page(
         db, gateway.db, gateway.paginator, gateway.settings.data, agent_id, kind, page
     )
     items = [version_out(row, content) for row in rows]
-    return Page[AgentFileVersionOut](items=items, next_cursor=cursor, has_more=more)
+    return VersionPage(items=items, next_cursor=cursor, has_more=more)
 
 
 @router.post(

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, params
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _effective_route_context_var
 
+from sophon.platform.lean_handler import Handler, lean_handler
 from sophon.platform.schemas import ERROR_ENVELOPE_REF
 from sophon.platform.throttle import limit_by_ip
 
@@ -102,6 +103,11 @@ class GuardedRoute(APIRoute):
         kwargs["openapi_extra"] = extra
         super().__init__(path, endpoint, **kwargs)
         self.access = access
+
+    def get_route_handler(self) -> Handler:
+        # a route included through `include_router` is served with its inclusion's settings
+        included = _effective_route_context_var.get() is not None
+        return (None if included else lean_handler(self)) or super().get_route_handler()
 
 
 def api_router(prefix: str = "", *, tags: list[str] | None = None) -> APIRouter:

@@ -38,8 +38,10 @@ def category_of(request: Request) -> RateCategory | None:
 
 
 async def enforce(request: Request, settings: Settings, limiter: RateLimiter, who: str) -> None:
+    if not settings.rate_limits_enabled:
+        return
     category = category_of(request)
-    if category is None or not settings.rate_limits_enabled:
+    if category is None:
         return
     decision = await limiter.hit(f"{who}:{category.value}", policy_for(settings, category))
     if not decision.allowed:
