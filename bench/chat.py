@@ -228,6 +228,7 @@ async def _gateway(
                 lag = (await api.get("/__bench/lag")).json()
                 await asyncio.to_thread(_settle, server.pid)  # what the turns left queued
                 phase.cpu = cpu_seconds(server.pid) - cpu_before
+                lag["claims"] += (await api.get("/__bench/lag")).json()["claims"]  # settling's
                 ctx.say(
                     f"gateway, {sessions} session(s): {len(phase.latencies)} turns, "
                     f"p99 {percentile(phase.latencies, 0.99):.1f} ms, lag p99 {lag['p99']:.1f} ms"
@@ -355,7 +356,8 @@ def _run(ctx: RunContext, benchmark: str, database: dict[str, str], targeted: bo
             f"{len(direct.latencies)} ({direct.rate:,.0f}/s); p50 gateway "
             f"{percentile(phase.latencies, 0.5):.2f} ms, direct "
             f"{percentile(direct.latencies, 0.5):.2f} ms; Gateway CPU {phase.cpu:.2f} s "
-            f"({cpu_ms:.1f} ms per turn, queued background work included)",
+            f"({cpu_ms:.1f} ms per turn, queued background work included); queue claims "
+            f"{lag['claims'] / turns if turns else float('nan'):.2f} per turn",
         )
         for metric, share in (("p50", 0.5), ("p99", 0.99)):
             rows.append(

@@ -44,6 +44,7 @@ class LagProbe:
     def __init__(self) -> None:
         self.samples: list[float] = []
         self.gc_pauses: list[float] = []
+        self.claims = 0  # the job queue's claims (`UPDATE jobs` to Running), found work or not
         self._gc_started = 0.0
         self._task: asyncio.Task[None] | None = None
 
@@ -66,9 +67,17 @@ class LagProbe:
     def take(self) -> dict[str, float]:
         samples, self.samples = self.samples, []
         pauses, self.gc_pauses = self.gc_pauses, []
+        claims, self.claims = self.claims, 0
         gc_max = max(pauses, default=0.0)
         if not samples:
-            return {"p50": 0.0, "p99": 0.0, "max": 0.0, "count": 0, "gcMax": gc_max}
+            return {
+                "p50": 0.0,
+                "p99": 0.0,
+                "max": 0.0,
+                "count": 0,
+                "gcMax": gc_max,
+                "claims": claims,
+            }
         ordered = sorted(samples)
         return {
             "p50": statistics.median(ordered),
@@ -78,7 +87,13 @@ class LagProbe:
             "gcMax": gc_max,
             "gcTotal": sum(pauses),
             "objects": len(gc.get_objects()),
+            "claims": claims,
         }
+
+    def count_claims(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        """An engine's `after_cursor_execute` listener."""
+        if statement.startswith("WITH due AS"):
+            self.claims += 1
 
 
 PROBE = LagProbe()
@@ -98,6 +113,8 @@ def with_lag_route(app: ASGIApp) -> ASGIApp:
 
 
 def gateway_app() -> tuple[ASGIApp, FastAPI]:
+    from sqlalchemy import event as sa_event
+
     from sophon.app import create_app
     from sophon.platform.events import Event
     from sophon.platform.logs import configure_logging
@@ -120,6 +137,8 @@ def gateway_app() -> tuple[ASGIApp, FastAPI]:
                 await publish(event)
 
             bus.publish = stamped
+            engine = application.state.gateway.db.engine.sync_engine
+            sa_event.listen(engine, "after_cursor_execute", PROBE.count_claims)
             PROBE.start()
             yield state
 

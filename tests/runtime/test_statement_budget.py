@@ -92,6 +92,9 @@ async def test_an_ordinary_warm_turn_stays_within_its_statement_budget(
     listing = "\n".join(seen)
     assert len(request) <= REQUEST_BUDGET, listing
     assert len(turn) <= TURN_BUDGET, listing
+    # the turn's claim is the only one: no worker (the turns', the webhooks') looks again when
+    # the task's TaskQueued event comes, nor when the job completes with nothing left to claim
+    assert sum(map(_claims, seen)) == 1, listing
     # what an ordinary turn never does again: look up what the caches hold (memories: this
     # agent has none), or approvals
     for table in (

@@ -91,6 +91,7 @@ class Event:
     audience: Audience
     id: str = field(default_factory=lambda: new_id("evt"))
     at: datetime = field(default_factory=utcnow)
+    remote: bool = field(default=False, compare=False)  # read off the wire: another replica's
 
     def visible_to(self, viewer: Viewer) -> bool:
         """The per-connection check a hub makes: same tenant, and admitted by the audience."""
@@ -127,6 +128,7 @@ class Event:
                 permission=audience["permission"],
                 tenant_wide=bool(audience["tenantWide"]),
             ),
+            remote=True,
         )
 
 

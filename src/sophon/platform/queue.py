@@ -138,7 +138,7 @@ def _job_row(
 def _wake_on_commit(db: AsyncSession | Session, kind: str, values: dict[str, Any]) -> None:
     if values["run_after"] <= values["created_at"]:  # due at once: wake this process's workers
         sync = db.sync_session if isinstance(db, AsyncSession) else db
-        queue_commit.queued(sync, kind)
+        queue_commit.queued(sync, kind, values["id"], values["serial_key"])
 
 
 async def is_queued(db: AsyncSession, kind: str) -> bool:
@@ -168,7 +168,8 @@ def _claiming(kinds: tuple[str, ...], limit: int) -> Update:
         select(job.id)
         .where(
             job.status == JobStatus.QUEUED.value,
-            job.kind.in_(list(kinds)),
+            # one bound parameter per kind, not an expanding IN: the statement compiles once
+            job.kind.in_([bindparam(f"kind_{i}", kind) for i, kind in enumerate(kinds)]),
             job.run_after <= bindparam("now"),
             or_(job.serial_key.is_(None), ~same_key_busy),
         )

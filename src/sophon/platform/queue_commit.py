@@ -3,15 +3,16 @@ queued, and marks the jobs a handler completed in it as recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-_QUEUED_KINDS = "sophon.queued_kinds"  # Session.info: kinds of the jobs this transaction queued
+_QUEUED = "sophon.queued_jobs"  # Session.info: (kind, job id, serial key) of the due jobs queued
 _COMPLETED = "sophon.completed_jobs"  # Session.info: outcomes of jobs completed in it
-Waker = Callable[[], None]
+Waker = Callable[[Mapping[str, str]], None]
+"""Called with the serial keys, by job id, of the jobs queued that have one."""
 _wakers: list[tuple[frozenset[str], Waker]] = []
 
 
@@ -23,9 +24,9 @@ class Outcome:
     recorded: bool = False
 
 
-def queued(session: Session, kind: str) -> None:
-    """The transaction queued a due job of `kind`."""
-    session.info.setdefault(_QUEUED_KINDS, set()).add(kind)
+def queued(session: Session, kind: str, job_id: str, serial_key: str | None) -> None:
+    """The transaction queued a due job."""
+    session.info.setdefault(_QUEUED, []).append((kind, job_id, serial_key))
 
 
 def completed(session: Session, outcome: Outcome) -> None:
@@ -48,16 +49,17 @@ def _committed(session: Session) -> None:
         return
     for outcome in session.info.pop(_COMPLETED, ()):
         outcome.recorded = True
-    kinds = session.info.pop(_QUEUED_KINDS, None)
-    if not kinds:
+    jobs = session.info.pop(_QUEUED, None)
+    if not jobs:
         return
     for wanted, wake in tuple(_wakers):
-        if not wanted.isdisjoint(kinds):
-            wake()
+        mine = [(job_id, key) for kind, job_id, key in jobs if kind in wanted]
+        if mine:
+            wake({job_id: key for job_id, key in mine if key is not None})
 
 
 @sa_event.listens_for(Session, "after_rollback")
 def _rolled_back(session: Session) -> None:
     if session.get_nested_transaction() is None:
-        session.info.pop(_QUEUED_KINDS, None)
+        session.info.pop(_QUEUED, None)
         session.info.pop(_COMPLETED, None)

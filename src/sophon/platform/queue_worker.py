@@ -55,8 +55,13 @@ class Worker:
         self.prepare = dict(prepare or {})
         self._wake = asyncio.Event()
         self._beat_requested = False
-        self._notices = 0  # notify() calls so far
+        self._notices = 0  # notices so far
         self._backlog = True  # jobs may wait that the last claim left: look when a slot frees
+        self._queued_serial: dict[str, str] = {}  # since the last claim: serial key by job id
+        self._queued_unknown = False  # since the last claim: a notice that names no jobs
+        self._serial_running: dict[str, str] = {}  # serial key by job id, of the jobs run here
+        self._holding: set[str] = set()  # serial keys run here that may hold back a queued job
+        self._released: set[str] = set()  # keys of `_holding` whose job ended since the last claim
         self._handler_tasks: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
         self._job_tasks: set[asyncio.Task[None]] = set()
         self._stop_reasons: dict[str, StopReason] = {}
@@ -66,6 +71,16 @@ class Worker:
         `check_leases` also checks the running jobs' leases and cancel flags at once."""
         if check_leases:
             self._beat_requested = True
+        self._queued_unknown = True
+        self._look()
+
+    def _enqueued(self, serial: Mapping[str, str]) -> None:
+        """A commit of this process queued due jobs of this worker's kinds (`serial`: the serial
+        keys of those that have one, by job id)."""
+        self._queued_serial.update(serial)
+        self._look()
+
+    def _look(self) -> None:
         self._notices += 1
         self._backlog = True
         self._wake.set()
@@ -78,7 +93,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         beat_every = self.lease_seconds / 3
         next_beat = loop.time() + beat_every
-        unhook = queue.on_enqueued(self.handlers, self.notify)
+        unhook = queue.on_enqueued(self.handlers, self._enqueued)
         stopping = asyncio.create_task(stop.wait())  # one waiter for the loop's whole life
         stopping.add_done_callback(lambda _: self._wake.set())
         try:
@@ -102,6 +117,9 @@ class Worker:
         if free <= 0 or not self.handlers:
             return
         notices, gate, running = self._notices, self.gate, len(self._handler_tasks)
+        queued_serial, self._queued_serial = self._queued_serial, {}
+        queued_unknown, self._queued_unknown = self._queued_unknown, False
+        released, self._released = self._released, set()
         held_back = False
 
         async def allowed(db: AsyncSession) -> bool:
@@ -118,17 +136,36 @@ class Worker:
             allowed=allowed,
             prepare=self.prepare,
         )
-        if len(claimed) < free and not held_back and notices == self._notices:
+        conclusive = len(claimed) < free and not held_back
+        if conclusive and notices == self._notices:
             self._backlog = False  # nothing else was due: a finished job need not look again
+        stale = [job for job in claimed if job.id in self._handler_tasks]
         for job in claimed:
-            if (
-                job.id in self._handler_tasks
-            ):  # our earlier run of it lost the lease, still stopping
-                await queue.release(self.database, job.id, self.worker_id)
-                continue
-            handler = asyncio.create_task(self.handlers[job.kind](job))
-            self._handler_tasks[job.id] = handler
-            handler.add_done_callback(partial(self._handler_done, job))
+            if job not in stale:
+                self._start(job)
+        claimed_ids = {job.id for job in claimed}
+        left = {job_id: key for job_id, key in queued_serial.items() if job_id not in claimed_ids}
+        self._note_held_back(set(left.values()) | released, queued_unknown)
+        if not conclusive:  # the claim had no room for all that is due: the next one decides
+            self._queued_serial.update(left)
+            self._queued_unknown |= queued_unknown
+            self._released |= released
+        for job in stale:  # our earlier run of it lost the lease, still stopping
+            await queue.release(self.database, job.id, self.worker_id)
+
+    def _start(self, job: ClaimedJob) -> None:
+        handler = asyncio.create_task(self.handlers[job.kind](job))
+        self._handler_tasks[job.id] = handler
+        if job.serial_key is not None:
+            self._serial_running[job.id] = job.serial_key
+        handler.add_done_callback(partial(self._handler_done, job))
+
+    def _note_held_back(self, keys: set[str], unknown: bool) -> None:
+        """After a claim: which serial keys run here may hold back a queued job. Those of the
+        jobs queued here that it left; those whose held back job it claimed (more may follow);
+        all, after a notice that named no jobs."""
+        running = set(self._serial_running.values())
+        self._holding |= running if unknown else keys & running
 
     def _handler_done(self, job: ClaimedJob, handler: asyncio.Task[dict[str, Any] | None]) -> None:
         """A job its handler completed in its own last transaction (a turn) frees its slot at
@@ -146,12 +183,17 @@ class Worker:
 
     def _settled(self, job: ClaimedJob) -> None:
         """A slot is free: look for work at once if some may wait (a claim found more than it
-        had room for, a job was queued meanwhile, or this job held back others of its serial
-        key), else at the next notice or poll; a look that finds nothing is a write
+        had room for, a job was queued meanwhile, or this job may have held back one of its
+        serial key), else at the next notice or poll; a look that finds nothing is a write
         transaction for nothing."""
         self._handler_tasks.pop(job.id, None)
         self._stop_reasons.pop(job.id, None)
-        if self._backlog or job.serial_key is not None:
+        key = self._serial_running.pop(job.id, None)
+        if key is not None and key in self._holding:
+            self._holding.discard(key)
+            self._released.add(key)
+            self._wake.set()
+        elif self._backlog:
             self._wake.set()
 
     async def _record(self, job: ClaimedJob, handler: asyncio.Task[dict[str, Any] | None]) -> None:

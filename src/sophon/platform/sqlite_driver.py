@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -54,6 +53,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
+
+from sophon.platform.sqlite_connection import ThreadedConnection as _Connection
+from sophon.platform.sqlite_writers import turn_for
 
 try:
     import sqlean
@@ -136,44 +138,6 @@ def file_path(url: str) -> str | None:
     return path
 
 
-class _Connection(aiosqlite.Connection):
-    """aiosqlite's connection, knowing whether its thread is at work: a statement whose caller was
-    cancelled still runs there, and nothing may run on the loop meanwhile. Each counter is written
-    by one thread only."""
-
-    def __init__(self, connector: Any, iter_chunk_size: int) -> None:
-        super().__init__(connector, iter_chunk_size)
-        self.queued = 0  # trips handed to the thread (written on the loop)
-        self.done = 0  # trips the thread has finished (written in the thread)
-
-    @property
-    def idle(self) -> bool:
-        return self.queued == self.done and self._connection is not None
-
-    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        def counted() -> Any:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.done += 1
-
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")  # as aiosqlite says it, before counting
-        self.queued += 1
-        return await super()._execute(counted)  # type: ignore[no-untyped-call]
-
-    async def close(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._execute(self._connection.rollback)
-        await super().close()
-
-    def stop(self) -> asyncio.Future[Any] | None:
-        if self._connection is not None:  # queued ahead of the close that stop() queues
-            self._tx.put_nowait((None, self._connection.rollback))
-        return super().stop()
-
-
 class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ("_description", "_lastrowid", "_rowcount")
 
@@ -210,6 +174,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         driver: _Connection = self._connection  # type: ignore[assignment]
         raw = driver._conn
         adapted: _AdaptedConnection = self._adapt_connection  # type: ignore[assignment]
+        await adapted.queue_as_writer()
         if adapted.runs_inline(operation, many):
             begin = adapted.take_begin()
             try:
@@ -296,6 +261,7 @@ class _StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         adapted: _AdaptedConnection = self._adapt_connection  # type: ignore[assignment]
+        await adapted.queue_as_writer()
         adapted.inline = False  # rows fetched in the thread: the transaction stays there
         begin = adapted.take_begin()
         patience = adapted.be_patient()
@@ -332,6 +298,16 @@ class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
         self._statements += 1
         return self._statements % _YIELD_EVERY == 0
 
+    async def queue_as_writer(self) -> None:
+        """Before a write transaction's BEGIN: waits for this process's writers ahead."""
+        writer = self._connection.writer
+        if self._begin is not None and self.writes and writer is not None:
+            await writer.wait()
+
+    def _end_writing(self) -> None:
+        if (writer := self._connection.writer) is not None:
+            writer.end()
+
     def take_begin(self) -> str | None:
         begin, self._begin = self._begin, None
         if begin is not None:
@@ -356,6 +332,8 @@ class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
             return None
         raw = driver._conn
         if self._begin is not None:
+            if self.writes and driver.writer is not None and not driver.writer.take():
+                return None  # writers wait ahead: queue behind them the usual way
             prelude, begin = self.be_impatient(), self.take_begin()
             try:
                 for statement in (prelude, begin):
@@ -400,21 +378,29 @@ class _AdaptedConnection(AsyncAdapt_aiosqlite_connection):
         wrote = self._open and self.writes
         if not self._end_inline("COMMIT"):
             self.inline = False
-            if not self._open:
-                return
-            super().commit()  # when it raises, the transaction stays open for the rollback
-            self._open = False
+            if self._open:
+                super().commit()  # when it raises, the transaction stays open for the rollback
+                self._open = False
+        self._end_writing()
         if wrote and self.on_commit is not None:
             self.on_commit()
 
     def rollback(self) -> None:
         self._begin = None
-        if self._end_inline("ROLLBACK"):
-            return
-        self.inline = False
-        if self._open:
-            super().rollback()
-            self._open = False
+        if not self._end_inline("ROLLBACK"):
+            self.inline = False
+            if self._open:
+                super().rollback()  # when it raises, the connection is closed: see close()
+                self._open = False
+        self._end_writing()
+
+    def close(self) -> None:
+        self._end_writing()  # closing rolls back: the next writer may wait a moment for that
+        super().close()
+
+    def terminate(self) -> None:
+        self._end_writing()
+        super().terminate()
 
 
 def begin(conn: Connection, statement: str, *, readonly: bool = False) -> None:
@@ -462,6 +448,7 @@ def _connect(database: Any, **kwargs: Any) -> aiosqlite.Connection:
     kwargs["check_same_thread"] = False  # read on the loop, written in the thread, never both
     opener = _open if sqlean is not None else sqlite3.connect
     connection = _Connection(partial(opener, path, **kwargs), 64)
+    connection.writer = turn_for(path)
     # as SQLAlchemy does for its own: the worker thread must not keep the process alive
     worker: Any = getattr(connection, "_thread", connection)
     worker.daemon = True

@@ -143,6 +143,8 @@ class AgentRuntime:
     async def _listen(self, subscription: Subscription) -> None:
         async with subscription:
             async for event in subscription:
+                if event.name == EventName.TASK_QUEUED.value and not event.remote:
+                    continue  # the commit that queued its job woke the worker (queue.on_enqueued)
                 if event.name in WAKING:
                     self.worker.notify()
                 else:

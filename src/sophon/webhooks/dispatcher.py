@@ -14,7 +14,7 @@ import httpx
 
 from sophon.platform.clock import utcnow
 from sophon.platform.db import Database
-from sophon.platform.events import EventBus, Subscription
+from sophon.platform.events import Event, EventBus, Subscription
 from sophon.platform.http import OutboundRefused, outbound_client, split_allow_setting
 from sophon.platform.queue import ClaimedJob
 from sophon.platform.queue_worker import Worker
@@ -28,6 +28,12 @@ from sophon.webhooks.signing import outbound_headers
 
 log = logging.getLogger("sophon.webhooks")
 WAKE_ON = frozenset(catalog.BY_BUS_NAME) | {DELIVERY_QUEUED}
+
+
+def _may_queue_deliveries(event: Event) -> bool:
+    """A delivery queued by hand, or another replica's event: the deliveries this process's
+    commits stage for their events wake the worker themselves (`queue.on_enqueued`)."""
+    return event.name == DELIVERY_QUEUED or (event.remote and event.name in WAKE_ON)
 
 
 def delivery_client(settings: Settings, **overrides: Any) -> httpx.AsyncClient:
@@ -87,7 +93,7 @@ class Dispatcher:
         self._client = client
 
     async def start(self) -> None:
-        listener = self.bus.subscribe(lambda e: e.name in WAKE_ON)
+        listener = self.bus.subscribe(_may_queue_deliveries)
         self._tasks = [
             asyncio.create_task(self._listen(listener), name="webhooks-listener"),
             asyncio.create_task(self.worker.run_until_stopped(self._stop), name="webhooks"),

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sophon.platform import queue_commit
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.events import Event
 from sophon.platform.ids import new_id
@@ -139,4 +140,6 @@ def stage_deliveries(session: Session, events: Sequence[Event]) -> None:
             if webhook.tenant_id == event.tenant_id and catalog.subscribed(
                 webhook.event_types, event_type.name
             ):
-                session.add_all(new_delivery(webhook, event_type.name, body, event.id, now))
+                delivery, job = new_delivery(webhook, event_type.name, body, event.id, now)
+                session.add_all((delivery, job))
+                queue_commit.queued(session, DELIVER_JOB, job.id, None)
