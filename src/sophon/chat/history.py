@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.chat.models import Message
+from sophon.platform import prepared
 from sophon.platform.tenancy import session_tenant
 
 HISTORY_COLUMNS = (
@@ -106,8 +107,7 @@ async def turn_history(
         return [], 0
     values = {"tenant": tenant, "session": session_id, "task": task_id, "message": message_id,
               "after": after}  # fmt: skip
-    connection = await db.connection()
-    rows = (await connection.execute(_HISTORY[bool(message_id)], values)).all()
+    rows = (await prepared.run(db, _HISTORY[bool(message_id)], values)).all()
     return [tuple(row[:-1]) for row in rows], rows[0][-1] if rows else 0
 
 
@@ -126,5 +126,5 @@ _ANSWERED = (
 async def answered_before(db: AsyncSession, session_id: str, task_id: str) -> bool:
     """Whether another task already answered in the session (not the session's first turn)."""
     values = {"tenant": session_tenant(db.sync_session), "session": session_id, "task": task_id}
-    earlier = (await (await db.connection()).execute(_ANSWERED, values)).first()
+    earlier = (await prepared.run(db, _ANSWERED, values)).first()
     return earlier is not None
