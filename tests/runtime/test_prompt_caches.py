@@ -144,3 +144,21 @@ async def test_history_another_writer_changes_is_in_the_next_prompt(
     await write(insert(MESSAGES).values(late))
     await chat_turn(client, admin, "Sixth.", sessionId=session)
     assert [m["content"] for m in _last_prompt(model)][:3] == ["Hello.", "Late.", "Second."]
+
+
+async def test_a_persona_file_created_and_removed_on_disk_between_turns_shows_in_the_next_prompt(
+    client: httpx.AsyncClient, admin: Caller, agent_id: str, model: FakeServer, data_dir: Path
+) -> None:
+    """A missing file is remembered as missing until a `stat` finds it."""
+    model.script("POST", CHAT, *[streamed_text(f"Answer {i}.") for i in range(4)])
+    guide = file_path(data_dir, agent_id, FileKind.AGENTS_GUIDE)
+    guide.unlink(missing_ok=True)
+    accepted, _ = await chat_turn(client, admin, "Hello.")
+    session = accepted["sessionId"]
+    await chat_turn(client, admin, "Still there?", sessionId=session)
+    guide.write_text("Always answer in haiku.\n")
+    await chat_turn(client, admin, "And now?", sessionId=session)
+    guide.unlink()
+    await chat_turn(client, admin, "And after?", sessionId=session)
+    prompts = _system_prompts(model)
+    assert ["haiku" in p for p in prompts] == [False, False, True, False]

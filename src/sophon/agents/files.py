@@ -70,7 +70,8 @@ class DiskFile:
 
 
 Stamp = tuple[int, int, int]
-_KNOWN: dict[Path, tuple[Stamp, DiskFile]] = {}
+_KNOWN: dict[Path, tuple[Stamp | None, DiskFile]] = {}
+"""Files read before, by the `stat` they had then; None: the file was missing."""
 
 
 def _stamp(path: Path) -> Stamp | None:
@@ -81,10 +82,10 @@ def _stamp(path: Path) -> Stamp | None:
     return found.st_mtime_ns, found.st_size, found.st_ino
 
 
-def _known(path: Path) -> DiskFile | None:
+def _known(path: Path) -> tuple[Stamp | None, DiskFile] | None:
     """The file as read before, when its `stat` says it has not changed since."""
     hit = _KNOWN.get(path)
-    return hit[1] if hit is not None and _stamp(path) == hit[0] else None
+    return hit if hit is not None and _stamp(path) == hit[0] else None
 
 
 def _read(path: Path) -> DiskFile:
@@ -96,7 +97,8 @@ def _read(path: Path) -> DiskFile:
         raw = b""
     content = raw.decode("utf-8", errors="replace")  # a file saved by an odd editor stays readable
     found = DiskFile(content, sha256_of(content))
-    if stamp is not None and started - stamp[0] > SETTLED_NS:
+    # a missing file is kept too: the stamp it gets when it comes differs from None
+    if (stamp is None and not raw) or (stamp is not None and started - stamp[0] > SETTLED_NS):
         if len(_KNOWN) >= KNOWN_FILES:
             _KNOWN.clear()
         _KNOWN[path] = (stamp, found)
@@ -114,14 +116,17 @@ async def read_files(
     """Several files, unchanged ones from memory, the others in one trip to a worker thread;
     None when the agent has no folder yet."""
     paths = {kind: file_path(data, agent_id, kind) for kind in kinds}
-    known = {kind: _known(path) for kind, path in paths.items()}
-    if all(found is not None for found in known.values()):
-        return {kind: found for kind, found in known.items() if found is not None}
+    known = {kind: hit for kind, path in paths.items() if (hit := _known(path)) is not None}
+    # all known, and one of them on disk: the folder exists (a missing folder answers None)
+    if len(known) == len(paths) and any(stamp is not None for stamp, _ in known.values()):
+        return {kind: found for kind, (_, found) in known.items()}
 
     def read_all() -> dict[FileKind, DiskFile] | None:
         if not agent_dir(data, agent_id).is_dir():
             return None
-        return {kind: known[kind] or _read(path) for kind, path in paths.items()}
+        return {
+            kind: known[kind][1] if kind in known else _read(path) for kind, path in paths.items()
+        }
 
     return await asyncio.to_thread(read_all)
 

@@ -61,9 +61,7 @@ async def build(scope: TurnScope, turn: Turn) -> Context:
         plan=turn.plan if turn.plan_approved is not False else None,
         heartbeat=turn.heartbeat,
     )
-    tool_tokens = sum(
-        estimate_tokens(f"{t.name} {t.description} {t.parameters}") for t in turn.tools
-    )
+    tool_tokens = sum(estimate_tokens(tool.offered_text) for tool in turn.tools)
     budget = (
         (window or scope.settings.default_context_window)
         - turn.agent.max_tokens

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, Select, and_, bindparam, select
@@ -236,7 +237,7 @@ class TurnRunner:
 
         def relevance(tool: Tool) -> tuple[int, str]:
             mentioned = 10 if tool.name in query else 0
-            overlap = len(words & _words(f"{tool.name} {tool.description}"))
+            overlap = len(words & _described(tool.name, tool.description))
             return (-(mentioned + overlap), tool.name)
 
         return sorted(available, key=relevance)[: self.settings.max_tools_per_call]
@@ -460,3 +461,9 @@ class Begun:
 
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
+
+
+@lru_cache(maxsize=4096)  # tools of every tenant, whose descriptions rarely change
+def _described(name: str, description: str) -> frozenset[str]:
+    """The words of a tool's name and description, for ranking it against the query."""
+    return frozenset(_words(f"{name} {description}"))

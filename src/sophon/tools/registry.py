@@ -13,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Protocol
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -70,6 +71,12 @@ class Tool:
     @property
     def family(self) -> str:
         return self.name.split(".", 1)[0]
+
+    @cached_property
+    def offered_text(self) -> str:
+        """The tool as a model request offers it (name, description, schema), for estimating
+        its tokens: made once per tool, not per step of every turn."""
+        return f"{self.name} {self.description} {self.parameters}"
 
 
 def wrapper_source(tool_name: str) -> str:
