@@ -164,3 +164,26 @@ async def test_a_tool_named_only_in_history_is_decoded_back(
     [sent] = fake.received(CHAT)
     assert json.loads(sent.body)["messages"][1]["tool_calls"][0]["function"]["name"] == "shell_run"
     assert [call.name for call in response.tool_calls] == ["shell:run"]
+
+
+async def test_an_offered_tool_is_sent_as_a_fresh_spec_would_be_in_each_format_and_name(
+    fake: FakeServer, http: httpx.AsyncClient, sleeps: SleepRecorder
+) -> None:
+    """A spec offered again (a registered tool's, turn after turn) keeps its JSON per wire format
+    and wire name: two tools meeting on one wire name trade names when their order changes."""
+    dotted, plain = ToolSpec("a.b", "dotted"), ToolSpec("a__b", "plain")
+    primary, fallback = openai(fake, http, sleeps), anthropic(fake, http, sleeps)
+    past = [ChatMessage.user("Hi")]
+    for p in (primary, fallback):
+        await p.complete(ChatRequest("m", past, [dotted, plain]))
+        await p.complete(ChatRequest("m", past, [plain, dotted]))
+        again = [dataclasses.replace(spec) for spec in (plain, dotted)]
+        await p.complete(ChatRequest("m", past, again))
+    for path in (CHAT, MESSAGES):
+        first, swapped, reference = bodies(fake, path)
+        assert swapped == reference
+        assert swapped == json.dumps(json.loads(swapped)).encode()
+        assert first != swapped
+    names = [tool["function"]["name"] for tool in json.loads(bodies(fake, CHAT)[1])["tools"]]
+    assert names[0] == "a__b"
+    assert names[1] not in ("a__b", "a.b")

@@ -27,6 +27,7 @@ from sophon.llm.base import (
     ToolCallDelta,
     ToolCallReady,
     ToolCallStarted,
+    ToolSpec,
     Usage,
 )
 from sophon.llm.errors import (
@@ -44,7 +45,7 @@ from sophon.llm.transport import (
     Sleep,
     parse_error,
 )
-from sophon.llm.wireform import JsonText, message_texts
+from sophon.llm.wireform import JsonText, message_texts, tools_json
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
@@ -150,14 +151,7 @@ class AnthropicProvider(HttpAdapter):
         if system:
             body["system"] = "\n\n".join(system)
         if request.tools:
-            body["tools"] = [
-                {
-                    "name": names.encode(tool.name),
-                    "description": tool.description,
-                    "input_schema": tool.parameters,
-                }
-                for tool in request.tools
-            ]
+            body["tools"] = tools_json(request.tools, WIRE_FORMAT, names, _tool_json)
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.stop:
@@ -165,6 +159,12 @@ class AnthropicProvider(HttpAdapter):
         if stream:
             body["stream"] = True
         return body
+
+
+def _tool_json(tool: ToolSpec, wire_name: str) -> str:
+    return json.dumps(
+        {"name": wire_name, "description": tool.description, "input_schema": tool.parameters}
+    )
 
 
 def _messages_json(messages: list[ChatMessage], names: ToolNameMap) -> str:

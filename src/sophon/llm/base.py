@@ -26,6 +26,11 @@ class ToolSpec:
     name: str
     description: str = ""
     parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    wire_forms: dict[tuple[str, str], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """The adapters' JSON of this tool, by wire format and wire name (`llm.wireform`): a
+    registered tool offers the same spec on every turn (`Tool.spec`)."""
 
 
 @dataclass(frozen=True, slots=True)

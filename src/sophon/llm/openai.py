@@ -26,6 +26,7 @@ from sophon.llm.base import (
     ToolCallDelta,
     ToolCallReady,
     ToolCallStarted,
+    ToolSpec,
     Usage,
     estimate_request_tokens,
     estimate_tokens,
@@ -43,7 +44,7 @@ from sophon.llm.transport import (
     Sleep,
     parse_error,
 )
-from sophon.llm.wireform import JsonText, message_texts
+from sophon.llm.wireform import JsonText, message_texts, tools_json
 from sophon.platform.ids import new_id
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -135,17 +136,7 @@ class OpenAIProvider(HttpAdapter):
         if stream and self._stream_usage:
             body["stream_options"] = {"include_usage": True}
         if request.tools:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": names.encode(tool.name),
-                        "description": tool.description,
-                        "parameters": tool.parameters,
-                    },
-                }
-                for tool in request.tools
-            ]
+            body["tools"] = tools_json(request.tools, WIRE_FORMAT, names, _tool_json)
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
@@ -155,6 +146,11 @@ class OpenAIProvider(HttpAdapter):
         if request.response_format is not None:
             body["response_format"] = request.response_format
         return body
+
+
+def _tool_json(tool: ToolSpec, wire_name: str) -> str:
+    function = {"name": wire_name, "description": tool.description, "parameters": tool.parameters}
+    return json.dumps({"type": "function", "function": function})
 
 
 def _messages_json(messages: list[ChatMessage], names: ToolNameMap) -> str:

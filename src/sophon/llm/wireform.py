@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sophon.llm.base import ChatMessage
+from sophon.llm.base import ChatMessage, ToolSpec
 from sophon.llm.toolnames import ToolNameMap
 
 MessageEncoder = Callable[[ChatMessage, ToolNameMap], str]
+ToolEncoder = Callable[[ToolSpec, str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,21 @@ def message_texts(
         forms[wire_format] = (key, text)
         texts.append(text)
     return texts
+
+
+def tools_json(
+    tools: list[ToolSpec], wire_format: str, names: ToolNameMap, encode: ToolEncoder
+) -> JsonText:
+    """The offered tools as a JSON array: `encode(tool, wire_name)` of each, made once per wire
+    format and wire name."""
+    texts: list[str] = []
+    for tool in tools:
+        key = (wire_format, names.encode(tool.name))
+        text = tool.wire_forms.get(key)
+        if text is None:
+            text = tool.wire_forms[key] = encode(tool, key[1])
+        texts.append(text)
+    return JsonText("[" + ", ".join(texts) + "]")
 
 
 def encode_body(body: Mapping[str, Any]) -> bytes:

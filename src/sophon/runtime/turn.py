@@ -28,7 +28,6 @@ from sophon.llm import (
     ChatResponse,
     Completed,
     TextDelta,
-    ToolSpec,
 )
 from sophon.platform import prepared, queue
 from sophon.platform.aio import first_of
@@ -250,9 +249,7 @@ class TurnRunner:
         request = ChatRequest(
             model="",
             messages=context.messages,
-            tools=[ToolSpec(t.name, t.description, t.parameters) for t in turn.tools]
-            if offer_tools
-            else [],
+            tools=[tool.spec for tool in turn.tools] if offer_tools else [],
             temperature=turn.agent.temperature,
             max_tokens=turn.agent.max_tokens,
         )

@@ -16,6 +16,8 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Protocol
 
+from sophon.llm.base import ToolSpec
+
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 BRIDGED_PATTERN = re.compile(r"^mcp\.[a-z0-9][a-z0-9_-]{0,39}\.[A-Za-z0-9_.-]+$")
 """`mcp.<server>.<tool>`: the tool part keeps the characters MCP tool names use."""
@@ -71,6 +73,11 @@ class Tool:
     @property
     def family(self) -> str:
         return self.name.split(".", 1)[0]
+
+    @cached_property
+    def spec(self) -> ToolSpec:
+        """What a model request offers of the tool; one per tool, so its wire JSON is kept."""
+        return ToolSpec(self.name, self.description, self.parameters)
 
     @cached_property
     def offered_text(self) -> str:
