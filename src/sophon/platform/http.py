@@ -4,13 +4,11 @@ destinations, pins each connection to the addresses it vetted, and caps response
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Awaitable,
-    Callable,
     Iterable,
     Iterator,
     Mapping,
@@ -27,9 +25,10 @@ from sophon.platform.netguard import (
     IPAddress,
     OutboundPolicy,
     OutboundRefused,
-    invalid_host,
-    normalize_host,
+    Resolver,
     split_allow_setting,
+    system_resolver,
+    vetted_addresses,
 )
 
 __all__ = [
@@ -49,9 +48,6 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-Resolver = Callable[[str], Awaitable[Sequence[str]]]
-"""Maps a normalised host name to its IP addresses (strings); raises OSError when it can't."""
-
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_REDIRECTS = 5
@@ -67,13 +63,6 @@ class ResponseTooLarge(httpx.RequestError):
 
 class TotalTimeout(httpx.TimeoutException):
     """The exchange, redirects included, outlasted the client's total time limit."""
-
-
-async def system_resolver(host: str) -> list[str]:
-    """The event loop's getaddrinfo (run in the loop's executor, so the loop never blocks)."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 # Specific classes first: the first isinstance match decides.
@@ -105,32 +94,6 @@ def _httpx_errors() -> Iterator[None]:
             if isinstance(exc, core_error):
                 raise httpx_error(str(exc) or type(exc).__name__) from exc
         raise
-
-
-async def vetted_addresses(
-    policy: OutboundPolicy, resolver: Resolver, host: str, port: int, limit: float | None
-) -> list[IPAddress]:
-    """The host normalised, resolved once and EVERY address vetted: the addresses a connection
-    may be opened to. OutboundRefused for a refused one; TimeoutError when resolving outlasts
-    `limit`, OSError when it fails."""
-    try:
-        target = normalize_host(host)
-    except ValueError as exc:
-        raise invalid_host(host, port, str(exc)) from None
-    if not isinstance(target, str):
-        return policy.vet(host, None, [target], port)
-    async with asyncio.timeout(limit):
-        answers = await resolver(target)
-    addresses = []
-    for answer in answers:
-        try:
-            address = normalize_host(answer)
-        except ValueError:
-            raise invalid_host(host, port, "the resolver returned a malformed address") from None
-        if isinstance(address, str):
-            raise invalid_host(host, port, "the resolver returned a name, not an address")
-        addresses.append(address)
-    return policy.vet(host, target, addresses, port)
 
 
 class _CoalescedStream(httpcore.AsyncNetworkStream):
