@@ -69,13 +69,13 @@ ROUTERS = (
     ("/api/connections", "sophon.connections.router:router"),
 )
 
+# imported on a worker thread before the background parts start (see _start_background)
 BACKGROUND_MODULES = (
     "sophon.skills.bootstrap",
-    "sophon.tools.builtins",  # the tool catalog's built-in tools (ToolRegistry's first use)
+    "sophon.tools.builtins",  # the catalog's built-in tools, registered on its first use
     "sophon.workflows.tools",
-    "sophon.runtime.engine",  # where this process runs workers
-    "sophon.webhooks.dispatcher",
 )
+WORKER_MODULES = ("sophon.runtime.engine", "sophon.webhooks.dispatcher")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -152,7 +152,7 @@ async def _start_background(app: FastAPI, gateway: Gateway) -> None:
 
 
 def _import_background_modules(run_workers: bool) -> None:
-    for module in BACKGROUND_MODULES if run_workers else BACKGROUND_MODULES[:3]:
+    for module in (*BACKGROUND_MODULES, *WORKER_MODULES) if run_workers else BACKGROUND_MODULES:
         importlib.import_module(module)
 
 
