@@ -223,6 +223,7 @@ async def serve_in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Runs the app's lifespan and gives an HTTP client talking to it in-process."""
     # generous: a loaded CI machine must not turn a slow start-up into a failure
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
+        await app.state.started  # the runtime, skills and webhooks too, as a test expects them
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http

@@ -18,13 +18,22 @@ NOT_AT_START = ("mcp", "mcp_types", "httpx2")
 # the domains' routers, their schemas and FastAPI's work on ~200 routes were a third of the import:
 # each is built on the first request under its prefix (route_index.defer_router)
 ROUTER_MODULES = {target.partition(":")[0] for _, target in ROUTERS}
-# what `sophon serve` loads before the app: the entry point and the server's command
+# the HTTP client, the template and schema engines, the model adapters, the agent runtime and the
+# built-in tools (which reach most domains) load after the Gateway answers: with the background
+# parts (app._start_background) or on first use
+AFTER_START = ("httpx", "httpcore", "jinja2", "jsonschema", "yaml")
+AFTER_START_MODULES = ("sophon.llm", "sophon.runtime.engine", "sophon.tools.builtins")
+# what `sophon serve` loads before the app answers: the entry point, the server's command, the
+# app and the Gateway its start-up builds
 PROBE = """
 import json, sys
 import sophon.cli.main, sophon.cli.serve
 from sophon.app import create_app
+from sophon.gateway import Gateway
 from sophon.settings import load_settings
-create_app(load_settings())
+settings = load_settings()
+create_app(settings)
+Gateway.build(settings)
 print(json.dumps(sorted(sys.modules)))
 """
 
@@ -60,3 +69,11 @@ def test_serving_loads_none_of_the_client_commands(tmp_path: Path) -> None:
     assert "sophon.cli.serve" in loaded  # the probe saw the server's command
     client = sorted(m for m in loaded if m.startswith(("sophon.cli.cmd_", "sophon.cli.commands")))
     assert client == []
+
+
+def test_serving_leaves_background_libraries_for_after_the_start(tmp_path: Path) -> None:
+    loaded = _loaded_at_start(tmp_path / "data")
+    assert "sophon.gateway" in loaded  # the probe saw the Gateway's imports
+    assert not _packages(loaded) & set(AFTER_START), sorted(_packages(loaded) & set(AFTER_START))
+    late = sorted(m for m in loaded if m.startswith(AFTER_START_MODULES))
+    assert late == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,9 +27,7 @@ from sophon.platform.server import BEFORE_SHUTDOWN
 from sophon.public.router import router as public_router
 from sophon.realtime.router import install_hubs
 from sophon.settings import Settings
-from sophon.skills import bootstrap as skills_bootstrap
 from sophon.web.router import install_web
-from sophon.webhooks.dispatcher import Dispatcher
 
 if TYPE_CHECKING:
     from sophon.runtime.engine import AgentRuntime
@@ -68,25 +69,34 @@ ROUTERS = (
     ("/api/connections", "sophon.connections.router:router"),
 )
 
+# imported on a worker thread before the background parts start (see _start_background)
+BACKGROUND_MODULES = (
+    "sophon.skills.bootstrap",
+    "sophon.tools.builtins",  # the catalog's built-in tools, registered on its first use
+    "sophon.workflows.tools",
+)
+WORKER_MODULES = ("sophon.runtime.engine", "sophon.webhooks.dispatcher")
+
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway = Gateway.build(settings)
         app.state.gateway = gateway
+        app.state.runtime = None
+        app.state.webhooks = None
         await gateway.start()
         if settings.migrate_on_start:
             await migrate.ensure_schema(gateway.db.engine, metadata)
         await bootstrap.prepare(settings, gateway.db)
-        await gateway.mcp.start()
-        await skills_bootstrap.load(gateway.skills, gateway.db, gateway.bus)
-        app.state.runtime = await _start_runtime(gateway)
-        app.state.webhooks = await _start_webhooks(gateway)
+        app.state.started = asyncio.create_task(_start_background(app, gateway))
+        app.state.started.add_done_callback(_report_failure)
         log.info("gateway ready", extra={"database": gateway.db.dialect})
         try:
             yield
         finally:
             gateway.stopping.set()
+            await _settle(app.state.started)
             await _stop_runtime(app)
             if app.state.webhooks is not None:
                 await app.state.webhooks.stop()
@@ -119,24 +129,42 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-async def _start_runtime(gateway: Gateway) -> AgentRuntime | None:
-    """Starts running agent turns, heartbeats and sweeps (after the schema is ready)."""
-    if not gateway.settings.run_workers:
-        return None
-    from sophon.runtime.engine import AgentRuntime  # the agent loop loads only where it runs
+async def _start_background(app: FastAPI, gateway: Gateway) -> None:
+    """What API requests do not wait for, started while the server begins to listen: links to
+    MCP servers, the skills' tools, the agent runtime and webhook deliveries. Their modules are
+    imported on a worker thread first, so the event loop keeps answering meanwhile."""
+    await asyncio.to_thread(_import_background_modules, gateway.settings.run_workers)
+    from sophon.skills import bootstrap as skills_bootstrap
 
-    runtime = AgentRuntime(gateway)
-    await runtime.start()
-    return runtime
+    await gateway.mcp.start()
+    await skills_bootstrap.load(gateway.skills, gateway.db, gateway.bus)
+    if gateway.settings.run_workers:
+        from sophon.runtime.engine import AgentRuntime
+        from sophon.webhooks.dispatcher import Dispatcher
+
+        runtime = AgentRuntime(gateway)
+        await runtime.start()
+        app.state.runtime = runtime
+        webhooks = Dispatcher(gateway.db, gateway.bus, gateway.vault, gateway.settings)
+        await webhooks.start()
+        app.state.webhooks = webhooks
+    log.info("background parts started")
 
 
-async def _start_webhooks(gateway: Gateway) -> Dispatcher | None:
-    """Starts sending outbound webhook deliveries (where this process runs workers)."""
-    if not gateway.settings.run_workers:
-        return None
-    dispatcher = Dispatcher(gateway.db, gateway.bus, gateway.vault, gateway.settings)
-    await dispatcher.start()
-    return dispatcher
+def _import_background_modules(run_workers: bool) -> None:
+    for module in (*BACKGROUND_MODULES, *WORKER_MODULES) if run_workers else BACKGROUND_MODULES:
+        importlib.import_module(module)
+
+
+def _report_failure(started: asyncio.Task[None]) -> None:
+    if not started.cancelled() and (error := started.exception()) is not None:
+        log.critical("the background start failed", exc_info=error)
+
+
+async def _settle(started: asyncio.Task[None]) -> None:
+    """Waits for the background start to end, whatever its outcome, before stopping its parts."""
+    with contextlib.suppress(Exception):
+        await started
 
 
 async def _stop_runtime(app: FastAPI) -> None:

@@ -30,10 +30,8 @@ from sophon.platform.vault import Vault, vault_key_from_setting
 from sophon.providers.connect import ProviderRuntime
 from sophon.settings import Settings
 from sophon.skills.catalog import SkillCatalog
-from sophon.tools.builtins import builtin_tools
-from sophon.tools.registry import ToolRegistry
+from sophon.tools.registry import Tool, ToolRegistry
 from sophon.webhooks.outbox import stage_deliveries
-from sophon.workflows.tools import workflow_tools
 from sophon.workflows.triggers import WorkflowLauncher
 
 
@@ -94,7 +92,7 @@ class Gateway:
             ),
             credentials=_credential_cache(settings, db),
         )
-        tools = ToolRegistry(builtin_tools(settings))
+        tools = ToolRegistry()
         vault = Vault(
             vault_key_from_setting(settings.vault_key.get_secret_value())
             if settings.vault_key
@@ -102,8 +100,7 @@ class Gateway:
         )
         launcher = WorkflowLauncher()
         cron = CronContext(settings, tools, vault, workflows=launcher)
-        for tool in workflow_tools(tools, cron):
-            tools.register(tool)
+        tools.register_on_first_use(lambda: _builtin_tools(tools, cron))
         policy = OutboundPolicy(split_allow_setting(settings.outbound_allow))
         hub = McpHub(db, vault, policy, bus, settings.data)
         tools.add_source(hub)
@@ -145,3 +142,11 @@ def _credential_cache(settings: Settings, db: Database) -> CredentialCache | Non
     if settings.credential_cache == 0 or db.dialect != "sqlite":
         return None
     return CredentialCache(db.watch(IDENTITY_TABLES), settings.credential_cache)
+
+
+def _builtin_tools(registry: ToolRegistry, cron: CronContext) -> list[Tool]:
+    """The built-in tools and the workflow tools (loaded on the catalog's first use)."""
+    from sophon.tools.builtins import builtin_tools
+    from sophon.workflows.tools import workflow_tools
+
+    return [*builtin_tools(cron.settings), *workflow_tools(registry, cron)]

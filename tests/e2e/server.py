@@ -20,6 +20,7 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 same on both databases, and the database-specific parts (the queue's and cron's claims) have a
 PostgreSQL crash test of their own (test_crash_recovery's first two, test_cron_crash)."""
 POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+BACKGROUND_STARTED = "background parts started"  # sophon.app's log line
 
 
 def free_port() -> int:
@@ -46,7 +47,9 @@ class GatewayProcess:
         self.stderr_path = data_dir.parent / f"gateway-{self.port}.stderr"
 
     def start(self, timeout: float = 60.0) -> float:
-        """Starts the process; returns seconds until `/api/health` answered."""
+        """Starts the process; returns seconds until `/api/health` answered. Returns once the
+        parts that start just after (runtime, skills, webhooks) are up too, where the log says
+        so: a test's first requests then do not share a loaded machine with their start."""
         self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         with self.stderr_path.open("wb") as err:
@@ -62,11 +65,25 @@ class GatewayProcess:
                 raise RuntimeError(f"gateway exited early:\n{self.stderr()}")
             try:
                 if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
+                    answered = time.perf_counter() - started
+                    self._wait_for_background(deadline)
+                    return answered
             except httpx.TransportError:
                 time.sleep(0.02)
         self.kill()
         raise TimeoutError(f"gateway did not answer within {timeout}s:\n{self.stderr()}")
+
+    def _wait_for_background(self, deadline: float) -> None:
+        if self.env.get("SOPHON_LOG_LEVEL", "INFO").upper() not in ("DEBUG", "INFO"):
+            return  # the line is not logged
+        assert self.proc is not None
+        while BACKGROUND_STARTED not in self.stderr():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited early:\n{self.stderr()}")
+            if time.perf_counter() > deadline:
+                self.kill()
+                raise TimeoutError(f"gateway did not finish starting:\n{self.stderr()}")
+            time.sleep(0.02)
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""

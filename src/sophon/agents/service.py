@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, and_, or_, select
 from sqlalchemy import update as update_rows
@@ -15,7 +15,6 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from sophon.agents import files
 from sophon.agents.models import Agent, AgentFileVersion
-from sophon.agents.schemas import AgentIn, AgentPatchIn
 from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
 from sophon.platform.clock import utcnow
@@ -25,10 +24,12 @@ from sophon.platform.ids import new_id
 from sophon.platform.listing import TenantList
 from sophon.platform.principal import Principal
 from sophon.platform.tenancy import ALL_TENANTS
-from sophon.providers import usage
-from sophon.providers.usage import KindTotal
 from sophon.tasks import service as tasks
 from sophon.tools.registry import ToolRegistry, UnknownTools
+
+if TYPE_CHECKING:
+    from sophon.agents.schemas import AgentIn, AgentPatchIn
+    from sophon.providers.usage import KindTotal
 
 DEFAULT_AGENT_NAME = "default"
 DEFAULT_DESCRIPTION = "The workspace's general assistant."
@@ -360,5 +361,7 @@ async def deleted_ids(db: AsyncSession, agent_ids: set[str]) -> set[str]:
 
 async def usage_since(db: AsyncSession, agent_id: str, since: datetime) -> list[KindTotal]:
     """The live agent's model usage from `since` on, by kind (404 for an unknown agent)."""
+    from sophon.providers import usage  # the model layer is not loaded at start-up
+
     await get(db, agent_id)
     return await usage.agent_totals(db, agent_id, since)

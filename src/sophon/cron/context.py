@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sophon.platform.http import Resolver, system_resolver
 from sophon.platform.launcher import WorkflowLauncher
+from sophon.platform.netguard import Resolver, system_resolver
 from sophon.platform.vault import Vault
 from sophon.settings import Settings
 from sophon.tools.registry import ToolRegistry

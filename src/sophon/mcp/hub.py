@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,13 +19,11 @@ from sqlalchemy import select
 from sophon.audit import service as audit
 from sophon.connections.secrets import MissingSecret, SecretBook, books
 from sophon.mcp import bridge
-from sophon.mcp.config_file import ID_PREFIX, ClientConfigFiles, file_id, file_spec
 from sophon.mcp.models import McpServerRegistration
 from sophon.mcp.spec import ServerSpec, auth_headers
 from sophon.platform.db import Database
 from sophon.platform.events import EventBus, EventName
-from sophon.platform.http import Resolver, system_resolver
-from sophon.platform.netguard import OutboundPolicy
+from sophon.platform.netguard import OutboundPolicy, Resolver, system_resolver
 from sophon.platform.principal import system_principal
 from sophon.platform.tenancy import ALL_TENANTS
 from sophon.platform.vault import Vault, VaultError
@@ -34,6 +33,7 @@ from sophon.tools.registry import Tool
 if TYPE_CHECKING:
     import mcp_types as types
 
+    from sophon.mcp.config_file import ClientConfigFiles
     from sophon.mcp.links import Link
 
 log = logging.getLogger("sophon.mcp")
@@ -97,7 +97,6 @@ class McpHub:
         bus: EventBus | None = None,
         data: Path | None = None,
     ) -> None:
-        self.file = ClientConfigFiles(data) if data is not None else None
         self.data = data
         self.database = database
         self.bus = bus
@@ -114,6 +113,13 @@ class McpHub:
         self._unknown_slugs: set[str] = set()
         self.watchers: list[Callable[[str], None]] = []
         """Told the tenant whose bridged tools changed (the MCP server's list_changed)."""
+
+    @cached_property
+    def file(self) -> ClientConfigFiles | None:
+        """The operator's `mcp.json` files (their schemas load with the first reconcile)."""
+        from sophon.mcp.config_file import ClientConfigFiles
+
+        return ClientConfigFiles(self.data) if self.data is not None else None
 
     def _catalog_changed(self, tenant_id: str) -> None:
         for watcher in list(self.watchers):
@@ -244,6 +250,8 @@ class McpHub:
         """Brings the links in line with the registrations (and the config file): new or changed
         connection settings (re)connect; a change of the approved definitions alone is applied
         in place."""
+        from sophon.mcp.config_file import ID_PREFIX
+
         async with self._lock:
             wanted = await self._wanted()
             for gone in [rid for rid in self.links if rid not in wanted]:
@@ -270,6 +278,8 @@ class McpHub:
                 link.start()
 
     async def _wanted(self) -> dict[str, ServerSpec]:
+        from sophon.mcp.config_file import file_id, file_spec
+
         async with self.database.transaction(readonly=True) as db:
             query = select(McpServerRegistration).execution_options(**ALL_TENANTS)
             rows = list((await db.scalars(query)).all())

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sophon.platform.http import Resolver, system_resolver, vetted_addresses
-from sophon.platform.netguard import OutboundPolicy
+from sophon.platform.netguard import OutboundPolicy, Resolver, system_resolver, vetted_addresses
 
 if TYPE_CHECKING:  # the MCP SDK (and httpx2) load when a link first opens streams
     from mcp.shared._stream_protocols import ReadStream, WriteStream

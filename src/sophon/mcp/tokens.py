@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,13 +17,15 @@ from sophon.audit.marks import audited, exempt
 from sophon.identity.auth import principals
 from sophon.identity.users import service as users
 from sophon.mcp.models import McpServerToken
-from sophon.mcp.schemas import TokenIn
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import NotAuthorized, NotFound, Unauthenticated
 from sophon.platform.ids import new_id
 from sophon.platform.principal import AuthMethod, Principal
 from sophon.platform.tenancy import ALL_TENANTS, set_session_tenant
 from sophon.tenants import service as tenants
+
+if TYPE_CHECKING:
+    from sophon.mcp.schemas import TokenIn
 
 PREFIX = "mcp_"
 ORDER = [McpServerToken.id]

@@ -4,9 +4,8 @@ destinations, pins each connection to the addresses it vetted, and caps response
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpcore
@@ -19,9 +18,10 @@ from sophon.platform.netguard import (
     IPAddress,
     OutboundPolicy,
     OutboundRefused,
-    invalid_host,
-    normalize_host,
+    Resolver,
     split_allow_setting,
+    system_resolver,
+    vetted_addresses,
 )
 
 __all__ = [
@@ -39,48 +39,12 @@ __all__ = [
     "vetted_addresses",
 ]
 
-Resolver = Callable[[str], Awaitable[Sequence[str]]]
-"""Maps a normalised host name to its IP addresses (strings); raises OSError when it can't."""
-
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
 _DEADLINE = "sophon.deadline"  # request extension carrying the total deadline across redirects
-
-
-async def system_resolver(host: str) -> list[str]:
-    """The event loop's getaddrinfo (run in the loop's executor, so the loop never blocks)."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-async def vetted_addresses(
-    policy: OutboundPolicy, resolver: Resolver, host: str, port: int, limit: float | None
-) -> list[IPAddress]:
-    """The host normalised, resolved once and EVERY address vetted: the addresses a connection
-    may be opened to. OutboundRefused for a refused one; TimeoutError when resolving outlasts
-    `limit`, OSError when it fails."""
-    try:
-        target = normalize_host(host)
-    except ValueError as exc:
-        raise invalid_host(host, port, str(exc)) from None
-    if not isinstance(target, str):
-        return policy.vet(host, None, [target], port)
-    async with asyncio.timeout(limit):
-        answers = await resolver(target)
-    addresses = []
-    for answer in answers:
-        try:
-            address = normalize_host(answer)
-        except ValueError:
-            raise invalid_host(host, port, "the resolver returned a malformed address") from None
-        if isinstance(address, str):
-            raise invalid_host(host, port, "the resolver returned a name, not an address")
-        addresses.append(address)
-    return policy.vet(host, target, addresses, port)
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):

@@ -3,10 +3,12 @@ normalisation that makes every spelling of a host (numeric, IDNA, bracketed...) 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
-from collections.abc import Iterable, Sequence
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import idna
@@ -17,6 +19,9 @@ log = logging.getLogger("sophon.outbound")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+Resolver = Callable[[str], Awaitable[Sequence[str]]]
+"""Maps a normalised host name to its IP addresses (strings); raises OSError when it can't."""
 
 _V4 = ipaddress.IPv4Network
 _V6 = ipaddress.IPv6Network
@@ -276,3 +281,36 @@ class OutboundPolicy:
 
 def invalid_host(host: str, port: int | None, problem: str) -> OutboundRefused:
     return _refuse(host, port, "invalid host", problem)
+
+
+async def system_resolver(host: str) -> list[str]:
+    """The event loop's getaddrinfo (run in the loop's executor, so the loop never blocks)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+async def vetted_addresses(
+    policy: OutboundPolicy, resolver: Resolver, host: str, port: int, limit: float | None
+) -> list[IPAddress]:
+    """The host normalised, resolved once and EVERY address vetted: the addresses a connection
+    may be opened to. OutboundRefused for a refused one; TimeoutError when resolving outlasts
+    `limit`, OSError when it fails."""
+    try:
+        target = normalize_host(host)
+    except ValueError as exc:
+        raise invalid_host(host, port, str(exc)) from None
+    if not isinstance(target, str):
+        return policy.vet(host, None, [target], port)
+    async with asyncio.timeout(limit):
+        answers = await resolver(target)
+    addresses = []
+    for answer in answers:
+        try:
+            address = normalize_host(answer)
+        except ValueError:
+            raise invalid_host(host, port, "the resolver returned a malformed address") from None
+        if isinstance(address, str):
+            raise invalid_host(host, port, "the resolver returned a name, not an address")
+        addresses.append(address)
+    return policy.vet(host, target, addresses, port)

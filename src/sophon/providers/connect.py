@@ -16,16 +16,17 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpcore
-import httpx
-
-from sophon.llm import Provider, RetryPolicy, build_provider
-from sophon.llm.transport import Sleep
-from sophon.platform.http import outbound_client, split_allow_setting
+from sophon.platform.netguard import split_allow_setting
 from sophon.settings import Settings
+
+if TYPE_CHECKING:
+    import httpcore
+    import httpx
+
+    from sophon.llm import Provider, RetryPolicy
+    from sophon.llm.transport import Sleep
 
 
 @dataclass
@@ -36,7 +37,8 @@ class ProviderRuntime:
 
     allow: tuple[str, ...] = ()
     allow_local: bool = True
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy | None = None
+    """None: the adapters' own policy."""
     sleep: Sleep = asyncio.sleep
     connector: httpcore.AsyncNetworkBackend | None = None
     _tls: ssl.SSLContext | None = None
@@ -54,6 +56,8 @@ class ProviderRuntime:
 
     async def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:  # loading the CA bundle is slow file I/O: off the loop, once
+            import httpx  # the HTTP client loads on the first model call, not at start-up
+
             self._tls = await asyncio.to_thread(httpx.create_ssl_context)
         return self._tls
 
@@ -70,6 +74,10 @@ class ProviderRuntime:
         key = (self.allow, loopback)  # what decides where a connection may go
         kept = self._clients.get(key)
         if kept is None or kept[0] is not self.connector:
+            from http.cookiejar import DefaultCookiePolicy
+
+            from sophon.platform.http import outbound_client
+
             http = outbound_client(
                 allow=self.allow, allow_loopback=loopback, connector=self.connector, verify=tls
             )
@@ -99,6 +107,8 @@ class ProviderRuntime:
         api_key: str | None,
         retry: RetryPolicy | None = None,
     ) -> Provider:
+        from sophon.llm import build_provider  # the model adapters load on the first model call
+
         return build_provider(
             provider_type,
             client,

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sophon.llm import ChatResponse
 from sophon.platform import prepared
 from sophon.platform.clock import utcnow
 from sophon.platform.ids import new_id
 from sophon.providers.models import ModelUsage
+
+if TYPE_CHECKING:
+    from sophon.llm import ChatResponse
 
 CHAT = "chat"  # a turn's own model calls: its steps, planning, compaction summaries
 MEMORY = "memory"  # memory learning, daily-log summaries, the entity graph

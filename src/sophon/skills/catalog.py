@@ -20,15 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.platform.errors import Conflict, NotFound
 from sophon.platform.events import Audience, Event, Subscription, after_commit
-from sophon.platform.http import system_resolver
-from sophon.platform.netguard import OutboundPolicy
+from sophon.platform.netguard import OutboundPolicy, system_resolver
 from sophon.platform.vault import Vault, VaultError
 from sophon.skills import store
 from sophon.skills.egress import SOCKET_INSIDE, EgressProxy, Resolver, serving
 from sophon.skills.manifest import SKILL_MD, Manifest, parse
 from sophon.skills.models import SkillCredential, SkillEnablement
-from sophon.skills.runner import Invocation, invoke
-from sophon.tools.builtins.sandboxed import python_unavailable_reason
 from sophon.tools.invoke import ToolArguments, ToolContext, ToolResult, TypedHandler
 from sophon.tools.registry import RiskLevel, Tool, ToolRegistry, ToolSource
 
@@ -138,6 +135,8 @@ class SkillCatalog:
         clashing = self.collisions(manifest)
         if clashing:
             raise Conflict(f"Tool names already taken: {', '.join(clashing)}.")
+        from sophon.tools.builtins.sandboxed import python_unavailable_reason  # after start-up
+
         for declared in manifest.tools:
             self.registry.register(
                 Tool(
@@ -188,6 +187,8 @@ class SkillCatalog:
             files = await asyncio.to_thread(store.read_all, self.data, skill, version)
         except (NotFound, OSError) as exc:
             return ToolResult.error(f"The skill {skill} cannot run: {exc}")
+        from sophon.skills.runner import Invocation, invoke  # the sandbox loads on first call
+
         call = Invocation(
             manifest=manifest,
             files=files,

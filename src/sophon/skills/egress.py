@@ -15,8 +15,12 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
-from sophon.platform.http import system_resolver
-from sophon.platform.netguard import OutboundPolicy, OutboundRefused, normalize_host
+from sophon.platform.netguard import (
+    OutboundPolicy,
+    OutboundRefused,
+    normalize_host,
+    system_resolver,
+)
 
 log = logging.getLogger("sophon.skills.egress")
 SOCKET_INSIDE = "/opt/sophon/egress.sock"

@@ -8,13 +8,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from sophon.platform.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 SKILL_MD = "SKILL.md"
 MANIFEST = "manifest.json"
@@ -109,7 +109,6 @@ MANIFEST_SCHEMA: dict[str, Any] = {
         },
     },
 }
-_VALIDATOR = Draft202012Validator(MANIFEST_SCHEMA)
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(\n|\Z)", re.DOTALL)
 
 
@@ -143,6 +142,14 @@ class Manifest:
     instructions: str  # SKILL.md body
 
 
+@cache
+def _validator() -> Draft202012Validator:
+    """The manifest schema's validator; jsonschema loads on the first parse, not at start-up."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(MANIFEST_SCHEMA)
+
+
 def failure(message: str, path: str, **details: Any) -> InvalidManifest:
     return InvalidManifest(message, {"path": path, **details})
 
@@ -152,6 +159,8 @@ def front_matter(text: str) -> tuple[dict[str, Any], str]:
     match = _FRONT_MATTER.match(text)
     if match is None:
         raise failure("SKILL.md must start with YAML front matter (---).", SKILL_MD)
+    import yaml  # loads on the first parse, not at start-up
+
     try:
         meta = yaml.safe_load(match.group(1))
     except yaml.YAMLError as exc:
@@ -214,7 +223,7 @@ def parse(files: Mapping[str, bytes]) -> Manifest:
 
 
 def _check_schema(raw: Any) -> None:
-    errors = sorted(_VALIDATOR.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         problems = [{"path": e.json_path, "message": e.message} for e in errors[:20]]
@@ -225,6 +234,9 @@ def _check_schema(raw: Any) -> None:
 
 
 def _tool(index: int, item: dict[str, Any]) -> ToolDecl:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     parameters = item["parameters"]
     try:
         Draft202012Validator.check_schema(parameters)

@@ -10,7 +10,6 @@ from sophon.agents import service as agents_service
 from sophon.audit import service as audit
 from sophon.audit.marks import audited, exempt
 from sophon.identity.users import service as users_service
-from sophon.memory.learning import jobs as memory_jobs
 from sophon.platform.errors import Conflict, NotFound, ValidationFailed
 from sophon.platform.ids import new_id
 from sophon.platform.principal import Principal
@@ -121,6 +120,8 @@ async def create(
     db.add(tenant)
     await db.flush()
     await _start_chain(db, tenant.id)
+    from sophon.memory.learning import jobs as memory_jobs  # not loaded at start-up
+
     with acting_in(db.sync_session, tenant.id):  # its SOUL.md is written on first access
         await agents_service.ensure_default_agent(db, None)
         await memory_jobs.schedule_daily_logs(db)

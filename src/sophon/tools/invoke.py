@@ -9,18 +9,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
 from sophon.platform.db import Database
 from sophon.platform.errors import ValidationFailed
-from sophon.platform.http import outbound_client, split_allow_setting
+from sophon.platform.netguard import split_allow_setting
 from sophon.settings import Settings
 from sophon.tools.registry import RiskLevel, Tool, ToolSource
 
 if TYPE_CHECKING:
+    import httpx
+
     from sophon.platform.vault import Vault
     from sophon.providers.connect import ProviderRuntime
 
@@ -36,6 +37,10 @@ def settings_client_factory(settings: Settings) -> OutboundClientFactory:
     allow = split_allow_setting(settings.outbound_allow)
 
     def make(*, max_response_bytes: int, total_timeout: float) -> httpx.AsyncClient:
+        import httpx  # the HTTP client loads on the first fetch, not at start-up
+
+        from sophon.platform.http import outbound_client
+
         return outbound_client(
             allow=allow,
             timeout=httpx.Timeout(total_timeout),

@@ -109,10 +109,24 @@ class DynamicTools(Protocol):
 
 class ToolRegistry:
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
-        self._tools: dict[str, Tool] = {}
+        self._registered: dict[str, Tool] = {}
         self._sources: list[DynamicTools] = []
+        self._on_first_use: Callable[[], Iterable[Tool]] | None = None
         for tool in tools:
             self.register(tool)
+
+    def register_on_first_use(self, tools: Callable[[], Iterable[Tool]]) -> None:
+        """Registers these tools when the catalog is first read or changed, so their modules
+        (the built-in tools reach most domains) load after start-up instead of during it."""
+        self._on_first_use = tools
+
+    @property
+    def _tools(self) -> dict[str, Tool]:
+        if self._on_first_use is not None:
+            tools, self._on_first_use = self._on_first_use, None
+            for tool in tools():
+                self.register(tool)
+        return self._registered
 
     def add_source(self, source: DynamicTools) -> None:
         self._sources.append(source)
@@ -123,10 +137,10 @@ class ToolRegistry:
         if tenant_id is None or not self._sources:
             return self
         view = ToolRegistry()
-        view._tools = dict(self._tools)
+        view._registered = dict(self._tools)
         for source in self._sources:
             for tool in source.tools_for(tenant_id):
-                view._tools.setdefault(tool.name, tool)
+                view._registered.setdefault(tool.name, tool)
         return view
 
     def register(self, tool: Tool) -> None:

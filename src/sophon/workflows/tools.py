@@ -19,7 +19,6 @@ from sophon.platform.principal import Principal
 from sophon.tools.invoke import ToolArguments, ToolContext, ToolResult, builtin_tool
 from sophon.tools.registry import RiskLevel, Tool, ToolRegistry
 from sophon.workflows import run_service as runs
-from sophon.workflows.definition import Limits
 from sophon.workflows.models import Workflow
 
 
@@ -101,6 +100,7 @@ def workflow_tools(registry: ToolRegistry, schedules: CronContext) -> list[Tool]
 
     async def run_create(context: ToolContext, arguments: CreateArguments) -> ToolResult:
         from sophon.workflows import service as workflows
+        from sophon.workflows.definition import Limits
 
         if context.database is None or context.tenant_id is None or context.principal_id is None:
             return ToolResult.error("No user to act for.")

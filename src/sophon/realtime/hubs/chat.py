@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sophon.chat import service as chat
-from sophon.chat.schemas import ChatIn
 from sophon.platform.events import Event, EventName
 from sophon.platform.permissions import Permission
 from sophon.platform.throttle import RateCategory
@@ -49,6 +47,9 @@ class ChatHub(Hub):
     @hub_method("SendMessage")
     async def send_message(self, conn: Connection, body: Any) -> dict[str, Any]:
         """As `POST /api/chat`; the caller joins the session's group before any event of it."""
+        from sophon.chat import service as chat  # the chat domain loads after start-up
+        from sophon.chat.schemas import ChatIn
+
         request = ChatIn.model_validate(json_object(body, "message"))
         await self.limit(conn, RateCategory.CHAT)
         async with self.transaction(conn) as db:
@@ -58,6 +59,8 @@ class ChatHub(Hub):
 
     @hub_method("JoinSession")
     async def join_session(self, conn: Connection, session_id: Any) -> None:
+        from sophon.chat import service as chat
+
         wanted = text_id(session_id, "sessionId")
         async with self.transaction(conn, readonly=True) as db:
             await chat.get_session(db, conn.principal, wanted)  # NotFound unless visible
