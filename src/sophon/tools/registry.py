@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sophon.llm.base import ToolSpec
+if TYPE_CHECKING:
+    from sophon.llm.base import ToolSpec
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 BRIDGED_PATTERN = re.compile(r"^mcp\.[a-z0-9][a-z0-9_-]{0,39}\.[A-Za-z0-9_.-]+$")
@@ -77,6 +78,8 @@ class Tool:
     @cached_property
     def spec(self) -> ToolSpec:
         """What a model request offers of the tool; one per tool, so its wire JSON is kept."""
+        from sophon.llm.base import ToolSpec  # the model client loads after the start
+
         return ToolSpec(self.name, self.description, self.parameters)
 
     @cached_property
