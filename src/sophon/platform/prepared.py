@@ -48,7 +48,7 @@ _Model = TypeVar("_Model")
 
 
 class _Prepared:
-    __slots__ = ("binds", "compiled", "names", "results", "row", "sql")
+    __slots__ = ("binds", "collected", "compiled", "names", "results", "row", "slots", "sql")
 
     def __init__(
         self, statement: Executable, dialect: Dialect, keys: Sequence[str] | None = None
@@ -62,6 +62,12 @@ class _Prepared:
             for name, process in compiled._bind_processors.items()
             if callable(process)  # a sequence only for tuple types, which lists do not bind
         }
+        # what `compiled.construct_params` looks up per bound name, worked out once: the value's
+        # key, the bind parameter (its default when no value is given) and its processor; of
+        # binds sharing a name, the last one, as construct_params leaves it
+        bound = {name: bind for bind, name in compiled.bind_names.items()}
+        self.slots = tuple((bound[name], name, self.binds.get(name)) for name in self.names)
+        self.collected: dict[str, Any] = dict(compiled._collected_params or {})
         columns = compiled._result_columns
         self.results: tuple[_Processor, ...] = tuple(
             column.type._cached_result_processor(dialect, None) for column in columns
@@ -69,11 +75,23 @@ class _Prepared:
         self.row = _row_type(tuple(column.keyname for column in columns))
 
     def parameters(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        params = self.compiled.construct_params(values)
+        """The statement's positional parameters, as `construct_params` and the binds'
+        processors make them."""
+        if self.collected:  # values given to the statement's `.params()`
+            values = {**self.collected, **values}
         out = []
-        for name in self.names:
-            value = params[name]
-            process = self.binds.get(name)
+        for bind, name, process in self.slots:
+            key = bind.key
+            if key in values:
+                value = values[key]
+            elif name in values:
+                value = values[name]
+            elif bind.required:
+                raise exc.InvalidRequestError(
+                    f"A value is required for bind parameter {key!r}", code="cd3x"
+                )
+            else:
+                value = bind.effective_value if bind.callable else bind.value
             out.append(process(value) if process is not None and value is not None else value)
         return tuple(out)
 
