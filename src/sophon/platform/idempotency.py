@@ -14,6 +14,7 @@ from sqlalchemy import Insert, Select, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sophon.platform import prepared
 from sophon.platform.clock import utcnow
 from sophon.platform.errors import Conflict, ValidationFailed
 from sophon.platform.idempotency_models import IdempotencyRecord
@@ -60,7 +61,6 @@ class Claim:
         tenant = session_tenant(db.sync_session)
         if tenant is None:
             raise CrossTenantWrite("IdempotencyRecord created outside a tenant")
-        connection = await db.connection()
         row = {
             "id": new_id("idem"),
             "tenant_id": tenant,
@@ -73,7 +73,8 @@ class Claim:
             "created_at": utcnow(),
         }
         # a twin's uncommitted insert makes this one wait for it, then do nothing
-        if (await connection.execute(_insert(connection.dialect.name), row)).first() is not None:
+        dialect = db.sync_session.get_bind().dialect.name
+        if (await prepared.run(db, _insert(dialect), row)).first() is not None:
             return None
         first = await self.replay(db)
         if first is None:  # pragma: no cover - the conflict was this key's row

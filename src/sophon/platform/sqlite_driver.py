@@ -431,6 +431,13 @@ def inline_connection(dbapi_connection: Any) -> Any:
     return None
 
 
+async def writer_turn(dbapi_connection: Any) -> None:
+    """Before a write transaction's first statement run on `inline_connection`: waits on the
+    loop for this process's writers ahead, so it runs there too once its turn comes."""
+    if isinstance(dbapi_connection, _AdaptedConnection):
+        await dbapi_connection.queue_as_writer()
+
+
 async def ran_inline(dbapi_connection: _AdaptedConnection) -> None:
     """After a statement run on `inline_connection`: lets the loop go now and then."""
     if dbapi_connection.ran_inline():
