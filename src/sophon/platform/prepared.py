@@ -175,8 +175,7 @@ async def run(db: AsyncSession, statement: Executable, values: dict[str, Any]) -
         session.info[_CONNECTION] = (ref(session.get_transaction()), sync)
     if sync is not None and sync.dialect.name == "sqlite":
         adapted = sync.connection.dbapi_connection
-        await sqlite_driver.writer_turn(adapted)
-        raw = sqlite_driver.inline_connection(adapted)
+        raw = await sqlite_driver.inline_connection(adapted)
         prepared = None if raw is None else _prepare(statement, tuple(values), sync.dialect)
         if prepared is not None:
             outcome = _run(sync, raw, prepared, statement, values)

@@ -424,18 +424,14 @@ def on_commit(dbapi_connection: Any, committed: Callable[[], None]) -> None:
         dbapi_connection.on_commit = committed
 
 
-def inline_connection(dbapi_connection: Any) -> Any:
-    """The driver's connection of a transaction that runs on the loop, else None."""
-    if isinstance(dbapi_connection, _AdaptedConnection):
-        return dbapi_connection.raw_inline()
-    return None
-
-
-async def writer_turn(dbapi_connection: Any) -> None:
-    """Before a write transaction's first statement run on `inline_connection`: waits on the
-    loop for this process's writers ahead, so it runs there too once its turn comes."""
+async def inline_connection(dbapi_connection: Any) -> Any:
+    """The driver's connection of a transaction that runs on the loop, else None. A write
+    transaction not begun yet first waits on the loop for this process's writers ahead, as a
+    statement through SQLAlchemy does, so it runs there too once its turn comes."""
     if isinstance(dbapi_connection, _AdaptedConnection):
         await dbapi_connection.queue_as_writer()
+        return dbapi_connection.raw_inline()
+    return None
 
 
 async def ran_inline(dbapi_connection: _AdaptedConnection) -> None:
