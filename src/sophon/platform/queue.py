@@ -67,7 +67,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def enqueue(
-    db: AsyncSession,
+    db: AsyncSession | Session,
     kind: str,
     payload: dict[str, Any],
     *,
@@ -75,9 +75,13 @@ def enqueue(
     run_after: datetime | None = None,
     priority: int = 0,
     max_attempts: int = 3,
+    tenant_id: str | None = None,
 ) -> Job:
-    """Adds a job to the caller's (tenant) transaction: workers see it only once that commits."""
+    """Adds a job to the caller's (tenant) transaction: workers see it only once that commits.
+    `tenant_id`: the job's tenant when the caller names it (else the session's)."""
     values = _job_row(kind, payload, serial_key, run_after, priority, max_attempts)
+    if tenant_id is not None:
+        values["tenant_id"] = tenant_id
     job = Job(**values)
     db.add(job)
     _wake_on_commit(db, kind, values)

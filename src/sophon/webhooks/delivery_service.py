@@ -19,7 +19,7 @@ from sophon.platform.events import Audience, Event, EventName, after_commit
 from sophon.platform.ids import new_id
 from sophon.platform.vault import Vault
 from sophon.webhooks.models import Attempt, Delivery, DeliveryStatus, Status, Webhook
-from sophon.webhooks.outbox import delivery_job
+from sophon.webhooks.outbox import queue_delivery
 from sophon.webhooks.service import headers_aad, secret_aad
 
 BODY_EXCERPT = 4096
@@ -210,7 +210,7 @@ async def record_attempt(
         delivery.next_attempt_at = None
     else:
         delivery.next_attempt_at = now + timedelta(seconds=delay)
-        db.add(delivery_job(delivery, delivery.next_attempt_at))
+        queue_delivery(db, delivery, delivery.next_attempt_at)
     await audit.record(
         db,
         _system_actor(delivery.tenant_id),

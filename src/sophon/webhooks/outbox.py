@@ -12,14 +12,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from sophon.platform import queue_commit
+from sophon.platform import queue
 from sophon.platform.clock import iso, utcnow
 from sophon.platform.events import Event
 from sophon.platform.ids import new_id
 from sophon.platform.memo import Memo
-from sophon.platform.queue_models import Job, JobStatus
 from sophon.platform.tenancy import ALL_TENANTS, session_tenant
 from sophon.webhooks import catalog
 from sophon.webhooks.models import Delivery, DeliveryStatus, Kind, Status, Webhook
@@ -78,9 +78,14 @@ def _subscribers(session: Session, tenant_id: str) -> tuple[Subscriber, ...]:
 
 
 def new_delivery(
-    webhook: Endpoint, event_type: str, body: str, event_id: str | None, now: datetime
-) -> tuple[Delivery, Job]:
-    """A delivery and the job that sends it (the caller adds both to its session)."""
+    session: AsyncSession | Session,
+    webhook: Endpoint,
+    event_type: str,
+    body: str,
+    event_id: str | None,
+    now: datetime,
+) -> Delivery:
+    """A delivery added to `session`, with the job that sends it."""
     delivery = Delivery(
         id=new_id("dlv"),
         tenant_id=webhook.tenant_id,
@@ -94,24 +99,23 @@ def new_delivery(
         created_at=now,
         updated_at=now,
     )
-    return delivery, delivery_job(delivery, now)
+    session.add(delivery)
+    queue_delivery(session, delivery, now)
+    return delivery
 
 
-def delivery_job(delivery: Delivery, run_after: datetime) -> Job:
-    now = utcnow()
-    return Job(
-        id=new_id("job"),
-        tenant_id=delivery.tenant_id,
-        kind=DELIVER_JOB,
-        payload={"deliveryId": delivery.id},
-        status=JobStatus.QUEUED.value,
-        priority=0,
+def queue_delivery(
+    session: AsyncSession | Session, delivery: Delivery, run_after: datetime
+) -> None:
+    """Queues the job that sends `delivery` at `run_after` (a due one wakes this process's
+    delivery worker at commit)."""
+    queue.enqueue(
+        session,
+        DELIVER_JOB,
+        {"deliveryId": delivery.id},
         run_after=run_after,
-        attempts=0,
         max_attempts=JOB_ATTEMPTS,
-        cancel_requested=False,
-        created_at=now,
-        updated_at=now,
+        tenant_id=delivery.tenant_id,
     )
 
 
@@ -140,6 +144,4 @@ def stage_deliveries(session: Session, events: Sequence[Event]) -> None:
             if webhook.tenant_id == event.tenant_id and catalog.subscribed(
                 webhook.event_types, event_type.name
             ):
-                delivery, job = new_delivery(webhook, event_type.name, body, event.id, now)
-                session.add_all((delivery, job))
-                queue_commit.queued(session, DELIVER_JOB, job.id, None)
+                new_delivery(session, webhook, event_type.name, body, event.id, now)

@@ -36,7 +36,7 @@ from sophon.webhooks.models import (
     Status,
     Webhook,
 )
-from sophon.webhooks.outbox import delivery_job, envelope, new_delivery
+from sophon.webhooks.outbox import envelope, new_delivery, queue_delivery
 from sophon.webhooks.schemas import ActionIn, FilterIn, WebhookIn, WebhookPatchIn
 from sophon.webhooks.signing import new_secret
 
@@ -310,8 +310,7 @@ async def send_test(db: AsyncSession, actor: Principal, webhook_id: str) -> Deli
     now = utcnow()
     data = {"webhookId": webhook.id, "message": "A test event from Sophon."}
     body = envelope("webhook.test", webhook.tenant_id, data, now)
-    delivery, job = new_delivery(webhook, "webhook.test", body, None, now)
-    db.add_all([delivery, job])
+    delivery = new_delivery(db, webhook, "webhook.test", body, None, now)
     await db.flush()
     _queued(db, delivery)
     await audit.record(db, actor, "webhook.test", ("webhook", webhook.id))
@@ -365,7 +364,7 @@ async def retry(db: AsyncSession, actor: Principal, webhook_id: str, delivery_id
     delivery.status = DeliveryStatus.PENDING.value
     delivery.next_attempt_at = now
     delivery.updated_at = now
-    db.add(delivery_job(delivery, now))
+    queue_delivery(db, delivery, now)
     _queued(db, delivery)
     await audit.record(
         db, actor, "webhook.retry", ("webhook", webhook.id), details={"deliveryId": delivery.id}
