@@ -48,7 +48,7 @@ _Model = TypeVar("_Model")
 
 
 class _Prepared:
-    __slots__ = ("binds", "collected", "compiled", "names", "results", "row", "slots", "sql")
+    __slots__ = ("collected", "compiled", "results", "row", "slots", "sql")
 
     def __init__(
         self, statement: Executable, dialect: Dialect, keys: Sequence[str] | None = None
@@ -56,8 +56,8 @@ class _Prepared:
         compiled: SQLCompiler = statement.compile(dialect=dialect, column_keys=keys)  # type: ignore[attr-defined]
         self.compiled = compiled
         self.sql = str(compiled)
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        self.binds: dict[str, Callable[[Any], Any]] = {
+        names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        processors: dict[str, Callable[[Any], Any]] = {
             name: process
             for name, process in compiled._bind_processors.items()
             if callable(process)  # a sequence only for tuple types, which lists do not bind
@@ -66,7 +66,7 @@ class _Prepared:
         # key, the bind parameter (its default when no value is given) and its processor; of
         # binds sharing a name, the last one, as construct_params leaves it
         bound = {name: bind for bind, name in compiled.bind_names.items()}
-        self.slots = tuple((bound[name], name, self.binds.get(name)) for name in self.names)
+        self.slots = tuple((bound[name], name, processors.get(name)) for name in names)
         self.collected: dict[str, Any] = dict(compiled._collected_params or {})
         columns = compiled._result_columns
         self.results: tuple[_Processor, ...] = tuple(
