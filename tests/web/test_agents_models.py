@@ -19,6 +19,7 @@ async def test_persona_edit_diff_and_restore(signed_in: Dashboard, web_admin: Ca
     editor = page.get_by_label("SOUL.md (version 1)")
     await expect(editor).to_be_visible(timeout=TIMEOUT)
     original = await editor.input_value()
+    assert original.startswith("# Soul")  # the editor never shows an empty file before its content
     await editor.fill("You are a pirate. Answer in rhymes.")
     await page.get_by_role("button", name="Save SOUL.md").click()
     await expect(page.get_by_label("SOUL.md (version 2)")).to_have_value(

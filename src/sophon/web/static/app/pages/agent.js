@@ -60,21 +60,22 @@ function Settings({ agent, onSaved }) {
 function PersonaFile({ agent, kind, filename }) {
   const file = useAsync(() => api.get(`/api/agents/${enc(agent.id)}/files/${kind}`), [kind]);
   const versions = usePaged(`/api/agents/${enc(agent.id)}/files/${kind}/versions`, { content: true }, [kind]);
-  const [text, setText] = useState("");
+  // null while unedited, so the editor shows the loaded content from its very first render
+  const [draft, setDraft] = useState(null);
   const [compare, setCompare] = useState(null);
-  useEffect(() => {
-    if (file.data) setText(file.data.content);
-  }, [file.data]);
+  const text = draft ?? file.data?.content ?? "";
   const save = useAction(async () => {
     const out = await api.put(`/api/agents/${enc(agent.id)}/files/${kind}`, { content: text },
       { headers: { "If-Match": file.data.etag } });
     file.set(out);
+    setDraft(null);
     toast(`${filename} saved as version ${out.version}.`);
     versions.reload();
   });
   const restore = useAction(async (version) => {
     const out = await api.post(`/api/agents/${enc(agent.id)}/files/${kind}/versions/${version}/restore`);
     file.set(out);
+    setDraft(null);
     setCompare(null);
     toast(`${filename}: version ${version} restored.`);
     versions.reload();
@@ -85,10 +86,10 @@ function PersonaFile({ agent, kind, filename }) {
     <${ErrorBox} error=${file.error || save.error || restore.error} />
     ${file.data && html`<form class="stack" onSubmit=${(e) => { e.preventDefault(); save.run(); }}>
       <${Field} label=${`${filename} (version ${file.data.version})`}>
-        <textarea class="code" readonly=${!editable} value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
+        <textarea class="code" readonly=${!editable} value=${text} onInput=${(e) => setDraft(e.target.value)}></textarea>
       </${Field}>
       ${editable && html`<div class="row"><button type="submit" disabled=${save.busy || text === file.data.content}>Save ${filename}</button>
-        <button type="button" class="secondary" disabled=${text === file.data.content} onClick=${() => setText(file.data.content)}>Discard changes</button></div>`}
+        <button type="button" class="secondary" disabled=${text === file.data.content} onClick=${() => setDraft(null)}>Discard changes</button></div>`}
     </form>`}
     <h3>History</h3>
     <div class="table-wrap"><table>
