@@ -69,6 +69,7 @@ def test_serving_loads_none_of_the_client_commands(tmp_path: Path) -> None:
     assert "sophon.cli.serve" in loaded  # the probe saw the server's command
     client = sorted(m for m in loaded if m.startswith(("sophon.cli.cmd_", "sophon.cli.commands")))
     assert client == []
+    assert "typer" not in _packages(loaded)  # `serve` parses its options with argparse
 
 
 def test_serving_leaves_background_libraries_for_after_the_start(tmp_path: Path) -> None:

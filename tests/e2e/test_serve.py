@@ -85,6 +85,40 @@ def test_bad_setting_refuses_start_in_one_line(
     assert lines[0].startswith(f"sophon: {expected}")
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--port", "abc"], "sophon: argument --port: invalid int value: 'abc'"),
+        (["--verbose"], "sophon: unrecognized arguments: --verbose"),
+    ],
+)
+def test_bad_serve_option_is_a_one_line_usage_error(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sophon", "serve", *args],
+        env=sophon_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{expected} (see `sophon serve --help`)"
+
+
+def test_serve_help_names_its_options(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sophon", "serve", "--help"],
+        env=sophon_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0
+    assert "Start the Gateway." in result.stdout
+    assert "--port PORT  Port (env SOPHON_PORT)." in result.stdout
+
+
 def test_bad_config_file_value_refuses_start(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "gateway.toml").write_text('port = "abc"\n')

@@ -10,7 +10,7 @@ from typing import Any
 
 from sophon.cli.chat_turn import Turn
 from sophon.cli.client import Unreachable
-from sophon.cli.core import EXIT_AUTH, CliError, fail
+from sophon.cli.errors import EXIT_AUTH, CliError, fail
 from sophon.cli.hub_client import ChatHub, HubClosed, NotSent
 from sophon.cli.runtime import Runtime
 

@@ -14,7 +14,7 @@ from sophon.cli.client import ApiError
 from sophon.cli.cmd_approvals import approval_path, parse_arguments
 from sophon.cli.cmd_sessions import session_path
 from sophon.cli.cmd_tasks import task_path
-from sophon.cli.core import CliError, fail
+from sophon.cli.errors import CliError, fail
 from sophon.cli.listing import progress
 from sophon.cli.runtime import Runtime
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from sophon import __version__
-from sophon.cli.core import EXIT_AUTH, EXIT_ERROR, EXIT_UNREACHABLE, CliError
+from sophon.cli.errors import EXIT_AUTH, EXIT_ERROR, EXIT_UNREACHABLE, CliError
 
 DEFAULT_TIMEOUT = 30.0
 

@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 import typer
 
-from sophon.cli.core import EXIT_USAGE, fail, new_app
+from sophon.cli.core import new_app
+from sophon.cli.errors import EXIT_USAGE, fail
 from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page, with_agent_name
 from sophon.cli.runtime import runtime
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from sophon.cli.client import ApiError
-from sophon.cli.core import EXIT_AUTH, EXIT_USAGE, fail
+from sophon.cli.errors import EXIT_AUTH, EXIT_USAGE, fail
 from sophon.cli.runtime import runtime
 
 

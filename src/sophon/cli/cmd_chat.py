@@ -16,7 +16,7 @@ from sophon.cli.chat_stream import StreamTurn
 from sophon.cli.chat_turn import Turn
 from sophon.cli.client import Unreachable
 from sophon.cli.cmd_agents import agent_id
-from sophon.cli.core import EXIT_ERROR, EXIT_TOOL_REFUSED, EXIT_UNREACHABLE, CliError
+from sophon.cli.errors import EXIT_ERROR, EXIT_TOOL_REFUSED, EXIT_UNREACHABLE, CliError
 from sophon.cli.hub_client import ChatHub, HubClosed
 from sophon.cli.line_input import LineInput
 from sophon.cli.runtime import Runtime, runtime

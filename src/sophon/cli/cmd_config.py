@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from sophon.cli.config import KEYS, config_path, masked, parse_value
-from sophon.cli.core import EXIT_USAGE, fail, new_app
+from sophon.cli.core import new_app
+from sophon.cli.errors import EXIT_USAGE, fail
 from sophon.cli.output import cell
 from sophon.cli.runtime import runtime
 

@@ -8,7 +8,8 @@ from urllib.parse import quote
 
 import typer
 
-from sophon.cli.core import EXIT_USAGE, CliError, fail, new_app
+from sophon.cli.core import new_app
+from sophon.cli.errors import EXIT_USAGE, CliError, fail
 from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page
 from sophon.cli.runtime import Runtime, runtime
 

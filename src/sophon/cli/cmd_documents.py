@@ -17,7 +17,8 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from sophon.cli.cmd_memory import highlighted
-from sophon.cli.core import fail, new_app
+from sophon.cli.core import new_app
+from sophon.cli.errors import fail
 from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, progress, show_page
 from sophon.cli.runtime import Runtime, runtime
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from sophon.cli.core import EXIT_ERROR, new_app
+from sophon.cli.core import new_app
+from sophon.cli.errors import EXIT_ERROR
 from sophon.cli.runtime import runtime
 
 app = new_app("Operations: task processing and deep health.")

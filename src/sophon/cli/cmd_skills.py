@@ -13,7 +13,8 @@ import httpx
 import typer
 
 from sophon.cli.cmd_agents import agent_id
-from sophon.cli.core import EXIT_USAGE, fail, new_app
+from sophon.cli.core import new_app
+from sophon.cli.errors import EXIT_USAGE, fail
 from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page
 from sophon.cli.runtime import runtime
 

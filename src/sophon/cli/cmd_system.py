@@ -10,7 +10,7 @@ from rich.text import Text
 from sophon import __version__
 from sophon.cli import doctor_checks as checks
 from sophon.cli.client import ApiError, optional
-from sophon.cli.core import EXIT_ERROR
+from sophon.cli.errors import EXIT_ERROR
 from sophon.cli.listing import progress
 from sophon.cli.runtime import runtime
 

@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 import typer
 
-from sophon.cli.core import EXIT_ERROR, EXIT_USAGE, fail, new_app
+from sophon.cli.core import new_app
+from sophon.cli.errors import EXIT_ERROR, EXIT_USAGE, fail
 from sophon.cli.listing import AllOpt, CursorOpt, LimitOpt, show_page
 from sophon.cli.runtime import runtime
 

@@ -31,8 +31,9 @@ from sophon.cli import (
     cmd_workflows,
 )
 from sophon.cli.cmd_admin import app as admin_app
-from sophon.cli.core import fail, new_app, root_app
-from sophon.cli.serve import serve, settings_or_fail
+from sophon.cli.core import new_app, root_app
+from sophon.cli.errors import fail
+from sophon.cli.serve import HOST_HELP, PORT_HELP, SERVE_HELP, serve, settings_or_fail
 
 if TYPE_CHECKING:
     from sophon.settings import Settings
@@ -79,7 +80,12 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-app.command()(serve)
+@app.command("serve", help=SERVE_HELP)
+def serve_command(
+    host: Annotated[str | None, typer.Option(help=HOST_HELP)] = None,
+    port: Annotated[int | None, typer.Option(help=PORT_HELP)] = None,
+) -> None:
+    serve(host, port)
 
 
 @db_app.command("upgrade")

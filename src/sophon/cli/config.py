@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sophon.cli.core import EXIT_USAGE, FORMATS, CliError, fail
+from sophon.cli.core import FORMATS
+from sophon.cli.errors import EXIT_USAGE, CliError, fail
 
 DEFAULT_GATEWAY = "http://localhost:8080"
 

@@ -16,7 +16,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from sophon.cli.core import EXIT_AUTH, EXIT_ERROR, EXIT_UNREACHABLE, CliError
+from sophon.cli.errors import EXIT_AUTH, EXIT_ERROR, EXIT_UNREACHABLE, CliError
 
 RS = "\x1e"
 INVOCATION, COMPLETION, PING, CLOSE = 1, 3, 6, 7

@@ -14,7 +14,7 @@ def run() -> None:
     if sys.argv[1:2] == ["serve"]:
         from sophon.cli.serve import serve_only
 
-        serve_only()
+        sys.exit(serve_only(sys.argv[2:]))
     else:
         from sophon.cli.commands import app
 

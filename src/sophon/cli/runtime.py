@@ -11,7 +11,8 @@ from typer._click.globals import get_current_context
 
 from sophon.cli.client import Api, ApiError, Unreachable
 from sophon.cli.config import CliConfig
-from sophon.cli.core import EXIT_USAGE, FORMATS, Format, Globals, fail, globals_of
+from sophon.cli.core import FORMATS, Format, Globals, globals_of
+from sophon.cli.errors import EXIT_USAGE, fail
 from sophon.cli.output import Output
 
 _REFRESH_WITHIN = timedelta(minutes=15)

@@ -1,18 +1,24 @@
-"""`sophon serve`: the Gateway's server command, loaded without the client commands."""
+"""`sophon serve`: the Gateway's server command. Run as `sophon serve`, it parses its two options
+with argparse and loads neither Typer nor the client commands (Typer and its pydantic adapters
+were about a tenth of the cold start); the whole CLI registers the same function for its help."""
 
 from __future__ import annotations
 
+import argparse
 import errno
 import gc
 import socket
-from typing import TYPE_CHECKING, Annotated
+import sys
+from typing import TYPE_CHECKING, NoReturn
 
-import typer
-
-from sophon.cli.core import EXIT_USAGE, fail, root_app
+from sophon.cli.errors import EXIT_USAGE, CliError, fail, one_line
 
 if TYPE_CHECKING:
     from sophon.settings import Settings
+
+HOST_HELP = "Bind address (env SOPHON_HOST)."
+PORT_HELP = "Port (env SOPHON_PORT)."
+SERVE_HELP = "Start the Gateway."
 
 
 def settings_or_fail(**overrides: object) -> Settings:
@@ -25,18 +31,29 @@ def settings_or_fail(**overrides: object) -> Settings:
         fail(str(exc), EXIT_USAGE)
 
 
-def serve_only() -> None:
-    """Runs `sophon serve` with a root group holding that one command."""
-    root = root_app()
-    root.command()(serve)
-    root()
+class _ServeParser(argparse.ArgumentParser):
+    """Usage errors as one line and exit code 2, as the CLI's others."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{message} (see `sophon serve --help`)", EXIT_USAGE)
 
 
-def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address (env SOPHON_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (env SOPHON_PORT).")] = None,
-) -> None:
-    """Start the Gateway."""
+def serve_only(args: list[str]) -> int:
+    """Runs `sophon serve` with `args` (what follows `serve`); returns the exit code."""
+    parser = _ServeParser(prog="sophon serve", description=SERVE_HELP)
+    parser.add_argument("--host", help=HOST_HELP)
+    parser.add_argument("--port", type=int, help=PORT_HELP)
+    try:
+        options = parser.parse_args(args)
+        serve(options.host, options.port)
+    except CliError as exc:
+        print(f"sophon: {one_line(exc.message)}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+def serve(host: str | None = None, port: int | None = None) -> None:
+    """Starts the Gateway; returns once it has stopped."""
     # Start-up builds some 300k objects that live as long as the process: the collector is off
     # until the server has started (GracefulServer.startup collects once, freezes them and turns
     # it back on); collecting them as they arrive cost about a tenth of the start-up's CPU.
