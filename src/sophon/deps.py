@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,6 +32,20 @@ def agent_runtime_of(request: Request) -> AgentRuntime | None:
     """The agent runtime, when this process runs turns (set by the app's lifespan)."""
     runtime: AgentRuntime | None = getattr(request.app.state, "runtime", None)
     return runtime
+
+
+def background_start_of(request: Request) -> dict[str, str | None]:
+    """How the parts started after the Gateway answers (MCP links, skills, the agent runtime,
+    webhook deliveries) are doing: `starting`, `ok`, or `failed` with the error. A failure
+    leaves the API serving, so an operator can see it here and in the log."""
+    started: asyncio.Task[None] | None = getattr(request.app.state, "started", None)
+    if started is None or not started.done():
+        return {"status": "starting", "error": None}
+    if started.cancelled():
+        return {"status": "failed", "error": "cancelled"}
+    if (error := started.exception()) is not None:
+        return {"status": "failed", "error": f"{type(error).__name__}: {error}"[:500]}
+    return {"status": "ok", "error": None}
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:

@@ -129,4 +129,5 @@ async def test_operations_pause_and_resume(signed_in: Dashboard, web_admin: Call
     await page.get_by_role("button", name="Resume").click()
     await expect(processing).to_have_text("running", timeout=TIMEOUT)
     await expect(page.get_by_role("heading", name="Database")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Background start")).to_contain_text("ok")
     assert signed_in.browser.errors == []

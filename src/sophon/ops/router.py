@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
-from sophon.deps import DbDep, GatewayDep, agent_runtime_of
+from sophon.deps import DbDep, GatewayDep, agent_runtime_of, background_start_of
 from sophon.identity.guard import PrincipalDep, requires
 from sophon.ops import service as ops
 from sophon.platform import queue
@@ -70,7 +70,8 @@ async def restart_scheduler(request: Request, db: DbDep, principal: PrincipalDep
 @router.get("/health", operation_id="opsHealth")
 @observe
 async def health(request: Request, db: DbDep, gateway: GatewayDep) -> dict[str, Any]:
-    """Database, queue, workers, scheduler and the tenant's model providers."""
+    """Database, queue, workers, scheduler, the background start and the tenant's model
+    providers."""
     started = time.perf_counter()
     await gateway.db.ping()
     database = {
@@ -108,12 +109,18 @@ async def health(request: Request, db: DbDep, gateway: GatewayDep) -> dict[str, 
         {"name": p.name, "type": p.type, "status": p.status, "lastError": p.last_error}
         for p in await list_providers(db)
     ]
-    degraded = any(p["status"] == "Error" for p in providers) or runtime is None
+    startup = background_start_of(request)
+    degraded = (
+        any(p["status"] == "Error" for p in providers)
+        or runtime is None
+        or startup["status"] != "ok"
+    )
     return {
         "status": "degraded" if degraded else "healthy",
         "processing": (await ops.state(db)).value,
         "database": database,
         "queue": {"depth": await queue.depth(gateway.db)},
+        "startup": startup,
         "workers": workers,
         "scheduler": scheduler,
         "providers": providers,

@@ -37,6 +37,7 @@ export default function Operations() {
     </section>
     <div class="grid">
       <${Part} name="Database" value=${h.database} />
+      <${Part} name="Background start" value=${h.startup} />
       <${Part} name="Workers" value=${h.workers} />
       <${Part} name="Scheduler" value=${h.scheduler} />
       <${Part} name="Model providers" value=${h.providers} />
