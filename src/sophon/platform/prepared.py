@@ -249,14 +249,14 @@ class SqliteReader:
         self.path = path
         self.dialect = dialect
         self._connection: Any = None
-        self._prepared: dict[Select[Any], _Prepared] = {}
         self._errors = sqlite_driver.operational_errors()
 
     def read(self, statement: Select[Any], values: dict[str, Any]) -> list[Any] | None:
-        """The rows, or None when SQLite would make the read wait (read the usual way then)."""
-        prepared = self._prepared.get(statement)
+        """The rows, or None when SQLite would make the read wait or the statement needs
+        SQLAlchemy's execution (read the usual way then)."""
+        prepared = _prepare(statement, tuple(values), self.dialect)
         if prepared is None:
-            prepared = self._prepared[statement] = _Prepared(statement, self.dialect)
+            return None
         try:
             if self._connection is None:
                 self._connection = sqlite_driver.open_reader(self.path)
