@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, Select, and_, bindparam, select
@@ -47,7 +45,7 @@ from sophon.tasks import service as tasks
 from sophon.tasks import turns as task_turns
 from sophon.tasks.events import task_event
 from sophon.tasks.models import FINISHED, Task, TaskStatus
-from sophon.tools.registry import Tool
+from sophon.tools.registry import Tool, ranking_words
 
 log = logging.getLogger("sophon.runtime")
 _Row = TypeVar("_Row")
@@ -232,11 +230,11 @@ class TurnRunner:
         names = agents.effective_tools(tools, turn.agent)
         available = [t for n in names if (t := tools.get(n)) is not None]
         query = turn.query
-        words = _words(query)
+        words = ranking_words(query)
 
         def relevance(tool: Tool) -> tuple[int, str]:
             mentioned = 10 if tool.name in query else 0
-            overlap = len(words & _described(tool.name, tool.description))
+            overlap = len(words & tool.ranking_words)
             return (-(mentioned + overlap), tool.name)
 
         return sorted(available, key=relevance)[: self.settings.max_tools_per_call]
@@ -454,13 +452,3 @@ class Begun:
     query: str
     attached: bool
     resumed: bool
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
-
-
-@lru_cache(maxsize=4096)  # tools of every tenant, whose descriptions rarely change
-def _described(name: str, description: str) -> frozenset[str]:
-    """The words of a tool's name and description, for ranking it against the query."""
-    return frozenset(_words(f"{name} {description}"))

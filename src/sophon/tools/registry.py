@@ -88,6 +88,17 @@ class Tool:
         its tokens: made once per tool, not per step of every turn."""
         return f"{self.name} {self.description} {self.parameters}"
 
+    @cached_property
+    def ranking_words(self) -> frozenset[str]:
+        """The words of its name and description, matched against a turn's query to pick the
+        tools a request offers."""
+        return frozenset(ranking_words(f"{self.name} {self.description}"))
+
+
+def ranking_words(text: str) -> set[str]:
+    """The words of `text` that rank tools against it: lowercase, longer than two letters."""
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
+
 
 def wrapper_source(tool_name: str) -> str:
     """The default wrapper source of a tool's results: `mcp:<server>` for a bridged MCP tool,
