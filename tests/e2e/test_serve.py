@@ -58,6 +58,19 @@ def test_sigterm_and_sigint_shut_down_cleanly(tmp_path: Path) -> None:
         assert "Traceback" not in gateway.stderr()
 
 
+def _sophon(
+    tmp_path: Path, args: list[str], env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """`python -m sophon <args>` run to its end with the test's data dir and `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "sophon", *args],
+        env=sophon_env(tmp_path, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
@@ -72,13 +85,7 @@ def test_sigterm_and_sigint_shut_down_cleanly(tmp_path: Path) -> None:
 def test_bad_setting_refuses_start_in_one_line(
     tmp_path: Path, env: dict[str, str], expected: str
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sophon", "serve"],
-        env=sophon_env(tmp_path, **env),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _sophon(tmp_path, ["serve"], env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -95,25 +102,13 @@ def test_bad_setting_refuses_start_in_one_line(
 def test_bad_serve_option_is_a_one_line_usage_error(
     tmp_path: Path, args: list[str], expected: str
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sophon", "serve", *args],
-        env=sophon_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _sophon(tmp_path, ["serve", *args])
     assert result.returncode == 2
     assert result.stderr.strip() == f"{expected} (see `sophon serve --help`)"
 
 
 def test_serve_help_names_its_options(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sophon", "serve", "--help"],
-        env=sophon_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _sophon(tmp_path, ["serve", "--help"])
     assert result.returncode == 0
     assert "Start the Gateway." in result.stdout
     assert "--port PORT  Port (env SOPHON_PORT)." in result.stdout
@@ -122,13 +117,7 @@ def test_serve_help_names_its_options(tmp_path: Path) -> None:
 def test_bad_config_file_value_refuses_start(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "gateway.toml").write_text('port = "abc"\n')
-    result = subprocess.run(
-        [sys.executable, "-m", "sophon", "serve"],
-        env=sophon_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _sophon(tmp_path, ["serve"])
     assert result.returncode == 2
     assert result.stderr.strip().startswith("sophon: invalid setting SOPHON_PORT:")
 
@@ -143,13 +132,7 @@ def test_config_file_sets_the_port(tmp_path: Path) -> None:
 
 
 def test_db_upgrade_command(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sophon", "db", "upgrade"],
-        env=sophon_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _sophon(tmp_path, ["db", "upgrade"], timeout=60)
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
     assert (tmp_path / "data" / "sophon.db").exists()
