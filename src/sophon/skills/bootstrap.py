@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sophon.platform.db import Database
@@ -87,7 +88,8 @@ async def _follow(catalog: SkillCatalog, database: Database, changes: Subscripti
 async def _seed(
     db: AsyncSession, catalog: SkillCatalog, files: dict[str, bytes]
 ) -> Manifest | None:
-    """Stores and records a bundled skill's version the first time; its manifest if it did."""
+    """Stores and records a bundled skill's version the first time; its manifest if it did.
+    Replicas starting together may both store it (the same files); one records it."""
     manifest = parse(files)
     known = await db.scalar(
         select(SkillVersion.id).where(
@@ -97,8 +99,12 @@ async def _seed(
     if known is not None:
         return None
     await asyncio.to_thread(store.write, catalog.data, manifest.name, manifest.version, files)
-    await installer.record_version(
-        db, manifest, files, source="bundled", source_ref=None, signature="bundled",
-        signer=None, findings=[], installed_by=None, pending=False,
-    )  # fmt: skip
+    try:
+        async with db.begin_nested():
+            await installer.record_version(
+                db, manifest, files, source="bundled", source_ref=None, signature="bundled",
+                signer=None, findings=[], installed_by=None, pending=False,
+            )  # fmt: skip
+    except IntegrityError:  # a replica starting at the same moment recorded it first
+        return None
     return manifest
